@@ -1,0 +1,214 @@
+"""The ``dlzoo`` command line: parse, resolve the configuration, hand it to one function.
+
+This module is imported by ``dlzoo --help``, ``dlzoo list`` and ``dlzoo show``, which must
+start fast, so it never imports TensorFlow or Keras at module level: each command imports what
+it needs when it runs.
+
+Exit codes: 0 success; 2 bad input (one line on stderr, no traceback unless ``--debug``);
+1 a run that started and failed (its folder says ``status: failed`` and why).
+"""
+
+import os
+import sys
+
+import click
+
+from dlzoo.errors import RunFailed, UsageError
+
+# TensorFlow prints pages of start-up logs; the CLI keeps them out of students' terminals.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SET_HELP = "Override a recipe key, e.g. --set optimizer.learning_rate=0.01 (repeatable; values are TOML)."
+
+
+class DlzooGroup(click.Group):
+    """A click group that turns dlzoo's errors into one line and an exit code."""
+
+    def invoke(self, context):
+        """Run the command; map UsageError/ValueError to exit 2 and RunFailed to exit 1."""
+        debug = context.params.get("debug") or os.environ.get("DLZOO_DEBUG") == "1"
+        try:
+            return super().invoke(context)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except UsageError as error:
+            if debug:
+                raise
+            fail(f"error: {error}", 2)
+        except RunFailed as error:
+            if debug:
+                raise
+            fail(f"run failed: {error}", 1)
+        except KeyboardInterrupt:
+            fail("interrupted", 1)
+        except Exception as error:  # an unexpected error: say what and how to see more
+            if debug:
+                raise
+            fail(f"error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", 1)
+
+
+def fail(message, code):
+    """Print ``message`` on stderr and exit with ``code``."""
+    click.echo(message.splitlines()[0] if message else "error", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=DlzooGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@click.version_option(package_name="dlzoo", message="dlzoo %(version)s")
+def cli(debug):
+    """dlzoo: train, evaluate, visualize and export a model for every topic of the course."""
+
+
+@cli.command("list")
+@click.argument("pattern", required=False)
+@click.option("--topic", help="Only recipes of this course topic.")
+def list_command(pattern, topic):
+    """List recipes by course topic, with their target metric."""
+    from dlzoo import config
+
+    rows = [config.recipe_summary(path) for path in config.recipe_files()]
+    if pattern:
+        rows = [row for row in rows if pattern.lower() in row["name"].lower() or pattern.lower() in row["summary"].lower()]
+    if topic:
+        topics = sorted({row["topic"] for row in rows})
+        rows = [row for row in rows if row["topic"] == topic]
+        if not rows:
+            raise UsageError(f"no recipe of topic '{topic}' (topics: {', '.join(topics)})")
+    columns = ("name", "topic", "task", "dataset", "target")
+    click.echo(format_table([[row[column] for column in columns] for row in rows], columns))
+
+
+def format_table(rows, header):
+    """Rows of strings as an aligned plain-text table."""
+    widths = [max(len(str(value)) for value in column) for column in zip(header, *rows)]
+    lines = ["  ".join(str(value).ljust(width) for value, width in zip(header, widths))]
+    lines.append("  ".join("-" * width for width in widths))
+    lines += ["  ".join(str(value).ljust(width) for value, width in zip(row, widths)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+@cli.command()
+@click.argument("recipe")
+@click.option("--set", "overrides", multiple=True, help=SET_HELP)
+def show(recipe, overrides):
+    """Print the resolved recipe as TOML (a file that 'dlzoo train' accepts unchanged)."""
+    from dlzoo import config
+
+    resolved = config.load_config(recipe, overrides)
+    if any(item.split("=")[0].strip().startswith(("model.", "optimizer.")) for item in overrides):
+        config.check_component_options(resolved)  # imports Keras, only when those keys changed
+    click.echo(config.to_toml(resolved), nl=False)
+
+
+@cli.command()
+@click.argument("recipe")
+@click.option("--set", "overrides", multiple=True, help=SET_HELP)
+@click.option("--data", "dataset", help="Dataset spec, e.g. digits, mnist1d, tfds:mnist, npz:file.npz.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Number of epochs (train.epochs).")
+@click.option("--seed", type=int, help="Seed of the data split and of training.")
+@click.option("--out", type=click.Path(file_okay=False), help="Runs root folder (default: runs/).")
+@click.option("--quick", is_flag=True, help="Train a tiny budget: a smoke test.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
+def train(recipe, overrides, dataset, epochs, seed, out, quick, device):
+    """Train a recipe (a name from 'dlzoo list' or a .toml file)."""
+    from dlzoo import config
+    from dlzoo.train import train as train_run
+
+    resolved = config.load_config(recipe, overrides, dataset=dataset, epochs=epochs, seed=seed)
+    folder, record = train_run(resolved, out=out, quick=quick, device=device)
+    click.echo(summary_block(folder, record))
+
+
+def summary_block(folder, record):
+    """The block printed at the end of a run: final metrics, wall time, where things are."""
+    lines = ["", f"== {record['recipe']}: {record['status']} in {record.get('wall_seconds', 0):.1f} s on {record.get('device', '?')}"]
+    for key, value in (record.get("metrics") or {}).items():
+        lines.append(f"   {key:32s} {value:.4f}" if isinstance(value, float) else f"   {key:32s} {value}")
+    target = record.get("target")
+    if target and target.get("value") is not None:
+        verdict = "PASS" if target["passed"] else "below target"
+        bound = f">= {target['minimum']}" if "maximum" not in target else f"<= {target['maximum']}"
+        lines.append(f"   target: {target['metric']} {bound}: {target['value']:.4f} {verdict}"
+                     + (" (quick run)" if record.get("quick") else ""))
+    lines.append(f"   run folder:  {folder}")
+    if (folder / "saved_model").exists():
+        lines.append(f"   SavedModel:  {folder / 'saved_model'}")
+    lines.append(f"   report:      {folder / 'report.md'}")
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--data", "dataset", help="Dataset spec (required for a bare SavedModel).")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), help="Where to write evaluation.json and plots.")
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RECIPE's latest run.")
+def evaluate(target, dataset, split, out, runs_root):
+    """Evaluate a run folder, a recipe's latest run, or a SavedModel folder."""
+    from dlzoo.evaluate_command import evaluate_target
+
+    result, written = evaluate_target(target, dataset=dataset, split=split, out=out, root=runs_root)
+    click.echo(f"{split} accuracy {result['accuracy']:.4f} · macro F1 {result['macro_f1']:.4f} · "
+               f"ECE {result['expected_calibration_error']:.4f} on {result['examples']} examples")
+    click.echo(f"written: {written}")
+
+
+@cli.command()
+@click.argument("run")
+@click.option("--format", "export_format", type=click.Choice(["saved_model", "keras"]), default="saved_model", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), help="New folder to write (default: exports/<recipe>-<run>).")
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RUN when it is a recipe name.")
+def export(run, export_format, out, runs_root):
+    """Export a run's model (verified SavedModel or .keras) with its metric report."""
+    from dlzoo.export_command import export_run
+
+    destination = export_run(run, export_format=export_format, out=out, root=runs_root)
+    click.echo(f"exported to {destination}")
+
+
+@cli.command()
+@click.argument("run")
+@click.option("--method", default="saliency", show_default=True, help="saliency, smoothgrad, integrated-gradients, cam, gradcam, gradcam++, activation-max, filters, feature-maps, or all.")
+@click.option("--layer", help="Layer name (dotted path into nested models) for CAM methods, activation-max and feature maps.")
+@click.option("--class", "class_index", type=int, help="Class to explain (default: the predicted class).")
+@click.option("--samples", type=click.IntRange(min=1, max=64), default=8, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for the pictures (default: the run's plots/).")
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RUN when it is a recipe name.")
+def visualize(run, method, layer, class_index, samples, out, runs_root):
+    """Saliency, CAM, Grad-CAM, activation maximization and more for a trained run."""
+    from dlzoo.visualize_command import visualize_run
+
+    for path in visualize_run(run, method=method, layer=layer, class_index=class_index, samples=samples,
+                              out=out, root=runs_root):
+        click.echo(f"wrote {path}")
+
+
+@cli.command()
+@click.argument("patterns", nargs=-1)
+@click.option("--quick", is_flag=True, help="Tiny budgets: checks that every recipe runs, not its target.")
+@click.option("--out", type=click.Path(file_okay=False), help="Runs root folder (default: runs/).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
+def bench(patterns, quick, out, device):
+    """Train recipes with their full budget and check each against its target."""
+    from dlzoo.bench import run_bench
+
+    run_bench(patterns, quick=quick, out=out, device=device, echo=click.echo)
+
+
+@cli.command()
+@click.argument("runs_to_compare", nargs=-1, required=True)
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for the comparison (default: runs/compare/<timestamp>).")
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find recipe names.")
+def compare(runs_to_compare, out, runs_root):
+    """A table of final metrics and overlaid learning curves for several runs."""
+    from dlzoo.compare import compare_runs
+
+    table, folder = compare_runs(runs_to_compare, out=out, root=runs_root)
+    click.echo(table)
+    click.echo(f"\ncomparison written to {folder}")
+
+
+def main():
+    """Entry point of the ``dlzoo`` console script."""
+    cli(prog_name="dlzoo")

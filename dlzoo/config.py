@@ -1,0 +1,313 @@
+"""Recipes and their configuration: loading, defaults, strict ``--set`` overrides, TOML output.
+
+A recipe is a TOML file with top-level ``name topic task summary`` and the sections
+``[data] [model] [optimizer] [train] [expect]`` (plus ``[sweep]`` for recipes that train several
+variants). Configuration is layered: section defaults -> the recipe file -> ``--set`` overrides,
+and every key is checked: an unknown key or a value of the wrong type is an error that names
+the valid keys and the closest match, never silently ignored.
+
+This module must stay importable without TensorFlow: ``dlzoo list`` and ``dlzoo show`` use it.
+Keys of ``[model]`` and ``[optimizer]`` depend on the chosen builder / optimizer, so they are
+checked by :func:`check_component_options`, which imports Keras, only when they are needed.
+"""
+
+import copy
+import pathlib
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+import tomli_w
+
+from dlzoo.errors import UsageError
+from dlzoo.registry import did_you_mean
+
+RECIPES_DIR = pathlib.Path(__file__).parent / "recipes"
+
+TOP_LEVEL = {"name": "", "topic": "", "task": "classify", "summary": ""}
+
+# Defaults of the sections whose keys are fixed. A default's type is the key's type;
+# None means "any value of a type listed in OPTIONAL_TYPES".
+SECTION_DEFAULTS = {
+    "data": {
+        "dataset": "digits",
+        "batch_size": 32,
+        "seed": 0,
+        "normalize": True,
+        "test_fraction": 0.2,
+        "val_fraction": 0.1,
+        "augment": {},
+        "classes": [],
+        "train_samples": 0,
+        "num_samples": None,
+        "noise": None,
+        "image_size": None,
+        "kind": None,
+        "data_dir": None,
+    },
+    "model": {"name": "mlp"},
+    "optimizer": {"name": "keras.adam", "learning_rate": 0.001},
+    "train": {
+        "epochs": 10,
+        "seed": 0,
+        "loss": "auto",
+        "early_stopping_patience": 0,
+        "restore_best": True,
+        "monitor": "val_accuracy",
+        "quick_epochs": 1,
+        "quick_train_samples": 512,
+        "gradient_statistics": False,
+        "verbose": 1,
+    },
+    "expect": {"metric": "test_accuracy", "minimum": 0.0, "budget": "", "source": ""},
+}
+OPTIONAL_TYPES = {
+    "num_samples": (int,),
+    "noise": (int, float),
+    "image_size": (int, list),
+    "kind": (str,),
+    "data_dir": (str,),
+}
+# Sections whose keys depend on a component (model builder, optimizer, task); their extra keys
+# are checked later by check_component_options or by the task.
+OPEN_SECTIONS = ("model", "optimizer", "sweep", "paths", "scratch")
+LOSSES = ("auto", "crossentropy", "mse")
+
+
+def recipe_files():
+    """All packaged recipe files, sorted by topic folder then name."""
+    return sorted(RECIPES_DIR.glob("*/*.toml"))
+
+
+def recipe_names():
+    """Names of the packaged recipes (file stems)."""
+    return [path.stem for path in recipe_files()]
+
+
+def find_recipe(name_or_path):
+    """The path of a recipe given by name (``"lenet"``) or as a ``.toml`` file."""
+    candidate = pathlib.Path(name_or_path)
+    if candidate.suffix == ".toml" or candidate.exists():
+        if not candidate.is_file():
+            raise UsageError(f"recipe file {name_or_path} does not exist")
+        return candidate
+    for path in recipe_files():
+        if path.stem == name_or_path:
+            return path
+    hint = did_you_mean(name_or_path, recipe_names())
+    raise UsageError(f"unknown recipe '{name_or_path}'" + (f"; {hint}" if hint else "; run 'dlzoo list' to see them"))
+
+
+def read_toml(path):
+    """Parse a TOML file; a syntax error becomes a one-line :class:`UsageError`."""
+    try:
+        with open(path, "rb") as file:
+            return tomllib.load(file)
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"{path} is not valid TOML: {error}") from None
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+
+
+def defaults():
+    """A fresh copy of the full default configuration."""
+    config = dict(TOP_LEVEL)
+    config.update(copy.deepcopy(SECTION_DEFAULTS))
+    return config
+
+
+def merge(base, update):
+    """Recursively merge table ``update`` into a copy of ``base`` (update wins)."""
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key not in ("augment",):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def parse_value(text):
+    """Parse an override value as a TOML value; a bare word that is not TOML stays a string.
+
+    ``"0.1"`` -> 0.1, ``"true"`` -> True, ``"[64, 32]"`` -> [64, 32], ``"rmsprop"`` -> "rmsprop".
+    """
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        if any(character in text for character in "[]{}=\"'"):
+            raise UsageError(f"cannot parse override value {text!r} as TOML") from None
+        return text
+
+
+def parse_override(assignment):
+    """Split ``"section.key=value"`` into ``(["section", "key"], value)``."""
+    path, separator, text = assignment.partition("=")
+    if not separator or not path.strip():
+        raise UsageError(f"--set expects section.key=value, got {assignment!r}")
+    keys = [key.strip() for key in path.strip().split(".")]
+    if len(keys) < 2 and keys[0] not in TOP_LEVEL:
+        raise UsageError(f"--set expects section.key=value, got {assignment!r}")
+    return keys, parse_value(text.strip())
+
+
+def apply_override(config, keys, value):
+    """Set ``config[keys[0]][keys[1]]... = value``, refusing keys that do not exist."""
+    table = config
+    for depth, key in enumerate(keys[:-1]):
+        if key not in table or not isinstance(table[key], dict):
+            raise UsageError(unknown_key_message(".".join(keys[: depth + 1]), key, table))
+        table = table[key]
+    last = keys[-1]
+    section = keys[0]
+    if last not in table and not (section in OPEN_SECTIONS and len(keys) == 2):
+        raise UsageError(unknown_key_message(".".join(keys), last, table))
+    table[last] = value
+
+
+def unknown_key_message(dotted, key, table):
+    """The message for an unknown key, listing the valid keys and the closest one."""
+    valid = sorted(table)
+    hint = did_you_mean(key, valid)
+    return f"unknown key '{dotted}'" + (f"; {hint}" if hint else "") + f" (valid keys: {', '.join(valid)})"
+
+
+def check_types(config):
+    """Check that every fixed key of ``config`` has a value of the right type; raise UsageError."""
+    for key, default in TOP_LEVEL.items():
+        if not isinstance(config.get(key), str):
+            raise UsageError(f"'{key}' must be a string, got {config.get(key)!r}")
+    known_sections = set(SECTION_DEFAULTS) | set(OPEN_SECTIONS)
+    for section, table in config.items():
+        if section in TOP_LEVEL:
+            continue
+        if section not in known_sections:
+            valid = sorted(known_sections | set(TOP_LEVEL))
+            raise UsageError(unknown_key_message(section, section, dict.fromkeys(valid)))
+        if not isinstance(table, dict):
+            raise UsageError(f"[{section}] must be a table, got {table!r}")
+        if section in SECTION_DEFAULTS and section not in OPEN_SECTIONS:
+            for key, value in table.items():
+                check_value(section, key, value)
+    if config["train"]["loss"] not in LOSSES:
+        raise UsageError(f"train.loss must be one of {', '.join(LOSSES)}, got {config['train']['loss']!r}")
+    for section, key in (("data", "batch_size"), ("train", "epochs"), ("train", "quick_epochs")):
+        if config[section][key] < 1:
+            raise UsageError(f"{section}.{key} must be at least 1, got {config[section][key]}")
+
+
+def check_value(section, key, value):
+    """Check one key of a fixed section against its default's type."""
+    defaults_of_section = SECTION_DEFAULTS[section]
+    if key not in defaults_of_section:
+        raise UsageError(unknown_key_message(f"{section}.{key}", key, defaults_of_section))
+    default = defaults_of_section[key]
+    if default is None and value is None:
+        return  # an optional key left unset
+    expected = OPTIONAL_TYPES.get(key) if default is None else expected_types(default)
+    if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
+        names = " or ".join(kind.__name__ for kind in expected)
+        raise UsageError(f"{section}.{key} must be {names}, got {value!r} ({type(value).__name__})")
+
+
+def expected_types(default):
+    """The accepted types for a key whose default is ``default`` (an int default accepts floats? no)."""
+    if isinstance(default, bool):
+        return (bool,)
+    if isinstance(default, float):
+        return (int, float)
+    return (type(default),)
+
+
+def load_config(recipe, overrides=(), **shortcuts):
+    """Resolve a recipe: defaults, then the recipe file, then ``--set`` overrides, then shortcuts.
+
+    Args:
+        recipe: a recipe name or a path to a ``.toml`` file.
+        overrides: ``"section.key=value"`` strings, applied in order.
+        shortcuts: CLI options that are shorthands for overrides: ``dataset``, ``epochs``,
+            ``seed`` (sets both train.seed and data.seed); ``None`` values are ignored.
+
+    Returns:
+        The resolved configuration as a nested dict.
+    """
+    path = find_recipe(recipe)
+    raw = read_toml(path)
+    config = merge(defaults(), raw)
+    if not config["name"]:
+        config["name"] = path.stem
+    for assignment in overrides:
+        keys, value = parse_override(assignment)
+        apply_override(config, keys, value)
+    apply_shortcuts(config, **shortcuts)
+    check_types(config)
+    return config
+
+
+def apply_shortcuts(config, dataset=None, epochs=None, seed=None):
+    """Apply the CLI shortcut options (``--data``, ``--epochs``, ``--seed``)."""
+    if dataset is not None:
+        config["data"]["dataset"] = dataset
+    if epochs is not None:
+        config["train"]["epochs"] = int(epochs)
+    if seed is not None:
+        config["train"]["seed"] = int(seed)
+        config["data"]["seed"] = int(seed)
+
+
+def to_toml(config):
+    """The configuration as TOML text that :func:`load_config` accepts unchanged.
+
+    ``None`` values (optional keys left unset) are dropped: TOML has no null.
+    """
+    return tomli_w.dumps(drop_none(config))
+
+
+def drop_none(value):
+    """A copy of ``value`` without dict entries whose value is None."""
+    if isinstance(value, dict):
+        return {key: drop_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [drop_none(item) for item in value]
+    return value
+
+
+def recipe_summary(path):
+    """One row of ``dlzoo list``: name, topic, task, dataset, target, from a recipe file."""
+    raw = read_toml(path)
+    expect = raw.get("expect", {})
+    target = ""
+    if "minimum" in expect:
+        target = f"{expect.get('metric', 'test_accuracy')} >= {expect['minimum']}"
+    elif "maximum" in expect:
+        target = f"{expect.get('metric')} <= {expect['maximum']}"
+    return {
+        "name": raw.get("name", path.stem),
+        "topic": raw.get("topic", path.parent.name),
+        "task": raw.get("task", "classify"),
+        "dataset": raw.get("data", {}).get("dataset", SECTION_DEFAULTS["data"]["dataset"]),
+        "target": target,
+        "summary": raw.get("summary", ""),
+        "source": expect.get("source", ""),
+    }
+
+
+def check_component_options(config):
+    """Check ``[model]`` and ``[optimizer]`` keys against the chosen builder and optimizer.
+
+    Imports Keras (the builders and optimizers live in Keras modules), so it runs only where a
+    model is about to be built or the user overrode one of those keys.
+    """
+    from dlzoo import models, optimizers
+
+    model = config.get("model", {})
+    if "name" in model and config.get("task") in ("classify",):
+        valid = models.option_names(model["name"])
+        for key in model:
+            if key != "name" and key not in valid:
+                raise UsageError(unknown_key_message(f"model.{key}", key, dict.fromkeys(["name", *valid])))
+    optimizer = config.get("optimizer", {})
+    if "name" in optimizer:
+        optimizers.build_optimizer(dict(optimizer))  # validates names, keys and values

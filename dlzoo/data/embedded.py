@@ -1,0 +1,83 @@
+"""Datasets that ship with the installed packages or are generated locally: they work offline.
+
+Each loader takes ``(argument, seed, options)`` and returns raw (not yet normalized)
+:class:`~dlzoo.data.splits.Splits`.
+"""
+
+import numpy as np
+
+from dlzoo.data import IMAGE, FEATURES, SIGNAL, make_splits, register
+
+
+def _fractions(options):
+    """The test and validation fractions a recipe asked for (20% and 10% by default)."""
+    return {
+        "test_fraction": float(options.get("test_fraction", 0.2)),
+        "val_fraction": float(options.get("val_fraction", 0.1)),
+    }
+
+
+@register("digits")
+def load_digits(argument, seed, options):
+    """scikit-learn's 1797 handwritten digits, 8x8 grey images scaled to [0, 1], shape (8, 8, 1)."""
+    from sklearn import datasets
+
+    digits = datasets.load_digits()
+    images = (digits.images / 16.0).astype("float32")[..., np.newaxis]  # (1797, 8, 8, 1)
+    class_names = [str(label) for label in range(10)]
+    return make_splits("digits", IMAGE, class_names, images, digits.target, seed=seed, **_fractions(options))
+
+
+@register("mnist1d")
+def load_mnist1d(argument, seed, options):
+    """MNIST-1D (Greydanus 2020): 40-sample 1-D signals of 10 digit templates, generated locally.
+
+    The paper's dataset (4000 train / 1000 test) is made with the package's default arguments;
+    ``num_samples`` in ``[data]`` makes a larger or smaller one. We call ``make_dataset`` and
+    never the package's download path, so no network is needed.
+    """
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    arguments = get_dataset_args()
+    arguments.num_samples = int(options.get("num_samples", arguments.num_samples))
+    generated = make_dataset(arguments)  # seeded by the package's own fixed seed (42)
+    class_names = [str(label) for label in range(10)]
+    return make_splits(
+        "mnist1d", SIGNAL, class_names,
+        generated["x"], generated["y"], generated["x_test"], generated["y_test"],
+        seed=seed, val_fraction=float(options.get("val_fraction", 0.1)),
+    )
+
+
+@register("moons")
+def load_moons(argument, seed, options):
+    """Two interleaving half circles in 2-D (1000 points, noise 0.2): a non-linear boundary."""
+    from sklearn import datasets
+
+    count = int(options.get("num_samples", 1000))
+    x, y = datasets.make_moons(n_samples=count, noise=float(options.get("noise", 0.2)), random_state=seed)
+    return make_splits("moons", FEATURES, ["upper", "lower"], x, y, seed=seed, **_fractions(options))
+
+
+@register("circles")
+def load_circles(argument, seed, options):
+    """A small circle inside a large one in 2-D (1000 points): not linearly separable."""
+    from sklearn import datasets
+
+    count = int(options.get("num_samples", 1000))
+    x, y = datasets.make_circles(
+        n_samples=count, noise=float(options.get("noise", 0.1)), factor=0.5, random_state=seed
+    )
+    return make_splits("circles", FEATURES, ["outer", "inner"], x, y, seed=seed, **_fractions(options))
+
+
+@register("breast_cancer")
+def load_breast_cancer(argument, seed, options):
+    """Wisconsin diagnostic breast cancer: 569 tumours, 30 features, malignant vs benign."""
+    from sklearn import datasets
+
+    data = datasets.load_breast_cancer()
+    return make_splits(
+        "breast_cancer", FEATURES, list(data.target_names), data.data, data.target,
+        seed=seed, **_fractions(options),
+    )

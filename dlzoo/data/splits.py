@@ -1,0 +1,117 @@
+"""Arrays of one dataset, split into train / validation / test, and how to split them.
+
+Every dataset in dlzoo, embedded or downloaded, is first loaded as NumPy arrays in a
+:class:`Splits`. Keeping one in-memory form makes the splits deterministic, lets normalization
+statistics come from the training split only, and gives models and reports the input shape, the
+class count and the class names.
+"""
+
+import dataclasses
+
+import numpy as np
+
+# Kinds of inputs; they decide how normalization statistics are pooled.
+IMAGE = "image"  # (height, width, channels): one mean/std per channel
+SIGNAL = "signal"  # (length,) or (length, channels): one mean/std per channel
+FEATURES = "features"  # (features,): one mean/std per feature (tabular data)
+KINDS = (IMAGE, SIGNAL, FEATURES)
+
+
+@dataclasses.dataclass
+class Splits:
+    """Train, validation and test arrays of one dataset plus what models need to know about it.
+
+    Attributes:
+        name: the dataset spec it came from (``"digits"``, ``"npz:data.npz"``).
+        kind: one of ``"image"``, ``"signal"``, ``"features"``.
+        class_names: one name per class; labels are integers ``0..num_classes-1``.
+        x_train, y_train, x_val, y_val, x_test, y_test: float32 inputs and int32 labels.
+        normalization: ``{"mean": ..., "std": ...}`` once :func:`dlzoo.data.normalize` ran.
+    """
+
+    name: str
+    kind: str
+    class_names: list
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    normalization: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def input_shape(self):
+        """Shape of one input, without the batch axis."""
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_classes(self):
+        """Number of classes."""
+        return len(self.class_names)
+
+    def split(self, name):
+        """Return ``(x, y)`` of split ``"train"``, ``"val"`` or ``"test"``."""
+        if name not in ("train", "val", "test"):
+            raise ValueError(f"unknown split '{name}'; choose one of: train, val, test")
+        return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
+
+    def sizes(self):
+        """Number of examples per split, as a dict."""
+        return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
+
+    def describe(self):
+        """A one-line description: name, shapes, classes and split sizes."""
+        sizes = self.sizes()
+        return (
+            f"{self.name}: inputs {self.input_shape}, {self.num_classes} classes, "
+            f"{sizes['train']} train / {sizes['val']} val / {sizes['test']} test"
+        )
+
+
+def stratified_split(x, y, fraction, seed):
+    """Split ``(x, y)`` into two parts, the second holding ``fraction`` of each class.
+
+    Stratifying keeps the class balance of small datasets (digits has ~180 images per class)
+    the same in every split, and the fixed ``seed`` makes the split reproducible.
+    """
+    from sklearn.model_selection import train_test_split
+
+    x_keep, x_held, y_keep, y_held = train_test_split(
+        x, y, test_size=fraction, random_state=seed, stratify=y
+    )
+    return x_keep, y_keep, x_held, y_held
+
+
+def make_splits(name, kind, class_names, x, y, x_test=None, y_test=None, seed=0,
+                test_fraction=0.2, val_fraction=0.1, x_val=None, y_val=None):
+    """Build a :class:`Splits`, carving test and validation splits out of ``x`` where missing.
+
+    Args:
+        name, kind, class_names: see :class:`Splits`.
+        x, y: the training pool (or all data when no test split exists).
+        x_test, y_test: an official test split, used as is when given.
+        x_val, y_val: an official validation split, used as is when given.
+        seed: seed of the splits (the data seed, independent of the training seed).
+        test_fraction: fraction of all data held out for test when there is no test split.
+        val_fraction: fraction of all data held out for validation when there is no val split.
+    """
+    x = np.asarray(x, dtype="float32")
+    y = np.asarray(y).astype("int32").reshape(-1)
+    if x_test is None:
+        x, y, x_test, y_test = stratified_split(x, y, test_fraction, seed)
+    if x_val is None:
+        # val_fraction is a share of all data; express it as a share of what is left.
+        share_of_pool = val_fraction * (len(y) + len(y_test)) / len(y)
+        x, y, x_val, y_val = stratified_split(x, y, min(share_of_pool, 0.5), seed + 1)
+    return Splits(
+        name=name,
+        kind=kind,
+        class_names=[str(class_name) for class_name in class_names],
+        x_train=np.asarray(x, dtype="float32"),
+        y_train=np.asarray(y).astype("int32").reshape(-1),
+        x_val=np.asarray(x_val, dtype="float32"),
+        y_val=np.asarray(y_val).astype("int32").reshape(-1),
+        x_test=np.asarray(x_test, dtype="float32"),
+        y_test=np.asarray(y_test).astype("int32").reshape(-1),
+    )

@@ -1,0 +1,52 @@
+"""Model builders: pure Keras 3 functions, one file per family, registered by name.
+
+A builder has the signature ``builder(input_shape, num_classes, **options) -> keras.Model``
+and ends with :func:`dlzoo.models.heads.classifier_head` when it classifies. Its keyword
+options are exactly the keys a recipe may set in its ``[model]`` section, so
+:func:`option_names` can check ``--set model.<key>`` against the signature.
+
+This package imports ``keras`` and never ``tensorflow``, so every model also runs on the JAX
+and PyTorch backends.
+"""
+
+import importlib
+import inspect
+
+from dlzoo.registry import Registry
+
+MODELS = Registry("model")
+register = MODELS.register
+
+# Modules whose import registers builders. Each is a family of models.
+_FAMILIES = ("dense", "cnn", "resnet")
+
+
+def _load_families():
+    """Import every model family so that its builders are registered."""
+    for family in _FAMILIES:
+        importlib.import_module(f"dlzoo.models.{family}")
+
+
+def get(name):
+    """Return the builder registered as ``name`` (with a did-you-mean error when unknown)."""
+    _load_families()
+    return MODELS.get(name)
+
+
+def names(pattern=None):
+    """Names of all registered models, optionally filtered by ``pattern``."""
+    _load_families()
+    return MODELS.names(pattern)
+
+
+def option_names(name):
+    """The keyword options a recipe may set for model ``name`` (the builder's keyword arguments)."""
+    signature = inspect.signature(get(name))
+    positional = ("input_shape", "num_classes")
+    return [parameter for parameter in signature.parameters if parameter not in positional]
+
+
+def build(name, input_shape, num_classes, **options):
+    """Build model ``name`` for inputs of ``input_shape`` (no batch axis) and ``num_classes``."""
+    builder = get(name)
+    return builder(tuple(input_shape), int(num_classes), **options)

@@ -1,0 +1,151 @@
+"""Pictures of a run: learning curves, confusion matrix, decision boundary, augmented samples.
+
+Every function takes arrays or plain dicts and a path, draws with matplotlib's Agg backend (no
+screen needed) and writes the PNG atomically. Computing what to draw happens elsewhere.
+"""
+
+import os
+import pathlib
+
+import numpy as np
+
+
+def _pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (works on servers and in CI)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as pyplot
+
+    return pyplot
+
+
+def save_figure(figure, path):
+    """Save ``figure`` as a PNG at ``path`` through a temporary file, then close it."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.tmp.png")
+    figure.savefig(temporary, dpi=110, bbox_inches="tight")
+    _pyplot().close(figure)
+    os.replace(temporary, path)
+    return path
+
+
+def metric_pairs(history):
+    """Group history keys into (metric, [train key, val key]) pairs: loss, accuracy, ..."""
+    names = [key for key in history if not key.startswith("val_") and key not in ("epoch", "learning_rate")]
+    return [(name, [key for key in (name, f"val_{name}") if key in history]) for name in names]
+
+
+def learning_curves(histories, path, title=""):
+    """Loss and metric curves per epoch; ``histories`` maps a label to a history dict.
+
+    One run gives one label; ``dlzoo compare`` and sweeps overlay several runs in one figure.
+    """
+    pyplot = _pyplot()
+    first = next(iter(histories.values()))
+    pairs = [pair for pair in metric_pairs(first) if pair[0] in ("loss", "accuracy")] or metric_pairs(first)[:2]
+    figure, axes = pyplot.subplots(1, len(pairs), figsize=(5.5 * len(pairs), 4), squeeze=False)
+    for axis, (metric, _) in zip(axes[0], pairs):
+        for label, history in histories.items():
+            prefix = f"{label} " if len(histories) > 1 else ""
+            if metric in history:
+                line = axis.plot(epochs_of(history, metric), history[metric], label=f"{prefix}train")[0]
+                if f"val_{metric}" in history:
+                    axis.plot(epochs_of(history, f"val_{metric}"), history[f"val_{metric}"], linestyle="--",
+                              color=line.get_color(), label=f"{prefix}val")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(metric)
+        if metric == "loss" and _all_positive(histories, metric):
+            axis.set_yscale("log")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.suptitle(title)
+    return save_figure(figure, path)
+
+
+def epochs_of(history, key):
+    """Epoch numbers (1-based) for the values of ``history[key]``."""
+    return np.arange(1, len(history[key]) + 1)
+
+
+def _all_positive(histories, key):
+    """True when every finite value of ``key`` in every history is positive (log scale works)."""
+    values = np.concatenate([np.asarray(h[key], dtype=float) for h in histories.values() if key in h])
+    values = values[np.isfinite(values)]
+    return values.size > 0 and bool(np.all(values > 0))
+
+
+def confusion_matrix(matrix, class_names, path, title="confusion matrix (rows: true class)"):
+    """A confusion matrix with counts written in the cells."""
+    pyplot = _pyplot()
+    matrix = np.asarray(matrix)
+    size = max(4.0, 0.5 * len(class_names) + 2)
+    figure, axis = pyplot.subplots(figsize=(size, size))
+    axis.imshow(matrix, cmap="Blues")
+    ticks = np.arange(len(class_names))
+    axis.set_xticks(ticks, class_names, rotation=45 if len(class_names) > 10 else 0)
+    axis.set_yticks(ticks, class_names)
+    axis.set_xlabel("predicted class")
+    axis.set_ylabel("true class")
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for row in range(matrix.shape[0]):
+        for column in range(matrix.shape[1]):
+            axis.text(column, row, int(matrix[row, column]), ha="center", va="center", fontsize=8,
+                      color="white" if matrix[row, column] > threshold else "black")
+    axis.set_title(title)
+    return save_figure(figure, path)
+
+
+def decision_boundary(predict, inputs, labels, path, title="decision boundary", resolution=200):
+    """The predicted probability of class 1 over the plane, with the data points on top.
+
+    Args:
+        predict: function from (n, 2) inputs to model outputs.
+        inputs, labels: 2-D points and their classes.
+    """
+    pyplot = _pyplot()
+    margin = 0.5
+    x_min, y_min = inputs.min(axis=0) - margin
+    x_max, y_max = inputs.max(axis=0) + margin
+    grid_x, grid_y = np.meshgrid(np.linspace(x_min, x_max, resolution), np.linspace(y_min, y_max, resolution))
+    grid = np.stack([grid_x.ravel(), grid_y.ravel()], axis=1).astype("float32")
+    outputs = np.asarray(predict(grid))
+    probability = outputs[:, -1] if outputs.shape[1] <= 2 else outputs.argmax(axis=1)
+    figure, axis = pyplot.subplots(figsize=(5.5, 4.5))
+    surface = axis.contourf(grid_x, grid_y, probability.reshape(grid_x.shape), levels=20, cmap="RdBu_r", alpha=0.7)
+    axis.contour(grid_x, grid_y, probability.reshape(grid_x.shape), levels=[0.5], colors="black", linewidths=1)
+    axis.scatter(inputs[:, 0], inputs[:, 1], c=labels, cmap="RdBu_r", edgecolors="black", s=14)
+    figure.colorbar(surface, ax=axis, label="P(class 1)")
+    axis.set_title(title)
+    return save_figure(figure, path)
+
+
+def image_grid(images, path, titles=None, columns=8, title=""):
+    """A grid of images (n, h, w, c); each image rescaled to [0, 1] for display."""
+    pyplot = _pyplot()
+    count = len(images)
+    rows = int(np.ceil(count / columns))
+    figure, axes = pyplot.subplots(rows, columns, figsize=(1.4 * columns, 1.5 * rows), squeeze=False)
+    for index, axis in enumerate(axes.ravel()):
+        axis.axis("off")
+        if index >= count:
+            continue
+        image = np.asarray(images[index], dtype="float64")
+        image = (image - image.min()) / max(image.max() - image.min(), 1e-12)
+        axis.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray")
+        if titles is not None:
+            axis.set_title(str(titles[index]), fontsize=7)
+    figure.suptitle(title)
+    return save_figure(figure, path)
+
+
+def bar_table(values, path, ylabel, title=""):
+    """A bar chart of ``{label: value}`` (e.g. final accuracy per optimizer)."""
+    pyplot = _pyplot()
+    figure, axis = pyplot.subplots(figsize=(max(4, 0.9 * len(values) + 2), 3.5))
+    axis.bar(list(values), list(values.values()), color="tab:blue")
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.tick_params(axis="x", rotation=30)
+    return save_figure(figure, path)

@@ -1,0 +1,128 @@
+"""``report.md``: one readable page per run, rebuilt from the files in the run folder.
+
+The report is never edited in place: :func:`write_report` rebuilds it from ``config.toml``,
+``metrics.json``, ``evaluation.json``, the pictures in ``plots/`` and the extra sections in
+``sections/*.md`` (written by tasks and by ``dlzoo visualize`` with :func:`write_section`).
+So ``dlzoo visualize`` or ``dlzoo evaluate`` can add to a report just by adding a file and
+rebuilding it.
+"""
+
+import pathlib
+
+from dlzoo import runs
+
+# Captions of the pictures the platform draws; any other PNG is listed under "More pictures".
+CAPTIONS = {
+    "learning_curves.png": "Learning curves (solid: training, dashed: validation)",
+    "confusion_matrix.png": "Confusion matrix on the test split",
+    "decision_boundary.png": "Decision boundary on the test points",
+    "augmentation.png": "Augmented training samples",
+}
+
+
+def write_section(folder, key, markdown):
+    """Add (or replace) the report section ``key``; sections appear sorted by key."""
+    return runs.atomic_write_text(pathlib.Path(folder) / "sections" / f"{key}.md", markdown.rstrip() + "\n")
+
+
+def format_number(value):
+    """Numbers as a reader wants them: 4 significant digits, integers as they are."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def markdown_table(header, rows):
+    """A Markdown table from a header list and rows of values."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(format_number(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def target_section(record):
+    """The recipe's target next to what the run reached."""
+    target = record.get("target")
+    if not target:
+        return ""
+    bound = f">= {target['minimum']}" if "maximum" not in target else f"<= {target['maximum']}"
+    verdict = "**passed**" if target.get("passed") else "**not reached**"
+    if record.get("quick"):
+        verdict += " (quick run: a smoke test, not the recipe's budget)"
+    row = [target["metric"], target.get("value"), bound, target.get("budget", ""), target.get("source", "")]
+    return "## Target\n\n" + markdown_table(["metric", "value", "target", "budget", "source"], [row]) + f"\n\n{verdict}\n"
+
+
+def metrics_section(record):
+    """Loss and accuracy per split, and the other headline numbers."""
+    metrics = record.get("metrics") or {}
+    if not metrics:
+        return ""
+    rows = []
+    for split in ("train", "val", "test"):
+        if f"{split}_accuracy" in metrics or f"{split}_loss" in metrics:
+            rows.append([split, metrics.get(f"{split}_loss"), metrics.get(f"{split}_accuracy")])
+    text = "## Metrics\n\n" + markdown_table(["split", "loss", "accuracy"], rows) + "\n"
+    others = {key: value for key, value in metrics.items()
+              if not any(key == f"{split}_{name}" for split in ("train", "val", "test") for name in ("loss", "accuracy"))}
+    if others:
+        text += "\n" + markdown_table(["metric", "value"], sorted(others.items())) + "\n"
+    facts = [("parameters", record.get("parameters")), ("epochs", record.get("epochs_run")),
+             ("wall time (s)", record.get("wall_seconds")), ("training samples/s", record.get("samples_per_second")),
+             ("device", record.get("device")), ("seed", record.get("seed"))]
+    facts = [fact for fact in facts if fact[1] is not None]
+    text += "\n" + markdown_table(["run", "value"], facts) + "\n"
+    exported = record.get("export")
+    if exported:
+        text += (f"\nSavedModel `{pathlib.Path(exported['path']).name}/` verified: max |Keras - SavedModel| = "
+                 f"{exported['max_abs_difference']:.2e} on {exported['verified_on']} test inputs; "
+                 f"signature `{exported['signature']}`.\n")
+    return text
+
+
+def per_class_section(evaluation):
+    """Per-class precision, recall and F1 on the test split."""
+    per_class = evaluation.get("per_class")
+    if not per_class:
+        return ""
+    rows = [[name, values["precision"], values["recall"], values["f1"], values["support"]] for name, values in per_class.items()]
+    return "### Per class (test)\n\n" + markdown_table(["class", "precision", "recall", "F1", "support"], rows) + "\n"
+
+
+def picture(name, caption):
+    """Markdown for one picture in ``plots/``."""
+    return f"**{caption}**\n\n![{caption}](plots/{name})\n"
+
+
+def write_report(folder):
+    """Rebuild ``report.md`` of the run in ``folder`` from its files; returns its path."""
+    folder = pathlib.Path(folder)
+    record = runs.read_json(folder / runs.METRICS_FILE)
+    evaluation = runs.read_json(folder / "evaluation.json")
+    config_text = (folder / runs.CONFIG_FILE).read_text() if (folder / runs.CONFIG_FILE).exists() else ""
+    title = record.get("recipe", folder.parent.name)
+    parts = [f"# {title}\n", f"Run `{folder}` · status **{record.get('status', 'unknown')}**"
+             + (f" · started {record['started']}" if record.get("started") else "") + "\n"]
+    if record.get("status") == "failed":
+        parts.append(f"> **The run failed:** {record.get('error', 'unknown reason')}\n")
+    parts += [target_section(record), metrics_section(record)]
+    plots_folder = folder / "plots"
+    shown = set()
+    for name in ("learning_curves.png", "decision_boundary.png", "confusion_matrix.png", "augmentation.png"):
+        if (plots_folder / name).exists():
+            parts.append(picture(name, CAPTIONS[name]))
+            shown.add(name)
+    parts.append(per_class_section(evaluation))
+    for section in sorted((folder / "sections").glob("*.md")):
+        text = section.read_text()
+        parts.append(text)
+        shown.update(name for name in (p.name for p in plots_folder.glob("*.png")) if f"plots/{name}" in text)
+    remaining = sorted(path.name for path in plots_folder.glob("*.png") if path.name not in shown)
+    if remaining:
+        parts.append("## More pictures\n\n" + "\n".join(picture(name, name) for name in remaining))
+    if config_text:
+        parts.append("## Configuration\n\nRepeat this run with `dlzoo train config.toml`:\n\n```toml\n" + config_text + "```\n")
+    return runs.atomic_write_text(folder / "report.md", "\n".join(part for part in parts if part))

@@ -1,0 +1,133 @@
+"""Run folders: where a run writes, how files are written safely, how a name finds its run.
+
+Layout of one run (``runs/<recipe>/<timestamp>/``)::
+
+    config.toml      the resolved recipe (``dlzoo train config.toml`` repeats the run)
+    history.csv      one row per epoch (Keras CSVLogger)
+    metrics.json     final metrics, parameters, wall time, samples/s, device, versions, status
+    checkpoints/     best weights by the monitored metric
+    model.keras      the trained model
+    saved_model/     the verified TensorFlow SavedModel
+    plots/*.png      learning curves, confusion matrix, saliency, ...
+    report.md        everything above in one page
+    tensorboard/     TensorBoard logs
+
+Every file is written atomically (a temporary file in the same folder, then ``os.replace``),
+so an interrupted run never leaves a half-written file, and an existing run folder is never
+reused: two runs started in the same second get different folders.
+"""
+
+import datetime
+import json
+import os
+import pathlib
+import tempfile
+
+from dlzoo.errors import UsageError
+
+DEFAULT_ROOT = pathlib.Path("runs")
+CONFIG_FILE = "config.toml"
+METRICS_FILE = "metrics.json"
+
+
+def atomic_write_text(path, text):
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+    return path
+
+
+def atomic_write_json(path, data):
+    """Write ``data`` as indented JSON, atomically."""
+    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(value):
+    """Make NumPy scalars and arrays JSON serializable."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def read_json(path):
+    """Read a JSON file (``{}`` when it does not exist)."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def check_writable(folder):
+    """Raise :class:`UsageError` unless ``folder`` can be created and written to."""
+    folder = pathlib.Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-", delete=True)
+        probe.close()
+    except OSError as error:
+        raise UsageError(f"cannot write to {folder}: {error.strerror or error}") from None
+    return folder
+
+
+def new_run_folder(recipe_name, root=None):
+    """Create and return a fresh ``<root>/<recipe>/<timestamp>`` folder; never reuse one."""
+    root = pathlib.Path(root) if root else DEFAULT_ROOT
+    check_writable(root)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1000):
+        name = stamp if attempt == 0 else f"{stamp}-{attempt}"
+        folder = root / recipe_name / name
+        try:
+            folder.mkdir(parents=True, exist_ok=False)  # exist_ok=False: never reuse a run
+            return folder
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise UsageError(f"cannot create run folder {folder}: {error.strerror or error}") from None
+    raise UsageError(f"too many runs of {recipe_name} in the same second under {root}")
+
+
+def is_run_folder(path):
+    """True when ``path`` is a run folder (it has a ``config.toml``)."""
+    return (pathlib.Path(path) / CONFIG_FILE).is_file()
+
+
+def latest_run(recipe_name, root=None, finished_only=True):
+    """The newest run folder of ``recipe_name`` under ``root``, or None."""
+    root = pathlib.Path(root) if root else DEFAULT_ROOT
+    folders = sorted((root / recipe_name).glob("*"), key=lambda folder: folder.name, reverse=True)
+    for folder in folders:
+        if not is_run_folder(folder):
+            continue
+        status = read_json(folder / METRICS_FILE).get("status")
+        if not finished_only or status == "completed":
+            return folder
+    return None
+
+
+def resolve_run(argument, root=None):
+    """Turn a CLI argument (a run folder, or a recipe name) into a run folder.
+
+    ``dlzoo evaluate lenet`` means "the latest completed run of lenet".
+    """
+    path = pathlib.Path(argument)
+    if path.is_dir():
+        if is_run_folder(path):
+            return path
+        raise UsageError(f"{argument} is not a run folder (no {CONFIG_FILE} in it)")
+    folder = latest_run(argument, root)
+    if folder is None:
+        where = pathlib.Path(root) if root else DEFAULT_ROOT
+        if path.exists():
+            raise UsageError(f"{argument} is not a run folder")
+        raise UsageError(f"no completed run of '{argument}' under {where}/ (train it first: dlzoo train {argument})")
+    return folder
