@@ -57,7 +57,7 @@ OPTIMIZER_SETTINGS = {
 
 
 def load_standardized_digits(seed=0):
-    """Digits as 64 features in [0, 1], standardized with the training mean and std (80/20 split)."""
+    """Digits as 64 features, standardized with the training mean and std (80/20 split)."""
     digits = datasets.load_digits()
     features = (digits.data / 16.0).astype("float32")  # (1797, 64)
     x_train, x_test, y_train, y_test = model_selection.train_test_split(
@@ -142,7 +142,8 @@ def main():
           f"({steps} steps/epoch), {arguments.optimizer}, 64-128-10 ReLU, "
           f"median of {arguments.epochs} epochs after 1 warm-up")
     blas_threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
-    print(f"numpy  epoch: {numpy_epoch * 1000:8.2f} ms   test accuracy {numpy_accuracy:.4f}   (BLAS threads: {blas_threads})")
+    print(f"numpy  epoch: {numpy_epoch * 1000:8.2f} ms   test accuracy {numpy_accuracy:.4f}   "
+          f"(BLAS threads: {blas_threads})")
     print(f"keras  epoch: {keras_epoch * 1000:8.2f} ms   test accuracy {keras_accuracy:.4f}   "
           f"(backend {keras.backend.backend()}, warm-up epoch {keras_seconds[0] * 1000:.0f} ms)")
     print(f"ratio numpy / keras: {numpy_epoch / keras_epoch:.2f} (target: <= 2)")

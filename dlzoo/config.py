@@ -59,6 +59,7 @@ SECTION_DEFAULTS = {
         "quick_epochs": 1,
         "quick_train_samples": 512,
         "gradient_statistics": False,
+        "export": True,
         "verbose": 1,
     },
     "expect": {"metric": "test_accuracy", "minimum": 0.0, "budget": "", "source": ""},

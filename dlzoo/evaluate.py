@@ -17,7 +17,8 @@ def as_class_probabilities(outputs):
         outputs = outputs[:, np.newaxis]
     if outputs.shape[1] == 1:
         return np.concatenate([1.0 - outputs, outputs], axis=1)
-    return outputs
+    # float32 softmax rows sum to 1 only up to rounding; scikit-learn checks the sum.
+    return outputs / outputs.sum(axis=1, keepdims=True)
 
 
 def expected_calibration_error(labels, probabilities, bins=CALIBRATION_BINS):

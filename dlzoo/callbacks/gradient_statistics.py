@@ -254,7 +254,8 @@ class GradientStatistics(keras.callbacks.Callback):
         self.records = []
         self.activation_sources = {}
         self._kernel_layers = []
-        self._step = None
+        self._step = None  # the measurement as a plain Python function (eager)
+        self._compiled_step = None  # the same, wrapped in tf.function for the epochs
 
     # ---- Keras hooks -------------------------------------------------------------------
 
@@ -267,7 +268,7 @@ class GradientStatistics(keras.callbacks.Callback):
             # on_train_begin; one call on a sample builds it now, the way fit would.
             self.model(self.sample_x[:1], training=False)
         self._kernel_layers = kernel_layers(self.model)
-        self._step = None
+        self._step = self._compiled_step = None
         if not self._kernel_layers:
             names = [layer.name for layer in self.model.layers]
             warnings.warn(
@@ -278,7 +279,10 @@ class GradientStatistics(keras.callbacks.Callback):
             return
         self._warn_about_nested_models()
         self._step = self._build_step()
-        self._measure(epoch=0)
+        # One call does not repay tracing a graph: the initialization is measured eagerly,
+        # the epochs (many calls) with the compiled step.
+        self._compiled_step = tf.function(self._step)
+        self._measure(epoch=0, step=self._step)
 
     def on_epoch_end(self, epoch, logs=None):
         """Measure after epoch ``epoch`` (0-based) when due; add the summaries to ``logs``."""
@@ -287,7 +291,7 @@ class GradientStatistics(keras.callbacks.Callback):
         completed = epoch + 1
         last_epoch = self.params.get("epochs") if self.params else None
         if completed % self.every == 0 or completed == last_epoch:
-            rows = self._measure(epoch=completed)
+            rows = self._measure(epoch=completed, step=self._compiled_step)
             first, last = rows[0]["gradient_norm"], rows[-1]["gradient_norm"]
             ratio = gradient_ratio(rows, completed)
         else:
@@ -327,7 +331,8 @@ class GradientStatistics(keras.callbacks.Callback):
             return None
 
     def _build_step(self):
-        """Attribute activations and compile the measurement into one ``tf.function``."""
+        """Attribute activations; return the measurement as one function of (inputs, targets)
+        that can run eagerly or inside ``tf.function``."""
         # 1. Which output is each kernel layer's activation, and of which kind.
         attributions = [activation_source(self.model, layer) for layer in self._kernel_layers]
         probe = self._build_probe([source for source, _ in attributions])
@@ -346,7 +351,6 @@ class GradientStatistics(keras.callbacks.Callback):
         model, loss_fn, training = self.model, self.loss_fn, self.training
 
         # 2. One forward + backward pass; returns small per-layer statistics, not tensors.
-        @tf.function
         def step(inputs, targets):
             with tf.GradientTape() as tape:
                 if probe is None:
@@ -368,12 +372,12 @@ class GradientStatistics(keras.callbacks.Callback):
 
         return step
 
-    def _measure(self, epoch):
-        """Run the step on the sample batch, append one record per kernel layer, write CSV."""
+    def _measure(self, epoch, step):
+        """Run ``step`` on the sample batch, append one record per kernel layer, write CSV."""
         # Training-mode BatchNormalization updates its moving statistics: save and restore
         # them so that measuring does not change the model.
         saved_state = [variable.numpy() for variable in self.model.non_trainable_variables]
-        norms, statistics = self._step(self.sample_x, self.sample_y)
+        norms, statistics = step(self.sample_x, self.sample_y)
         for variable, value in zip(self.model.non_trainable_variables, saved_state):
             variable.assign(value)
 

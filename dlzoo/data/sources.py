@@ -47,22 +47,17 @@ def load_tfds(argument, seed, options):
         raise UsageError("tfds needs a dataset name, e.g. 'tfds:mnist'")
     import tensorflow_datasets as tfds
 
-    try:
-        builder = tfds.builder(argument, data_dir=options.get("data_dir"))
-        builder.download_and_prepare()
-        available = set(builder.info.splits.keys())
-        label_feature = builder.info.features["label"] if "label" in builder.info.features else None
-        arrays = {
-            split: tfds.as_numpy(builder.as_dataset(split=split, as_supervised=True, batch_size=-1))
-            for split in ("train", "validation", "test")
-            if split in available
-        }
-    except Exception as error:  # network errors come in many types (HTTP, DNS, SSL, ...)
-        if isinstance(error, UsageError):
-            raise
-        raise _download_failed(f"tfds:{argument}", error) from error
-    if "train" not in arrays:
-        raise UsageError(f"tfds:{argument} has no 'train' split (it has: {', '.join(sorted(available))})")
+    arrays, info = {}, None
+    for split in ("train", "test", "validation"):
+        try:
+            dataset, info = tfds.load(argument, split=split, as_supervised=True, with_info=True,
+                                      data_dir=options.get("data_dir"))
+        except Exception as error:  # network, missing split, unknown name: many error types
+            if split == "train":
+                raise _download_failed(f"tfds:{argument}", error) from error
+            continue
+        arrays[split] = dataset_to_arrays(tfds, dataset)
+    label_feature = info.features["label"] if "label" in info.features else None
     class_names = list(getattr(label_feature, "names", None) or [])
     x, y = arrays["train"]
     if not class_names:
@@ -79,6 +74,15 @@ def load_tfds(argument, seed, options):
         f"tfds:{argument}", _kind_of(x), class_names, x, y, x_test, y_test, seed=seed,
         x_val=x_val, y_val=y_val, val_fraction=float(options.get("val_fraction", 0.1)),
     )
+
+
+def dataset_to_arrays(tfds, dataset, chunk=4096):
+    """Read a ``(input, label)`` tf.data.Dataset into two NumPy arrays, in chunks."""
+    inputs, labels = [], []
+    for batch_inputs, batch_labels in tfds.as_numpy(dataset.batch(chunk)):
+        inputs.append(batch_inputs)
+        labels.append(batch_labels)
+    return np.concatenate(inputs), np.concatenate(labels)
 
 
 @register("keras")

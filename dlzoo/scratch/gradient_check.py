@@ -157,4 +157,5 @@ def tape_check(model, x, y):
     inputs = model64._as_inputs(x)
     labels = model64._as_labels(y, len(inputs))
     analytic = _analytic_gradients(model64, inputs, labels)
-    return _compare(model64, analytic, _tape_gradients(model64, inputs, labels))["max_relative_error"]
+    tape_gradients = _tape_gradients(model64, inputs, labels)
+    return _compare(model64, analytic, tape_gradients)["max_relative_error"]

@@ -340,7 +340,7 @@ class NumpyMLP:
         """Class probabilities (batch, classes) for ``x``; keeps the cache for :meth:`backward`.
 
         Args:
-            x: (batch, features) or any (batch, ...) array with ``layer_sizes[0]`` values per sample.
+            x: (batch, features), or any (batch, ...) array of ``layer_sizes[0]`` values a sample.
             training: apply dropout (and draw new masks) when True.
         """
         self._cache = self._forward(self._as_inputs(x), training)
@@ -448,10 +448,9 @@ class NumpyMLP:
     def predict_proba(self, x):
         """Class probabilities (samples, classes) in inference mode; leaves the cache alone."""
         inputs = self._as_inputs(x)
-        return np.concatenate([
-            self._forward(inputs[start:start + _EVALUATION_BATCH_SIZE], training=False)["probabilities"]
-            for start in range(0, len(inputs), _EVALUATION_BATCH_SIZE)
-        ])
+        chunks = [inputs[start:start + _EVALUATION_BATCH_SIZE]
+                  for start in range(0, len(inputs), _EVALUATION_BATCH_SIZE)]
+        return np.concatenate([self._forward(chunk, False)["probabilities"] for chunk in chunks])
 
     def predict(self, x):
         """Predicted class ids (samples,) in inference mode."""

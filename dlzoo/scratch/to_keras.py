@@ -4,7 +4,8 @@ The rest of dlzoo (SavedModel export, ``dlzoo evaluate``, ``dlzoo visualize``) w
 models; this module rebuilds the same network with Keras layers and copies the NumPy weights
 into it, so that both give the same probabilities (up to float32 round-off)::
 
-    inputs ─► [Flatten] ─► Dense(activation) [─► Dropout] × hidden ─► Dense "logits" ─► Activation "probabilities"
+    inputs ─► [Flatten] ─► (Dense(activation) [─► Dropout]) × hidden layers
+           ─► Dense "logits" ─► Activation "probabilities" (softmax)
 
 A NumPy kernel is (fan_in, fan_out), the layout of a Keras ``Dense`` kernel, so the weights
 copy over unchanged. The L2 penalty becomes ``keras.regularizers.L2(l2)`` on every kernel (the
@@ -79,5 +80,6 @@ def to_keras_model(numpy_mlp, input_shape):
     dense_names = [f"dense_{index}" for index in range(1, numpy_mlp.num_layers)]
     dense_names.append(heads.LOGITS_LAYER)
     for name, kernel, bias in zip(dense_names, numpy_mlp.weights, numpy_mlp.biases):
-        model.get_layer(name).set_weights([np.asarray(kernel, np.float32), np.asarray(bias, np.float32)])
+        model.get_layer(name).set_weights([np.asarray(kernel, np.float32),
+                                           np.asarray(bias, np.float32)])
     return model

@@ -206,7 +206,9 @@ def finish(model, splits, folder, config, history):
     metrics, test_details = evaluate_splits(model, splits)
     runs.atomic_write_json(folder / "evaluation.json", {"split": "test", "dataset": splits.name, **test_details})
     export.save_keras_model(model, folder / "model.keras")
-    exported = export.export_saved_model(model, folder / "saved_model", splits.x_test[:64])
+    exported = None
+    if config["train"]["export"]:
+        exported = export.export_saved_model(model, folder / "saved_model", splits.x_test[:64])
     plots_folder = folder / "plots"
     if history.get("loss"):
         plots.learning_curves({config["name"]: history}, plots_folder / "learning_curves.png", title=config["name"])

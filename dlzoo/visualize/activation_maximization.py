@@ -4,12 +4,14 @@ Start from faint noise and climb the gradient of one unit's activation with resp
 *image* (the weights stay fixed). The unit is a class score (the ``logits``) or one channel of a
 layer (its mean over the feature map). Two regularizers keep the picture natural:
 
-* an L2 penalty ``l2_weight * mean(x^2)`` that stops pixel values from running off, and
+* L2 decay: after each step the image is multiplied by ``1 - l2_decay`` (the gradient step of
+  an L2 penalty), which stops pixel values from running off (Yosinski et al., 2015), and
 * *jitter*: every step looks at the image shifted by a few random pixels, so patterns that only
   work at one exact position (high-frequency noise) do not pay off.
 
 Each step moves by ``learning_rate`` (in input units) along the gradient divided by its root
-mean square, so the step size does not depend on the scale of the gradient.
+mean square, so the step size does not depend on the scale of the gradient; with the decay,
+pixel values settle around ``learning_rate / l2_decay`` input units (1 with the defaults).
 """
 
 import numpy as np
@@ -76,7 +78,7 @@ def maximize_activations(
     layer=None,
     steps=64,
     learning_rate=0.1,
-    l2_weight=1e-3,
+    l2_decay=0.1,
     jitter=1,
     seed=0,
     image_shape=None,
@@ -95,8 +97,8 @@ def maximize_activations(
             raise ValueError(f"{name} must be an int >= {1 if name == 'steps' else 0}, got {value!r}")
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
-    if not l2_weight >= 0:
-        raise ValueError(f"l2_weight must be >= 0, got {l2_weight!r}")
+    if not 0 <= l2_decay < 1:
+        raise ValueError(f"l2_decay must be in [0, 1), got {l2_decay!r}")
     target_indices = [int(index) for index in np.atleast_1d(target_indices)]
     layers.require_image_input(model, "activation maximization")
     shape = tuple(image_shape) if image_shape is not None else tuple(model.inputs[0].shape[1:])
@@ -112,19 +114,23 @@ def maximize_activations(
     generator = np.random.default_rng(seed)
     start = generator.standard_normal((len(target_indices),) + shape).astype("float32") * 0.1 * scale
     images = tf.Variable(start)
-    history = []
-    for _ in range(steps):
-        # 3. Jitter: the same random shift for the whole batch this step.
-        shift = [int(value) for value in generator.integers(-jitter, jitter + 1, size=2)]
+
+    @tf.function
+    def ascent_step(shift):
+        # 3. Jitter: look at the images shifted by ``shift`` pixels (same shift for the batch).
         with tf.GradientTape() as tape:
             values = objective(tf.roll(images, shift=shift, axis=[1, 2]))
-            penalty = l2_weight * tf.reduce_mean(tf.square(images / scale), axis=[1, 2, 3])
-            total = tf.reduce_sum(values - penalty)
+            total = tf.reduce_sum(values)  # images are independent: one gradient per image
         gradient = tape.gradient(total, images)
-        # 4. Normalized ascent step, per image.
+        # 4. Normalized ascent step per image, then the L2 decay.
         rms = tf.sqrt(tf.reduce_mean(tf.square(gradient), axis=[1, 2, 3], keepdims=True)) + 1e-12
-        images.assign_add(learning_rate * scale * gradient / rms)
-        history.append(values.numpy())
+        images.assign((1.0 - l2_decay) * (images + learning_rate * scale * gradient / rms))
+        return values
+
+    history = []
+    for _ in range(steps):
+        shift = generator.integers(-jitter, jitter + 1, size=2).astype("int32")
+        history.append(ascent_step(tf.constant(shift)).numpy())
     return images.numpy(), np.stack(history, axis=1).astype("float32")
 
 
@@ -135,7 +141,7 @@ def activation_maximization(
     filter_index=0,
     steps=64,
     learning_rate=0.1,
-    l2_weight=1e-3,
+    l2_decay=0.1,
     jitter=1,
     seed=0,
     image_shape=None,
@@ -150,20 +156,20 @@ def activation_maximization(
         filter_index: channel of ``layer`` to maximize.
         steps: number of gradient-ascent steps.
         learning_rate: size of each step, in input units (scaled for a leading Rescaling layer).
-        l2_weight: weight of the L2 penalty on the image.
+        l2_decay: fraction by which the image shrinks after each step (L2 regularization).
         jitter: largest random shift in pixels applied before each step (0 disables it).
         seed: seed of the starting noise and of the jitter.
         image_shape: (height, width, channels), needed only if the model's input size is not fixed.
 
     Returns:
         (image, objective_history): float32 (height, width, channels), and the objective
-        (class score or mean activation, without the penalty) at each step, shape (steps,).
+        (class score or mean activation) at each step, before its update, shape (steps,).
     """
     target = class_index if layer is None else filter_index
     if not isinstance(target, (int, np.integer)) or isinstance(target, bool):
         argument = "class_index" if layer is None else "filter_index"
         raise ValueError(f"{argument} must be an int, got {target!r}")
     images, histories = maximize_activations(
-        model, [target], layer, steps, learning_rate, l2_weight, jitter, seed, image_shape
+        model, [target], layer, steps, learning_rate, l2_decay, jitter, seed, image_shape
     )
     return images[0], histories[0]

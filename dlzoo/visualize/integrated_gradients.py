@@ -44,8 +44,9 @@ def integrated_gradients(model, images, class_index=None, steps=50, baseline=Non
         ) from None
     score_model = targets.logits_model(model)
     class_indices = targets.classes_to_explain(score_model, images, class_index)
+    gradients = targets.gradient_function(score_model, class_indices)
     path_gradient = np.zeros_like(images)
     for alpha, weight in zip(np.linspace(0.0, 1.0, steps + 1), trapezoid_weights(steps)):
         point = baseline + alpha * (images - baseline)
-        path_gradient += weight * targets.input_gradients(score_model, point, class_indices)
+        path_gradient += weight * gradients(point)
     return ((images - baseline) * path_gradient).astype("float32")

@@ -115,7 +115,8 @@ def save_tile_grid(path, tiles, tile_titles, title, columns=8, colormap=None):
     count = len(tiles)
     columns = max(1, min(columns, count))
     rows = math.ceil(count / columns)
-    figure = Figure(figsize=(columns * TILE_INCHES, rows * TILE_INCHES + 0.5))
+    # Extra height per row for two-line captions.
+    figure = Figure(figsize=(columns * TILE_INCHES, rows * (TILE_INCHES + 0.3) + 0.6))
     figure.suptitle(title, fontsize=10)
     for position, (tile, caption) in enumerate(zip(tiles, tile_titles)):
         _show(figure.add_subplot(rows, columns, position + 1), display_image(tile), caption, colormap)

@@ -34,9 +34,10 @@ def smoothgrad(model, images, class_index=None, samples=25, noise_level=0.15, se
     # (batch, 1, 1, 1): one noise scale per image, from its own value range.
     value_range = images.max(axis=(1, 2, 3), keepdims=True) - images.min(axis=(1, 2, 3), keepdims=True)
     noise_std = noise_level * value_range
+    gradients = targets.gradient_function(score_model, class_indices)
     generator = np.random.default_rng(seed)
     total = np.zeros_like(images)
     for _ in range(samples):
         noisy = images + generator.standard_normal(images.shape).astype("float32") * noise_std
-        total += targets.input_gradients(score_model, noisy, class_indices)
+        total += gradients(noisy)
     return total / samples

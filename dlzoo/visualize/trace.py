@@ -150,4 +150,6 @@ class ForwardTrace:
 
     def sub_model(self, outputs):
         """A ``keras.Model`` from the replay's inputs to ``outputs`` (tensors of this trace)."""
-        return keras.Model(self.inputs, outputs)
+        # A single-input model takes a tensor, not a one-element list.
+        inputs = self.inputs[0] if len(self.inputs) == 1 else self.inputs
+        return keras.Model(inputs, outputs)

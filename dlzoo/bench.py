@@ -1,0 +1,63 @@
+"""``dlzoo bench``: train recipes with their full budget and check each against its target."""
+
+import datetime
+import fnmatch
+import pathlib
+
+from dlzoo import config as config_module
+from dlzoo import runs
+from dlzoo.errors import RunFailed, UsageError
+from dlzoo.report import format_number, markdown_table
+
+HEADER = ("recipe", "metric", "value", "target", "pass", "wall s", "samples/s")
+
+
+def select_recipes(patterns):
+    """Recipe names matching any of ``patterns`` (all recipes when none given)."""
+    names = config_module.recipe_names()
+    if not patterns:
+        return names
+    chosen = [name for name in names if any(fnmatch.fnmatch(name, pattern) or name == pattern for pattern in patterns)]
+    if not chosen:
+        raise UsageError(f"no recipe matches {' '.join(patterns)} (run 'dlzoo list')")
+    return chosen
+
+
+def bench_row(name, record=None, error=None):
+    """One row of the bench table for a finished (or failed) recipe."""
+    if record is None:
+        return {"recipe": name, "metric": "", "value": None, "target": "", "pass": False, "wall s": None,
+                "samples/s": None, "error": error}
+    target = record.get("target") or {}
+    bound = f">= {target.get('minimum')}" if "maximum" not in target else f"<= {target['maximum']}"
+    return {"recipe": name, "metric": target.get("metric", ""), "value": target.get("value"), "target": bound,
+            "pass": bool(target.get("passed")), "wall s": record.get("wall_seconds"),
+            "samples/s": record.get("samples_per_second"), "run": record.get("folder")}
+
+
+def run_bench(patterns, quick=False, out=None, device="auto", echo=print):
+    """Train each selected recipe, print the table, write ``bench.json`` and ``bench.md``."""
+    from dlzoo.train import train
+
+    names = select_recipes(patterns)
+    rows = []
+    for name in names:
+        echo(f"== bench: {name}")
+        try:
+            folder, record = train(config_module.load_config(name), out=out, quick=quick, device=device)
+            record["folder"] = str(folder)
+            rows.append(bench_row(name, record))
+        except (UsageError, RunFailed) as error:
+            rows.append(bench_row(name, error=str(error)))
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = runs.new_run_folder("bench", out)
+    table = markdown_table(HEADER, [[row[key] if row[key] is not None else "" for key in HEADER] for row in rows])
+    failures = [f"- {row['recipe']}: {row['error']}" for row in rows if row.get("error")]
+    runs.atomic_write_json(folder / "bench.json", {"date": stamp, "quick": quick, "rows": rows})
+    runs.atomic_write_text(folder / "bench.md", f"# dlzoo bench {stamp}{' (quick)' if quick else ''}\n\n{table}\n"
+                           + ("\nFailures:\n" + "\n".join(failures) + "\n" if failures else ""))
+    echo("\n" + table)
+    for failure in failures:
+        echo(failure)
+    echo(f"\nbench written to {pathlib.Path(folder) / 'bench.json'}")
+    return rows

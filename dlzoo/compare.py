@@ -1,0 +1,97 @@
+"""Comparing runs: a table of final metrics and overlaid learning curves.
+
+Used by ``dlzoo compare RUN RUN ...`` and by sweep recipes (``optimizers-compare``,
+``training-tricks``), which train several variants and compare them in one report.
+"""
+
+import csv
+import datetime
+import math
+import pathlib
+
+from dlzoo import plots, runs
+from dlzoo.report import format_number, markdown_table
+
+COLUMNS = ("status", "test_accuracy", "val_accuracy", "test_loss", "epochs_run", "wall_seconds")
+
+
+def read_history(folder):
+    """``history.csv`` of a run as ``{column: [values]}`` (empty when there is none)."""
+    path = pathlib.Path(folder) / "history.csv"
+    if not path.exists():
+        return {}
+    with open(path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    if not rows:
+        return {}
+    return {key: [float(row[key]) if row[key] not in ("", None) else math.nan for row in rows] for key in rows[0]}
+
+
+def epochs_to_reach(history, metric, target):
+    """First epoch (1-based) at which ``history[metric]`` reaches ``target``, or None."""
+    for epoch, value in enumerate(history.get(metric, []), start=1):
+        if value >= target:
+            return epoch
+    return None
+
+
+def row_of(label, record, history, metric=None, target=None):
+    """One comparison row: label, status, final metrics, epochs, wall time (and epochs to target)."""
+    metrics = record.get("metrics") or {}
+    row = {"run": label, "status": record.get("status", "?"),
+           "test_accuracy": metrics.get("test_accuracy"), "val_accuracy": metrics.get("val_accuracy"),
+           "test_loss": metrics.get("test_loss"), "epochs_run": record.get("epochs_run"),
+           "wall_seconds": record.get("wall_seconds")}
+    if metric and target is not None:
+        row[f"epochs to {metric} >= {target}"] = epochs_to_reach(history, metric, target)
+    return row
+
+
+def comparison(rows):
+    """The rows as a Markdown table (blank cells for missing values)."""
+    header = list(rows[0])
+    return markdown_table(header, [["" if row.get(key) is None else row.get(key) for key in header] for row in rows])
+
+
+def plain_table(rows):
+    """The rows as an aligned plain-text table for the terminal."""
+    from dlzoo.cli import format_table
+
+    header = list(rows[0])
+    return format_table([["" if row.get(key) is None else format_number(row.get(key)) for key in header] for row in rows], header)
+
+
+def label_for(folder, taken):
+    """A short, unique label for a run folder: the recipe name, or recipe/timestamp."""
+    label = folder.parent.name if folder.parent.name != "variants" else folder.name
+    return label if label not in taken else f"{label}/{folder.name}"
+
+
+def compare_runs(arguments, out=None, root=None):
+    """Compare the runs named by ``arguments``; write compare.md/json and curves to ``out``.
+
+    Returns:
+        ``(plain text table, output folder)``.
+    """
+    folders = [runs.resolve_run(argument, root) for argument in arguments]
+    rows, histories = [], {}
+    for folder in folders:
+        label = label_for(folder, histories)
+        history = read_history(folder)
+        histories[label] = history
+        rows.append(row_of(label, runs.read_json(folder / runs.METRICS_FILE), history))
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    destination = pathlib.Path(out) if out else (pathlib.Path(root) if root else runs.DEFAULT_ROOT) / "compare" / stamp
+    if destination.exists() and any(destination.iterdir()):
+        from dlzoo.errors import UsageError
+
+        raise UsageError(f"{destination} already exists and is not empty; choose another --out")
+    runs.check_writable(destination)
+    curves = {label: history for label, history in histories.items() if history}
+    text = "# Comparison\n\n" + comparison(rows) + "\n\nRuns:\n" + "".join(f"- `{folder}`\n" for folder in folders)
+    if curves:
+        plots.learning_curves(curves, destination / "learning_curves.png", title="comparison")
+        text += "\n![learning curves](learning_curves.png)\n"
+    runs.atomic_write_text(destination / "compare.md", text)
+    runs.atomic_write_json(destination / "compare.json", {"runs": [str(folder) for folder in folders], "rows": rows})
+    return plain_table(rows), destination

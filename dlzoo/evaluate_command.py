@@ -1,0 +1,75 @@
+"""``dlzoo evaluate``: metrics of a run, a recipe's latest run, or a bare SavedModel on a split."""
+
+import pathlib
+import re
+
+import numpy as np
+
+from dlzoo import plots, report, runs
+from dlzoo.errors import UsageError
+from dlzoo.evaluate import classification_metrics
+
+
+def is_saved_model(path):
+    """True when ``path`` is a SavedModel folder (it holds ``saved_model.pb``)."""
+    return (pathlib.Path(path) / "saved_model.pb").is_file()
+
+
+def slug(text):
+    """A file-name friendly version of a dataset spec (``tfds:mnist`` -> ``tfds-mnist``)."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
+
+
+def evaluate_target(target, dataset=None, split="test", out=None, root=None):
+    """Evaluate ``target`` on ``split`` and write ``evaluation*.json`` and a confusion matrix.
+
+    Args:
+        target: a run folder, a recipe name (its latest completed run) or a SavedModel folder.
+        dataset: a dataset spec; required for a bare SavedModel, optional for a run.
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        out: folder for the outputs (default: the run folder, or the SavedModel folder).
+        root: runs root used to resolve a recipe name.
+
+    Returns:
+        ``(metrics, written_paths)``.
+    """
+    from dlzoo.models_io import load_run, load_run_data
+
+    if is_saved_model(target):
+        if not dataset:
+            raise UsageError(f"{target} is a bare SavedModel: say which data to evaluate it on with --data")
+        from dlzoo import data
+        from dlzoo.export import load_saved_model
+
+        splits = data.load(dataset)
+        predict = load_saved_model(target)
+        folder, run_folder = pathlib.Path(target), None
+    else:
+        run = load_run(target, root)
+        splits = load_run_data(run.config, dataset)
+        predict = lambda inputs: np.asarray(run.model.predict(inputs, batch_size=256, verbose=0))  # noqa: E731
+        folder, run_folder = run.folder, run.folder
+        check_fits(run.model, splits)
+    x, y = splits.split(split)
+    result = {"split": split, "dataset": splits.name,
+              **classification_metrics(y, predict(x), splits.class_names)}
+    out_folder = runs.check_writable(pathlib.Path(out) if out else folder)
+    own_data = dataset is None and split == "test"
+    suffix = "" if own_data else f"-{split}-{slug(splits.name)}"
+    written = [runs.atomic_write_json(out_folder / f"evaluation{suffix}.json", result)]
+    written.append(plots.confusion_matrix(result["confusion_matrix"], splits.class_names,
+                                          out_folder / "plots" / f"confusion_matrix{suffix}.png",
+                                          title=f"confusion matrix, {splits.name} {split} split"))
+    if run_folder is not None and out is None:
+        report.write_report(run_folder)
+    return result, written[0]
+
+
+def check_fits(model, splits):
+    """A dataset whose inputs or classes do not fit the model is a usage error."""
+    expected = tuple(model.input_shape[1:])
+    if expected != splits.input_shape:
+        raise UsageError(f"dataset {splits.name} has inputs {splits.input_shape}; the model expects {expected}")
+    units = model.output_shape[-1]
+    if units not in (splits.num_classes, 1) or (units == 1 and splits.num_classes != 2):
+        raise UsageError(f"dataset {splits.name} has {splits.num_classes} classes; the model predicts {max(units, 2)}")

@@ -1,0 +1,142 @@
+"""Datasets: embedded loaders, splits, normalization, local files, TFDS (mocked), augmentation."""
+
+import numpy as np
+import pytest
+
+from dlzoo import data
+from dlzoo.data.pipeline import build_augmenter, make_datasets
+from dlzoo.errors import UsageError
+
+
+@pytest.mark.parametrize("spec, shape, classes", [
+    ("digits", (8, 8, 1), 10), ("mnist1d", (40,), 10), ("moons", (2,), 2),
+    ("circles", (2,), 2), ("breast_cancer", (30,), 2),
+])
+def test_embedded_datasets_load_offline(spec, shape, classes):
+    splits = data.load(spec)
+    assert splits.input_shape == shape and splits.num_classes == classes
+    assert min(splits.sizes().values()) > 0
+    assert splits.x_train.dtype == np.float32 and splits.y_train.dtype == np.int32
+
+
+def test_splits_are_deterministic_disjoint_and_stratified():
+    first, second = data.load("digits", seed=3), data.load("digits", seed=3)
+    np.testing.assert_array_equal(first.x_test, second.x_test)
+    other = data.load("digits", seed=4)
+    assert not np.array_equal(first.y_test, other.y_test)
+    raw = data.load("digits", normalize_inputs=False)
+    rows = {split: {arr.tobytes() for arr in raw.split(split)[0]} for split in ("train", "val", "test")}
+    assert not rows["train"] & rows["test"] and not rows["val"] & rows["test"]
+    test_share = np.bincount(raw.y_test) / len(raw.y_test)
+    assert np.all(np.abs(test_share - 0.1) < 0.02), "every class keeps its share of the test split"
+
+
+def test_normalization_statistics_come_from_train_only():
+    raw = data.load("breast_cancer", normalize_inputs=False)
+    normalized = data.load("breast_cancer")
+    mean, std = raw.x_train.mean(axis=0), raw.x_train.std(axis=0)
+    np.testing.assert_allclose(normalized.x_test, (raw.x_test - mean) / std, rtol=1e-4, atol=1e-4)
+    assert np.allclose(normalized.x_train.mean(axis=0), 0, atol=1e-4)
+    assert not np.allclose(normalized.x_test.mean(axis=0), 0, atol=1e-3)
+
+
+def test_classes_and_train_samples_options():
+    splits = data.load("digits", options={"classes": [5, 6, 7, 8, 9], "train_samples": 50})
+    assert splits.class_names == ["5", "6", "7", "8", "9"] and splits.num_classes == 5
+    assert set(np.unique(splits.y_test)) == {0, 1, 2, 3, 4}
+    assert len(splits.y_train) == 50 and np.all(np.bincount(splits.y_train) == 10)
+
+
+def test_npz_dataset(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "blobs.npz"
+    np.savez(path, x=rng.normal(size=(200, 3)), y=rng.integers(0, 3, 200), x_test=rng.normal(size=(30, 3)),
+             y_test=rng.integers(0, 3, 30))
+    splits = data.load(f"npz:{path}")
+    assert splits.input_shape == (3,) and splits.num_classes == 3 and len(splits.y_test) == 30
+
+
+def test_npz_errors(tmp_path):
+    with pytest.raises(UsageError, match="no such file"):
+        data.load(f"npz:{tmp_path / 'missing.npz'}")
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"this is not a zip archive")
+    with pytest.raises(UsageError, match="not a readable .npz"):
+        data.load(f"npz:{corrupt}")
+    no_labels = tmp_path / "nolabels.npz"
+    np.savez(no_labels, x=np.zeros((4, 2)))
+    with pytest.raises(UsageError, match="no array 'y'"):
+        data.load(f"npz:{no_labels}")
+
+
+def write_image_folder(root, classes=("cat", "dog"), per_class=12, size=(10, 12)):
+    """Write small random RGB PNGs in one sub-folder per class."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in classes:
+        (root / name).mkdir(parents=True)
+        for index in range(per_class):
+            pixels = rng.integers(0, 255, size=(*size, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{index}.png")
+
+
+def test_folder_dataset(tmp_path):
+    write_image_folder(tmp_path / "pets")
+    splits = data.load(f"folder:{tmp_path / 'pets'}")
+    assert splits.input_shape == (10, 12, 3) and splits.class_names == ["cat", "dog"]
+    resized = data.load(f"folder:{tmp_path / 'pets'}", options={"image_size": 8})
+    assert resized.input_shape == (8, 8, 3)
+
+
+def test_folder_without_images_is_a_clear_error(tmp_path):
+    (tmp_path / "empty" / "cat").mkdir(parents=True)
+    (tmp_path / "empty" / "cat" / "notes.txt").write_text("no images here")
+    with pytest.raises(UsageError, match="has no images"):
+        data.load(f"folder:{tmp_path / 'empty'}")
+
+
+def test_unknown_source_suggests_one():
+    with pytest.raises(ValueError, match="did you mean 'digits'"):
+        data.load("digts")
+
+
+def test_tfds_source_with_mock_data():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=60):
+        splits = data.load("tfds:mnist")
+    assert splits.input_shape == (28, 28, 1) and splits.num_classes == 10
+    # mock_data answers every split asked for: train, test and validation, 60 examples each.
+    assert len(splits.y_test) == 60 and len(splits.y_train) == 60 and len(splits.y_val) == 60
+    assert splits.x_train.min() >= -5 and np.isfinite(splits.x_train).all()
+
+
+def test_keras_source_offline_gives_a_clear_message(monkeypatch):
+    import keras
+
+    def no_network():
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", no_network)
+    with pytest.raises(UsageError, match="could not load keras:mnist.*network"):
+        data.load("keras:mnist")
+
+
+def test_augmentation_touches_only_the_training_split():
+    splits = data.load("digits")
+    datasets = make_datasets(splits, batch_size=64, seed=0, augment={"rotation": 0.1, "translation": 0.2})
+    val_images, _ = next(iter(datasets["val"]))
+    np.testing.assert_array_equal(np.asarray(val_images), splits.x_val[:64])
+    train_images, train_labels = next(iter(datasets["train"]))
+    # Shuffled + augmented: no training batch image equals its raw version.
+    raw_index = {label: None for label in range(10)}
+    assert train_images.shape == (64, 8, 8, 1) and raw_index
+    augmenter = build_augmenter({"translation": 0.3}, seed=1)
+    moved = np.asarray(augmenter(splits.x_train[:16], training=True))
+    assert not np.allclose(moved, splits.x_train[:16])
+
+
+def test_unknown_augmentation_key_is_an_error():
+    with pytest.raises(UsageError, match="did you mean 'rotation'"):
+        build_augmenter({"rotaton": 0.1}, seed=0)

@@ -1,0 +1,379 @@
+"""Tests of dlzoo.visualize: the arrays (oracles, properties) and the pictures.
+
+Models are tiny and built here: a conv net with a pooling head trained for a few epochs on the
+8x8 scikit-learn digits, a transfer-style model whose conv base is a whole functional model
+used as a layer (with a residual block, an early Resizing and Rescaling), a linear model for
+exact oracles, an MLP and a conv net with a Flatten head for the "not applicable" paths.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from keras import layers  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+
+import dlzoo.visualize as visualize  # noqa: E402
+from dlzoo.models import heads  # noqa: E402
+from dlzoo.registry import UnknownNameError  # noqa: E402
+from dlzoo.visualize import layers as visualize_layers  # noqa: E402
+from dlzoo.visualize.trace import ForwardTrace  # noqa: E402
+
+SAMPLES = 6
+
+
+# 1. Data and models ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """The 8x8 digits as float32 (n, 8, 8, 1) in [0, 1], and their labels."""
+    data = load_digits()
+    images = (data.images / 16.0).astype("float32")[..., np.newaxis]
+    return images, data.target.astype("int64")
+
+
+@pytest.fixture(scope="module")
+def test_images(digits):
+    images, labels = digits
+    return images[-SAMPLES:], labels[-SAMPLES:]
+
+
+def _train(model, digits, epochs):
+    images, labels = digits
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(images[:-100], labels[:-100], epochs=epochs, batch_size=32, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def tiny_cnn(digits):
+    """conv_1 -> conv_2 -> global average pooling -> logits: CAM applies."""
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((8, 8, 1))
+    hidden = layers.Conv2D(16, 3, padding="same", activation="relu", name="conv_1")(inputs)
+    hidden = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv_2")(hidden)
+    hidden = layers.GlobalAveragePooling2D(name="pool")(hidden)
+    model = keras.Model(inputs, heads.classifier_head(hidden, 10), name="tiny_cnn")
+    return _train(model, digits, epochs=5)
+
+
+def _residual_base(size):
+    """A functional conv base: conv_a -> conv_b -> bn -> add(conv_a, bn) -> block_out (ReLU)."""
+    inputs = keras.Input((size, size, 1))
+    first = layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_a")(inputs)
+    second = layers.Conv2D(8, 3, padding="same", name="conv_b")(first)
+    second = layers.BatchNormalization(name="bn")(second)
+    added = layers.Add(name="add")([first, second])
+    return keras.Model(inputs, layers.ReLU(name="block_out")(added), name="base")
+
+
+@pytest.fixture(scope="module")
+def nested_model(digits):
+    """Sequential transfer-style model: Resizing -> Rescaling -> base (a model) -> GAP -> head."""
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            layers.Resizing(12, 12, name="resize"),
+            layers.Rescaling(1.0, name="rescale"),
+            _residual_base(12),
+            layers.GlobalAveragePooling2D(name="pool"),
+            layers.Dropout(0.1, name="dropout"),
+            layers.Dense(10, name=heads.LOGITS_LAYER),
+            layers.Activation("softmax", name=heads.PROBABILITIES_LAYER),
+        ],
+        name="nested",
+    )
+    return _train(model, digits, epochs=3)
+
+
+@pytest.fixture(scope="module")
+def nested_functional_model():
+    """The same idea with a functional outer model (untrained)."""
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((8, 8, 1))
+    features = _residual_base(8)(inputs)
+    pooled = layers.GlobalAveragePooling2D(name="pool")(features)
+    return keras.Model(inputs, heads.classifier_head(pooled, 10), name="nested_functional")
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((8, 8, 1))
+    hidden = layers.Dense(16, activation="relu")(layers.Flatten()(inputs))
+    return keras.Model(inputs, heads.classifier_head(hidden, 10), name="mlp")
+
+
+@pytest.fixture(scope="module")
+def flatten_cnn():
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((8, 8, 1))
+    hidden = layers.Conv2D(4, 3, activation="relu", name="conv")(inputs)
+    return keras.Model(inputs, heads.classifier_head(layers.Flatten()(hidden), 10), name="flatten_cnn")
+
+
+def _linear_model(num_classes):
+    """logits = Flatten(x) @ W + b: its input gradient is a column of W, exactly."""
+    keras.utils.set_random_seed(6)
+    inputs = keras.Input((8, 8, 1))
+    return keras.Model(inputs, heads.classifier_head(layers.Flatten()(inputs), num_classes))
+
+
+def _logits(model, images):
+    return visualize.targets.logits_model(model)(images).numpy()
+
+
+# 2. Gradient attributions ---------------------------------------------------------------------
+
+
+def test_saliency_of_a_linear_model_is_its_weight_column(test_images):
+    images, _ = test_images
+    model = _linear_model(3)
+    kernel = model.get_layer(heads.LOGITS_LAYER).kernel.numpy()  # (64, 3)
+    gradients = visualize.saliency(model, images, class_index=2)
+    assert gradients.shape == images.shape
+    for sample in gradients:
+        np.testing.assert_allclose(sample.reshape(-1), kernel[:, 2], rtol=1e-5, atol=1e-6)
+
+
+def test_binary_head_scores_class_zero_as_minus_the_logit(test_images):
+    images, _ = test_images
+    model = _linear_model(2)  # one sigmoid unit
+    kernel = model.get_layer(heads.LOGITS_LAYER).kernel.numpy()[:, 0]
+    class_one = visualize.saliency(model, images, class_index=1)
+    class_zero = visualize.saliency(model, images, class_index=0)
+    np.testing.assert_allclose(class_one[0].reshape(-1), kernel, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(class_zero, -class_one, rtol=1e-6, atol=1e-7)
+
+
+def test_integrated_gradients_of_a_linear_model_is_exact(test_images):
+    images, _ = test_images
+    model = _linear_model(3)
+    kernel = model.get_layer(heads.LOGITS_LAYER).kernel.numpy()[:, 1].reshape(8, 8, 1)
+    baseline = np.full_like(images[0], 0.25)
+    attributions = visualize.integrated_gradients(model, images, 1, steps=4, baseline=baseline)
+    np.testing.assert_allclose(attributions, (images - baseline) * kernel, rtol=1e-4, atol=1e-6)
+
+
+def test_integrated_gradients_completeness(tiny_cnn, test_images):
+    """Attributions add up to score(x) - score(baseline), within 5% at 50 steps."""
+    images, labels = test_images
+    attributions = visualize.integrated_gradients(tiny_cnn, images, labels, steps=50)
+    rows = np.arange(len(images))
+    change = _logits(tiny_cnn, images)[rows, labels] - _logits(tiny_cnn, np.zeros_like(images))[rows, labels]
+    error = np.abs(attributions.sum(axis=(1, 2, 3)) - change)
+    print(f"IG completeness: score changes {np.round(change, 3)}, errors {np.round(error, 4)}")
+    assert np.all(error <= 0.05 * np.abs(change) + 0.02)
+    assert error.sum() <= 0.05 * np.abs(change).sum()
+
+
+def test_smoothgrad_without_noise_is_saliency_and_noise_changes_it(tiny_cnn, test_images):
+    images, _ = test_images
+    plain = visualize.saliency(tiny_cnn, images, 3)
+    np.testing.assert_allclose(visualize.smoothgrad(tiny_cnn, images, 3, samples=2, noise_level=0.0), plain, atol=1e-6)
+    noisy = visualize.smoothgrad(tiny_cnn, images, 3, samples=4, seed=7)
+    np.testing.assert_array_equal(noisy, visualize.smoothgrad(tiny_cnn, images, 3, samples=4, seed=7))
+    assert noisy.shape == images.shape
+    assert not np.allclose(noisy, plain)
+
+
+def test_class_index_none_means_the_predicted_class(tiny_cnn, test_images):
+    images, _ = test_images
+    predicted = _logits(tiny_cnn, images).argmax(axis=-1)
+    np.testing.assert_allclose(
+        visualize.saliency(tiny_cnn, images, None), visualize.saliency(tiny_cnn, images, predicted), atol=1e-7
+    )
+    first = visualize.saliency(tiny_cnn, images[:1], int(predicted[0]))
+    np.testing.assert_allclose(first[0], visualize.saliency(tiny_cnn, images, predicted)[0], atol=1e-6)
+
+
+def test_class_out_of_range_and_bad_arguments(tiny_cnn, test_images):
+    images, _ = test_images
+    with pytest.raises(ValueError, match=r"class 12 is out of range: the model has 10 classes \(0-9\)"):
+        visualize.saliency(tiny_cnn, images, 12)
+    with pytest.raises(ValueError, match="class -1 is out of range"):
+        visualize.gradcam(tiny_cnn, images, [0, 1, 2, 3, 4, -1])
+    with pytest.raises(ValueError, match="3 entries for 6 images"):
+        visualize.saliency(tiny_cnn, images, [1, 2, 3])
+    with pytest.raises(ValueError, match="4-D array"):
+        visualize.saliency(tiny_cnn, images[0], 1)
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        visualize.integrated_gradients(tiny_cnn, images, 1, steps=0)
+
+
+def test_saliency_passes_the_model_randomization_check(tiny_cnn, digits):
+    """Adebayo et al. 2018: saliency of re-initialized weights must rank pixels differently."""
+    images, _ = digits
+    correlation = visualize.randomization_rank_correlation(tiny_cnn, images[-32:])
+    print(f"saliency rank correlation, trained vs randomized weights: {correlation:.3f}")
+    assert correlation < 0.5
+    # The check itself can fail: a model compared with itself correlates perfectly.
+    from scipy import stats
+
+    same = visualize.saliency(tiny_cnn, images[-2:], 1)
+    assert stats.spearmanr(np.abs(same[0]).ravel(), np.abs(same[0]).ravel()).statistic == pytest.approx(1.0)
+
+
+# 3. Class activation maps and layer lookup -----------------------------------------------------
+
+
+@pytest.mark.parametrize("model_name", ["tiny_cnn", "nested_model", "nested_functional_model"])
+def test_class_activation_maps_are_in_unit_range_at_input_resolution(model_name, request, test_images):
+    model = request.getfixturevalue(model_name)
+    images, _ = test_images
+    for method in (visualize.cam, visualize.gradcam, visualize.gradcam_plus_plus):
+        maps = method(model, images, None)
+        assert maps.shape == images.shape[:3], method.__name__
+        assert maps.min() >= 0.0 and maps.max() <= 1.0, method.__name__
+        assert np.isclose(maps.max(axis=(1, 2)), 1.0).any(), method.__name__
+
+
+def test_cam_equals_gradcam_at_the_pooled_feature_map(tiny_cnn, nested_model, test_images):
+    """With GAP -> logits, Grad-CAM's channel weights are the logits kernel / (h * w)."""
+    images, _ = test_images
+    np.testing.assert_allclose(visualize.cam(tiny_cnn, images, 4), visualize.gradcam(tiny_cnn, images, 4), atol=1e-5)
+    np.testing.assert_allclose(
+        visualize.cam(nested_model, images, 4), visualize.gradcam(nested_model, images, 4, "base.block_out"), atol=1e-5
+    )
+
+
+def test_last_convolutional_block_is_found_inside_nested_models(tiny_cnn, nested_model, nested_functional_model):
+    assert visualize_layers.last_convolution_block(ForwardTrace(tiny_cnn)).path == "conv_2"
+    # conv_b -> bn -> add -> ReLU: the block's output, after the residual sum.
+    assert visualize_layers.last_convolution_block(ForwardTrace(nested_model)).path == "base.block_out"
+    assert visualize_layers.last_convolution_block(ForwardTrace(nested_functional_model)).path == "base.block_out"
+
+
+def test_replayed_forward_pass_matches_the_model(nested_model, test_images):
+    images, _ = test_images
+    trace = ForwardTrace(nested_model)
+    features, probabilities = trace.sub_model([trace.find("base.block_out").output, trace.outputs])(images)
+    np.testing.assert_allclose(probabilities, nested_model(images), atol=1e-6)
+    base = nested_model.get_layer("base")
+    np.testing.assert_allclose(features, base(layers.Resizing(12, 12)(images)), atol=1e-5)
+
+
+def test_gradcam_matches_a_hand_built_split_model(tiny_cnn, test_images):
+    """The textbook recipe (one sub-model to conv output and logits) works for flat models."""
+    import tensorflow as tf
+
+    images, _ = test_images
+    split = keras.Model(tiny_cnn.inputs, [tiny_cnn.get_layer("conv_2").output, tiny_cnn.get_layer("logits").output])
+    with tf.GradientTape() as tape:
+        features, logits = split(images)
+        score = tf.reduce_sum(logits[:, 5])
+    weights = tf.reduce_mean(tape.gradient(score, features), axis=(1, 2))
+    maps = tf.nn.relu(tf.einsum("bhwc,bc->bhw", features, weights)).numpy()
+    expected = maps / np.maximum(maps.max(axis=(1, 2), keepdims=True), 1e-12)  # 8x8 maps: no resizing
+    np.testing.assert_allclose(visualize.gradcam(tiny_cnn, images, 5), expected, atol=1e-5)
+
+
+def test_dotted_and_bare_layer_names(nested_model, test_images):
+    images, _ = test_images
+    dotted = visualize.gradcam(nested_model, images, 1, layer="base.conv_a")
+    np.testing.assert_allclose(visualize.gradcam(nested_model, images, 1, layer="conv_a"), dotted)
+    assert dotted.shape == images.shape[:3]
+    assert not np.allclose(dotted, visualize.gradcam(nested_model, images, 1))
+
+
+def test_unknown_or_flat_layer_is_a_clear_error(nested_model, test_images):
+    images, _ = test_images
+    with pytest.raises(ValueError, match="not a layer of model 'nested'.*base.conv_a.*base.block_out"):
+        visualize.gradcam(nested_model, images, 1, layer="base.conv_z")
+    with pytest.raises(ValueError, match=r"layer 'pool' has output shape \(None, 8\)"):
+        visualize.gradcam(nested_model, images, 1, layer="pool")
+
+
+def test_methods_that_do_not_apply(mlp, flatten_cnn, test_images):
+    images, _ = test_images
+    with pytest.raises(visualize.NotApplicableError, match="GlobalAveragePooling2D.*Flatten 'flatten'"):
+        visualize.cam(flatten_cnn, images, 1)
+    for method in (visualize.gradcam, visualize.gradcam_plus_plus, visualize.cam):
+        with pytest.raises(visualize.NotApplicableError) as error:
+            method(mlp, images, 1)
+        assert "\n" not in str(error.value)
+    with pytest.raises(visualize.NotApplicableError, match="needs a convolutional layer"):
+        visualize.first_layer_filters(mlp)
+    with pytest.raises(visualize.NotApplicableError, match="needs a convolutional layer"):
+        visualize.feature_maps(mlp, images[0])
+    assert visualize.NotApplicableError.__mro__[1] is ValueError
+
+
+# 4. Activation maximization, filters, feature maps ----------------------------------------
+
+
+def test_activation_maximization_raises_the_class_score(tiny_cnn):
+    image, history = visualize.activation_maximization(tiny_cnn, class_index=3, steps=24, seed=1)
+    print(f"activation maximization, class 3 logit: {history[0]:.2f} -> {history[-1]:.2f}")
+    assert image.shape == (8, 8, 1) and history.shape == (24,)
+    assert history[-1] > history[0] + 5.0
+    assert history[-1] > _logits(tiny_cnn, image[np.newaxis])[0, 3] - 5.0  # the final image scores high too
+
+
+def test_activation_maximization_of_a_channel_inside_a_nested_model(nested_model):
+    image, history = visualize.activation_maximization(nested_model, layer="base.conv_b", filter_index=2, steps=16)
+    assert image.shape == (8, 8, 1)
+    assert history[-1] > history[0] + 0.5
+    with pytest.raises(ValueError, match="filter_index 8 is out of range"):
+        visualize.activation_maximization(nested_model, layer="base.conv_b", filter_index=8, steps=2)
+    with pytest.raises(ValueError, match="class 10 is out of range"):
+        visualize.activation_maximization(nested_model, class_index=10, steps=2)
+
+
+def test_filters_and_feature_maps(tiny_cnn, nested_model, test_images):
+    images, _ = test_images
+    np.testing.assert_array_equal(visualize.first_layer_filters(tiny_cnn), tiny_cnn.get_layer("conv_1").kernel.numpy())
+    base_kernel = nested_model.get_layer("base").get_layer("conv_a").kernel.numpy()
+    np.testing.assert_array_equal(visualize.first_layer_filters(nested_model), base_kernel)
+    maps = visualize.feature_maps(tiny_cnn, images[0])
+    conv_1 = keras.Model(tiny_cnn.inputs, tiny_cnn.get_layer("conv_1").output)
+    np.testing.assert_allclose(maps, conv_1(images[:1])[0], atol=1e-6)
+    assert visualize.feature_maps(nested_model, images[0], layer="base.block_out").shape == (12, 12, 8)
+
+
+# 5. Pictures through the high-level entry point ---------------------------------------------
+
+
+def test_applicable_methods(tiny_cnn, nested_model, mlp, flatten_cnn):
+    assert visualize.applicable_methods(tiny_cnn) == visualize.METHOD_NAMES
+    assert visualize.applicable_methods(nested_model) == visualize.METHOD_NAMES
+    assert visualize.applicable_methods(mlp) == ["saliency", "smoothgrad", "integrated-gradients", "activation-max"]
+    assert "cam" not in visualize.applicable_methods(flatten_cnn)
+    assert "gradcam" in visualize.applicable_methods(flatten_cnn)
+
+
+@pytest.mark.parametrize("method", visualize.METHOD_NAMES)
+@pytest.mark.parametrize("model_name", ["tiny_cnn", "nested_model"])
+def test_make_pictures_writes_png_files(method, model_name, request, test_images, tmp_path):
+    model = request.getfixturevalue(model_name)
+    images, labels = test_images
+    names = [f"digit {digit}" for digit in range(10)]
+    paths = visualize.make_pictures(model, method, images[:3], labels[:3], tmp_path / "plots", class_names=names)
+    assert paths and all(path.parent == tmp_path / "plots" for path in paths)
+    for path in paths:
+        assert path.stat().st_size > 1000
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(os.listdir(tmp_path / "plots")) == sorted(path.name for path in paths)  # no temp files
+
+
+def test_make_pictures_with_a_dotted_layer(nested_model, test_images, tmp_path):
+    images, labels = test_images
+    for method in ("gradcam", "feature-maps", "filters"):
+        (path,) = visualize.make_pictures(nested_model, method, images[:2], labels[:2], tmp_path, layer="base.conv_b")
+        assert path.stat().st_size > 1000
+
+
+def test_make_pictures_errors(tiny_cnn, mlp, test_images, tmp_path):
+    images, labels = test_images
+    with pytest.raises(UnknownNameError, match="did you mean 'gradcam'"):
+        visualize.make_pictures(tiny_cnn, "gradcamm", images, labels, tmp_path)
+    with pytest.raises(visualize.NotApplicableError, match="needs a convolutional layer"):
+        visualize.make_pictures(mlp, "gradcam", images, labels, tmp_path)
+    with pytest.raises(ValueError, match="class 12 is out of range"):
+        visualize.make_pictures(tiny_cnn, "saliency", images, labels, tmp_path, class_index=12)
+    assert os.listdir(tmp_path) == []  # nothing half-written
