@@ -124,7 +124,7 @@ def summary_block(folder, record):
     """The block printed at the end of a run: final metrics, wall time, where things are."""
     lines = ["", f"== {record['recipe']}: {record['status']} in {record.get('wall_seconds', 0):.1f} s on {record.get('device', '?')}"]
     for key, value in (record.get("metrics") or {}).items():
-        lines.append(f"   {key:32s} {value:.4f}" if isinstance(value, float) else f"   {key:32s} {value}")
+        lines.append(f"   {key:34s} {value:.4g}" if isinstance(value, float) else f"   {key:34s} {value}")
     target = record.get("target")
     if target and target.get("value") is not None:
         verdict = "PASS" if target["passed"] else "below target"

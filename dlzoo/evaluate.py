@@ -71,7 +71,7 @@ def classification_metrics(labels, outputs, class_names):
     result = {
         "accuracy": float(np.mean(predictions == labels)),
         "macro_f1": float(np.mean(f1)),
-        "log_loss": float(metrics.log_loss(labels, np.clip(probabilities, 1e-7, 1.0), labels=class_ids)),
+        "log_loss": float(metrics.log_loss(labels, probabilities, labels=class_ids)),
         "expected_calibration_error": expected_calibration_error(labels, probabilities),
         "top_k_accuracy": {
             str(k): top_k_accuracy(labels, probabilities, k) for k in (3, 5) if k < class_count
