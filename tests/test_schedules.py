@@ -32,7 +32,8 @@ def test_schedule_names():
 
 
 @pytest.mark.parametrize(
-    "step, expected", [(0, 0.1), (100, 0.1), (101, 0.01), (200, 0.01), (201, 0.001), (10_000, 0.001)]
+    "step, expected",
+    [(0, 0.1), (100, 0.1), (101, 0.01), (200, 0.01), (201, 0.001), (10_000, 0.001)],
 )
 def test_step_schedule(step, expected):
     schedule = build_learning_rate(
@@ -103,12 +104,14 @@ def test_warmup_start():
     ({"initial": 0.1, "decay_steps": 10}, "'schedule' key"),
     ({"schedule": "cosine", "initial": 0.1}, "needs the key.*decay_steps"),
     ({"schedule": "warmup_cosine", "initial": 0.1, "decay_steps": 10}, "warmup_steps"),
-    ({"schedule": "cosine", "initial": 0.1, "decay_step": 10}, "'decay_step'.*did you mean 'decay_steps'"),
+    ({"schedule": "cosine", "initial": 0.1, "decay_step": 10},
+     "'decay_step'.*did you mean 'decay_steps'"),
     ({"schedule": "step", "initial": 0.1, "boundaries": [200, 100]}, "strictly increasing"),
     ({"schedule": "step", "initial": 0.1, "boundaries": []}, "boundaries"),
     ({"schedule": "step", "initial": 0.1, "boundaries": [1.5]}, "boundaries.*1.5"),
     ({"schedule": "step", "initial": 0.1, "boundaries": [10], "factor": -1}, "factor.*-1"),
-    ({"schedule": "exponential", "initial": 0.1, "decay_steps": 0, "decay_rate": 0.5}, "decay_steps.*0"),
+    ({"schedule": "exponential", "initial": 0.1, "decay_steps": 0, "decay_rate": 0.5},
+     "decay_steps.*0"),
     ({"schedule": "exponential", "initial": 0.1, "decay_steps": 10, "decay_rate": 0.5,
       "staircase": "yes"}, "staircase"),
     ({"schedule": "cosine", "initial": -0.1, "decay_steps": 10}, "initial.*-0.1"),

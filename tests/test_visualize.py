@@ -114,7 +114,7 @@ def flatten_cnn():
     keras.utils.set_random_seed(5)
     inputs = keras.Input((8, 8, 1))
     hidden = layers.Conv2D(4, 3, activation="relu", name="conv")(inputs)
-    return keras.Model(inputs, heads.classifier_head(layers.Flatten()(hidden), 10), name="flatten_cnn")
+    return keras.Model(inputs, heads.classifier_head(layers.Flatten(name="flatten")(hidden), 10), name="flatten_cnn")
 
 
 def _linear_model(num_classes):
@@ -125,7 +125,7 @@ def _linear_model(num_classes):
 
 
 def _logits(model, images):
-    return visualize.targets.logits_model(model)(images).numpy()
+    return visualize.targets.logits_model(model)(images, training=False).numpy()
 
 
 # 2. Gradient attributions ---------------------------------------------------------------------
@@ -252,10 +252,14 @@ def test_last_convolutional_block_is_found_inside_nested_models(tiny_cnn, nested
 def test_replayed_forward_pass_matches_the_model(nested_model, test_images):
     images, _ = test_images
     trace = ForwardTrace(nested_model)
-    features, probabilities = trace.sub_model([trace.find("base.block_out").output, trace.outputs])(images)
-    np.testing.assert_allclose(probabilities, nested_model(images), atol=1e-6)
+    # training=False everywhere: with a Resizing layer in the model, Keras runs BatchNormalization
+    # in training mode when `training` is not given.
+    features, probabilities = trace.sub_model([trace.find("base.block_out").output, trace.outputs])(
+        images, training=False
+    )
+    np.testing.assert_allclose(probabilities, nested_model(images, training=False), atol=1e-6)
     base = nested_model.get_layer("base")
-    np.testing.assert_allclose(features, base(layers.Resizing(12, 12)(images)), atol=1e-5)
+    np.testing.assert_allclose(features, base(layers.Resizing(12, 12)(images), training=False), atol=1e-5)
 
 
 def test_gradcam_matches_a_hand_built_split_model(tiny_cnn, test_images):
@@ -263,9 +267,9 @@ def test_gradcam_matches_a_hand_built_split_model(tiny_cnn, test_images):
     import tensorflow as tf
 
     images, _ = test_images
-    split = keras.Model(tiny_cnn.inputs, [tiny_cnn.get_layer("conv_2").output, tiny_cnn.get_layer("logits").output])
+    split = keras.Model(tiny_cnn.inputs[0], [tiny_cnn.get_layer("conv_2").output, tiny_cnn.get_layer("logits").output])
     with tf.GradientTape() as tape:
-        features, logits = split(images)
+        features, logits = split(images, training=False)
         score = tf.reduce_sum(logits[:, 5])
     weights = tf.reduce_mean(tape.gradient(score, features), axis=(1, 2))
     maps = tf.nn.relu(tf.einsum("bhwc,bc->bhw", features, weights)).numpy()
@@ -316,9 +320,10 @@ def test_activation_maximization_raises_the_class_score(tiny_cnn):
 
 
 def test_activation_maximization_of_a_channel_inside_a_nested_model(nested_model):
-    image, history = visualize.activation_maximization(nested_model, layer="base.conv_b", filter_index=2, steps=16)
+    image, history = visualize.activation_maximization(nested_model, layer="base.conv_b", filter_index=2, steps=16, jitter=0)
     assert image.shape == (8, 8, 1)
-    assert history[-1] > history[0] + 0.5
+    # An untrained-scale linear channel: small values, so compare with the start and the best.
+    assert history[-1] > 10 * abs(history[0]) and history[-1] >= 0.8 * history.max() > 0
     with pytest.raises(ValueError, match="filter_index 8 is out of range"):
         visualize.activation_maximization(nested_model, layer="base.conv_b", filter_index=8, steps=2)
     with pytest.raises(ValueError, match="class 10 is out of range"):
@@ -331,8 +336,8 @@ def test_filters_and_feature_maps(tiny_cnn, nested_model, test_images):
     base_kernel = nested_model.get_layer("base").get_layer("conv_a").kernel.numpy()
     np.testing.assert_array_equal(visualize.first_layer_filters(nested_model), base_kernel)
     maps = visualize.feature_maps(tiny_cnn, images[0])
-    conv_1 = keras.Model(tiny_cnn.inputs, tiny_cnn.get_layer("conv_1").output)
-    np.testing.assert_allclose(maps, conv_1(images[:1])[0], atol=1e-6)
+    conv_1 = keras.Model(tiny_cnn.inputs[0], tiny_cnn.get_layer("conv_1").output)
+    np.testing.assert_allclose(maps, conv_1(images[:1], training=False)[0], atol=1e-6)
     assert visualize.feature_maps(nested_model, images[0], layer="base.block_out").shape == (12, 12, 8)
 
 

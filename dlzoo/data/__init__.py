@@ -60,7 +60,8 @@ def load(spec, seed=0, options=None, normalize_inputs=True):
         A :class:`Splits` whose ``normalization`` holds the statistics used.
     """
     _load_sources()
-    options = dict(options or {})
+    # Unset optional keys of [data] are None; loaders use their own defaults for them.
+    options = {key: value for key, value in (options or {}).items() if value is not None}
     source, argument = parse_spec(spec)
     loader = DATASETS.get(source)
     splits = loader(argument, seed=seed, options=options)

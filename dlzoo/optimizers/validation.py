@@ -33,7 +33,9 @@ def check_number(argument, value, minimum=None, maximum=None, maximum_included=T
     if not is_number(value) or not math.isfinite(value):
         raise ValueError(f"{argument} must be a finite number; got {value!r}")
     too_small = minimum is not None and value < minimum
-    too_large = maximum is not None and (value > maximum or (value == maximum and not maximum_included))
+    too_large = maximum is not None and (
+        value > maximum or (value == maximum and not maximum_included)
+    )
     if too_small or too_large:
         low = "-inf" if minimum is None else minimum
         high = "inf" if maximum is None else maximum
@@ -77,7 +79,9 @@ def check_common_options(learning_rate, clipnorm, clipvalue, global_clipnorm, we
     clipnorm = check_positive_or_none("clipnorm", clipnorm)
     clipvalue = check_positive_or_none("clipvalue", clipvalue)
     global_clipnorm = check_positive_or_none("global_clipnorm", global_clipnorm)
-    clip_options = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
+    clip_options = {
+        "clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm
+    }
     chosen = [f"{name}={value}" for name, value in clip_options.items() if value is not None]
     if len(chosen) > 1:
         raise ValueError(

@@ -122,7 +122,9 @@ def make_callbacks(prepared, folder):
     import keras
 
     train = prepared.config["train"]
-    callbacks = [
+    # Gradient statistics come first: they add keys to the epoch logs that CSVLogger records.
+    callbacks = [gradient_statistics_callback(prepared, folder)] if train["gradient_statistics"] else []
+    callbacks += [
         keras.callbacks.CSVLogger(str(folder / "history.csv")),
         keras.callbacks.TensorBoard(log_dir=str(folder / "tensorboard"), write_graph=False),
         keras.callbacks.ModelCheckpoint(
@@ -134,8 +136,6 @@ def make_callbacks(prepared, folder):
     if train["early_stopping_patience"] > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=train["monitor"],
                                                        patience=train["early_stopping_patience"]))
-    if train["gradient_statistics"]:
-        callbacks.append(gradient_statistics_callback(prepared, folder))
     return callbacks
 
 

@@ -26,7 +26,7 @@ BLOCK_FOLLOWER_TYPES = (
 )
 
 # Layers that do nothing at inference time between the pooled features and the logits.
-INFERENCE_IDENTITY_TYPES = (layers.Dropout, layers.SpatialDropout2D, layers.GaussianNoise, layers.Flatten)
+INFERENCE_IDENTITY_TYPES = (layers.Dropout, layers.GaussianNoise, layers.GaussianDropout, layers.AlphaDropout)
 
 
 def is_feature_map(tensor):

@@ -245,9 +245,11 @@ def _draw_feature_maps(model, images, labels, out_dir, class_index, layer, class
     channels = activations.shape[-1]
     shown = min(channels, MAX_FEATURE_MAPS)
     tiles = [images[0]] + [activations[..., index] for index in range(shown)]
-    captions = ["input"] + [str(index) for index in range(shown)]
+    # The peak value tells a weak channel from a dead one (all zeros after a ReLU).
+    captions = ["input"] + [f"{index}: max {activations[..., index].max():.2g}" for index in range(shown)]
+    colormaps = ["gray"] + ["viridis"] * shown
     title = f"feature maps of {path} (channels 0-{shown - 1} of {channels})"
-    return [pictures.save_tile_grid(out_dir / file_name("feature-maps"), tiles, captions, title, colormap="viridis")]
+    return [pictures.save_tile_grid(out_dir / file_name("feature-maps"), tiles, captions, title, colormap=colormaps)]
 
 
 if sorted(METHODS.names()) != sorted(METHOD_NAMES):  # a method added to one list only

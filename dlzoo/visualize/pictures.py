@@ -110,7 +110,7 @@ def save_tile_grid(path, tiles, tile_titles, title, columns=8, colormap=None):
         tile_titles: one caption per tile (may be empty strings).
         title: the figure title.
         columns: tiles per row, at most.
-        colormap: colormap for one-channel tiles (gray by default).
+        colormap: colormap for one-channel tiles (gray by default), or one per tile.
     """
     count = len(tiles)
     columns = max(1, min(columns, count))
@@ -118,7 +118,8 @@ def save_tile_grid(path, tiles, tile_titles, title, columns=8, colormap=None):
     # Extra height per row for two-line captions.
     figure = Figure(figsize=(columns * TILE_INCHES, rows * (TILE_INCHES + 0.3) + 0.6))
     figure.suptitle(title, fontsize=10)
-    for position, (tile, caption) in enumerate(zip(tiles, tile_titles)):
-        _show(figure.add_subplot(rows, columns, position + 1), display_image(tile), caption, colormap)
+    colormaps = colormap if isinstance(colormap, (list, tuple)) else [colormap] * count
+    for position, (tile, caption, tile_colormap) in enumerate(zip(tiles, tile_titles, colormaps)):
+        _show(figure.add_subplot(rows, columns, position + 1), display_image(tile), caption, tile_colormap)
     figure.tight_layout()
     return save_figure(figure, path)

@@ -1,0 +1,121 @@
+"""The command line end to end: every recipe trains through the real entry point, and the run
+folder contract holds (files, metrics.json, report, evaluate / export / compare on it)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from dlzoo import config
+
+QUICK = ("--quick", "--set", "train.verbose=0")
+
+
+def run_folder(runs_root, recipe):
+    """The single run folder of ``recipe`` under ``runs_root``."""
+    folders = sorted((runs_root / recipe).iterdir())
+    assert len(folders) == 1, folders
+    return folders[0]
+
+
+@pytest.mark.parametrize("recipe", config.recipe_names())
+def test_every_recipe_trains_in_quick_mode(cli_run, tmp_path, recipe):
+    result = cli_run("train", recipe, *QUICK, "--out", tmp_path / "runs")
+    assert result.exit_code == 0, result.output + result.stderr
+    folder = run_folder(tmp_path / "runs", recipe)
+    record = json.loads((folder / "metrics.json").read_text())
+    assert record["status"] == "completed"
+    assert (folder / "config.toml").exists() and (folder / "report.md").exists()
+    assert f"run folder:  {folder.relative_to(tmp_path)}" in result.output or str(folder) in result.output
+
+
+def test_run_folder_contract(cli_run, tmp_path):
+    result = cli_run("train", "logistic-neuron", *QUICK, "--out", "runs", "--seed", "3", "--data", "moons")
+    assert result.exit_code == 0, result.stderr
+    folder = run_folder(tmp_path / "runs", "logistic-neuron")
+    for name in ("config.toml", "history.csv", "metrics.json", "model.keras", "saved_model/saved_model.pb",
+                 "report.md", "evaluation.json", "plots/learning_curves.png", "plots/confusion_matrix.png",
+                 "plots/decision_boundary.png", "checkpoints/best.weights.h5"):
+        assert (folder / name).exists(), name
+    assert any((folder / "tensorboard").rglob("*tfevents*"))
+    record = json.loads((folder / "metrics.json").read_text())
+    for key in ("metrics", "parameters", "wall_seconds", "samples_per_second", "device", "versions", "seed", "status"):
+        assert key in record, key
+    assert record["seed"] == 3 and record["parameters"] == 3  # one neuron on 2-D inputs: 2 weights + bias
+    assert record["export"]["max_abs_difference"] <= 1e-4
+    assert set(record["metrics"]) >= {"train_accuracy", "val_accuracy", "test_accuracy", "test_loss", "test_roc_auc"}
+    report = (folder / "report.md").read_text()
+    assert "## Target" in report and "plots/confusion_matrix.png" in report and "```toml" in report
+    # The saved config repeats the run.
+    assert config.load_config(str(folder / "config.toml"))["train"]["seed"] == 3
+
+
+def test_mse_cost_trains_the_same_neuron(cli_run, tmp_path):
+    result = cli_run("train", "logistic-neuron", *QUICK, "--set", "train.loss=mse", "--out", "runs")
+    assert result.exit_code == 0, result.stderr
+    folder = run_folder(tmp_path / "runs", "logistic-neuron")
+    assert 'loss = "mse"' in (folder / "config.toml").read_text()
+
+
+def test_evaluate_export_and_compare_on_runs(cli_run, tmp_path):
+    assert cli_run("train", "softmax-regression", *QUICK, "--out", "runs").exit_code == 0
+    assert cli_run("train", "softmax-regression", *QUICK, "--out", "runs", "--seed", "1").exit_code == 0
+    evaluated = cli_run("evaluate", "softmax-regression", "--runs", "runs", "--split", "val")
+    assert evaluated.exit_code == 0, evaluated.stderr
+    assert "val accuracy" in evaluated.output
+    exported = cli_run("export", "softmax-regression", "--runs", "runs", "--out", "delivery")
+    assert exported.exit_code == 0, exported.stderr
+    assert (tmp_path / "delivery" / "saved_model" / "saved_model.pb").exists()
+    assert json.loads((tmp_path / "delivery" / "export.json").read_text())["max_abs_difference"] <= 1e-4
+    bare = cli_run("evaluate", "delivery/saved_model", "--data", "digits")
+    assert bare.exit_code == 0, bare.stderr
+    folders = sorted((tmp_path / "runs" / "softmax-regression").iterdir())
+    compared = cli_run("compare", *folders, "--out", "comparison")
+    assert compared.exit_code == 0, compared.stderr
+    assert (tmp_path / "comparison" / "compare.md").exists()
+    assert (tmp_path / "comparison" / "learning_curves.png").stat().st_size > 0
+
+
+def test_show_prints_a_recipe_train_accepts(cli_run, tmp_path):
+    shown = cli_run("show", "mlp", "--set", "train.epochs=1", "--set", "model.hidden_units=[8]")
+    assert shown.exit_code == 0, shown.stderr
+    (tmp_path / "mine.toml").write_text(shown.output)
+    trained = cli_run("train", "mine.toml", "--quick", "--set", "train.verbose=0", "--out", "runs")
+    assert trained.exit_code == 0, trained.stderr
+    assert (tmp_path / "runs" / "mlp").is_dir()
+
+
+def test_list_filters_by_topic_and_pattern(cli_run):
+    listed = cli_run("list", "--topic", "cnn")
+    assert listed.exit_code == 0 and "mnist1d-cnn" in listed.output and "mlp-numpy" not in listed.output
+    assert "mnist1d-mlp" in cli_run("list", "mnist1d").output
+
+
+def test_bench_quick_writes_a_table(cli_run, tmp_path):
+    result = cli_run("bench", "softmax-regression", "--quick", "--out", "runs")
+    assert result.exit_code == 0, result.stderr
+    assert "| recipe | metric | value | target | pass | wall s | samples/s |" in result.output
+    bench_json = next((tmp_path / "runs" / "bench").rglob("bench.json"))
+    rows = json.loads(bench_json.read_text())["rows"]
+    assert rows[0]["recipe"] == "softmax-regression" and rows[0]["value"] is not None
+
+
+def test_help_list_and_show_do_not_import_tensorflow():
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from dlzoo.cli import cli\n"
+        "for args in (['--help'], ['list'], ['show', 'cnn']):\n"
+        "    assert CliRunner().invoke(cli, args).exit_code == 0, args\n"
+        "heavy = [name for name in ('tensorflow', 'keras') if name in sys.modules]\n"
+        "print(heavy)\n"
+        "sys.exit(1 if heavy else 0)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_python_dash_m_runs_the_cli():
+    completed = subprocess.run([sys.executable, "-m", "dlzoo", "--help"], capture_output=True, text=True)
+    assert completed.returncode == 0 and "train" in completed.stdout
