@@ -73,7 +73,7 @@ OPTIONAL_TYPES = {
 }
 # Sections whose keys depend on a component (model builder, optimizer, task); their extra keys
 # are checked later by check_component_options or by the task.
-OPEN_SECTIONS = ("model", "optimizer", "sweep", "paths", "scratch")
+OPEN_SECTIONS = ("model", "optimizer", "sweep", "paths", "transfer")
 LOSSES = ("auto", "crossentropy", "mse")
 
 
@@ -301,6 +301,16 @@ def check_component_options(config):
     Imports Keras (the builders and optimizers live in Keras modules), so it runs only where a
     model is about to be built or the user overrode one of those keys.
     """
+    try:
+        check_model_and_optimizer(config)
+    except UsageError:
+        raise
+    except ValueError as error:  # the builders and optimizers validate with ValueError (Keras habit)
+        raise UsageError(str(error).strip("'\"")) from error
+
+
+def check_model_and_optimizer(config):
+    """The checks of :func:`check_component_options`, raising whatever the components raise."""
     from dlzoo import models, optimizers
 
     model = config.get("model", {})

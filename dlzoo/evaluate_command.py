@@ -51,8 +51,12 @@ def evaluate_target(target, dataset=None, split="test", out=None, root=None):
         folder, run_folder = run.folder, run.folder
         check_fits(run.model, splits)
     x, y = splits.split(split)
+    try:
+        outputs = predict(x)
+    except (TypeError, ValueError) as error:  # the SavedModel's signature refuses these inputs
+        raise UsageError(f"dataset {splits.name} (inputs {splits.input_shape}) does not fit the model in {target}") from error
     result = {"split": split, "dataset": splits.name,
-              **classification_metrics(y, predict(x), splits.class_names)}
+              **classification_metrics(y, outputs, splits.class_names)}
     out_folder = runs.check_writable(pathlib.Path(out) if out else folder)
     own_data = dataset is None and split == "test"
     suffix = "" if own_data else f"-{split}-{slug(splits.name)}"

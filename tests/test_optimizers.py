@@ -176,6 +176,12 @@ def test_config_round_trip(name):
     config = optimizer.get_config()
     rebuilt = type(optimizer).from_config(config)
     assert rebuilt.get_config() == config
+    # Every hyper-parameter is in the config and reaches the rebuilt optimizer.
+    for key, value in options.items():
+        assert config[key] == pytest.approx(value)
+        if key != "learning_rate":
+            assert getattr(rebuilt, key) == pytest.approx(value)
+    assert rebuilt.clipnorm == 2.0
     # The registered name lets Keras rebuild it from a serialized dict alone.
     serialized = keras.optimizers.serialize(optimizer)
     assert serialized["registered_name"].startswith("dlzoo>")

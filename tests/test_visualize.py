@@ -308,6 +308,46 @@ def test_methods_that_do_not_apply(mlp, flatten_cnn, test_images):
     assert visualize.NotApplicableError.__mro__[1] is ValueError
 
 
+def test_visualizing_leaves_the_model_savable(nested_model, test_images, tmp_path):
+    """The replay adds calls to the shared layers; saving and reloading must not notice."""
+    images, _ = test_images
+    visualize.gradcam(nested_model, images, 1, layer="base.conv_a")
+    nested_model.save(tmp_path / "nested.keras")
+    reloaded = keras.models.load_model(tmp_path / "nested.keras")
+    np.testing.assert_allclose(reloaded(images, training=False), nested_model(images, training=False), atol=1e-6)
+
+
+def test_unsupported_models_are_clear_errors(test_images):
+    images, _ = test_images
+
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(3)
+
+        def call(self, inputs):
+            return self.dense(keras.ops.reshape(inputs, (-1, 64)))
+
+    subclassed = Subclassed()
+    subclassed(images)
+    with pytest.raises(visualize.NotApplicableError, match="Sequential or functional"):
+        visualize.saliency(subclassed, images, 1)
+    with pytest.raises(ValueError, match="has no inputs yet"):
+        visualize.gradcam(keras.Sequential([layers.Conv2D(2, 3)]), images, 1)
+
+
+def test_mixed_precision_model(test_images):
+    images, _ = test_images
+    policy = keras.DTypePolicy("mixed_float16")
+    inputs = keras.Input((8, 8, 1))
+    hidden = layers.Conv2D(4, 3, padding="same", activation="relu", dtype=policy)(inputs)
+    logits = layers.Dense(3, name=heads.LOGITS_LAYER, dtype=policy)(layers.GlobalAveragePooling2D(dtype=policy)(hidden))
+    model = keras.Model(inputs, layers.Activation("softmax", name=heads.PROBABILITIES_LAYER, dtype="float32")(logits))
+    for method in (visualize.cam, visualize.gradcam, visualize.gradcam_plus_plus):
+        maps = method(model, images, 1)
+        assert maps.dtype == np.float32 and maps.shape == (SAMPLES, 8, 8) and 0 <= maps.min() <= maps.max() <= 1
+
+
 # 4. Activation maximization, filters, feature maps ----------------------------------------
 
 

@@ -107,7 +107,7 @@ def _optimizer_class(name):
     except UnknownNameError as error:
         if KERAS_PREFIX + name.lower() in _keras_optimizer_classes():
             raise UnknownNameError(
-                f"{error}; Keras's built-in is available as '{KERAS_PREFIX}{name.lower()}'"
+                f"{error} (Keras's built-in is available as '{KERAS_PREFIX}{name.lower()}')"
             ) from None
         raise
 

@@ -79,7 +79,7 @@ class Nesterov(keras.optimizers.Optimizer):
         # v <- momentum * v - learning_rate * g
         self.assign(velocity, ops.subtract(ops.multiply(velocity, momentum), gradient_step))
         # w <- w + momentum * v - learning_rate * g   (v is the velocity just updated)
-        self.assign_add(variable, velocity)
+        self.assign_add(variable, ops.subtract(ops.multiply(velocity, momentum), gradient_step))
 
     def get_config(self):
         """Return the constructor arguments, so that ``from_config`` rebuilds this optimizer."""

@@ -37,7 +37,9 @@ def feature_gradients(model, images, class_index, layer, method):
         features, logits = split(images, training=False)
         class_indices = targets.resolve_class_indices(class_index, logits)
         scores = targets.class_scores(logits, class_indices)
-    return features, tape.gradient(scores, features), class_indices
+    # float32 maths even for mixed-precision models (float16 feature maps).
+    gradients = tf.cast(tape.gradient(scores, features), "float32")
+    return tf.cast(features, "float32"), gradients, class_indices
 
 
 def gradcam(model, images, class_index=None, layer=None):

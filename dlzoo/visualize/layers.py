@@ -8,6 +8,7 @@ models are found as easily as top-level ones, and are named by dotted paths.
 from keras import layers
 
 from dlzoo.models import heads
+from dlzoo.visualize.trace import graph_inputs
 from dlzoo.visualize.errors import NotApplicableError
 
 # Layers that compute a spatial feature map from an image-like input.
@@ -36,8 +37,9 @@ def is_feature_map(tensor):
 
 def require_image_input(model, method):
     """Raise :class:`NotApplicableError` unless ``model`` takes one batch of images."""
-    if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4:
-        shapes = ", ".join(str(tuple(tensor.shape)) for tensor in model.inputs)
+    inputs = graph_inputs(model)
+    if len(inputs) != 1 or len(inputs[0].shape) != 4:
+        shapes = ", ".join(str(tuple(tensor.shape)) for tensor in inputs)
         raise NotApplicableError(
             f"{method} needs a model whose input is a batch of images (batch, height, width, channels); "
             f"this model's input has shape {shapes}"

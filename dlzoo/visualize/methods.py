@@ -109,6 +109,8 @@ def make_pictures(model, method, images, labels, out_dir, class_index=None, laye
         check_applicable(model, method)
     images = targets.check_images(model, images)[:MAX_ROWS]
     labels = _check_labels(labels, len(images))
+    if class_index is not None and np.ndim(class_index) == 1 and method != "activation-max":
+        class_index = np.asarray(class_index)[: len(images)]  # one per drawn sample
     return draw(model, images, labels, pathlib.Path(out_dir), class_index, layer, class_names)
 
 

@@ -19,6 +19,8 @@ import dataclasses
 
 import keras
 
+from dlzoo.visualize.errors import NotApplicableError
+
 
 @dataclasses.dataclass
 class LayerCall:
@@ -52,6 +54,27 @@ def _is_functional(layer):
     return isinstance(layer, keras.Model) and hasattr(layer, "_run_through_graph")
 
 
+def graph_inputs(model):
+    """The symbolic inputs of a Sequential or functional ``model``, checking that it has them.
+
+    Raises:
+        NotApplicableError: ``model`` is a subclassed model (its layers form no graph to read).
+        ValueError: a Sequential model without an ``Input`` that was never built.
+    """
+    if not (_is_sequential(model) or _is_functional(model)):
+        raise NotApplicableError(
+            "visualizing needs a Sequential or functional Keras model (a graph of layers), "
+            f"got a {type(model).__name__}"
+        )
+    try:
+        inputs = model.inputs
+    except AttributeError:  # a Sequential model without an Input is not built yet
+        inputs = None
+    if not inputs:
+        raise ValueError(f"model '{model.name}' has no inputs yet; start it with keras.Input(shape)")
+    return inputs
+
+
 def _keras_tensors(structure):
     """The symbolic tensors found anywhere in a nested structure of call arguments."""
     return [item for item in keras.tree.flatten(structure) if isinstance(item, keras.KerasTensor)]
@@ -64,6 +87,9 @@ class ForwardTrace:
         model: a built Sequential or functional Keras model; nested Sequential and
             functional models inside it are opened up.
 
+    Raises:
+        NotApplicableError: ``model`` is a subclassed model (its layers form no graph).
+
     Attributes:
         inputs: the new ``keras.Input`` tensors the replay starts from.
         outputs: the replayed model outputs (the same structure as ``model.outputs``).
@@ -72,15 +98,10 @@ class ForwardTrace:
     """
 
     def __init__(self, model):
-        if not (_is_sequential(model) or _is_functional(model)):
-            raise ValueError(
-                f"model must be a Sequential or functional Keras model, got {type(model).__name__}"
-            )
-        if not model.inputs:
-            raise ValueError("model must be built (give it an Input or call it once) before visualizing it")
+        model_inputs = graph_inputs(model)
         self.model_name = model.name
         self.calls = []
-        self.inputs = [keras.Input(batch_shape=tensor.shape, dtype=tensor.dtype) for tensor in model.inputs]
+        self.inputs = [keras.Input(batch_shape=tensor.shape, dtype=tensor.dtype) for tensor in model_inputs]
         self.outputs = self._replay(model, self.inputs, prefix="")
 
     # 1. Replaying ------------------------------------------------------------------------

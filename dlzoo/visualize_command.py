@@ -1,0 +1,73 @@
+"""``dlzoo visualize``: pictures of what a trained image classifier looks at.
+
+It loads a run, takes the first ``--samples`` images of its test split, calls
+:func:`dlzoo.visualize.make_pictures` for each method and adds a section per method to the
+run's report. The methods themselves (arrays first, pictures second) live in
+:mod:`dlzoo.visualize`.
+"""
+
+import pathlib
+
+from dlzoo import report
+from dlzoo.errors import UsageError
+
+DESCRIPTIONS = {
+    "saliency": "Vanilla gradient saliency: |d class score / d pixel| (Simonyan et al. 2014).",
+    "smoothgrad": "SmoothGrad: saliency averaged over noisy copies of the input (Smilkov et al. 2017).",
+    "integrated-gradients": "Integrated gradients from a black baseline; attributions sum to f(x) - f(baseline) (Sundararajan et al. 2017).",
+    "cam": "Class activation map: last conv features weighted by the GAP head's class weights (Zhou et al. 2016).",
+    "gradcam": "Grad-CAM: last conv features weighted by their pooled gradients (Selvaraju et al. 2017).",
+    "gradcam++": "Grad-CAM++: Grad-CAM with higher-order pixel weights (Chattopadhay et al. 2018).",
+    "activation-max": "Activation maximization: inputs optimized by gradient ascent to excite a class or filter.",
+    "filters": "First-layer convolution kernels.",
+    "feature-maps": "Activations of a convolutional layer for one input.",
+}
+
+
+def visualize_run(argument, method="saliency", layer=None, class_index=None, samples=8, out=None, root=None):
+    """Draw ``method`` (or ``"all"`` applicable methods) for a run; returns the written paths."""
+    from dlzoo import visualize
+    from dlzoo.models_io import load_run, load_run_data
+    from dlzoo.registry import unknown_name_message
+
+    run = load_run(argument, root)
+    if method != "all" and method not in visualize.METHOD_NAMES:
+        raise UsageError(unknown_name_message("visualization method", method, visualize.METHOD_NAMES))
+    if len(run.model.input_shape) != 4:
+        raise UsageError(f"dlzoo visualize explains image classifiers; this model takes inputs of shape "
+                         f"{tuple(run.model.input_shape[1:])}")
+    splits = load_run_data(run.config)
+    check_class(class_index, splits.num_classes)
+    images, labels = splits.x_test[:samples], splits.y_test[:samples]
+    methods = visualize.applicable_methods(run.model) if method == "all" else [method]
+    out_folder = pathlib.Path(out) if out else run.folder / "plots"
+    written = []
+    for name in methods:
+        try:
+            paths = visualize.make_pictures(run.model, name, images, labels, out_folder, class_index=class_index,
+                                            layer=layer, class_names=splits.class_names)
+        except ValueError as error:  # NotApplicableError, a bad layer or class: the user's input
+            raise UsageError(str(error).strip("'\"")) from error
+        written += paths
+        if out is None:
+            add_report_section(run.folder, name, paths, layer, class_index)
+    if out is None:
+        report.write_report(run.folder)
+    return written
+
+
+def check_class(class_index, num_classes):
+    """``--class`` must name one of the model's classes."""
+    if class_index is not None and not 0 <= class_index < num_classes:
+        raise UsageError(f"class {class_index} is out of range: the model has {num_classes} classes (0-{num_classes - 1})")
+
+
+def add_report_section(folder, method, paths, layer, class_index):
+    """A report section showing the pictures of one method."""
+    details = []
+    if layer:
+        details.append(f"layer `{layer}`")
+    details.append(f"class {class_index}" if class_index is not None else "predicted class")
+    pictures = "\n".join(f"![{method}](plots/{path.name})" for path in paths)
+    text = f"## Visualization: {method}\n\n{DESCRIPTIONS.get(method, '')} ({', '.join(details)})\n\n{pictures}\n"
+    report.write_section(folder, f"50-visualize-{method.replace('+', 'plus')}", text)

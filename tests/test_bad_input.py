@@ -1,0 +1,116 @@
+"""Every bad input gives one clear line, the right exit code, no traceback, and loses no file."""
+
+import json
+
+import numpy as np
+import pytest
+
+QUICK = ("--quick", "--set", "train.verbose=0")
+
+
+def assert_usage_error(result, *fragments):
+    """Exit code 2, a single line on stderr containing every fragment, no traceback."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "Traceback" not in result.output + result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+@pytest.fixture
+def existing_run(tmp_path):
+    """An earlier run folder with a file that must survive every failed command."""
+    folder = tmp_path / "runs" / "mlp" / "20200101-000000"
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text('name = "mlp"\n')
+    (folder / "notes.txt").write_text("precious")
+    return folder
+
+
+def test_unknown_recipe(cli_run):
+    assert_usage_error(cli_run("train", "mlpp"), "unknown recipe 'mlpp'", "did you mean 'mlp'")
+
+
+def test_unknown_set_key(cli_run):
+    assert_usage_error(cli_run("train", "mlp", "--set", "optimizer.learning_rat=0.1"),
+                       "did you mean 'learning_rate'")
+    assert_usage_error(cli_run("train", "mlp", "--set", "train.epoch=2"), "unknown key 'train.epoch'", "valid keys")
+
+
+def test_wrong_value_type(cli_run):
+    assert_usage_error(cli_run("train", "mlp", "--set", "data.batch_size=big"), "data.batch_size must be int")
+    assert_usage_error(cli_run("train", "mlp", "--set", "optimizer.learning_rate=fast"), "learning_rate")
+
+
+def test_malformed_recipe_file(cli_run, tmp_path):
+    (tmp_path / "bad.toml").write_text("name = 'x'\n[data\n")
+    assert_usage_error(cli_run("train", "bad.toml"), "is not valid TOML")
+
+
+def test_missing_and_corrupt_dataset_files(cli_run, tmp_path):
+    assert_usage_error(cli_run("train", "mlp", "--data", "npz:nowhere.npz"), "no such file")
+    (tmp_path / "corrupt.npz").write_bytes(b"garbage")
+    assert_usage_error(cli_run("train", "mlp", "--data", "npz:corrupt.npz"), "not a readable .npz")
+
+
+def test_folder_dataset_without_images(cli_run, tmp_path):
+    (tmp_path / "photos" / "cats").mkdir(parents=True)
+    assert_usage_error(cli_run("train", "cnn", "--data", "folder:photos"), "has no images")
+
+
+def test_dataset_that_does_not_fit_the_model(cli_run):
+    assert_usage_error(cli_run("train", "cnn", "--data", "moons", *QUICK), "does not fit model 'cnn'")
+
+
+def test_unwritable_output_folder(cli_run, tmp_path):
+    (tmp_path / "a_file").write_text("not a folder")
+    assert_usage_error(cli_run("train", "mlp", *QUICK, "--out", "a_file/runs"), "cannot write to")
+
+
+def test_commands_on_a_folder_without_a_run(cli_run, tmp_path):
+    (tmp_path / "empty").mkdir()
+    for command in ("evaluate", "export", "visualize"):
+        assert_usage_error(cli_run(command, "empty"), "not a run folder")
+    assert_usage_error(cli_run("evaluate", "mlp", "--runs", "nowhere"), "no completed run of 'mlp'")
+
+
+def test_nan_loss_fails_the_run_and_exports_nothing(cli_run, tmp_path, existing_run):
+    result = cli_run("train", "mlp", "--epochs", "2", "--set", "train.verbose=0", "--set", "optimizer.name=keras.sgd",
+                     "--set", "optimizer.learning_rate=1e12", "--out", "runs")
+    assert result.exit_code == 1, (result.output, result.stderr)
+    assert "NaN" in result.stderr and "Traceback" not in result.stderr
+    failed = [folder for folder in (tmp_path / "runs" / "mlp").iterdir() if folder != existing_run]
+    assert len(failed) == 1
+    record = json.loads((failed[0] / "metrics.json").read_text())
+    assert record["status"] == "failed" and "NaN" in record["error"]
+    assert not (failed[0] / "saved_model").exists() and not (failed[0] / "model.keras").exists()
+    assert "The run failed" in (failed[0] / "report.md").read_text()
+    assert (existing_run / "notes.txt").read_text() == "precious"
+
+
+def test_export_never_overwrites(cli_run, tmp_path):
+    assert cli_run("train", "softmax-regression", *QUICK, "--out", "runs").exit_code == 0
+    (tmp_path / "delivery").mkdir()
+    (tmp_path / "delivery" / "keep.txt").write_text("mine")
+    result = cli_run("export", "softmax-regression", "--runs", "runs", "--out", "delivery")
+    assert_usage_error(result, "already exists")
+    assert (tmp_path / "delivery" / "keep.txt").read_text() == "mine"
+    assert sorted(path.name for path in (tmp_path / "delivery").iterdir()) == ["keep.txt"]
+
+
+def test_bare_saved_model_needs_data(cli_run, tmp_path):
+    assert cli_run("train", "softmax-regression", *QUICK, "--out", "runs").exit_code == 0
+    saved_model = next((tmp_path / "runs").rglob("saved_model"))
+    assert_usage_error(cli_run("evaluate", saved_model), "--data")
+    assert_usage_error(cli_run("evaluate", saved_model, "--data", "moons"), "inputs")
+
+
+def test_debug_shows_the_traceback(cli_run):
+    with pytest.raises(Exception, match="unknown recipe"):
+        cli_run("--debug", "train", "mlpp")
+
+
+def test_npz_labels_must_be_integers(cli_run, tmp_path):
+    np.savez(tmp_path / "floats.npz", x=np.zeros((10, 2)), y=np.linspace(0, 1, 10))
+    assert_usage_error(cli_run("train", "mlp", "--data", "npz:floats.npz"), "integer class ids")
