@@ -27,6 +27,7 @@ class DlzooGroup(click.Group):
     def invoke(self, context):
         """Run the command; map UsageError/ValueError to exit 2 and RunFailed to exit 1."""
         debug = context.params.get("debug") or os.environ.get("DLZOO_DEBUG") == "1"
+        context.meta["dlzoo.debug"] = debug
         try:
             return super().invoke(context)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
@@ -45,6 +46,13 @@ class DlzooGroup(click.Group):
             if debug:
                 raise
             fail(f"error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", 1)
+
+
+def load_tensorflow():
+    """Import TensorFlow quietly (its C++ start-up lines are noise), unless --debug is on."""
+    from dlzoo.quiet import import_tensorflow
+
+    import_tensorflow(debug=click.get_current_context().meta.get("dlzoo.debug", False))
 
 
 def fail(message, code):
@@ -113,6 +121,7 @@ def show(recipe, overrides):
 def train(recipe, overrides, dataset, epochs, seed, out, quick, device):
     """Train a recipe (a name from 'dlzoo list' or a .toml file)."""
     from dlzoo import config
+    load_tensorflow()
     from dlzoo.train import train as train_run
 
     resolved = config.load_config(recipe, overrides, dataset=dataset, epochs=epochs, seed=seed)
@@ -129,7 +138,7 @@ def summary_block(folder, record):
     if target and target.get("value") is not None:
         verdict = "PASS" if target["passed"] else "below target"
         bound = f">= {target['minimum']}" if "maximum" not in target else f"<= {target['maximum']}"
-        lines.append(f"   target: {target['metric']} {bound}: {target['value']:.4f} {verdict}"
+        lines.append(f"   target: {target['metric']} {bound}: {target['value']:.4g} {verdict}"
                      + (" (quick run)" if record.get("quick") else ""))
     lines.append(f"   run folder:  {folder}")
     if (folder / "saved_model").exists():
@@ -146,6 +155,7 @@ def summary_block(folder, record):
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RECIPE's latest run.")
 def evaluate(target, dataset, split, out, runs_root):
     """Evaluate a run folder, a recipe's latest run, or a SavedModel folder."""
+    load_tensorflow()
     from dlzoo.evaluate_command import evaluate_target
 
     result, written = evaluate_target(target, dataset=dataset, split=split, out=out, root=runs_root)
@@ -161,6 +171,7 @@ def evaluate(target, dataset, split, out, runs_root):
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RUN when it is a recipe name.")
 def export(run, export_format, out, runs_root):
     """Export a run's model (verified SavedModel or .keras) with its metric report."""
+    load_tensorflow()
     from dlzoo.export_command import export_run
 
     destination = export_run(run, export_format=export_format, out=out, root=runs_root)
@@ -177,6 +188,7 @@ def export(run, export_format, out, runs_root):
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RUN when it is a recipe name.")
 def visualize(run, method, layer, class_index, samples, out, runs_root):
     """Saliency, CAM, Grad-CAM, activation maximization and more for a trained run."""
+    load_tensorflow()
     from dlzoo.visualize_command import visualize_run
 
     for path in visualize_run(run, method=method, layer=layer, class_index=class_index, samples=samples,
@@ -191,6 +203,7 @@ def visualize(run, method, layer, class_index, samples, out, runs_root):
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
 def bench(patterns, quick, out, device):
     """Train recipes with their full budget and check each against its target."""
+    load_tensorflow()
     from dlzoo.bench import run_bench
 
     run_bench(patterns, quick=quick, out=out, device=device, echo=click.echo)

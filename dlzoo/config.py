@@ -62,7 +62,7 @@ SECTION_DEFAULTS = {
         "export": True,
         "verbose": 1,
     },
-    "expect": {"metric": "test_accuracy", "minimum": 0.0, "budget": "", "source": ""},
+    "expect": {"metric": "test_accuracy", "minimum": 0.0, "maximum": None, "budget": "", "source": ""},
 }
 OPTIONAL_TYPES = {
     "num_samples": (int,),
@@ -70,6 +70,7 @@ OPTIONAL_TYPES = {
     "image_size": (int, list),
     "kind": (str,),
     "data_dir": (str,),
+    "maximum": (int, float),
 }
 # Sections whose keys depend on a component (model builder, optimizer, task); their extra keys
 # are checked later by check_component_options or by the task.

@@ -45,7 +45,7 @@ def test_images(digits):
 def _train(model, digits, epochs):
     images, labels = digits
     model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(images[:-100], labels[:-100], epochs=epochs, batch_size=32, verbose=0)
+    model.fit(images[:-100], labels[:-100], epochs=epochs, batch_size=64, verbose=0)
     return model
 
 
@@ -308,6 +308,7 @@ def test_methods_that_do_not_apply(mlp, flatten_cnn, test_images):
     assert visualize.NotApplicableError.__mro__[1] is ValueError
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised inside keras' own saving code
 def test_visualizing_leaves_the_model_savable(nested_model, test_images, tmp_path):
     """The replay adds calls to the shared layers; saving and reloading must not notice."""
     images, _ = test_images
@@ -356,13 +357,16 @@ def test_activation_maximization_raises_the_class_score(tiny_cnn):
     print(f"activation maximization, class 3 logit: {history[0]:.2f} -> {history[-1]:.2f}")
     assert image.shape == (8, 8, 1) and history.shape == (24,)
     assert history[-1] > history[0] + 5.0
-    assert history[-1] > _logits(tiny_cnn, image[np.newaxis])[0, 3] - 5.0  # the final image scores high too
+    assert _logits(tiny_cnn, image[np.newaxis])[0, 3] > history[0] + 5.0  # the returned image, unshifted
 
 
 def test_activation_maximization_of_a_channel_inside_a_nested_model(nested_model):
-    image, history = visualize.activation_maximization(nested_model, layer="base.conv_b", filter_index=2, steps=16, jitter=0)
+    image, history = visualize.activation_maximization(
+        nested_model, layer="base.conv_b", filter_index=2, steps=16, jitter=0
+    )
     assert image.shape == (8, 8, 1)
-    # An untrained-scale linear channel: small values, so compare with the start and the best.
+    # conv_b has no activation and small weights, so the values are small: compare with the
+    # start and with the best value reached.
     assert history[-1] > 10 * abs(history[0]) and history[-1] >= 0.8 * history.max() > 0
     with pytest.raises(ValueError, match="filter_index 8 is out of range"):
         visualize.activation_maximization(nested_model, layer="base.conv_b", filter_index=8, steps=2)

@@ -19,7 +19,7 @@ from dlzoo.registry import Registry
 TASKS = Registry("task")
 register = TASKS.register
 
-_MODULES = ("classify", "scratch", "optimizer_paths")
+_MODULES = ("classify", "scratch", "optimizer_paths", "transfer")
 
 
 def get(name):

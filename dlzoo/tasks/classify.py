@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from dlzoo import plots, runs
+from dlzoo import plots, report, runs
 from dlzoo.errors import RunFailed, UsageError
 from dlzoo.tasks import register
 
@@ -31,6 +31,7 @@ class PreparedRun:
     datasets: dict
     model: object
     quick: bool
+    gradient_statistics: object = None  # the GradientStatistics callback, when enabled
 
 
 def load_splits(config, quick):
@@ -114,6 +115,8 @@ class ClassifyTask:
         results.update(train_seconds=train_seconds, samples_per_second=trained_samples / max(train_seconds, 1e-9))
         if config["data"]["augment"]:
             draw_augmentation(prepared, folder)
+        if prepared.gradient_statistics is not None:
+            results["metrics"].update(report_gradient_statistics(prepared.gradient_statistics.records, folder))
         return results
 
 
@@ -123,7 +126,10 @@ def make_callbacks(prepared, folder):
 
     train = prepared.config["train"]
     # Gradient statistics come first: they add keys to the epoch logs that CSVLogger records.
-    callbacks = [gradient_statistics_callback(prepared, folder)] if train["gradient_statistics"] else []
+    callbacks = []
+    if train["gradient_statistics"]:
+        prepared.gradient_statistics = gradient_statistics_callback(prepared, folder)
+        callbacks.append(prepared.gradient_statistics)
     callbacks += [
         keras.callbacks.CSVLogger(str(folder / "history.csv")),
         keras.callbacks.TensorBoard(log_dir=str(folder / "tensorboard"), write_graph=False),
@@ -232,3 +238,32 @@ def draw_augmentation(prepared, folder):
         shown = np.asarray(images)[:32]
         names = [prepared.splits.class_names[int(label)] for label in np.asarray(labels)[:32]]
         plots.image_grid(shown, folder / "plots" / "augmentation.png", titles=names, title="augmented training samples")
+
+
+def report_gradient_statistics(records, folder):
+    """Plot the per-layer gradient statistics, add a report section, return summary metrics.
+
+    The summary is the ratio of the first to the last kernel layer's gradient norm at
+    initialization and after training: far below 1 means vanishing gradients.
+    """
+    from dlzoo.callbacks.gradient_plots import plot_gradient_statistics
+    from dlzoo.callbacks.gradient_statistics import gradient_ratio
+
+    if not records:
+        return {}
+    plot_gradient_statistics(records, folder / "plots" / "gradient_statistics.png")
+    final_epoch = max(record["epoch"] for record in records)
+    summary = {"gradient_ratio_init": float(gradient_ratio(records, 0)),
+               "gradient_ratio_final": float(gradient_ratio(records, final_epoch))}
+    layers_at = {epoch: [r for r in records if r["epoch"] == epoch] for epoch in (0, final_epoch)}
+    rows = [[first["layer"], first["gradient_norm"], last["gradient_norm"], first["dead_fraction"],
+             first["saturated_fraction"]] for first, last in zip(layers_at[0], layers_at[final_epoch])]
+    report.write_section(folder, "30-gradient-statistics", (
+        "## Gradient statistics\n\n"
+        f"First-layer / last-layer gradient norm: **{summary['gradient_ratio_init']:.3g}** at initialization, "
+        f"**{summary['gradient_ratio_final']:.3g}** after {final_epoch} epochs "
+        "(far below 1: vanishing gradients; far above 1: exploding).\n\n"
+        + report.markdown_table(["layer", "gradient norm (init)", f"gradient norm (epoch {final_epoch})",
+                                 "dead ReLU fraction (init)", "saturated fraction (init)"], rows)
+        + "\n\n![gradient statistics](plots/gradient_statistics.png)\n"))
+    return summary

@@ -92,9 +92,10 @@ def maximize_activations(
         (images, histories): float32 (targets, height, width, channels) and the objective of
         each target at each step, float32 (targets, steps).
     """
-    for name, value in (("steps", steps), ("jitter", jitter)):
-        if not isinstance(value, int) or value < (1 if name == "steps" else 0):
-            raise ValueError(f"{name} must be an int >= {1 if name == 'steps' else 0}, got {value!r}")
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if not isinstance(jitter, int) or jitter < 0:
+        raise ValueError(f"jitter must be an int >= 0 (pixels), got {jitter!r}")
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
     if not 0 <= l2_decay < 1:

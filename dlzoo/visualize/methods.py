@@ -155,14 +155,14 @@ def _explained_classes(model, images, class_index):
     return targets.predicted_from_logits(logits), targets.resolve_class_indices(class_index, logits)
 
 
-def _explanation_picture(method, title, compute_heatmaps):
+def _explanation_picture(method, title, compute_heatmaps, uses_layer=False):
     """Register a method drawing "input | heatmap | overlay" rows; ``compute_heatmaps`` gives the maps."""
 
     def draw(model, images, labels, out_dir, class_index, layer, class_names):
         predicted, explained = _explained_classes(model, images, class_index)
         heatmaps = compute_heatmaps(model, images, explained, layer)
         captions = _captions(labels, predicted, explained, class_names)
-        full_title = title if layer is None else f"{title} at layer {layer}"
+        full_title = f"{title} at layer {layer}" if uses_layer and layer is not None else title
         return [pictures.save_explanation_grid(out_dir / file_name(method), images, heatmaps, captions, full_title)]
 
     METHODS.register(method)(draw)
@@ -191,12 +191,16 @@ _explanation_picture(
 )
 _explanation_picture("cam", "CAM", lambda model, images, classes, layer: cam(model, images, classes))
 _explanation_picture(
-    "gradcam", "Grad-CAM", lambda model, images, classes, layer: gradcam(model, images, classes, layer)
+    "gradcam",
+    "Grad-CAM",
+    lambda model, images, classes, layer: gradcam(model, images, classes, layer),
+    uses_layer=True,
 )
 _explanation_picture(
     "gradcam++",
     "Grad-CAM++",
     lambda model, images, classes, layer: gradcam_plus_plus(model, images, classes, layer),
+    uses_layer=True,
 )
 
 
