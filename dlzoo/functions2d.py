@@ -116,8 +116,8 @@ SURFACES.register("rosenbrock")(LossSurface(
     minima=((1.0, 1.0),), start=(-1.2, 1.0), x_range=(-2.0, 2.0), y_range=(-1.0, 3.0), steps=1000,
     learning_rates={"sgd": 0.001, "momentum": 0.001, "nesterov": 0.001, "adagrad": 0.5, "rmsprop": 0.003,
                     "adam": 0.1},
-    lesson="Every method finds the valley at once; the walk along its flat, curved floor is what "
-           "separates them: momentum and Adam get to (1, 1), plain SGD and AdaGrad are still on the way.",
+    lesson="Every method drops into the valley at once; the walk along its flat, curved floor is what "
+           "separates them: momentum, Nesterov and Adam reach (1, 1), SGD, AdaGrad and RMSProp are still on the way.",
 ))
 
 # Saddle: the start is 1e-4 off the stable direction. Plain gradient descent escapes at rate
@@ -127,8 +127,9 @@ SURFACES.register("saddle")(LossSurface(
     minima=((0.0, 1.0), (0.0, -1.0)), start=(1.5, 1e-4), x_range=(-2.0, 2.0), y_range=(-1.5, 1.5), steps=200,
     learning_rates={"sgd": 0.05, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.1, "rmsprop": 0.01, "adam": 0.03},
     saddle_point=(0.0, 0.0),
-    lesson="All methods slide down to the saddle point at (0, 0); where the gradient across it is tiny, "
-           "plain SGD lingers there before escaping, while the adaptive methods leave at once.",
+    lesson="SGD, momentum and Nesterov slide down to the saddle point (0, 0) and sit on its plateau "
+           "(loss 0.25) until the tiny offset along y has grown; AdaGrad, RMSProp and Adam rescale that tiny "
+           "gradient and turn towards a minimum at once.",
 ))
 
 
