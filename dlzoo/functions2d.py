@@ -1,8 +1,8 @@
 """Two-dimensional loss surfaces for watching optimizers move (the ``optimizers-2d`` recipe).
 
 Each surface is a loss f(x, y) with everything needed to run optimizers on it and to draw
-their paths: its minima, a start point, a plotting window and, for each of the course's six
-optimizers, a default number of steps and learning rate. Three lessons, three surfaces:
+their paths: its minima, a start point, a plotting window, a default number of steps and a
+default learning rate for each of the course's six optimizers. Three lessons, three surfaces:
 
     name         f(x, y)                           minimum      what it shows
     quadratic    0.05 x^2 + 5 y^2                  (0, 0)       ill-conditioning: curvatures 0.1

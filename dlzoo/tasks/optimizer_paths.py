@@ -23,6 +23,7 @@ import dataclasses
 import io
 import math
 import numbers
+import pathlib
 import time
 
 import numpy as np
@@ -197,7 +198,8 @@ def build_plans(options, quick):
         for optimizer_name in options["optimizers"]:
             learning_rate = learning_rate_for(options, surface, optimizer_name)
             optimizer = optimizers.get(optimizer_name, learning_rate=learning_rate)
-            plans.append(PathPlan(surface, optimizer_name, learning_rate, steps_for(options, surface, quick), optimizer))
+            steps = steps_for(options, surface, quick)
+            plans.append(PathPlan(surface, optimizer_name, learning_rate, steps, optimizer))
     return plans
 
 
@@ -299,7 +301,7 @@ def _pyplot():
 
 
 def loss_grid(surface, resolution=CONTOUR_RESOLUTION):
-    """The loss on a regular grid over the plotting window: ``(grid_x, grid_y, values)``, each (resolution, resolution)."""
+    """The loss on a grid over the plotting window: ``(grid_x, grid_y, values)``, each (resolution, resolution)."""
     grid_x, grid_y = np.meshgrid(np.linspace(*surface.x_range, resolution), np.linspace(*surface.y_range, resolution))
     return grid_x, grid_y, surface(grid_x, grid_y)
 
@@ -434,7 +436,7 @@ class OptimizerPathsTask:
 
     def run(self, prepared, folder):
         """Descend, then write the pictures, ``trajectories.csv`` and the report section."""
-        options = prepared.options
+        options, folder = prepared.options, pathlib.Path(folder)
         start = time.perf_counter()
         trajectories, summaries = {}, {}
         for plan in prepared.plans:
@@ -446,9 +448,11 @@ class OptimizerPathsTask:
         for surface_name, by_optimizer in trajectories.items():
             surface = functions2d.get(surface_name)
             labels = {name: f"{name} (lr {summaries[surface_name][name]['learning_rate']:g})" for name in by_optimizer}
-            draw_paths(surface, by_optimizer, labels, folder / "plots" / f"paths_{surface_name}.png")
-            draw_losses(surface, by_optimizer, labels, options["tolerance"], folder / "plots" / f"loss_{surface_name}.png")
+            plots_folder = folder / "plots"
+            draw_paths(surface, by_optimizer, labels, plots_folder / f"paths_{surface_name}.png")
+            draw_losses(surface, by_optimizer, labels, options["tolerance"], plots_folder / f"loss_{surface_name}.png")
         runs.atomic_write_text(folder / "trajectories.csv", trajectories_csv(trajectories))
-        report.write_section(folder, "10-optimizer-paths", report_section(summaries, options["tolerance"], prepared.quick))
+        section = report_section(summaries, options["tolerance"], prepared.quick)
+        report.write_section(folder, "10-optimizer-paths", section)
         return {"metrics": flat_metrics(summaries), "paths": summaries, "train_seconds": descent_seconds,
                 "steps_total": sum(len(t.points) - 1 for by in trajectories.values() for t in by.values())}

@@ -38,10 +38,12 @@ The model is nested, so that the base is one layer and can be frozen with one fl
 
 ``dlzoo visualize`` finds the convolutions inside it (Grad-CAM's default, or ``--layer base.conv2``).
 
-**Batch normalization.** The pretrained base is called with ``training=False`` (the Keras
-transfer-learning guide's advice): its batch-norm layers keep the source statistics in every
-stage, also while fine-tuning, so that a few small target batches cannot wreck them. The
-scratch model trains its batch normalization as usual.
+**Batch normalization.** The pretrained base's batch-norm layers stay frozen while fine-tuning
+(:func:`unfreeze`; a frozen Keras 3 ``BatchNormalization`` runs in inference mode), so they keep
+the source statistics and a few small target batches cannot wreck them (the advice of the Keras
+transfer-learning guide). Calling the base with ``training=False`` is not enough in Keras 3:
+``fit`` passes ``training=True`` down into nested models. The scratch model trains its batch
+normalization as usual.
 
 ``prepare`` writes the resolved ``[transfer]`` options and the target data (``data.classes``,
 ``data.train_samples``) into the run's configuration, so ``config.toml`` repeats the run and
@@ -286,13 +288,12 @@ def base_from_application(name, input_size):
     return base, side
 
 
-def assemble(base, input_shape, num_classes, pretrained=True, resize_to=None, name="transfer"):
+def assemble(base, input_shape, num_classes, resize_to=None, name="transfer"):
     """The outer model: ``inputs -> [resize -> to_rgb] -> base -> gap -> logits -> probabilities``.
 
     Args:
         base: a functional model giving a feature map (batch, h, w, channels).
         input_shape: shape of one input image, e.g. (8, 8, 1).
-        pretrained: call the base with ``training=False`` (batch norm keeps its statistics).
         resize_to: resize images to this side first, and repeat grey images to 3 channels
             when the base wants colour (keras.applications bases).
     """
@@ -310,10 +311,35 @@ def assemble(base, input_shape, num_classes, pretrained=True, resize_to=None, na
         images = layers.Concatenate(name="to_rgb")([images, images, images])  # grey -> (batch, h, w, 3)
     elif wanted != have:
         raise UsageError(f"the base takes images with {wanted} channels; the data has {have}")
-    features = base(images, training=False) if pretrained else base(images)  # (batch, h', w', channels)
+    features = base(images)  # (batch, h', w', channels)
     features = layers.GlobalAveragePooling2D(name="gap")(features)  # (batch, channels)
     outputs = heads.classifier_head(features, num_classes)
     return keras.Model(inputs, outputs, name=name)
+
+
+def unfreeze(base):
+    """Make every layer of ``base`` trainable again, except batch normalization.
+
+    A frozen ``BatchNormalization`` layer normalizes with its moving statistics (inference
+    mode) and does not update them; fine-tuning on a few target batches keeps the source
+    statistics that the pretrained convolutions were trained with.
+    """
+    from keras import layers
+
+    base.trainable = True
+    for layer in nested_layers(base):
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
+
+
+def nested_layers(model):
+    """Every layer of ``model``, looking inside nested models."""
+    import keras
+
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from nested_layers(layer)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,8 +435,8 @@ class TransferTask:
         else:
             base, description = base_from_run(base_argument, target.input_shape)
         num_classes = target.num_classes
-        transfer_model = assemble(base, target.input_shape, num_classes, True, resize_to, name="transfer")
-        scratch_model = assemble(fresh_copy(base), target.input_shape, num_classes, False, resize_to, name="scratch")
+        transfer_model = assemble(base, target.input_shape, num_classes, resize_to, name="transfer")
+        scratch_model = assemble(fresh_copy(base), target.input_shape, num_classes, resize_to, name="scratch")
         return PreparedTransfer(config, options, source_splits, source_model, target, transfer_model, scratch_model,
                                 description, quick)
 
@@ -433,8 +459,8 @@ class TransferTask:
         base.trainable = False
         stages["frozen"] = train_stage("frozen", model, target, config, folder, epochs["frozen_epochs"], prepared.quick)
         export.save_keras_model(model, folder / "frozen.keras")
-        # b. Fine-tuning everything, with a lower learning rate.
-        base.trainable = True
+        # b. Fine-tuning everything but batch normalization, with a lower learning rate.
+        unfreeze(base)
         stages["fine_tuned"] = train_stage("fine_tuned", model, target, config, folder, epochs["fine_tune_epochs"],
                                            prepared.quick, learning_rate=options["fine_tune_learning_rate"])
         # c. The same architecture from scratch on the same labels.

@@ -1,0 +1,86 @@
+"""SavedModel export is verified; the evaluation metrics agree with scikit-learn and by hand."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dlzoo import export
+from dlzoo.errors import RunFailed
+from dlzoo.evaluate import classification_metrics, expected_calibration_error
+
+
+def tiny_model():
+    """A small classifier with the dlzoo head, for export tests."""
+    from dlzoo import models
+
+    return models.build("mlp", (4,), 3, hidden_units=[8])
+
+
+def test_saved_model_reload_gives_the_same_predictions(tmp_path):
+    model = tiny_model()
+    inputs = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+    check = export.export_saved_model(model, tmp_path / "saved_model", inputs)
+    assert check["max_abs_difference"] <= export.TOLERANCE
+    reloaded = export.load_saved_model(tmp_path / "saved_model")(inputs)
+    np.testing.assert_allclose(reloaded, model.predict(inputs, verbose=0), atol=1e-5)
+    assert "serve" in check["signature"]
+
+
+def test_export_mismatch_fails_loudly_and_leaves_nothing(tmp_path, monkeypatch):
+    model = tiny_model()
+    monkeypatch.setattr(export, "compare_with_saved_model", lambda *args: 0.5)
+    with pytest.raises(RunFailed, match="disagrees with the Keras model"):
+        export.export_saved_model(model, tmp_path / "saved_model", np.zeros((2, 4), "float32"))
+    assert not (tmp_path / "saved_model").exists()
+    assert list(tmp_path.iterdir()) == [], "the staging folder is removed"
+
+
+def test_export_refuses_to_overwrite(tmp_path):
+    (tmp_path / "saved_model").mkdir()
+    with pytest.raises(FileExistsError):
+        export.export_saved_model(tiny_model(), tmp_path / "saved_model", np.zeros((2, 4), "float32"))
+
+
+def test_a_run_whose_export_disagrees_is_marked_failed(cli_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "compare_with_saved_model", lambda *args: 1.0)
+    result = cli_run("train", "softmax-regression", "--quick", "--set", "train.verbose=0", "--out", "runs")
+    assert result.exit_code == 1 and "disagrees" in result.stderr
+    folder = next((tmp_path / "runs" / "softmax-regression").iterdir())
+    assert json.loads((folder / "metrics.json").read_text())["status"] == "failed"
+    assert not (folder / "saved_model").exists()
+
+
+def test_metrics_agree_with_scikit_learn():
+    from sklearn import metrics
+
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 4, 200)
+    logits = rng.normal(size=(200, 4)) + 2.0 * np.eye(4)[labels]
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    result = classification_metrics(labels, probabilities, ["a", "b", "c", "d"])
+    predictions = probabilities.argmax(axis=1)
+    assert result["accuracy"] == pytest.approx(metrics.accuracy_score(labels, predictions))
+    assert result["macro_f1"] == pytest.approx(metrics.f1_score(labels, predictions, average="macro"))
+    assert result["top_k_accuracy"]["3"] == pytest.approx(metrics.top_k_accuracy_score(labels, probabilities, k=3))
+    assert "5" not in result["top_k_accuracy"], "top-k only where k < classes"
+    assert np.array_equal(result["confusion_matrix"], metrics.confusion_matrix(labels, predictions))
+    assert result["per_class"]["b"]["support"] == int(np.sum(labels == 1))
+
+
+def test_binary_head_outputs_get_roc_auc():
+    labels = np.array([0, 0, 1, 1])
+    outputs = np.array([[0.1], [0.4], [0.35], [0.8]])
+    result = classification_metrics(labels, outputs, ["no", "yes"])
+    assert result["roc_auc"] == pytest.approx(0.75)
+    assert result["accuracy"] == pytest.approx(0.75)
+
+
+def test_expected_calibration_error_by_hand():
+    # Two predictions at confidence 0.9 (one right), two at 0.6 (both right):
+    # ECE = 0.5 * |0.5 - 0.9| + 0.5 * |1.0 - 0.6| = 0.4
+    probabilities = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]])
+    labels = np.array([0, 1, 0, 0])
+    assert expected_calibration_error(labels, probabilities) == pytest.approx(0.4)
+    perfect = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert expected_calibration_error(np.array([0, 1]), perfect) == pytest.approx(0.0)
