@@ -71,7 +71,8 @@ def cli(debug):
 @cli.command("list")
 @click.argument("pattern", required=False)
 @click.option("--topic", help="Only recipes of this course topic.")
-def list_command(pattern, topic):
+@click.option("--markdown", is_flag=True, help="Print a Markdown table with each target's source (for the README).")
+def list_command(pattern, topic, markdown):
     """List recipes by course topic, with their target metric."""
     from dlzoo import config
 
@@ -83,6 +84,12 @@ def list_command(pattern, topic):
         rows = [row for row in rows if row["topic"] == topic]
         if not rows:
             raise UsageError(f"no recipe of topic '{topic}' (topics: {', '.join(topics)})")
+    if markdown:
+        columns = ("name", "topic", "task", "dataset", "target", "source")
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(str(row[column]) for column in columns) + " |" for row in rows]
+        click.echo("\n".join(lines))
+        return
     columns = ("name", "topic", "task", "dataset", "target")
     click.echo(format_table([[row[column] for column in columns] for row in rows], columns))
 

@@ -78,9 +78,18 @@ OPEN_SECTIONS = ("model", "optimizer", "sweep", "paths", "transfer")
 LOSSES = ("auto", "crossentropy", "mse")
 
 
+# Topic folders in the order of the syllabus; `dlzoo list` follows it.
+TOPIC_ORDER = ("neuron", "feedforward", "optimization", "backprop", "deep-training", "cnn", "rnn", "seq2seq",
+               "autoencoders", "gan", "embeddings", "transformers")
+
+
 def recipe_files():
-    """All packaged recipe files, sorted by topic folder then name."""
-    return sorted(RECIPES_DIR.glob("*/*.toml"))
+    """All packaged recipe files, by syllabus topic, then name."""
+    def syllabus_position(path):
+        topic = path.parent.name
+        return (TOPIC_ORDER.index(topic) if topic in TOPIC_ORDER else len(TOPIC_ORDER), topic, path.stem)
+
+    return sorted(RECIPES_DIR.glob("*/*.toml"), key=syllabus_position)
 
 
 def recipe_names():
@@ -283,12 +292,12 @@ def recipe_summary(path):
     target = ""
     if "minimum" in expect:
         target = f"{expect.get('metric', 'test_accuracy')} >= {expect['minimum']}"
-    elif "maximum" in expect:
+    if "maximum" in expect:
         target = f"{expect.get('metric')} <= {expect['maximum']}"
     return {
         "name": raw.get("name", path.stem),
         "topic": raw.get("topic", path.parent.name),
-        "task": raw.get("task", "classify"),
+        "task": "sweep" if "sweep" in raw else raw.get("task", "classify"),
         "dataset": raw.get("data", {}).get("dataset", SECTION_DEFAULTS["data"]["dataset"]),
         "target": target,
         "summary": raw.get("summary", ""),
