@@ -11,7 +11,7 @@ from dlzoo.errors import UsageError
 AUGMENTATIONS = ("flip", "rotation", "translation", "zoom", "contrast")
 
 
-def build_augmenter(augment, seed):
+def build_augmenter(augment, seed, fill_value=0.0):
     """A ``keras.Sequential`` of random preprocessing layers from an ``augment`` table, or ``None``.
 
     Args:
@@ -19,6 +19,7 @@ def build_augmenter(augment, seed):
             ``"horizontal"``, ``"vertical"`` or ``"horizontal_and_vertical"``; the others are
             fractions as in the Keras layers (rotation in fractions of a full turn).
         seed: seed of the random transformations.
+        fill_value: value of the pixels that rotations, shifts and zooms uncover.
     """
     if not augment:
         return None
@@ -34,12 +35,13 @@ def build_augmenter(augment, seed):
     if augment.get("flip"):
         steps.append(layers.RandomFlip(augment["flip"], seed=seed))
     if augment.get("rotation"):
-        steps.append(layers.RandomRotation(float(augment["rotation"]), fill_mode="constant", seed=seed))
+        steps.append(layers.RandomRotation(float(augment["rotation"]), fill_mode="constant", fill_value=fill_value,
+                                             seed=seed))
     if augment.get("translation"):
         shift = float(augment["translation"])
-        steps.append(layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed))
+        steps.append(layers.RandomTranslation(shift, shift, fill_mode="constant", fill_value=fill_value, seed=seed))
     if augment.get("zoom"):
-        steps.append(layers.RandomZoom(float(augment["zoom"]), fill_mode="constant", seed=seed))
+        steps.append(layers.RandomZoom(float(augment["zoom"]), fill_mode="constant", fill_value=fill_value, seed=seed))
     if augment.get("contrast"):
         steps.append(layers.RandomContrast(float(augment["contrast"]), seed=seed))
     return keras.Sequential(steps, name="augmentation") if steps else None
@@ -78,7 +80,10 @@ def make_datasets(splits, batch_size, seed=0, augment=None):
     """
     if augment and splits.kind != "image":
         raise UsageError(f"data.augment works on images; {splits.name} holds {splits.kind}")
-    augmenter = build_augmenter(augment, seed)
+    # Uncovered pixels get the darkest training value: the background of standardized digit or
+    # MNIST images (0 would be the *mean* pixel, a grey frame around every shifted image).
+    fill_value = float(splits.x_train.min()) if augment else 0.0
+    augmenter = build_augmenter(augment, seed, fill_value)
     return {
         "train": make_dataset(splits.x_train, splits.y_train, batch_size, True, seed, augmenter),
         "val": make_dataset(splits.x_val, splits.y_val, batch_size),
