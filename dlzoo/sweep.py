@@ -47,15 +47,15 @@ def check_sweep(config):
     unknown = sorted(set(sweep) - {"metric", "target", "variants", "only"})
     if unknown:
         raise UsageError(f"unknown key 'sweep.{unknown[0]}' (valid keys: metric, only, target, variants)")
-    only = sweep.get("only") or []
-    if only:
-        missing = [name for name in only if name not in names]
-        if missing:
-            raise UsageError(f"sweep.only names unknown variants {missing}; variants are {', '.join(names)}")
-        variants = [variant for variant in variants if variant["name"] in only]
     children = [(variant["name"], variant_config(config, variant)) for variant in variants]
-    for _, child in children:
+    for _, child in children:  # every variant is checked, also those sweep.only leaves out
         config_module.check_component_options(child)
+    only = sweep.get("only") or []
+    missing = [name for name in only if name not in names]
+    if missing:
+        raise UsageError(f"sweep.only names unknown variants {missing}; variants are {', '.join(names)}")
+    if only:
+        children = [(name, child) for name, child in children if name in only]
     return children
 
 
