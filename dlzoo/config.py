@@ -185,6 +185,13 @@ def unknown_key_message(dotted, key, table):
     return f"unknown key '{dotted}'" + (f"; {hint}" if hint else "") + f" (valid keys: {', '.join(valid)})"
 
 
+def check_known_keys(section, table, valid_keys):
+    """Refuse keys of ``[section]`` that are not in ``valid_keys`` (tasks check their own tables)."""
+    for key in table:
+        if key not in valid_keys:
+            raise UsageError(unknown_key_message(f"{section}.{key}", key, dict.fromkeys(valid_keys)))
+
+
 def check_types(config):
     """Check that every fixed key of ``config`` has a value of the right type; raise UsageError."""
     for key, default in TOP_LEVEL.items():

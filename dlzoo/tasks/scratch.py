@@ -13,8 +13,7 @@ import time
 import numpy as np
 
 from dlzoo import report, runs
-from dlzoo.errors import UsageError
-from dlzoo.registry import did_you_mean
+from dlzoo.config import check_known_keys
 from dlzoo.tasks import register
 
 MODEL_OPTIONS = ("name", "hidden_units", "activation", "l2", "dropout_rate")
@@ -30,15 +29,6 @@ class PreparedScratchRun:
     network: object
     optimizer: object
     quick: bool
-
-
-def check_model_options(model_config):
-    """Refuse ``[model]`` keys the NumPy MLP does not have, naming the valid ones."""
-    for key in model_config:
-        if key not in MODEL_OPTIONS:
-            hint = did_you_mean(key, MODEL_OPTIONS)
-            raise UsageError(f"unknown key 'model.{key}'" + (f"; {hint}" if hint else "")
-                             + f" (valid keys: {', '.join(MODEL_OPTIONS)})")
 
 
 def build_numpy_optimizer(optimizer_config):
@@ -70,7 +60,7 @@ class NumpyMLPTask:
         from dlzoo.scratch import NumpyMLP
         from dlzoo.tasks.classify import load_splits
 
-        check_model_options(config["model"])
+        check_known_keys("model", config["model"], MODEL_OPTIONS)
         splits = load_splits(config, quick)
         model = config["model"]
         features = int(np.prod(splits.input_shape))
