@@ -55,7 +55,7 @@ SECTION_DEFAULTS = {
         "loss": "auto",
         "early_stopping_patience": 0,
         "restore_best": True,
-        "monitor": "val_accuracy",
+        "monitor": "val_loss",
         "quick_epochs": 1,
         "quick_train_samples": 512,
         "gradient_statistics": False,
@@ -338,4 +338,7 @@ def check_model_and_optimizer(config):
                 raise UsageError(unknown_key_message(f"model.{key}", key, dict.fromkeys(["name", *valid])))
     optimizer = config.get("optimizer", {})
     if "name" in optimizer:
-        optimizers.build_optimizer(dict(optimizer))  # validates names, keys and values
+        from dlzoo.optimizers.schedules import fill_auto_steps
+
+        # Validates names, keys and values; "auto" step counts are only known at training time.
+        optimizers.build_optimizer(fill_auto_steps(optimizer, 1))

@@ -187,3 +187,21 @@ def build_cosine_schedule(settings):
 def build_warmup_cosine_schedule(settings):
     """Linear warmup over ``warmup_steps`` steps, then cosine decay over ``decay_steps``."""
     return _cosine_schedule("warmup_cosine", settings, warmup_required=True)
+
+
+AUTO_STEPS = "auto"
+
+
+def fill_auto_steps(optimizer_section, total_steps):
+    """A copy of an ``[optimizer]`` table whose ``decay_steps = "auto"`` becomes ``total_steps``.
+
+    A recipe cannot know how many optimizer steps a run takes (it depends on the dataset size,
+    the batch size, the number of epochs and ``--quick``), so a schedule may say
+    ``decay_steps = "auto"``: the trainer fills in the run's total number of training steps, and
+    a cosine schedule then ends exactly at the last step.
+    """
+    section = dict(optimizer_section)
+    learning_rate = section.get("learning_rate")
+    if isinstance(learning_rate, dict) and learning_rate.get("decay_steps") == AUTO_STEPS:
+        section["learning_rate"] = {**learning_rate, "decay_steps": max(1, int(total_steps))}
+    return section

@@ -70,12 +70,20 @@ def build_model(config, splits):
     return model
 
 
-def compile_model(model, config, splits):
+def training_steps(config, splits, quick):
+    """Optimizer steps of the whole run: epochs x batches per epoch."""
+    epochs = config["train"]["quick_epochs"] if quick else config["train"]["epochs"]
+    return epochs * math.ceil(len(splits.y_train) / config["data"]["batch_size"])
+
+
+def compile_model(model, config, splits, quick=False):
     """Compile with the recipe's optimizer, the task's loss and accuracy."""
     from dlzoo import optimizers
+    from dlzoo.optimizers.schedules import fill_auto_steps
     from dlzoo.tasks.losses import accuracy_metric, classification_loss
 
-    optimizer = optimizers.build_optimizer(dict(config["optimizer"]))
+    section = fill_auto_steps(config["optimizer"], training_steps(config, splits, quick))
+    optimizer = optimizers.build_optimizer(section)
     loss = classification_loss(config["train"]["loss"], splits.num_classes)
     model.compile(optimizer=optimizer, loss=loss, metrics=[accuracy_metric(splits.num_classes)])
     return model
@@ -98,7 +106,7 @@ class ClassifyTask:
 
         seed_everything(config["train"]["seed"])
         splits = load_splits(config, quick)
-        model = compile_model(build_model(config, splits), config, splits)
+        model = compile_model(build_model(config, splits), config, splits, quick)
         datasets = make_datasets(splits, config["data"]["batch_size"], seed=config["data"]["seed"],
                                  augment=config["data"]["augment"])
         return PreparedRun(config=config, splits=splits, datasets=datasets, model=model, quick=quick)

@@ -8,7 +8,7 @@ same few target labels in three ways:
 0. **pretrain** (only when ``base = ""``): the recipe's ``[model]`` learns ``source_classes``
    from all their training examples; saved as ``pretrained.keras``;
 a. **frozen**: the pretrained base with ``trainable = False`` under a new head; only the head
-   learns, at the recipe's learning rate; saved as ``frozen.keras``;
+   learns, at ``frozen_learning_rate`` (default: the recipe's); saved as ``frozen.keras``;
 b. **fine-tuned**: the same model goes on with every layer trainable at the lower
    ``fine_tune_learning_rate``, so that the pretrained features are adjusted, not destroyed.
    This is the run's model (``model.keras``, the SavedModel, ``test_accuracy``);
@@ -75,6 +75,7 @@ TRANSFER_DEFAULTS = {
     "frozen_epochs": 30,
     "fine_tune_epochs": 30,
     "scratch_epochs": None,  # default: frozen_epochs + fine_tune_epochs
+    "frozen_learning_rate": None,  # default: optimizer.learning_rate
     "fine_tune_learning_rate": None,  # default: optimizer.learning_rate / 10
     "input_size": None,  # keras applications only; default: the application's minimum size
 }
@@ -148,7 +149,10 @@ def check_transfer_options(table, optimizer):
         options[key] = check_integer(f"transfer.{key}", options[key])
     if options["input_size"] is not None:
         options["input_size"] = check_integer("transfer.input_size", options["input_size"], minimum=8)
-    options["fine_tune_learning_rate"] = fine_tune_learning_rate(options["fine_tune_learning_rate"], optimizer)
+    options["frozen_learning_rate"] = stage_learning_rate("frozen_learning_rate", options["frozen_learning_rate"],
+                                                          optimizer, 1.0)
+    options["fine_tune_learning_rate"] = stage_learning_rate("fine_tune_learning_rate",
+                                                             options["fine_tune_learning_rate"], optimizer, 0.1)
     return options
 
 
@@ -169,15 +173,15 @@ def check_integer(argument, value, minimum=1):
     return int(value)
 
 
-def fine_tune_learning_rate(value, optimizer):
-    """The fine-tuning learning rate: ``value``, or a tenth of the recipe's learning rate."""
+def stage_learning_rate(key, value, optimizer, factor):
+    """The learning rate ``transfer.<key>``: ``value``, or ``factor`` times the recipe's learning rate."""
     if value is None:
         learning_rate = optimizer.get("learning_rate", 0.001)
         if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
-            raise UsageError("optimizer.learning_rate is a schedule: set transfer.fine_tune_learning_rate explicitly")
-        return float(learning_rate) / 10
+            raise UsageError(f"optimizer.learning_rate is a schedule: set transfer.{key} explicitly")
+        return float(learning_rate) * factor
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise UsageError(f"transfer.fine_tune_learning_rate must be a number > 0, got {value!r}")
+        raise UsageError(f"transfer.{key} must be a number > 0, got {value!r}")
     return float(value)
 
 
@@ -457,7 +461,8 @@ class TransferTask:
         model = prepared.transfer_model
         base = model.get_layer("base")
         base.trainable = False
-        stages["frozen"] = train_stage("frozen", model, target, config, folder, epochs["frozen_epochs"], prepared.quick)
+        stages["frozen"] = train_stage("frozen", model, target, config, folder, epochs["frozen_epochs"], prepared.quick,
+                                       learning_rate=options["frozen_learning_rate"])
         export.save_keras_model(model, folder / "frozen.keras")
         # b. Fine-tuning everything but batch normalization, with a lower learning rate.
         unfreeze(base)
@@ -572,6 +577,17 @@ def draw_stage_curves(stages, path, title=""):
     return plots.save_figure(figure, path)
 
 
+def verdict(gain, margin=0.01):
+    """One sentence on what the fine-tuned-minus-scratch accuracy ``gain`` says."""
+    if gain > margin:
+        return ("the pretrained features helped: with few labels, starting from features learned on other "
+                "classes beats learning them from these labels alone (Yosinski et al. 2014).")
+    if gain < -margin:
+        return ("training from scratch did better: features of the source classes did not transfer to these "
+                "classes (Yosinski et al. 2014: the top layers are specific to the task they learned).")
+    return "no clear difference at this budget; compare several seeds before concluding."
+
+
 def transfer_section(prepared, stages):
     """The report section: where the base comes from, the stage table, the overlaid curves."""
     options, target = prepared.options, prepared.target_splits
@@ -589,8 +605,7 @@ def transfer_section(prepared, stages):
         "(the pretraining row: on the source classes' test images).\n\n"
         + report.markdown_table(["stage", "epochs", "learning rate", "trainable parameters", "test accuracy",
                                  "seconds"], rows)
-        + f"\n\nFine-tuned minus scratch: **{gain:+.3f}**. Features learned on other classes transfer "
-        "(Yosinski et al. 2014, How transferable are features in deep neural networks?).\n\n"
+        + f"\n\nFine-tuned minus scratch: **{gain:+.3f}**: {verdict(gain)}\n\n"
         "**Learning curves on the target classes** (the dotted line: the base is unfrozen)\n\n"
         "![transfer curves](plots/transfer_curves.png)\n"
     )
