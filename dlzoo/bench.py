@@ -44,9 +44,13 @@ def run_bench(patterns, quick=False, out=None, device="auto", echo=print):
     for name in names:
         echo(f"== bench: {name}")
         try:
-            folder, record = train(config_module.load_config(name), out=out, quick=quick, device=device)
+            resolved = config_module.load_config(name)
+            resolved["train"]["verbose"] = 0  # one summary line per recipe, not a progress bar per epoch
+            folder, record = train(resolved, out=out, quick=quick, device=device)
             record["folder"] = str(folder)
             rows.append(bench_row(name, record))
+            echo(f"   {rows[-1]['metric']} = {rows[-1]['value']} ({'pass' if rows[-1]['pass'] else 'BELOW TARGET'}) "
+                 f"in {record.get('wall_seconds', 0):.1f} s")
         except (UsageError, RunFailed) as error:
             rows.append(bench_row(name, error=str(error)))
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
