@@ -5,14 +5,13 @@ differences and against ``tf.GradientTape``; then its weights are copied into th
 Keras model, so the run folder is the same as any other run (SavedModel, evaluate, visualize).
 """
 
-import csv
 import dataclasses
-import io
 import time
 
 import numpy as np
 
 from dlzoo import report, runs
+from dlzoo.compare import history_csv
 from dlzoo.config import check_known_keys
 from dlzoo.tasks import register
 
@@ -38,17 +37,6 @@ def build_numpy_optimizer(optimizer_config):
     options = dict(optimizer_config)
     name = options.pop("name")
     return get_numpy_optimizer(name, **options)
-
-
-def history_csv(history):
-    """The per-epoch history as CSV text with an ``epoch`` column, like Keras's CSVLogger."""
-    keys = [key for key in ("accuracy", "loss", "val_accuracy", "val_loss", "epoch_seconds") if key in history]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["epoch", *keys])
-    for epoch in range(len(history["loss"])):
-        writer.writerow([epoch, *(history[key][epoch] for key in keys)])
-    return buffer.getvalue()
 
 
 @register("numpy-mlp")
@@ -85,7 +73,7 @@ class NumpyMLPTask:
                         prepared.optimizer, epochs=epochs, batch_size=config["data"]["batch_size"],
                         seed=config["train"]["seed"])
         train_seconds = time.perf_counter() - start
-        runs.atomic_write_text(folder / "history.csv", history_csv(history))
+        runs.atomic_write_text(folder / "history.csv", history_csv(history))  # same columns as Keras's CSVLogger
         if not np.all(np.isfinite(history["loss"])):
             from dlzoo.errors import RunFailed
 
