@@ -32,7 +32,7 @@ def export_saved_model(model, destination, sample_inputs):
     staging = pathlib.Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}."))
     try:
         target = staging / "saved_model"
-        model.export(str(target), format="tf_saved_model", verbose=False)
+        write_saved_model(model, target)
         difference = compare_with_saved_model(model, target, sample_inputs)
         if not difference <= TOLERANCE:
             raise RunFailed(
@@ -47,6 +47,25 @@ def export_saved_model(model, destination, sample_inputs):
         "verified_on": int(len(sample_inputs)),
         "signature": f"serve(inputs: float32{list((None,) + tuple(model.input_shape[1:]))})",
     }
+
+
+def write_saved_model(model, path):
+    """Write ``model`` as a SavedModel whose ``serve`` endpoint runs in inference mode.
+
+    ``model.export(path)`` would be the one-line way, but it traces the model without saying
+    ``training=False``; with some layer combinations (a ``Resizing`` layer before batch
+    normalization, as in LeNet on upsampled digits) Keras then runs batch normalization in
+    training mode inside the export, and the SavedModel disagrees with the model. Declaring the
+    endpoint ourselves makes inference mode explicit.
+    """
+    import keras
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    signature = tf.TensorSpec(shape=(None, *model.input_shape[1:]), dtype=tf.float32, name="inputs")
+    archive.add_endpoint(name="serve", fn=lambda inputs: model(inputs, training=False), input_signature=[signature])
+    archive.write_out(str(path), verbose=False)
 
 
 def load_saved_model(path):
