@@ -114,3 +114,22 @@ def test_debug_shows_the_traceback(cli_run):
 def test_npz_labels_must_be_integers(cli_run, tmp_path):
     np.savez(tmp_path / "floats.npz", x=np.zeros((10, 2)), y=np.linspace(0, 1, 10))
     assert_usage_error(cli_run("train", "mlp", "--data", "npz:floats.npz"), "integer class ids")
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("optimizer.name=adamm", "did you mean 'adam'"),
+    ("optimizer.learning_rate=-0.1", "learning_rate"),
+    ("optimizer.learning_rate=true", "learning_rate"),
+    ("optimizer.clipnorm=0", "clipnorm"),
+    ("model.activation=sigmod", "did you mean 'sigmoid'"),
+    ("model.initializer=hee", "initializer"),
+])
+def test_bad_optimizer_and_model_settings_stop_before_training(cli_run, tmp_path, override, fragment):
+    result = cli_run("train", "deep-mlp", "--set", override, "--out", "runs")
+    assert_usage_error(result, fragment)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("metrics.json"))
+
+
+def test_momentum_outside_unit_interval(cli_run):
+    result = cli_run("train", "deep-mlp", "--set", "optimizer.name=momentum", "--set", "optimizer.momentum=1.0")
+    assert_usage_error(result, "momentum")
