@@ -56,6 +56,7 @@ import dataclasses
 import io
 import numbers
 import time
+import warnings
 
 import numpy as np
 
@@ -136,7 +137,8 @@ def check_transfer_options(table, optimizer):
                              + f" (valid keys: {', '.join(TRANSFER_DEFAULTS)})")
     options = {**TRANSFER_DEFAULTS, **table}
     if not isinstance(options["base"], str):
-        raise UsageError(f"transfer.base must be a string ('', a run folder, a recipe or keras:<name>), got {options['base']!r}")
+        raise UsageError("transfer.base must be a string ('', a run folder, a recipe or keras:<name>), "
+                         f"got {options['base']!r}")
     options["target_classes"] = check_classes("transfer.target_classes", options["target_classes"])
     if options["base"] == "" or options["source_classes"]:
         options["source_classes"] = check_classes("transfer.source_classes", options["source_classes"])
@@ -283,7 +285,10 @@ def base_from_application(name, input_size):
         raise UsageError(f"transfer.input_size must be at least {minimum} for keras:{name}, got {side}")
     constructor = getattr(keras.applications, class_name)
     try:
-        application = constructor(input_shape=(side, side, 3), include_top=False, weights="imagenet")
+        with warnings.catch_warnings():
+            # Below 96x96 Keras loads the 224x224 ImageNet weights and says so: that is what we want.
+            warnings.simplefilter("ignore", UserWarning)
+            application = constructor(input_shape=(side, side, 3), include_top=False, weights="imagenet")
     except Exception as error:  # keras.utils.get_file raises a bare Exception when a download fails
         reason = (str(error).splitlines() or [type(error).__name__])[0]
         raise UsageError(f"cannot load the ImageNet weights of keras:{name} ({reason}); they are downloaded "
@@ -388,7 +393,8 @@ def train_stage(name, model, splits, config, folder, epochs, quick, learning_rat
     """Compile and fit ``model`` as stage ``name``, logging into ``<folder>/stages/<name>/``.
 
     Uses the classification task's callbacks (history CSV, TensorBoard, best checkpoint,
-    early stopping) and its NaN check; the best weights by ``train.monitor`` are restored.
+    early stopping) and its NaN check; with ``train.restore_best`` the best weights by
+    ``train.monitor`` are restored at the end.
     """
     from dlzoo.data.pipeline import make_datasets
     from dlzoo.tasks.classify import PreparedRun, compile_model, fit
@@ -592,7 +598,7 @@ def transfer_section(prepared, stages):
     """The report section: where the base comes from, the stage table, the overlaid curves."""
     options, target = prepared.options, prepared.target_splits
     labels = {"pretrain": f"0. pretrain on source classes {options['source_classes']}",
-              "frozen": "a. frozen base, new head", "fine_tuned": "b. fine-tuned, all layers",
+              "frozen": "a. frozen base, new head", "fine_tuned": "b. fine-tuned, all but batch norm",
               "scratch": "c. same architecture from scratch"}
     rows = [[labels[name], stage.epochs, stage_record(stage)["learning_rate"], stage.trainable_parameters,
              stage.test_accuracy, stage.seconds] for name, stage in stages.items()]
