@@ -7,7 +7,7 @@ import pathlib
 from dlzoo import config as config_module
 from dlzoo import runs
 from dlzoo.errors import RunFailed, UsageError
-from dlzoo.report import format_number, markdown_table
+from dlzoo.report import markdown_table
 
 HEADER = ("recipe", "metric", "value", "target", "pass", "wall s", "samples/s")
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from dlzoo import functions2d, report, runs
 from dlzoo.registry import did_you_mean
+from dlzoo.config import check_known_keys
 from dlzoo.tasks import register
 
 PATHS_DEFAULTS = {
@@ -85,11 +86,7 @@ def read_paths_options(paths):
         ValueError: for an unknown key (listing the valid ones), a bad value or a duplicate name.
         UnknownNameError: for an unknown surface name (with a did-you-mean hint).
     """
-    for key in paths:
-        if key not in PATHS_DEFAULTS:
-            hint = did_you_mean(key, PATHS_DEFAULTS)
-            raise ValueError(f"unknown key 'paths.{key}'" + (f"; {hint}" if hint else "")
-                             + f" (valid keys: {', '.join(PATHS_DEFAULTS)})")
+    check_known_keys("paths", paths, PATHS_DEFAULTS)
     options = {**PATHS_DEFAULTS, **paths}
     check_name_list("paths.functions", options["functions"])
     check_name_list("paths.optimizers", options["optimizers"])

@@ -51,9 +51,7 @@ normalization as usual.
 """
 
 import copy
-import csv
 import dataclasses
-import io
 import numbers
 import time
 import warnings
@@ -61,8 +59,10 @@ import warnings
 import numpy as np
 
 from dlzoo import report, runs
+from dlzoo.compare import history_csv
 from dlzoo.errors import UsageError
 from dlzoo.registry import did_you_mean
+from dlzoo.config import check_known_keys
 from dlzoo.tasks import register
 
 # The keys of [transfer] and their defaults; None is resolved in check_transfer_options.
@@ -130,11 +130,7 @@ def check_transfer_options(table, optimizer):
     Raises:
         UsageError: an unknown key (with the closest valid one) or a bad value, named.
     """
-    for key in table:
-        if key not in TRANSFER_DEFAULTS:
-            hint = did_you_mean(key, TRANSFER_DEFAULTS)
-            raise UsageError(f"unknown key 'transfer.{key}'" + (f"; {hint}" if hint else "")
-                             + f" (valid keys: {', '.join(TRANSFER_DEFAULTS)})")
+    check_known_keys("transfer", table, TRANSFER_DEFAULTS)
     options = {**TRANSFER_DEFAULTS, **table}
     if not isinstance(options["base"], str):
         raise UsageError("transfer.base must be a string ('', a run folder, a recipe or keras:<name>), "
@@ -536,17 +532,6 @@ def stage_record(stage):
 def joined_history(first, second):
     """Two histories one after the other (the keys they share)."""
     return {key: first[key] + second[key] for key in first if key in second}
-
-
-def history_csv(history):
-    """A history dict as CSV text with an ``epoch`` column (0-based, like Keras's CSVLogger)."""
-    keys = list(history)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["epoch", *keys])
-    for epoch in range(len(history["loss"])):
-        writer.writerow([epoch, *(history[key][epoch] for key in keys)])
-    return buffer.getvalue()
 
 
 def draw_stage_curves(stages, path, title=""):
