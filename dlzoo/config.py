@@ -231,7 +231,7 @@ def check_value(section, key, value):
 
 
 def expected_types(default):
-    """The accepted types for a key whose default is ``default`` (an int default accepts floats? no)."""
+    """The accepted types for a key whose default is ``default``: a float key also takes an int."""
     if isinstance(default, bool):
         return (bool,)
     if isinstance(default, float):
