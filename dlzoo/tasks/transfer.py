@@ -396,6 +396,7 @@ def train_stage(name, model, splits, config, folder, epochs, quick, learning_rat
     from dlzoo.tasks.classify import PreparedRun, compile_model, fit
 
     stage_config = with_learning_rate(config, learning_rate)
+    stage_config["train"]["epochs"] = epochs  # so that a schedule's decay_steps = "auto" spans this stage
     compile_model(model, stage_config, splits)  # after any change of `trainable`: it takes effect at compile
     datasets = make_datasets(splits, config["data"]["batch_size"], seed=config["data"]["seed"],
                              augment=config["data"]["augment"])
