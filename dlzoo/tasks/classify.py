@@ -13,6 +13,7 @@ Steps of one run (``prepare`` checks everything that can be wrong before a run f
 
 import dataclasses
 import math
+import sys
 import time
 
 import numpy as np
@@ -168,6 +169,8 @@ def fit(prepared, folder, epochs):
     """Train with ``model.fit``; a NaN loss is a run failure (nothing gets exported)."""
     (folder / "checkpoints").mkdir(exist_ok=True)
     verbose = prepared.config["train"]["verbose"]
+    if verbose == 1 and not sys.stdout.isatty():
+        verbose = 2  # a progress bar redrawn per batch fills log files; one line per epoch instead
     keras_history = prepared.model.fit(
         prepared.datasets["train"], validation_data=prepared.datasets["val"], epochs=epochs,
         callbacks=make_callbacks(prepared, folder), verbose=verbose,
