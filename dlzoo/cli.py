@@ -144,7 +144,9 @@ def summary_block(folder, record):
     target = record.get("target")
     if target and target.get("value") is not None:
         verdict = "PASS" if target["passed"] else "below target"
-        bound = f">= {target['minimum']}" if "maximum" not in target else f"<= {target['maximum']}"
+        from dlzoo.report import target_bound
+
+        bound = target_bound(target)
         lines.append(f"   target: {target['metric']} {bound}: {target['value']:.4g} {verdict}"
                      + (" (quick run)" if record.get("quick") else ""))
     lines.append(f"   run folder:  {folder}")

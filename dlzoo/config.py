@@ -295,12 +295,10 @@ def drop_none(value):
 def recipe_summary(path):
     """One row of ``dlzoo list``: name, topic, task, dataset, target, from a recipe file."""
     raw = read_toml(path)
+    from dlzoo.report import target_bound
+
     expect = raw.get("expect", {})
-    target = ""
-    if "minimum" in expect:
-        target = f"{expect.get('metric', 'test_accuracy')} >= {expect['minimum']}"
-    if "maximum" in expect:
-        target = f"{expect.get('metric')} <= {expect['maximum']}"
+    target = f"{expect.get('metric', 'test_accuracy')} {target_bound(expect)}" if expect else ""
     return {
         "name": raw.get("name", path.stem),
         "topic": raw.get("topic", path.parent.name),

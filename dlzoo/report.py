@@ -43,12 +43,19 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
+def target_bound(target):
+    """``">= 0.98"`` or ``"<= 0.001"``: the bound of a target check or ``[expect]`` table."""
+    if target.get("maximum") is not None:
+        return f"<= {target['maximum']}"
+    return f">= {target.get('minimum', 0.0)}"
+
+
 def target_section(record):
     """The recipe's target next to what the run reached."""
     target = record.get("target")
     if not target:
         return ""
-    bound = f">= {target['minimum']}" if "maximum" not in target else f"<= {target['maximum']}"
+    bound = target_bound(target)
     verdict = "**passed**" if target.get("passed") else "**not reached**"
     if record.get("quick"):
         verdict += " (quick run: a smoke test, not the recipe's budget)"
