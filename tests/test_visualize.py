@@ -365,9 +365,19 @@ def test_activation_maximization_of_a_channel_inside_a_nested_model(nested_model
         nested_model, layer="base.conv_b", filter_index=2, steps=16, jitter=0
     )
     assert image.shape == (8, 8, 1)
-    # conv_b has no activation and small weights, so the values are small: compare with the
-    # start and with the best value reached.
-    assert history[-1] > 10 * abs(history[0]) and history[-1] >= 0.8 * history.max() > 0
+    # The objective rose during the ascent and ended near its best value.
+    assert history[-1] > history[0] and history[-1] >= 0.8 * history.max() > 0
+    # What makes it a maximization: the found image excites the channel far more than random
+    # images of the same norm do (a property that holds whatever the library versions' noise).
+    def channel_mean(images):
+        return np.array([visualize.feature_maps(nested_model, one, layer="base.conv_b")[..., 2].mean()
+                         for one in images])
+
+    rng = np.random.default_rng(0)
+    random_images = rng.normal(size=(32, 8, 8, 1)).astype("float32")
+    random_images *= np.linalg.norm(image) / np.sqrt((random_images ** 2).sum(axis=(1, 2, 3), keepdims=True))
+    found, random = channel_mean(image[np.newaxis])[0], channel_mean(random_images)
+    assert found > random.max() + 2 * random.std()
     with pytest.raises(ValueError, match="filter_index 8 is out of range"):
         visualize.activation_maximization(nested_model, layer="base.conv_b", filter_index=8, steps=2)
     with pytest.raises(ValueError, match="class 10 is out of range"):
