@@ -37,7 +37,7 @@ def bench_row(name, record=None, error=None):
 
 def run_bench(patterns, quick=False, out=None, device="auto", echo=print):
     """Train each selected recipe, print the table, write ``bench.json`` and ``bench.md``."""
-    from dlzoo.train import train
+    from dlzoo.sweep import train_recipe
 
     names = select_recipes(patterns)
     rows = []
@@ -46,7 +46,7 @@ def run_bench(patterns, quick=False, out=None, device="auto", echo=print):
         try:
             resolved = config_module.load_config(name)
             resolved["train"]["verbose"] = 0  # one summary line per recipe, not a progress bar per epoch
-            folder, record = train(resolved, out=out, quick=quick, device=device)
+            folder, record = train_recipe(resolved, out=out, quick=quick, device=device)
             record["folder"] = str(folder)
             rows.append(bench_row(name, record))
             echo(f"   {rows[-1]['metric']} = {rows[-1]['value']} ({'pass' if rows[-1]['pass'] else 'BELOW TARGET'}) "

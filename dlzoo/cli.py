@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from dlzoo.errors import RunFailed, UsageError
+from dlzoo.errors import RunFailed, RunInterrupted, UsageError
 
 # TensorFlow prints pages of start-up logs; the CLI keeps them out of students' terminals.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -36,6 +36,8 @@ class DlzooGroup(click.Group):
             if debug:
                 raise
             fail(f"error: {error}", 2)
+        except RunInterrupted as error:
+            fail(str(error), 130)
         except RunFailed as error:
             if debug:
                 raise
@@ -129,10 +131,10 @@ def train(recipe, overrides, dataset, epochs, seed, out, quick, device):
     """Train a recipe (a name from 'dlzoo list' or a .toml file)."""
     from dlzoo import config
     load_tensorflow()
-    from dlzoo.train import train as train_run
+    from dlzoo.sweep import train_recipe
 
     resolved = config.load_config(recipe, overrides, dataset=dataset, epochs=epochs, seed=seed)
-    folder, record = train_run(resolved, out=out, quick=quick, device=device)
+    folder, record = train_recipe(resolved, out=out, quick=quick, device=device, echo=click.echo)
     click.echo(summary_block(folder, record))
 
 
@@ -167,9 +169,8 @@ def evaluate(target, dataset, split, out, runs_root):
     load_tensorflow()
     from dlzoo.evaluate_command import evaluate_target
 
-    result, written = evaluate_target(target, dataset=dataset, split=split, out=out, root=runs_root)
-    click.echo(f"{split} accuracy {result['accuracy']:.4f} · macro F1 {result['macro_f1']:.4f} · "
-               f"ECE {result['expected_calibration_error']:.4f} on {result['examples']} examples")
+    _, line, written = evaluate_target(target, dataset=dataset, split=split, out=out, root=runs_root)
+    click.echo(line)
     click.echo(f"written: {written}")
 
 
@@ -203,6 +204,25 @@ def visualize(run, method, layer, class_index, samples, out, runs_root):
     for path in visualize_run(run, method=method, layer=layer, class_index=class_index, samples=samples,
                               out=out, root=runs_root):
         click.echo(f"wrote {path}")
+
+
+@cli.command()
+@click.argument("run")
+@click.argument("inputs", nargs=-1)
+@click.option("--file", "input_file", type=click.Path(dir_okay=False), help="Inputs in a file (.npy, or .npz with x).")
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RUN when it is a recipe name.")
+def predict(run, inputs, input_file, runs_root):
+    """Predict with a trained run: one line per input (what each line holds depends on the task)."""
+    from dlzoo.models_io import read_run
+
+    _, _, _, task = read_run(run, runs_root)  # a wrong run is reported before TensorFlow loads
+    values = task.read_inputs(list(inputs), input_file)
+    load_tensorflow()
+    from dlzoo.models_io import load_run
+
+    loaded = load_run(run, runs_root)
+    for line in loaded.task.predict(loaded.model, loaded.load_data(), values):
+        click.echo(line)
 
 
 @cli.command()

@@ -27,16 +27,6 @@ def read_history(folder):
     return {key: [float(row[key]) if row[key] not in ("", None) else math.nan for row in rows] for key in rows[0]}
 
 
-def history_csv(history):
-    """A ``{column: [values]}`` history as CSV text with an ``epoch`` column (0-based, like
-    Keras's CSVLogger), for tasks that do not train with ``fit``."""
-    keys = [key for key in history if len(history[key]) == len(history["loss"])]
-    lines = [",".join(["epoch", *keys])]
-    lines += [",".join([str(epoch), *(repr(float(history[key][epoch])) for key in keys)])
-              for epoch in range(len(history["loss"]))]
-    return "\n".join(lines) + "\n"
-
-
 def epochs_to_reach(history, metric, target):
     """First epoch (1-based) at which ``history[metric]`` reaches ``target``, or None."""
     for epoch, value in enumerate(history.get(metric, []), start=1):

@@ -72,10 +72,10 @@ OPTIONAL_TYPES = {
     "data_dir": (str,),
     "maximum": (int, float),
 }
-# Sections whose keys depend on a component (model builder, optimizer, task); their extra keys
-# are checked later by check_component_options or by the task.
-OPEN_SECTIONS = ("model", "optimizer", "sweep", "paths", "transfer")
-LOSSES = ("auto", "crossentropy", "mse")
+# Sections whose keys depend on a component (model builder, optimizer); their extra keys are
+# checked by check_component_options. A task's own section (``[transfer]``, ``[paths]``) is
+# declared by the task class and checked by its ``check_config``.
+OPEN_SECTIONS = ("model", "optimizer", "sweep")
 
 
 # Topic folders in the order of the syllabus; `dlzoo list` follows it.
@@ -197,7 +197,8 @@ def check_types(config):
     for key, default in TOP_LEVEL.items():
         if not isinstance(config.get(key), str):
             raise UsageError(f"'{key}' must be a string, got {config.get(key)!r}")
-    known_sections = set(SECTION_DEFAULTS) | set(OPEN_SECTIONS)
+    task = task_of(config)
+    known_sections = set(SECTION_DEFAULTS) | set(OPEN_SECTIONS) | ({task.section} if task.section else set())
     for section, table in config.items():
         if section in TOP_LEVEL:
             continue
@@ -209,11 +210,21 @@ def check_types(config):
         if section in SECTION_DEFAULTS and section not in OPEN_SECTIONS:
             for key, value in table.items():
                 check_value(section, key, value)
-    if config["train"]["loss"] not in LOSSES:
-        raise UsageError(f"train.loss must be one of {', '.join(LOSSES)}, got {config['train']['loss']!r}")
     for section, key in (("data", "batch_size"), ("train", "epochs"), ("train", "quick_epochs")):
         if config[section][key] < 1:
             raise UsageError(f"{section}.{key} must be at least 1, got {config[section][key]}")
+    task.check_config(config)
+
+
+def task_of(config):
+    """The task object named by ``config["task"]`` (an unknown name is a usage error)."""
+    from dlzoo import tasks
+    from dlzoo.registry import UnknownNameError
+
+    try:
+        return tasks.create(config.get("task"))
+    except UnknownNameError as error:
+        raise UsageError(str(error)) from None
 
 
 def check_value(section, key, value):
@@ -329,7 +340,7 @@ def check_model_and_optimizer(config):
     from dlzoo import models, optimizers
 
     model = config.get("model", {})
-    if "name" in model and config.get("task") in ("classify",):
+    if "name" in model and task_of(config).model_from_registry:
         valid = models.option_names(model["name"])
         for key in model:
             if key != "name" and key not in valid:

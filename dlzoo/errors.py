@@ -16,3 +16,7 @@ class UsageError(ValueError):
 
 class RunFailed(RuntimeError):
     """A run that started and could not finish; the message says why."""
+
+
+class RunInterrupted(RunFailed):
+    """A run stopped by the user (Ctrl-C); its folder says ``status: interrupted``."""

@@ -3,8 +3,6 @@
 import pathlib
 import re
 
-import numpy as np
-
 from dlzoo import plots, report, runs
 from dlzoo.errors import UsageError
 from dlzoo.evaluate import classification_metrics
@@ -21,7 +19,7 @@ def slug(text):
 
 
 def evaluate_target(target, dataset=None, split="test", out=None, root=None):
-    """Evaluate ``target`` on ``split`` and write ``evaluation*.json`` and a confusion matrix.
+    """Evaluate ``target`` on ``split`` and write ``evaluation*.json`` (and the task's pictures).
 
     Args:
         target: a run folder, a recipe name (its latest completed run) or a SavedModel folder.
@@ -31,42 +29,52 @@ def evaluate_target(target, dataset=None, split="test", out=None, root=None):
         root: runs root used to resolve a recipe name.
 
     Returns:
-        ``(metrics, written_paths)``.
+        ``(metrics, one line for the terminal, written path)``.
     """
-    from dlzoo.models_io import load_run, load_run_data
-
     if is_saved_model(target):
-        if not dataset:
-            raise UsageError(f"{target} is a bare SavedModel: say which data to evaluate it on with --data")
-        from dlzoo import data
-        from dlzoo.export import load_saved_model
+        return evaluate_saved_model(target, dataset, split, out)
+    from dlzoo.models_io import load_run
 
-        splits = data.load(dataset)
-        predict = load_saved_model(target)
-        folder, run_folder = pathlib.Path(target), None
-    else:
-        run = load_run(target, root)
-        splits = load_run_data(run.config, dataset)
-        predict = lambda inputs: np.asarray(run.model.predict(inputs, batch_size=256, verbose=0))  # noqa: E731
-        folder, run_folder = run.folder, run.folder
-        check_fits(run.model, splits)
-    x, y = splits.split(split)
-    try:
-        outputs = predict(x)
-    except (TypeError, ValueError) as error:  # the SavedModel's signature refuses these inputs
-        raise UsageError(f"dataset {splits.name} (inputs {splits.input_shape}) does not fit the model in {target}") from error
-    result = {"split": split, "dataset": splits.name,
-              **classification_metrics(y, outputs, splits.class_names)}
-    out_folder = runs.check_writable(pathlib.Path(out) if out else folder)
+    run = load_run(target, root)
+    splits = run.load_data(dataset)
+    check_fits(run.model, splits)
+    result = run.task.evaluate(run.model, splits, split)
+    out_folder = runs.check_writable(pathlib.Path(out) if out else run.folder)
     own_data = dataset is None and split == "test"
     suffix = "" if own_data else f"-{split}-{slug(splits.name)}"
-    written = [runs.atomic_write_json(out_folder / f"evaluation{suffix}.json", result)]
-    written.append(plots.confusion_matrix(result["confusion_matrix"], splits.class_names,
-                                          out_folder / "plots" / f"confusion_matrix{suffix}.png",
-                                          title=f"confusion matrix, {splits.name} {split} split"))
-    if run_folder is not None and out is None:
-        report.write_report(run_folder)
-    return result, written[0]
+    written = runs.atomic_write_json(out_folder / f"evaluation{suffix}.json", result)
+    if "confusion_matrix" in result:
+        plots.confusion_matrix(result["confusion_matrix"], splits.class_names,
+                               out_folder / "plots" / f"confusion_matrix{suffix}.png",
+                               title=f"confusion matrix, {splits.name} {split} split")
+    if out is None:
+        report.write_report(run.folder)
+    return result, run.task.evaluation_line(result), written
+
+
+def evaluate_saved_model(path, dataset, split, out):
+    """Classification metrics of a bare SavedModel (its ``serve`` endpoint) on ``dataset``."""
+    from dlzoo import data
+    from dlzoo.export import load_saved_model
+
+    if not dataset:
+        raise UsageError(f"{path} is a bare SavedModel: say which data to evaluate it on with --data")
+    splits = data.load(dataset)
+    x, y = splits.split(split)
+    try:
+        outputs = load_saved_model(path)(x)
+    except (TypeError, ValueError) as error:  # the SavedModel's signature refuses these inputs
+        raise UsageError(f"dataset {splits.name} (inputs {splits.input_shape}) does not fit the model in {path}") from error
+    probabilities = outputs.get("probabilities", outputs.get("output_0"))
+    if probabilities is None or probabilities.ndim != 2 or probabilities.shape[1] not in (1, splits.num_classes):
+        raise UsageError(f"the SavedModel in {path} does not output probabilities for the "
+                         f"{splits.num_classes} classes of {splits.name}")
+    result = {"split": split, "dataset": splits.name, **classification_metrics(y, probabilities, splits.class_names)}
+    out_folder = runs.check_writable(pathlib.Path(out) if out else pathlib.Path(path))
+    written = runs.atomic_write_json(out_folder / f"evaluation-{split}-{slug(splits.name)}.json", result)
+    line = (f"{split} accuracy {result['accuracy']:.4f} · macro F1 {result['macro_f1']:.4f} · "
+            f"ECE {result['expected_calibration_error']:.4f} on {result['examples']} examples")
+    return result, line, written
 
 
 def check_fits(model, splits):
@@ -74,6 +82,8 @@ def check_fits(model, splits):
     expected = tuple(model.input_shape[1:])
     if expected != splits.input_shape:
         raise UsageError(f"dataset {splits.name} has inputs {splits.input_shape}; the model expects {expected}")
+    if splits.targets != "classes":
+        return
     units = model.output_shape[-1]
     if units not in (splits.num_classes, 1) or (units == 1 and splits.num_classes != 2):
         raise UsageError(f"dataset {splits.name} has {splits.num_classes} classes; the model predicts {max(units, 2)}")

@@ -1,9 +1,14 @@
 """Export a trained Keras model as a TensorFlow SavedModel and prove the export is faithful.
 
-``model.export(path, format="tf_saved_model")`` writes a SavedModel with a ``serve`` endpoint.
+The task of a run says which endpoints its SavedModel has (:meth:`Task.serving_endpoints`):
+functions of raw inputs (the dataset's own values, strings for text) that return a dict of
+named outputs, such as ``serve(inputs) -> {"probabilities", "predicted_class"}``. The endpoints
+are declared with ``keras.export.ExportArchive``, so inference mode is explicit.
+
 An export is only worth something if it computes what the Keras model computes, so after
-writing it we load it back with ``tf.saved_model.load`` and compare its ``serve`` outputs with
-the Keras model's on real test inputs. A mismatch fails the run loudly.
+writing it we load it back with ``tf.saved_model.load`` and compare every endpoint's outputs
+with the same function run eagerly on the Keras model, on real test inputs. A mismatch fails
+the run loudly.
 """
 
 import pathlib
@@ -17,8 +22,14 @@ from dlzoo.errors import RunFailed
 TOLERANCE = 1e-4  # float32 outputs of the same graph agree far better than this
 
 
-def export_saved_model(model, destination, sample_inputs):
-    """Write ``model`` as a SavedModel at ``destination`` and verify it on ``sample_inputs``.
+def export_saved_model(model, destination, endpoints, sample_inputs):
+    """Write ``model``'s ``endpoints`` as a SavedModel at ``destination``, verified on ``sample_inputs``.
+
+    Args:
+        model: the Keras model (tracked, so its variables are saved).
+        destination: the SavedModel folder to create; it must not exist.
+        endpoints: ``{name: (function, input_signature)}`` from the run's task.
+        sample_inputs: a batch of raw inputs for the ``serve`` endpoint's check.
 
     The SavedModel is written to a temporary folder next to ``destination`` and renamed into
     place only after it passed the check, so a failed export never leaves a broken folder.
@@ -32,8 +43,9 @@ def export_saved_model(model, destination, sample_inputs):
     staging = pathlib.Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}."))
     try:
         target = staging / "saved_model"
-        write_saved_model(model, target)
-        difference = compare_with_saved_model(model, target, sample_inputs)
+        write_saved_model(model, target, endpoints)
+        serve, _ = endpoints["serve"]
+        difference = compare_with_saved_model(serve, target, sample_inputs)
         if not difference <= TOLERANCE:
             raise RunFailed(
                 f"exported SavedModel disagrees with the Keras model: max |difference| {difference:.3g} > {TOLERANCE}"
@@ -45,53 +57,68 @@ def export_saved_model(model, destination, sample_inputs):
         "path": str(destination),
         "max_abs_difference": float(difference),
         "verified_on": int(len(sample_inputs)),
-        "signature": f"serve(inputs: float32{list((None,) + tuple(model.input_shape[1:]))})",
+        "signature": describe_endpoints(endpoints),
     }
 
 
-def write_saved_model(model, path):
-    """Write ``model`` as a SavedModel whose ``serve`` endpoint runs in inference mode.
-
-    ``model.export(path)`` would be the one-line way, but it traces the model without saying
-    ``training=False``; with some layer combinations (a ``Resizing`` layer before batch
-    normalization, as in LeNet on upsampled digits) Keras then runs batch normalization in
-    training mode inside the export, and the SavedModel disagrees with the model. Declaring the
-    endpoint ourselves makes inference mode explicit.
-    """
+def write_saved_model(model, path, endpoints):
+    """Write ``model`` as a SavedModel with the given endpoints (inference mode inside each)."""
     import keras
-    import tensorflow as tf
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    signature = tf.TensorSpec(shape=(None, *model.input_shape[1:]), dtype=tf.float32, name="inputs")
-    archive.add_endpoint(name="serve", fn=lambda inputs: model(inputs, training=False), input_signature=[signature])
+    for name, (function, signature) in endpoints.items():
+        archive.add_endpoint(name=name, fn=function, input_signature=signature)
     archive.write_out(str(path), verbose=False)
 
 
-def load_saved_model(path):
-    """Load a SavedModel and return a function ``predict(x) -> numpy outputs``."""
+def describe_endpoints(endpoints):
+    """``serve(inputs: float32[None, 8, 8, 1])``: each endpoint with its inputs' dtype and shape."""
+    parts = []
+    for name, (_, signature) in endpoints.items():
+        arguments = ", ".join(f"{spec.name}: {spec.dtype.name}{list(spec.shape.as_list())}" for spec in signature)
+        parts.append(f"{name}({arguments})")
+    return "; ".join(parts)
+
+
+def load_saved_model(path, endpoint="serve"):
+    """Load a SavedModel and return ``predict(x) -> {output name: numpy array}`` for ``endpoint``."""
     import tensorflow as tf
 
     loaded = tf.saved_model.load(str(path))
-    if not hasattr(loaded, "serve"):
-        raise ValueError(f"{path} has no 'serve' endpoint; was it written by model.export?")
+    if not hasattr(loaded, endpoint):
+        raise ValueError(f"{path} has no '{endpoint}' endpoint; was it written by dlzoo or model.export?")
 
     def predict(inputs, batch_size=256):
-        """Run the ``serve`` endpoint over ``inputs`` in batches."""
-        outputs = [
-            np.asarray(loaded.serve(tf.constant(inputs[start:start + batch_size], dtype=tf.float32)))
-            for start in range(0, len(inputs), batch_size)
-        ]
-        return np.concatenate(outputs, axis=0)
+        """Run the endpoint over ``inputs`` in batches; outputs as a dict of arrays."""
+        # The endpoint is looked up on `loaded` here: the loaded object owns the variables, and
+        # holding only the function would let it be garbage-collected.
+        function = getattr(loaded, endpoint)
+        batches = [as_output_dict(function(tf.constant(inputs[start:start + batch_size])))
+                   for start in range(0, len(inputs), batch_size)]
+        return {key: np.concatenate([batch[key] for batch in batches], axis=0) for key in batches[0]}
 
     return predict
 
 
-def compare_with_saved_model(model, path, sample_inputs):
-    """Max absolute difference between the Keras model and the SavedModel at ``path``."""
-    expected = np.asarray(model.predict(sample_inputs, verbose=0))
+def as_output_dict(outputs):
+    """Endpoint outputs as ``{name: numpy array}`` (a bare tensor becomes ``{"output_0": ...}``)."""
+    if isinstance(outputs, dict):
+        return {key: np.asarray(value) for key, value in outputs.items()}
+    return {"output_0": np.asarray(outputs)}
+
+
+def compare_with_saved_model(function, path, sample_inputs):
+    """Max absolute difference over every output of ``function`` (eager, on the Keras model)
+    and of the SavedModel's ``serve`` endpoint at ``path``."""
+    import tensorflow as tf
+
+    expected = as_output_dict(function(tf.constant(sample_inputs)))
     actual = load_saved_model(path)(sample_inputs)
-    return float(np.max(np.abs(expected - actual)))
+    if set(expected) != set(actual):
+        raise RunFailed(f"the SavedModel's outputs {sorted(actual)} differ from the model's {sorted(expected)}")
+    return max(float(np.max(np.abs(expected[key].astype("float64") - actual[key].astype("float64"))))
+               for key in expected)
 
 
 def save_keras_model(model, destination):

@@ -21,7 +21,7 @@ def export_run(argument, export_format="saved_model", out=None, root=None):
     Returns:
         The destination folder.
     """
-    from dlzoo import data, export
+    from dlzoo import export
     from dlzoo.models_io import load_run
 
     run = load_run(argument, root)
@@ -30,9 +30,10 @@ def export_run(argument, export_format="saved_model", out=None, root=None):
         raise UsageError(f"{destination} already exists and is not empty; choose another --out")
     runs.check_writable(destination)
     if export_format == "saved_model":
-        data_config = run.config.get("data", {})
-        splits = data.load(data_config.get("dataset"), seed=data_config.get("seed", 0), options=data_config)
-        check = export.export_saved_model(run.model, destination / "saved_model", splits.x_test[:64])
+        splits = run.load_data()
+        check = export.export_saved_model(run.model, destination / "saved_model",
+                                          run.task.serving_endpoints(run.model, splits), splits.x_test[:64])
+        check["example"] = run.task.serving_example(splits)
     else:
         export.save_keras_model(run.model, destination / "model.keras")
         check = {"path": str(destination / "model.keras")}

@@ -1,58 +1,64 @@
-"""Reading a trained run back: its configuration, its Keras model and its data.
+"""Reading a trained run back: its configuration, its task, its Keras model and its data.
 
-``dlzoo evaluate``, ``dlzoo visualize`` and ``dlzoo export`` all start from a run folder;
-this module is what they share.
+``dlzoo evaluate``, ``visualize``, ``export`` and ``predict`` all start from a run folder and
+ask the task recorded in its ``config.toml`` what to do; this module is what they share.
 """
 
 import dataclasses
 import pathlib
 
 from dlzoo import config as config_module
-from dlzoo import runs
+from dlzoo import runs, tasks
 from dlzoo.errors import UsageError
 
 
 @dataclasses.dataclass
 class LoadedRun:
-    """A finished run: its folder, resolved configuration, metrics record and Keras model."""
+    """A finished run: its folder, resolved configuration, metrics record, task and Keras model."""
 
     folder: pathlib.Path
     config: dict
     record: dict
+    task: object
     model: object
+
+    def load_data(self, dataset=None):
+        """The data the run was trained on (same spec, seed, classes), or ``dataset`` instead."""
+        return self.task.load_data(self.config, dataset)
 
 
 def load_keras_model(path):
-    """Load a ``.keras`` file, registering dlzoo's custom objects (optimizers, losses) first."""
+    """Load a ``.keras`` file, registering dlzoo's custom objects (optimizers, losses, layers) first."""
     import keras
 
+    import dlzoo.models.losses  # noqa: F401  (registers the squared-error loss)
+    import dlzoo.models.preprocessing  # noqa: F401  (registers the Resize layer)
     import dlzoo.optimizers  # noqa: F401  (registers the hand-written optimizers)
-    import dlzoo.tasks.losses  # noqa: F401  (registers the squared-error loss)
 
     return keras.saving.load_model(str(path), compile=False)
 
 
-def load_run(argument, root=None):
-    """Resolve ``argument`` (run folder or recipe name) and load the run's model.
+def read_run(argument, root=None):
+    """Resolve ``argument`` (run folder or recipe name): ``(folder, config, record, task)``, no model yet.
 
-    A run without ``model.keras`` (failed, or a task that trains no Keras model) is a usage
-    error that says so.
+    Cheap (no TensorFlow): commands call it first, so that a wrong argument is reported at once.
     """
     folder = runs.resolve_run(argument, root)
     config = config_module.read_toml(folder / runs.CONFIG_FILE)
     record = runs.read_json(folder / runs.METRICS_FILE)
+    task = config_module.task_of(config)
+    return folder, config, record, task
+
+
+def load_run(argument, root=None):
+    """Resolve ``argument`` and load the run's model and task.
+
+    A run without ``model.keras`` (failed, or a task that trains no Keras model) is a usage
+    error that says so.
+    """
+    folder, config, record, task = read_run(argument, root)
     model_path = folder / "model.keras"
     if not model_path.exists():
         status = record.get("status", "unknown")
-        raise UsageError(f"{folder} has no model.keras (run status: {status}); nothing to load")
-    return LoadedRun(folder=folder, config=config, record=record, model=load_keras_model(model_path))
-
-
-def load_run_data(config, dataset=None):
-    """The data a run was trained on (same spec, seed and normalization), or ``dataset`` instead."""
-    from dlzoo import data
-
-    data_config = dict(config.get("data", {}))
-    spec = dataset or data_config.get("dataset")
-    return data.load(spec, seed=data_config.get("seed", 0), options=data_config,
-                     normalize_inputs=data_config.get("normalize", True))
+        raise UsageError(f"{folder} has no model.keras (task '{task.name}', run status: {status}); nothing to load")
+    return LoadedRun(folder=folder, config=config, record=record, task=task, model=load_keras_model(model_path))

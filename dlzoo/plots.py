@@ -149,3 +149,20 @@ def bar_table(values, path, ylabel, title=""):
     axis.set_title(title)
     axis.tick_params(axis="x", rotation=30)
     return save_figure(figure, path)
+
+
+def predicted_vs_true(true_values, predictions, path, title="predicted vs true (test split)"):
+    """A scatter of predictions against true values with the identity line (perfect predictions)."""
+    pyplot = _pyplot()
+    true_values, predictions = np.ravel(true_values), np.ravel(predictions)
+    figure, axis = pyplot.subplots(figsize=(5, 5))
+    axis.scatter(true_values, predictions, s=12, alpha=0.6)
+    low = float(min(true_values.min(), predictions.min()))
+    high = float(max(true_values.max(), predictions.max()))
+    axis.plot([low, high], [low, high], color="gray", linestyle="--", linewidth=1, label="prediction = truth")
+    axis.set_xlabel("true value")
+    axis.set_ylabel("predicted value")
+    axis.set_title(title)
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3)
+    return save_figure(figure, path)

@@ -90,6 +90,16 @@ def metrics_section(record):
     return text
 
 
+def serving_section(record):
+    """How to call the exported SavedModel from plain TensorFlow (no dlzoo needed)."""
+    exported = record.get("export") or {}
+    if not exported.get("example"):
+        return ""
+    return ("## Use it without dlzoo\n\n"
+            f"The SavedModel `saved_model/` takes the dataset's raw values: `{exported['signature']}`. "
+            "Plain TensorFlow calls it like this:\n\n" + exported["example"])
+
+
 def per_class_section(evaluation):
     """Per-class precision, recall and F1 on the test split."""
     per_class = evaluation.get("per_class")
@@ -123,6 +133,7 @@ def write_report(folder):
             parts.append(picture(name, CAPTIONS[name]))
             shown.add(name)
     parts.append(per_class_section(evaluation))
+    parts.append(serving_section(record))
     for section in sorted((folder / "sections").glob("*.md")):
         text = section.read_text()
         parts.append(text)

@@ -59,13 +59,22 @@ def check_sweep(config):
     return children
 
 
+def train_recipe(config, out=None, quick=False, device="auto", echo=print):
+    """Train a resolved recipe: every variant of a sweep, or the one run of any other recipe."""
+    from dlzoo import train
+
+    if config.get("sweep"):
+        return run_sweep(config, out=out, quick=quick, device=device)
+    return train.train(config, out=out, quick=quick, device=device, echo=echo)
+
+
 def run_sweep(config, out=None, quick=False, device="auto"):
     """Train every variant, then write the comparison into the sweep's own run folder."""
-    from dlzoo import tasks
-    from dlzoo.train import configure_device, execute, prepare, target_check, versions
+    from dlzoo import tasks, training
+    from dlzoo.train import execute, prepare, target_check, versions
 
     children = check_sweep(config)
-    device_name = configure_device(device)
+    device_name = training.configure_device(device)
     folder = runs.new_run_folder(config["name"], out)
     runs.atomic_write_text(folder / runs.CONFIG_FILE, config_module.to_toml(config))
     record = {"recipe": config["name"], "task": "sweep", "status": "running", "quick": quick,
@@ -76,7 +85,7 @@ def run_sweep(config, out=None, quick=False, device="auto"):
     for name, child in children:
         child_folder = folder / "variants" / name
         child_folder.mkdir(parents=True)
-        task = tasks.get(child["task"])()
+        task = tasks.create(child["task"])
         try:
             child_record = execute(task, prepare(task, child, quick), child, child_folder, quick, device_name)[1]
         except (RunFailed, UsageError) as error:

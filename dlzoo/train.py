@@ -1,13 +1,14 @@
-"""The Trainer: one function that turns a resolved configuration into a finished run folder.
+"""Training one recipe: a resolved configuration in, a finished run folder out.
 
-    config ──► task.prepare (data, model, optimizer: usage errors stop here, nothing written)
+    config ──► task.check_config, task.prepare (data, model, optimizer: usage errors stop
+               here, nothing written)
            ──► new run folder, config.toml, metrics.json {status: running}
-           ──► task.run (fit, evaluate, export, plots)
-           ──► metrics.json {status: completed | failed}, report.md
+           ──► task.run (trains through dlzoo.training, evaluates, exports, draws)
+           ──► metrics.json {status: completed | failed | interrupted}, report.md
 
-A failure after the run folder exists (NaN loss, export mismatch, Ctrl-C) marks the run
-``failed`` with the reason and raises :class:`~dlzoo.errors.RunFailed`; files of earlier runs
-are never touched.
+A failure after the run folder exists (NaN loss, export mismatch) marks the run ``failed`` with
+the reason and raises :class:`~dlzoo.errors.RunFailed`; Ctrl-C marks it ``interrupted``. Files
+of earlier runs are never touched. Sweeps (``[sweep]``) train several runs: :mod:`dlzoo.sweep`.
 """
 
 import datetime
@@ -15,34 +16,8 @@ import platform
 import time
 
 from dlzoo import config as config_module
-from dlzoo import report, runs, tasks
-from dlzoo.errors import RunFailed, UsageError
-
-
-def configure_device(device="auto"):
-    """Choose where TensorFlow runs and return a short description of the device.
-
-    ``"auto"`` uses a GPU when TensorFlow sees one (with memory growth, so that TensorFlow
-    does not grab all GPU memory at start), ``"cpu"`` hides the GPUs, ``"gpu"`` requires one.
-    """
-    import tensorflow as tf
-
-    if device not in ("auto", "cpu", "gpu"):
-        raise UsageError(f"--device must be auto, cpu or gpu, got {device!r}")
-    gpus = tf.config.list_physical_devices("GPU")
-    if device == "gpu" and not gpus:
-        raise UsageError("--device gpu: TensorFlow sees no GPU (install the 'gpu' extra and check nvidia-smi)")
-    try:
-        if device == "cpu":
-            tf.config.set_visible_devices([], "GPU")
-        for gpu in gpus if device != "cpu" else []:
-            tf.config.experimental.set_memory_growth(gpu, True)
-    except RuntimeError:
-        pass  # devices were already initialized by an earlier run in this process
-    if device == "cpu" or not gpus:
-        return f"CPU ({platform.processor() or platform.machine()})"
-    details = tf.config.experimental.get_device_details(gpus[0])
-    return f"GPU ({details.get('device_name', gpus[0].name)})"
+from dlzoo import report, runs, tasks, training
+from dlzoo.errors import RunFailed, RunInterrupted, UsageError
 
 
 def versions():
@@ -81,23 +56,26 @@ def prepare(task, config, quick):
         raise UsageError(str(error).strip("'\"")) from error
 
 
-def train(config, out=None, quick=False, device="auto"):
-    """Train one resolved configuration and return ``(run_folder, metrics)``.
+def train(config, out=None, quick=False, device="auto", echo=print):
+    """Train one resolved configuration (not a sweep) and return ``(run_folder, metrics)``.
 
     Args:
         config: a resolved configuration (:func:`dlzoo.config.load_config`).
         out: the runs root folder (default ``runs/``).
         quick: train a tiny budget (smoke tests): ``train.quick_epochs`` on a few hundred examples.
         device: ``"auto"``, ``"cpu"`` or ``"gpu"``.
+        echo: where the lines before epoch 1 go (``print``; the CLI passes ``click.echo``).
     """
-    if config.get("sweep"):
-        from dlzoo import sweep
-
-        return sweep.run_sweep(config, out=out, quick=quick, device=device)
-    device_name = configure_device(device)
-    task = tasks.get(config["task"])()
+    device_name = training.configure_device(device)
+    task = tasks.create(config["task"])
     prepared = prepare(task, config, quick)
     folder = runs.new_run_folder(config["name"], out)
+    if config["train"]["verbose"]:
+        echo(f"== {config['name']} ({task.name}) on {device_name}{' (quick)' if quick else ''}")
+        description = task.describe(prepared)
+        if description:
+            echo(f"   {description}")
+        echo(f"   run folder: {folder}")
     return execute(task, prepared, config, folder, quick, device_name)
 
 
@@ -114,13 +92,17 @@ def execute(task, prepared, config, folder, quick, device_name):
     try:
         results = task.run(prepared, folder)
     except BaseException as error:  # also Ctrl-C: the folder must say the run did not finish
-        reason = str(error) or type(error).__name__
-        record.update(status="failed", error=f"{type(error).__name__}: {reason}",
+        interrupted = isinstance(error, KeyboardInterrupt)
+        reason = "interrupted by the user" if interrupted else (str(error) or type(error).__name__)
+        record.update(status="interrupted" if interrupted else "failed",
+                      error=reason if interrupted else f"{type(error).__name__}: {reason}",
                       wall_seconds=time.perf_counter() - start)
         runs.atomic_write_json(folder / runs.METRICS_FILE, record)
         report.write_report(folder)
-        if isinstance(error, (RunFailed, KeyboardInterrupt)):
-            raise
+        if interrupted:
+            raise RunInterrupted(f"interrupted; what the run wrote so far is in {folder}") from error
+        if isinstance(error, RunFailed):
+            raise RunFailed(f"{error} (see {folder})") from error
         raise RunFailed(f"{type(error).__name__}: {reason} (see {folder})") from error
     record.update(results)
     record.update(status="completed", wall_seconds=time.perf_counter() - start,

@@ -27,19 +27,20 @@ DESCRIPTIONS = {
 def visualize_run(argument, method="saliency", layer=None, class_index=None, samples=8, out=None, root=None):
     """Draw ``method`` (or ``"all"`` applicable methods) for a run; returns the written paths."""
     from dlzoo import visualize
-    from dlzoo.models_io import load_run, load_run_data
+    from dlzoo.models_io import load_run
     from dlzoo.registry import unknown_name_message
 
     run = load_run(argument, root)
     if method != "all" and method not in visualize.METHOD_NAMES:
         raise UsageError(unknown_name_message("visualization method", method, visualize.METHOD_NAMES))
-    if len(run.model.input_shape) != 4:
-        raise UsageError(f"dlzoo visualize explains image classifiers; this model takes inputs of shape "
-                         f"{tuple(run.model.input_shape[1:])}")
-    splits = load_run_data(run.config)
+    applicable = run.task.visualize_methods(run.model)
+    if not applicable:
+        raise UsageError(f"dlzoo visualize has no method for this run (task '{run.task.name}', model inputs "
+                         f"{tuple(run.model.input_shape[1:])}): it explains image classifiers")
+    splits = run.load_data()
     check_class(class_index, splits.num_classes)
     images, labels = splits.x_test[:samples], splits.y_test[:samples]
-    methods = visualize.applicable_methods(run.model) if method == "all" else [method]
+    methods = applicable if method == "all" else [method]
     out_folder = pathlib.Path(out) if out else run.folder / "plots"
     written = []
     for name in methods:

@@ -13,13 +13,16 @@ A dataset is named by a spec string ``source[:argument]``:
 ``npz:<path>``              arrays ``x``, ``y`` and optionally ``x_test``, ``y_test``
 ==========================  =================================================================
 
-:func:`load` returns a normalized :class:`~dlzoo.data.splits.Splits`;
-:func:`dlzoo.data.pipeline.make_datasets` turns it into batched ``tf.data`` pipelines.
+:func:`load` returns a :class:`~dlzoo.data.splits.Splits` holding the dataset's **raw** values
+(digits pixels 0-16, image files' bytes, an ``.npz`` as stored): standardization happens inside
+the model (a ``standardize`` layer adapted with :func:`input_statistics` of the training split),
+so that a saved model takes what the dataset stores. :func:`dlzoo.data.pipeline.make_datasets`
+turns the splits into batched ``tf.data`` pipelines.
 """
 
 import numpy as np
 
-from dlzoo.data.splits import FEATURES, IMAGE, SIGNAL, Splits, make_splits  # noqa: F401
+from dlzoo.data.splits import CLASSES, FEATURES, IMAGE, SIGNAL, VALUES, Splits, make_splits  # noqa: F401
 from dlzoo.errors import UsageError
 from dlzoo.registry import Registry
 
@@ -46,18 +49,18 @@ def parse_spec(spec):
     return source, (argument or None)
 
 
-def load(spec, seed=0, options=None, normalize_inputs=True):
-    """Load dataset ``spec`` as normalized train/val/test arrays.
+def load(spec, seed=0, options=None):
+    """Load dataset ``spec`` as raw train/val/test arrays.
 
     Args:
         spec: dataset spec string, see the module docstring.
         seed: the data seed; it fixes the splits (and generated data).
         options: the recipe's ``[data]`` table; loaders read the keys they know
             (``test_fraction``, ``val_fraction``, ``image_size``, ``num_samples``, ``classes``).
-        normalize_inputs: standardize with statistics of the training split.
 
     Returns:
-        A :class:`Splits` whose ``normalization`` holds the statistics used.
+        A :class:`Splits` of raw values whose ``normalization`` holds the statistics of the
+        training inputs (for the model's ``standardize`` layer).
     """
     _load_sources()
     # Unset optional keys of [data] are None; loaders use their own defaults for them.
@@ -72,8 +75,8 @@ def load(spec, seed=0, options=None, normalize_inputs=True):
     limit = options.get("train_samples")
     if limit:
         splits = limit_training_samples(splits, int(limit), seed)
-    if normalize_inputs:
-        normalize(splits)
+    mean, variance = input_statistics(splits)
+    splits.normalization = {"mean": mean.tolist(), "variance": variance.tolist()}
     return splits
 
 
@@ -88,21 +91,20 @@ def normalization_axes(kind, rank):
     return tuple(range(rank - 1)) if rank > 2 else (0, 1)
 
 
-def normalize(splits):
-    """Standardize all splits in place with the mean and std of the *training* split only.
+def input_statistics(splits):
+    """Mean and variance of the *training* inputs, one value per channel (images, signals) or
+    per feature (tabular data), as float32 arrays of shape (channels,) or (features,).
 
-    Statistics from train alone keep test examples from leaking into training. The statistics
-    are stored in ``splits.normalization`` so that a run can record them.
+    Statistics from train alone keep test examples from leaking into training. Constant inputs
+    (the always-blank corner pixels of digits) get variance 1, so they stay 0 after
+    standardization instead of dividing by zero.
     """
-    axes = normalization_axes(splits.kind, splits.x_train.ndim)
-    mean = splits.x_train.mean(axis=axes, keepdims=True)
-    std = splits.x_train.std(axis=axes, keepdims=True)
-    std = np.where(std < 1e-6, 1.0, std)  # constant inputs (e.g. blank digit pixels) stay 0
-    for name in ("train", "val", "test"):
-        x = getattr(splits, f"x_{name}")
-        setattr(splits, f"x_{name}", ((x - mean) / std).astype("float32"))
-    splits.normalization = {"mean": mean.reshape(-1).tolist(), "std": std.reshape(-1).tolist()}
-    return splits
+    x = splits.x_train
+    axes = normalization_axes(splits.kind, x.ndim)
+    mean = x.mean(axis=axes).reshape(-1) if splits.kind != FEATURES else x.reshape(len(x), -1).mean(axis=0)
+    variance = x.var(axis=axes).reshape(-1) if splits.kind != FEATURES else x.reshape(len(x), -1).var(axis=0)
+    variance = np.where(variance < 1e-12, 1.0, variance)
+    return mean.astype("float32"), variance.astype("float32")
 
 
 def select_classes(splits, classes):

@@ -6,7 +6,7 @@ Each loader takes ``(argument, seed, options)`` and returns raw (not yet normali
 
 import numpy as np
 
-from dlzoo.data import IMAGE, FEATURES, SIGNAL, make_splits, register
+from dlzoo.data import FEATURES, IMAGE, SIGNAL, VALUES, make_splits, register
 
 
 def _fractions(options):
@@ -19,11 +19,15 @@ def _fractions(options):
 
 @register("digits")
 def load_digits(argument, seed, options):
-    """scikit-learn's 1797 handwritten digits, 8x8 grey images scaled to [0, 1], shape (8, 8, 1)."""
+    """scikit-learn's 1797 handwritten digits, 8x8 grey images of ink counts 0-16, shape (8, 8, 1).
+
+    The values are kept as scikit-learn stores them (``load_digits().images``), so a model
+    exported from a digits run takes exactly those images.
+    """
     from sklearn import datasets
 
     digits = datasets.load_digits()
-    images = (digits.images / 16.0).astype("float32")[..., np.newaxis]  # (1797, 8, 8, 1)
+    images = digits.images.astype("float32")[..., np.newaxis]  # (1797, 8, 8, 1), values 0-16
     class_names = [str(label) for label in range(10)]
     return make_splits("digits", IMAGE, class_names, images, digits.target, seed=seed, **_fractions(options))
 
@@ -81,3 +85,18 @@ def load_breast_cancer(argument, seed, options):
         "breast_cancer", FEATURES, list(data.target_names), data.data, data.target,
         seed=seed, **_fractions(options),
     )
+
+
+@register("diabetes")
+def load_diabetes(argument, seed, options):
+    """Diabetes progression (Efron et al. 2004): 442 patients, 10 features, a real-valued target.
+
+    The target is a measure of disease progression one year after baseline (25-346). The
+    features are scikit-learn's scaled version (each column centred, unit norm), as stored in
+    ``sklearn.datasets.load_diabetes()``. A regression dataset: splits are random, not stratified.
+    """
+    from sklearn import datasets
+
+    data = datasets.load_diabetes()
+    return make_splits("diabetes", FEATURES, [], data.data, data.target, seed=seed, targets=VALUES,
+                       **_fractions(options))

@@ -16,6 +16,10 @@ SIGNAL = "signal"  # (length,) or (length, channels): one mean/std per channel
 FEATURES = "features"  # (features,): one mean/std per feature (tabular data)
 KINDS = (IMAGE, SIGNAL, FEATURES)
 
+# What the targets are: class ids (classification) or real values (regression).
+CLASSES = "classes"
+VALUES = "values"
+
 
 @dataclasses.dataclass
 class Splits:
@@ -26,7 +30,9 @@ class Splits:
         kind: one of ``"image"``, ``"signal"``, ``"features"``.
         class_names: one name per class; labels are integers ``0..num_classes-1``.
         x_train, y_train, x_val, y_val, x_test, y_test: float32 inputs and int32 labels.
-        normalization: ``{"mean": ..., "std": ...}`` once :func:`dlzoo.data.normalize` ran.
+        normalization: ``{"mean": ..., "variance": ...}``: statistics of the training inputs,
+            which the model's ``standardize`` layer uses (the arrays themselves stay raw).
+        targets: ``"classes"`` or ``"values"`` (regression; then ``class_names`` is empty).
     """
 
     name: str
@@ -39,6 +45,7 @@ class Splits:
     x_test: np.ndarray
     y_test: np.ndarray
     normalization: dict = dataclasses.field(default_factory=dict)
+    targets: str = CLASSES
 
     @property
     def input_shape(self):
@@ -69,22 +76,23 @@ class Splits:
         )
 
 
-def stratified_split(x, y, fraction, seed):
+def stratified_split(x, y, fraction, seed, stratify=True):
     """Split ``(x, y)`` into two parts, the second holding ``fraction`` of each class.
 
     Stratifying keeps the class balance of small datasets (digits has ~180 images per class)
-    the same in every split, and the fixed ``seed`` makes the split reproducible.
+    the same in every split, and the fixed ``seed`` makes the split reproducible. Regression
+    targets (``stratify=False``) are split at random.
     """
     from sklearn.model_selection import train_test_split
 
     x_keep, x_held, y_keep, y_held = train_test_split(
-        x, y, test_size=fraction, random_state=seed, stratify=y
+        x, y, test_size=fraction, random_state=seed, stratify=y if stratify else None
     )
     return x_keep, y_keep, x_held, y_held
 
 
 def make_splits(name, kind, class_names, x, y, x_test=None, y_test=None, seed=0,
-                test_fraction=0.2, val_fraction=0.1, x_val=None, y_val=None):
+                test_fraction=0.2, val_fraction=0.1, x_val=None, y_val=None, targets=CLASSES):
     """Build a :class:`Splits`, carving test and validation splits out of ``x`` where missing.
 
     Args:
@@ -95,23 +103,29 @@ def make_splits(name, kind, class_names, x, y, x_test=None, y_test=None, seed=0,
         seed: seed of the splits (the data seed, independent of the training seed).
         test_fraction: fraction of all data held out for test when there is no test split.
         val_fraction: fraction of all data held out for validation when there is no val split.
+        targets: ``"classes"`` (int32 labels, stratified splits) or ``"values"`` (float32
+            regression targets, shape (n,) or (n, outputs); splits are random, not stratified).
     """
+    as_targets = (lambda values: np.asarray(values).astype("int32").reshape(-1)) if targets == CLASSES else \
+        (lambda values: np.asarray(values, dtype="float32"))
+    stratify = targets == CLASSES
     x = np.asarray(x, dtype="float32")
-    y = np.asarray(y).astype("int32").reshape(-1)
+    y = as_targets(y)
     if x_test is None:
-        x, y, x_test, y_test = stratified_split(x, y, test_fraction, seed)
+        x, y, x_test, y_test = stratified_split(x, y, test_fraction, seed, stratify)
     if x_val is None:
         # val_fraction is a share of all data; express it as a share of what is left.
         share_of_pool = val_fraction * (len(y) + len(y_test)) / len(y)
-        x, y, x_val, y_val = stratified_split(x, y, min(share_of_pool, 0.5), seed + 1)
+        x, y, x_val, y_val = stratified_split(x, y, min(share_of_pool, 0.5), seed + 1, stratify)
     return Splits(
         name=name,
         kind=kind,
         class_names=[str(class_name) for class_name in class_names],
         x_train=np.asarray(x, dtype="float32"),
-        y_train=np.asarray(y).astype("int32").reshape(-1),
+        y_train=as_targets(y),
         x_val=np.asarray(x_val, dtype="float32"),
-        y_val=np.asarray(y_val).astype("int32").reshape(-1),
+        y_val=as_targets(y_val),
         x_test=np.asarray(x_test, dtype="float32"),
-        y_test=np.asarray(y_test).astype("int32").reshape(-1),
+        y_test=as_targets(y_test),
+        targets=targets,
     )

@@ -50,6 +50,18 @@ def build_softmax_regression(input_shape, num_classes, *, l2=0.0):
     return build_logistic(input_shape, num_classes, l2=l2)
 
 
+@register("linear")
+def build_linear(input_shape, num_classes, *, l2=0.0):
+    """A linear model ``w . x + b``: the flattened inputs straight into the head.
+
+    Under the ``regress`` task the head is one linear unit: the *linear neuron* trained with
+    the squared error. Under ``classify`` it is the same model as :func:`build_logistic`.
+    """
+    model = build_logistic(input_shape, num_classes, l2=l2)
+    model.name = "linear"
+    return model
+
+
 @register("mlp")
 def build_mlp(input_shape, num_classes, *, hidden_units=(128, 64), activation="relu", dropout_rate=0.0,
               batch_norm=False, l2=0.0, initializer="default"):

@@ -153,7 +153,9 @@ def upsample_to(images, minimum_size):
     height, width = images.shape[1], images.shape[2]
     if minimum_size is None or (height >= minimum_size and width >= minimum_size):
         return images
-    return layers.Resizing(minimum_size, minimum_size, interpolation="bilinear", name="resize")(images)
+    from dlzoo.models.preprocessing import Resize  # Resizing that keeps inference mode the default
+
+    return Resize(minimum_size, minimum_size, interpolation="bilinear", name="resize")(images)
 
 
 def dense_unit(features, units, index, activation, kernel_initializer="glorot_uniform",

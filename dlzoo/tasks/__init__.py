@@ -1,33 +1,47 @@
 """Tasks: the one place that knows what kind of learning a recipe does.
 
-A task owns the loss, the metrics, how to train and evaluate, which pictures make sense and
-what is exported. Every task has the same two steps, called by :mod:`dlzoo.train`:
-
-* ``prepare(config, quick) -> prepared``: load data, build model and optimizer, check that
-  they fit together. Anything wrong here is the user's input: it raises ``ValueError`` /
-  :class:`~dlzoo.errors.UsageError` and no run folder is created.
-* ``run(prepared, folder) -> results``: train and write everything into the run folder;
-  returns the dict merged into ``metrics.json``.
-
-Task modules import TensorFlow inside their functions, so this registry is cheap to import.
+Each module of this package defines a :class:`~dlzoo.tasks.base.Task` subclass and registers it
+with ``@register("name")``; :func:`get` imports every module of the package first, so a new
+task is one new file (no list to edit). Task modules import TensorFlow inside their functions,
+so importing them is cheap (``dlzoo show`` checks a task's configuration without TensorFlow).
 """
 
 import importlib
+import pkgutil
 
 from dlzoo.registry import Registry
 
 TASKS = Registry("task")
-register = TASKS.register
 
-_MODULES = ("classify", "scratch", "optimizer_paths", "transfer")
+
+def register(name):
+    """Class decorator registering a :class:`~dlzoo.tasks.base.Task` subclass as ``name``."""
+
+    def decorator(task_class):
+        task_class.name = name
+        return TASKS.register(name)(task_class)
+
+    return decorator
+
+
+def _import_task_modules():
+    """Import every module of this package, so that each registers its task."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
 
 
 def get(name):
-    """The task class registered as ``name``."""
-    for module in _MODULES:
-        try:
-            importlib.import_module(f"dlzoo.tasks.{module}")
-        except ModuleNotFoundError as error:
-            if error.name != f"dlzoo.tasks.{module}":
-                raise
+    """The task class registered as ``name`` (a did-you-mean error when unknown)."""
+    _import_task_modules()
     return TASKS.get(name)
+
+
+def create(name):
+    """A new instance of the task registered as ``name``."""
+    return get(name)()
+
+
+def names():
+    """Names of every registered task."""
+    _import_task_modules()
+    return TASKS.names()

@@ -32,6 +32,7 @@ from dlzoo import functions2d, report, runs
 from dlzoo.registry import did_you_mean
 from dlzoo.config import check_known_keys
 from dlzoo.tasks import register
+from dlzoo.tasks.base import Task
 
 PATHS_DEFAULTS = {
     "functions": ["quadratic", "rosenbrock", "saddle"],
@@ -423,8 +424,23 @@ def trajectories_csv(all_trajectories):
 
 
 @register("optimizer-paths")
-class OptimizerPathsTask:
-    """Run every optimizer of ``[paths]`` on every test function; draw and tabulate the paths."""
+class OptimizerPathsTask(Task):
+    """Run every optimizer of ``[paths]`` on every test function; draw and tabulate the paths.
+
+    It trains no network on data: evaluate, export and predict have nothing to work on.
+    """
+
+    section = "paths"
+    section_defaults = PATHS_DEFAULTS
+    description = "optimizer paths on 2-D test functions (no model, no data)"
+
+    def check_config(self, config):
+        """Check ``[paths]`` before anything is imported or run."""
+        read_paths_options(config.get("paths", {}))
+
+    def describe(self, prepared):
+        """What is about to run, printed first."""
+        return f"{len(prepared.plans)} descents (optimizer x test function)"
 
     def prepare(self, config, quick=False):
         """Check ``[paths]`` and build one optimizer per (function, optimizer); errors are usage errors."""

@@ -10,10 +10,10 @@ import time
 
 import numpy as np
 
-from dlzoo import report, runs
-from dlzoo.compare import history_csv
+from dlzoo import report, training
 from dlzoo.config import check_known_keys
 from dlzoo.tasks import register
+from dlzoo.tasks.classify import ClassifyTask
 
 MODEL_OPTIONS = ("name", "hidden_units", "activation", "l2", "dropout_rate")
 GRADIENT_CHECK_SAMPLES = 8
@@ -21,10 +21,11 @@ GRADIENT_CHECK_SAMPLES = 8
 
 @dataclasses.dataclass
 class PreparedScratchRun:
-    """A NumPy network, its optimizer and its data, checked and ready."""
+    """A NumPy network, its optimizer and its (standardized) data, checked and ready."""
 
     config: dict
     splits: object
+    standardized: dict  # {"train": (x, y), "val": ..., "test": ...}: inputs as the network sees them
     network: object
     optimizer: object
     quick: bool
@@ -39,17 +40,41 @@ def build_numpy_optimizer(optimizer_config):
     return get_numpy_optimizer(name, **options)
 
 
+def standardize(splits):
+    """Every split's inputs standardized with the training statistics, as the NumPy network needs.
+
+    The Keras copy of the network does the same inside the model (its ``standardize`` layer),
+    so the exported model takes raw inputs.
+    """
+    # One statistic per channel or feature: the last axis, so they broadcast over the batch.
+    mean = np.asarray(splits.normalization["mean"], dtype="float32")
+    std = np.sqrt(np.asarray(splits.normalization["variance"], dtype="float32"))
+    return {name: (((splits.split(name)[0] - mean) / std).astype("float32"), splits.split(name)[1])
+            for name in ("train", "val", "test")}
+
+
 @register("numpy-mlp")
-class NumpyMLPTask:
-    """Train :class:`dlzoo.scratch.NumpyMLP`, check its gradients, export it through Keras."""
+class NumpyMLPTask(ClassifyTask):
+    """Train :class:`dlzoo.scratch.NumpyMLP`, check its gradients, export it through Keras.
+
+    After training it is a classifier like any other (evaluate, export, visualize, predict
+    are the classification task's), because its weights are copied into a Keras model.
+    """
+
+    description = "an MLP trained with backpropagation written in NumPy"
+    model_from_registry = False  # [model] holds the NumPy network's options
+
+    def check_config(self, config):
+        """Only the NumPy network's options are valid in ``[model]``."""
+        super().check_config(config)
+        check_known_keys("model", config["model"], MODEL_OPTIONS)
 
     def prepare(self, config, quick=False):
         """Load the data, build the NumPy network and optimizer; bad options are usage errors."""
         from dlzoo.scratch import NumpyMLP
-        from dlzoo.tasks.classify import load_splits
 
-        check_known_keys("model", config["model"], MODEL_OPTIONS)
-        splits = load_splits(config, quick)
+        self.check_config(config)
+        splits = self.load_data(config, quick=quick)
         model = config["model"]
         features = int(np.prod(splits.input_shape))
         network = NumpyMLP(
@@ -58,34 +83,46 @@ class NumpyMLPTask:
             dropout_rate=model.get("dropout_rate", 0.0), seed=config["train"]["seed"],
         )
         optimizer = build_numpy_optimizer(config["optimizer"])
-        return PreparedScratchRun(config, splits, network, optimizer, quick)
+        return PreparedScratchRun(config, splits, standardize(splits), network, optimizer, quick)
+
+    def describe(self, prepared):
+        """What is about to be trained, printed before epoch 1."""
+        sizes = prepared.splits.sizes()
+        parameters = sum(weights.size for weights in prepared.network.parameters())
+        return (f"data {prepared.splits.name}: {sizes['train']} train / {sizes['val']} val / {sizes['test']} test; "
+                f"NumPy MLP {list(prepared.network.layer_sizes)}: {parameters:,} parameters")
 
     def run(self, prepared, folder):
-        """Train, check gradients, copy into Keras and finish like a Keras run."""
-        from dlzoo.scratch import train
+        """Train through the shared loop, check gradients, copy into Keras and finish like a Keras run."""
         from dlzoo.scratch.to_keras import to_keras_model
-        from dlzoo.tasks.classify import finish
+        from dlzoo.tasks.supervised import with_standardization
 
         config, splits = prepared.config, prepared.splits
         epochs = config["train"]["quick_epochs"] if prepared.quick else config["train"]["epochs"]
-        start = time.perf_counter()
-        history = train(prepared.network, splits.x_train, splits.y_train, splits.x_val, splits.y_val,
-                        prepared.optimizer, epochs=epochs, batch_size=config["data"]["batch_size"],
-                        seed=config["train"]["seed"])
-        train_seconds = time.perf_counter() - start
-        runs.atomic_write_text(folder / "history.csv", history_csv(history))  # same columns as Keras's CSVLogger
-        if not np.all(np.isfinite(history["loss"])):
-            from dlzoo.errors import RunFailed
+        (x_train, y_train), (x_val, y_val) = prepared.standardized["train"], prepared.standardized["val"]
+        rng = np.random.default_rng(config["train"]["seed"])  # shuffles every epoch
 
-            raise RunFailed("training loss became NaN or infinite; lower optimizer.learning_rate")
-        checks = gradient_checks(prepared.network, splits)
-        keras_model = to_keras_model(prepared.network, splits.input_shape)
-        keras_model.compile(loss="sparse_categorical_crossentropy")  # for model.evaluate in finish()
-        results = finish(keras_model, splits, folder, config, history)
+        def one_epoch(epoch):
+            """One pass of hand-written backpropagation over the training split."""
+            start = time.perf_counter()
+            loss, accuracy = prepared.network.train_epoch(x_train, y_train, prepared.optimizer,
+                                                          config["data"]["batch_size"], rng)
+            seconds = time.perf_counter() - start
+            val_loss, val_accuracy = prepared.network.evaluate(x_val, y_val)
+            return {"loss": loss, "accuracy": accuracy, "val_loss": val_loss, "val_accuracy": val_accuracy,
+                    "epoch_seconds": seconds}
+
+        start = time.perf_counter()
+        history = training.run_epochs(one_epoch, epochs, folder, config["train"])
+        train_seconds = time.perf_counter() - start
+        checks = gradient_checks(prepared.network, prepared.standardized)
+        keras_model = with_standardization(to_keras_model(prepared.network, splits.input_shape), config, splits)
+        keras_model.compile(loss="sparse_categorical_crossentropy")
+        results = self.finish(keras_model, splits, folder, config, history)
         report.write_section(folder, "20-gradient-check", gradient_check_section(checks, prepared.network))
         results.update(
             gradient_check=checks, train_seconds=train_seconds,
-            samples_per_second=len(splits.y_train) * epochs / max(train_seconds, 1e-9),
+            samples_per_second=len(splits.y_train) * len(history["loss"]) / max(train_seconds, 1e-9),
             epoch_seconds_median=float(np.median(history["epoch_seconds"])),
         )
         results["metrics"]["gradient_check_max_relative_error"] = checks["finite_differences"]
@@ -93,12 +130,11 @@ class NumpyMLPTask:
         return results
 
 
-def gradient_checks(network, splits):
+def gradient_checks(network, standardized):
     """Hand-written gradients vs finite differences and vs ``tf.GradientTape``, in float64."""
     from dlzoo.scratch.gradient_check import gradient_check, tape_check
 
-    x = splits.x_train[:GRADIENT_CHECK_SAMPLES]
-    y = splits.y_train[:GRADIENT_CHECK_SAMPLES]
+    x, y = (values[:GRADIENT_CHECK_SAMPLES] for values in standardized["train"])
     finite = gradient_check(network, x, y)
     return {"finite_differences": float(finite["max_relative_error"]),
             "gradient_tape": float(tape_check(network, x, y)),

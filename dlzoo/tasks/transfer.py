@@ -58,12 +58,13 @@ import warnings
 
 import numpy as np
 
-from dlzoo import report, runs
-from dlzoo.compare import history_csv
+from dlzoo import report, runs, training
 from dlzoo.errors import UsageError
 from dlzoo.registry import did_you_mean
 from dlzoo.config import check_known_keys
 from dlzoo.tasks import register
+from dlzoo.tasks.base import Task
+from dlzoo.tasks.classify import ClassifyTask
 
 # The keys of [transfer] and their defaults; None is resolved in check_transfer_options.
 TRANSFER_DEFAULTS = {
@@ -208,8 +209,7 @@ def load_classes(config, classes, train_samples, quick):
     if quick:
         limit = config["train"]["quick_train_samples"]
         options["train_samples"] = min(limit, train_samples or limit)
-    return data.load(data_config["dataset"], seed=data_config["seed"], options=options,
-                     normalize_inputs=data_config["normalize"])
+    return data.load(data_config["dataset"], seed=data_config["seed"], options=options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,24 +293,28 @@ def base_from_application(name, input_size):
     return base, side
 
 
-def assemble(base, input_shape, num_classes, resize_to=None, name="transfer"):
-    """The outer model: ``inputs -> [resize -> to_rgb] -> base -> gap -> logits -> probabilities``.
+def assemble(base, input_shape, num_classes, resize_to=None, name="transfer", standardize=None):
+    """The outer model: ``inputs -> [standardize -> resize -> to_rgb] -> base -> gap -> logits -> probabilities``.
 
     Args:
         base: a functional model giving a feature map (batch, h, w, channels).
         input_shape: shape of one input image, e.g. (8, 8, 1).
         resize_to: resize images to this side first, and repeat grey images to 3 channels
             when the base wants colour (keras.applications bases).
+        standardize: a ``standardize`` layer for bases that do not standardize raw inputs
+            themselves (keras.applications); a dlzoo base carries its own.
     """
     import keras
     from keras import layers
 
-    from dlzoo.models import heads, layers_util
+    from dlzoo.models import heads, layers_util, preprocessing
 
     inputs = keras.Input(shape=tuple(input_shape), name="inputs")
     images = layers_util.as_image(inputs)  # (batch, h, w, c)
+    if standardize is not None:
+        images = standardize(images)
     if resize_to:
-        images = layers.Resizing(resize_to, resize_to, interpolation="bilinear", name="resize")(images)
+        images = preprocessing.Resize(resize_to, resize_to, interpolation="bilinear", name="resize")(images)
     wanted, have = base.input_shape[-1], images.shape[-1]
     if wanted == 3 and have == 1:
         images = layers.Concatenate(name="to_rgb")([images, images, images])  # grey -> (batch, h, w, 3)
@@ -380,32 +384,28 @@ def trainable_parameters(model):
 def test_accuracy(model, splits):
     """Accuracy of ``model`` on the test split of ``splits``."""
     from dlzoo.evaluate import classification_metrics
-    from dlzoo.tasks.classify import predict
+    from dlzoo.tasks.supervised import predict
 
     return float(classification_metrics(splits.y_test, predict(model, splits.x_test), splits.class_names)["accuracy"])
 
 
 def train_stage(name, model, splits, config, folder, epochs, quick, learning_rate=None):
-    """Compile and fit ``model`` as stage ``name``, logging into ``<folder>/stages/<name>/``.
+    """Compile and fit ``model`` as stage ``name`` through the shared training module.
 
-    Uses the classification task's callbacks (history CSV, TensorBoard, best checkpoint,
-    early stopping) and its NaN check; with ``train.restore_best`` the best weights by
-    ``train.monitor`` are restored at the end.
+    The stage gets the platform's files with its name (``history-<name>.csv``,
+    ``checkpoints/<name>-best.weights.h5``), callbacks and guards; with ``train.restore_best``
+    the best weights by ``train.monitor`` are restored at the end.
     """
     from dlzoo.data.pipeline import make_datasets
-    from dlzoo.tasks.classify import PreparedRun, compile_model, fit
 
     stage_config = with_learning_rate(config, learning_rate)
     stage_config["train"]["epochs"] = epochs  # so that a schedule's decay_steps = "auto" spans this stage
-    compile_model(model, stage_config, splits)  # after any change of `trainable`: it takes effect at compile
+    ClassifyTask().compile_model(model, stage_config, splits)  # after any change of `trainable`: it takes effect at compile
     datasets = make_datasets(splits, config["data"]["batch_size"], seed=config["data"]["seed"],
                              augment=config["data"]["augment"])
-    stage_folder = folder / "stages" / name
-    stage_folder.mkdir(parents=True)
-    prepared = PreparedRun(config=stage_config, splits=splits, datasets=datasets, model=model, quick=quick)
     trainable = trainable_parameters(model)
     start = time.perf_counter()
-    history = fit(prepared, stage_folder, epochs)
+    history = training.fit(model, datasets["train"], datasets["val"], folder, stage_config["train"], epochs, stage=name)
     seconds = time.perf_counter() - start
     return StageResult(name, history, seconds, len(history["loss"]), stage_config["optimizer"]["learning_rate"],
                        trainable, test_accuracy(model, splits))
@@ -416,41 +416,67 @@ def train_stage(name, model, splits, config, folder, epochs, quick, learning_rat
 
 
 @register("transfer")
-class TransferTask:
-    """Pretrain (or load) a convolutional base, then frozen / fine-tuned / from-scratch on few labels."""
+class TransferTask(ClassifyTask):
+    """Pretrain (or load) a convolutional base, then frozen / fine-tuned / from-scratch on few labels.
+
+    The run's model is the fine-tuned classifier: evaluate, export, visualize and predict are
+    the classification task's.
+    """
+
+    section = "transfer"
+    section_defaults = TRANSFER_DEFAULTS
+    description = "transfer learning (a pretrained base on new classes with few labels)"
+
+    def check_config(self, config):
+        """Check ``[transfer]`` (unknown keys, values) as well as the classification settings."""
+        super().check_config(config)
+        Task.check_config(self, config)
+        check_transfer_options(config.get("transfer", {}), config["optimizer"])
 
     def prepare(self, config, quick=False):
         """Check ``[transfer]``, load source and target data, build the base and the models."""
-        from dlzoo.tasks.classify import build_model, seed_everything
+        from dlzoo.models import preprocessing
 
-        seed_everything(config["train"]["seed"])
+        training.seed_everything(config["train"]["seed"])
         options = check_transfer_options(config.get("transfer", {}), config["optimizer"])
         record_target_data(config, options)
         target = load_classes(config, options["target_classes"], options["target_train_samples"], quick)
-        source_splits = source_model = resize_to = None
+        source_splits = source_model = resize_to = standardize = None
         base_argument = options["base"]
         if base_argument == "":
             source_splits = load_classes(config, options["source_classes"], options["source_train_samples"], quick)
-            source_model = build_model(config, source_splits)
-            base = extract_base(source_model)
+            source_model = self.build_model(config, source_splits)
+            base = extract_base(source_model)  # starts with the source's standardize layer
             description = (f"pretrained in this run: model '{config['model']['name']}' on classes "
                            f"{options['source_classes']} ({len(source_splits.y_train)} training examples)")
         elif base_argument.startswith(KERAS_PREFIX):
             name = base_argument[len(KERAS_PREFIX):]
             base, resize_to = base_from_application(name, options["input_size"])
+            standardize = preprocessing.standardization(target.normalization["mean"], target.normalization["variance"],
+                                                        target.input_shape)
             description = f"keras.applications {KERAS_APPLICATIONS[name][0]} (ImageNet), inputs resized to {resize_to}"
         else:
             base, description = base_from_run(base_argument, target.input_shape)
         num_classes = target.num_classes
-        transfer_model = assemble(base, target.input_shape, num_classes, resize_to, name="transfer")
-        scratch_model = assemble(fresh_copy(base), target.input_shape, num_classes, resize_to, name="scratch")
+        transfer_model = assemble(base, target.input_shape, num_classes, resize_to, name="transfer",
+                                  standardize=standardize)
+        scratch_model = assemble(fresh_copy(base), target.input_shape, num_classes, resize_to, name="scratch",
+                                 standardize=standardize)
         return PreparedTransfer(config, options, source_splits, source_model, target, transfer_model, scratch_model,
                                 description, quick)
+
+    def describe(self, prepared):
+        """What is about to be trained, printed before the first stage."""
+        sizes = prepared.target_splits.sizes()
+        return (f"base: {prepared.base_description}; target data {prepared.target_splits.name} classes "
+                f"{prepared.options['target_classes']}: {sizes['train']} train / {sizes['val']} val / "
+                f"{sizes['test']} test")
 
     def run(self, prepared, folder):
         """Pretrain, train frozen, fine-tune, train from scratch; finish with the fine-tuned model."""
         from dlzoo import export
-        from dlzoo.tasks.classify import draw_augmentation, finish
+        from dlzoo.data.pipeline import make_datasets
+        from dlzoo.tasks.classify import draw_augmentation
 
         config, options, target = prepared.config, prepared.options, prepared.target_splits
         epochs = {key: (config["train"]["quick_epochs"] if prepared.quick else options[key]) for key in EPOCH_KEYS}
@@ -477,8 +503,8 @@ class TransferTask:
         export.save_keras_model(prepared.scratch_model, folder / "scratch.keras")
 
         history = joined_history(stages["frozen"].history, stages["fine_tuned"].history)
-        runs.atomic_write_text(folder / "history.csv", history_csv(history))
-        results = finish(model, target, folder, config, history)
+        runs.atomic_write_text(folder / "history.csv", training.history_csv(history))
+        results = self.finish(model, target, folder, config, history)
         results["metrics"].update(stage_metrics(stages))
         train_seconds = sum(stage.seconds for stage in stages.values())
         target_epochs = sum(stages[name].epochs for name in ("frozen", "fine_tuned", "scratch"))
@@ -491,19 +517,10 @@ class TransferTask:
         draw_stage_curves(stages, folder / "plots" / "transfer_curves.png", title=f"{config['name']}: target classes")
         report.write_section(folder, "10-transfer", transfer_section(prepared, stages))
         if config["data"]["augment"]:
-            draw_augmentation(_prepared_for_pictures(prepared), folder)
+            datasets = make_datasets(target, config["data"]["batch_size"], seed=config["data"]["seed"],
+                                     augment=config["data"]["augment"])
+            draw_augmentation(datasets["train"], target.class_names, folder)
         return results
-
-
-def _prepared_for_pictures(prepared):
-    """A classification PreparedRun of the target data, for the augmentation picture."""
-    from dlzoo.data.pipeline import make_datasets
-    from dlzoo.tasks.classify import PreparedRun
-
-    config = prepared.config
-    datasets = make_datasets(prepared.target_splits, config["data"]["batch_size"], seed=config["data"]["seed"],
-                             augment=config["data"]["augment"])
-    return PreparedRun(config, prepared.target_splits, datasets, prepared.transfer_model, prepared.quick)
 
 
 # ---------------------------------------------------------------------------------------------

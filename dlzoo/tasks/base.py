@@ -1,0 +1,101 @@
+"""The Task base class: what every kind of learning answers.
+
+A task is the one place that knows what kind of learning a recipe does (classify, regress, a
+NumPy network, ...). The platform calls it at fixed points, and never assumes classification:
+
+    config ──► check_config (no TensorFlow: `dlzoo show` and usage errors stay fast)
+           ──► prepare (data bundle, model, optimizers; bad input raises, no run folder yet)
+           ──► run (trains through dlzoo.training, evaluates, exports, draws; returns metrics)
+
+and after training, the commands read the run's ``config.toml``, build the same task and ask it:
+
+    dlzoo evaluate   ──► task.load_data + task.evaluate (+ task.evaluation_line)
+    dlzoo export     ──► task.serving_endpoints (named inputs and outputs, raw data in)
+    dlzoo visualize  ──► task.visualize_methods
+    dlzoo predict    ──► task.read_inputs + task.predict
+
+A new task is one module in ``dlzoo/tasks/`` whose class subclasses :class:`Task` and is
+decorated with ``@register("name")``: importing the package registers it, no list to edit.
+"""
+
+from dlzoo.config import check_known_keys
+from dlzoo.errors import UsageError
+
+
+class Task:
+    """Base class of every task; subclasses override what their kind of learning needs.
+
+    Class attributes:
+        name: the registered name (set by :func:`dlzoo.tasks.register`).
+        section: the name of the task's own config section (``"transfer"``), or None.
+        section_defaults: the keys of that section and their defaults.
+        description: one line for ``dlzoo list`` and error messages.
+        model_from_registry: ``[model]`` names a builder of :mod:`dlzoo.models` whose keyword
+            arguments are the valid keys (checked before training).
+    """
+
+    name = ""
+    section = None
+    section_defaults = {}
+    description = ""
+    model_from_registry = False
+
+    # 1. Configuration (must not import TensorFlow) ---------------------------------------------
+
+    def check_config(self, config):
+        """Refuse unknown keys of the task's own section; subclasses check values too."""
+        if self.section and self.section in config:
+            check_known_keys(self.section, config[self.section], self.section_defaults)
+
+    # 2. Training ---------------------------------------------------------------------------
+
+    def describe(self, prepared):
+        """One line printed before training: the data, its split sizes, the model and its size."""
+        return ""
+
+    def prepare(self, config, quick=False):
+        """Load the data and build what training needs; raise ValueError/UsageError on bad input."""
+        raise NotImplementedError(f"task '{self.name}' does not implement prepare")
+
+    def run(self, prepared, folder):
+        """Train, evaluate, save and draw into ``folder``; return the dict for ``metrics.json``."""
+        raise NotImplementedError(f"task '{self.name}' does not implement run")
+
+    # 3. After training: what the commands ask ------------------------------------------------
+
+    def load_data(self, config, dataset=None):
+        """The data a run was trained on (or ``dataset`` instead), as a data bundle."""
+        raise self.not_supported("evaluate it on data")
+
+    def evaluate(self, model, bundle, split):
+        """Metrics of ``model`` on one split of ``bundle``, as a JSON-ready dict."""
+        raise self.not_supported("evaluate it")
+
+    def evaluation_line(self, result):
+        """One line for the terminal summarizing :meth:`evaluate`'s result."""
+        return ", ".join(f"{key} {value:.4g}" for key, value in result.items() if isinstance(value, float))
+
+    def serving_endpoints(self, model, bundle):
+        """SavedModel endpoints: ``{name: (function, input_signature)}``; functions return dicts."""
+        raise self.not_supported("export it as a SavedModel")
+
+    def serving_example(self, bundle):
+        """The plain-TensorFlow snippet (Markdown) that calls the exported ``serve`` endpoint."""
+        return ""
+
+    def visualize_methods(self, model):
+        """Names of the ``dlzoo visualize`` methods that make sense for this task's model."""
+        return []
+
+    def read_inputs(self, values, file):
+        """Turn ``dlzoo predict`` arguments (strings) or ``--file`` into model inputs."""
+        raise self.not_supported("predict with it")
+
+    def predict(self, model, bundle, inputs):
+        """One human-readable line per input for ``dlzoo predict``."""
+        raise self.not_supported("predict with it")
+
+    def not_supported(self, action):
+        """The usage error for a command this task has no answer to."""
+        return UsageError(f"this run's task is '{self.name}'{': ' + self.description if self.description else ''}; "
+                          f"dlzoo cannot {action}")

@@ -1,0 +1,307 @@
+"""What supervised tasks share: a Keras model trained with ``fit`` on (inputs, targets) arrays.
+
+:class:`SupervisedTask` is the base of ``classify`` and ``regress`` (and the stages of
+``transfer``). A subclass says only what differs between kinds of targets:
+
+* ``build_model(config, splits)``: the model for its targets (a classifier, a regressor);
+* ``loss_and_metrics(config, splits)``: what ``compile`` gets;
+* ``evaluate(model, splits, split)``: its metrics of one split;
+* ``serving_outputs(outputs)``: the named outputs of the exported ``serve`` endpoint;
+* ``draw(model, splits, folder, config, test_result)``: its pictures.
+
+Steps of one run (``prepare`` checks everything that can be wrong before a run folder exists):
+
+1. load the raw data, build the model with its ``standardize`` layer, compile;
+2. train through :func:`dlzoo.training.fit` (history, checkpoints, guards, early stopping);
+3. evaluate every split, save ``model.keras`` and a verified SavedModel that takes raw
+   inputs, draw the pictures.
+"""
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+
+from dlzoo import plots, runs, training
+from dlzoo.errors import UsageError
+from dlzoo.tasks.base import Task
+
+
+@dataclasses.dataclass
+class PreparedRun:
+    """Everything a supervised run needs, checked and ready."""
+
+    config: dict
+    splits: object
+    datasets: dict
+    model: object
+    quick: bool
+    callbacks: list = dataclasses.field(default_factory=list)  # the task's own, before the platform's
+
+
+def load_splits(config, quick, dataset=None):
+    """Load the recipe's dataset (raw values); in quick mode keep only a few hundred training examples."""
+    from dlzoo import data
+
+    data_config = config["data"]
+    options = dict(data_config)
+    if quick:
+        limit = config["train"]["quick_train_samples"]
+        options["train_samples"] = min(limit, options.get("train_samples") or limit)
+    return data.load(dataset or data_config["dataset"], seed=data_config["seed"], options=options)
+
+
+def build_trunk(config, splits, num_classes):
+    """The recipe's model for the data (from :mod:`dlzoo.models`); a shape that does not fit is a usage error."""
+    from dlzoo import models
+
+    options = {key: value for key, value in config["model"].items() if key != "name"}
+    name = config["model"]["name"]
+    try:
+        model = models.build(name, splits.input_shape, num_classes, **options)
+    except (ValueError, TypeError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "unexpected keyword" in message or isinstance(error, UsageError):
+            raise UsageError(message) from error
+        raise UsageError(
+            f"dataset {splits.name} (inputs {splits.input_shape}) does not fit model '{name}': {message}"
+        ) from error
+    expected = tuple(model.input_shape[1:])
+    if expected != splits.input_shape:
+        raise UsageError(
+            f"dataset {splits.name} has inputs of shape {splits.input_shape} but model '{name}' expects {expected}"
+        )
+    return model
+
+
+def with_standardization(model, config, splits):
+    """Put the ``standardize`` layer (training-split statistics) in front of ``model``.
+
+    With ``data.normalize = false`` the model sees the raw values as they are.
+    """
+    from dlzoo.models import preprocessing
+
+    if not config["data"].get("normalize", True):
+        return model
+    layer = preprocessing.standardization(splits.normalization["mean"], splits.normalization["variance"],
+                                          splits.input_shape)
+    return preprocessing.with_preprocessing(model, [layer])
+
+
+def training_steps(config, splits, quick):
+    """Optimizer steps of the whole run: epochs x batches per epoch."""
+    epochs = config["train"]["quick_epochs"] if quick else config["train"]["epochs"]
+    return epochs * math.ceil(len(splits.y_train) / config["data"]["batch_size"])
+
+
+def build_optimizer(config, steps):
+    """The recipe's optimizer, with ``decay_steps = "auto"`` schedules spanning ``steps``."""
+    from dlzoo import optimizers
+    from dlzoo.optimizers.schedules import fill_auto_steps
+
+    return optimizers.build_optimizer(fill_auto_steps(config["optimizer"], steps))
+
+
+def predict(model, inputs):
+    """Model outputs for ``inputs`` as a NumPy array, in batches."""
+    return np.asarray(model.predict(inputs, batch_size=256, verbose=0))
+
+
+def value_range(splits):
+    """The smallest and largest raw training input value, for the "use it without dlzoo" snippet."""
+    return float(np.min(splits.x_train)), float(np.max(splits.x_train))
+
+
+class SupervisedTask(Task):
+    """A Keras model trained with ``fit`` on the recipe's inputs and targets."""
+
+    model_from_registry = True
+
+    # 1. Building ---------------------------------------------------------------------------
+
+    def load_data(self, config, dataset=None, quick=False):
+        """The run's data (raw values, same spec and seed), or ``dataset`` instead."""
+        splits = load_splits(config, quick, dataset)
+        self.check_targets(splits)
+        return splits
+
+    def check_targets(self, splits):
+        """Refuse data whose targets this task cannot learn (a regression set for a classifier)."""
+
+    def build_model(self, config, splits):
+        """The model for ``splits``: standardization, the recipe's model, this task's head."""
+        raise NotImplementedError
+
+    def build_standardized(self, config, splits, num_classes):
+        """The recipe's model (with its classifier head) behind the ``standardize`` layer."""
+        return with_standardization(build_trunk(config, splits, num_classes), config, splits)
+
+    def loss_and_metrics(self, config, splits):
+        """``(loss, [metrics])`` for ``model.compile``."""
+        raise NotImplementedError
+
+    def compile_model(self, model, config, splits, quick=False):
+        """Compile ``model`` with the recipe's optimizer and this task's loss and metrics."""
+        loss, metrics = self.loss_and_metrics(config, splits)
+        model.compile(optimizer=build_optimizer(config, training_steps(config, splits, quick)), loss=loss,
+                      metrics=metrics)
+        return model
+
+    def prepare(self, config, quick=False):
+        """Load data, build and compile the model; raise UsageError when they do not fit."""
+        from dlzoo.data.pipeline import make_datasets
+
+        training.seed_everything(config["train"]["seed"])
+        splits = self.load_data(config, quick=quick)
+        with training.distribution_scope(config["train"]):
+            model = self.compile_model(self.build_model(config, splits), config, splits, quick)
+        datasets = make_datasets(splits, config["data"]["batch_size"], seed=config["data"]["seed"],
+                                 augment=config["data"]["augment"])
+        return PreparedRun(config=config, splits=splits, datasets=datasets, model=model, quick=quick)
+
+    def describe(self, prepared):
+        """What is about to be trained, printed before epoch 1."""
+        splits, model = prepared.splits, prepared.model
+        sizes = splits.sizes()
+        return (f"data {splits.name}: inputs {splits.input_shape}, {sizes['train']} train / {sizes['val']} val / "
+                f"{sizes['test']} test; model {prepared.config['model']['name']}: "
+                f"{model.count_params():,} parameters")
+
+    # 2. Training ---------------------------------------------------------------------------
+
+    def run(self, prepared, folder):
+        """Fit, then evaluate, save, export and draw; returns the results for metrics.json."""
+        config = prepared.config
+        epochs = config["train"]["quick_epochs"] if prepared.quick else config["train"]["epochs"]
+        start = time.perf_counter()
+        history = training.fit(prepared.model, prepared.datasets["train"], prepared.datasets["val"], folder,
+                               config["train"], epochs, extra_callbacks=prepared.callbacks)
+        train_seconds = time.perf_counter() - start
+        results = self.finish(prepared.model, prepared.splits, folder, config, history)
+        trained_samples = len(prepared.splits.y_train) * len(history.get("loss", []))
+        results.update(train_seconds=train_seconds, samples_per_second=trained_samples / max(train_seconds, 1e-9))
+        return results
+
+    def finish(self, model, splits, folder, config, history):
+        """Evaluate every split, save ``model.keras``, export a verified SavedModel and draw.
+
+        Returns the results for ``metrics.json``: the metrics, parameter count and export check.
+        """
+        from dlzoo import export
+
+        metrics, test_result = {}, None
+        for split in ("train", "val", "test"):
+            result = self.evaluate(model, splits, split)
+            metrics.update({f"{split}_{key}": value for key, value in self.headline(result).items()})
+            if split == "test":
+                test_result = result
+        runs.atomic_write_json(folder / "evaluation.json", test_result)
+        export.save_keras_model(model, folder / "model.keras")
+        exported = None
+        if config["train"]["export"]:
+            exported = export.export_saved_model(model, folder / "saved_model", self.serving_endpoints(model, splits),
+                                                 splits.x_test[:64])
+            exported["example"] = self.serving_example(splits)
+        if history.get("loss"):
+            plots.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png",
+                                  title=config["name"])
+        self.draw(model, splits, folder, config, test_result)
+        return {
+            "metrics": metrics,
+            "parameters": int(model.count_params()),
+            "epochs_run": len(history.get("loss", [])),
+            "export": exported,
+            "data": {"dataset": splits.name, "input_shape": list(splits.input_shape), "classes": splits.class_names,
+                     "sizes": splits.sizes(), "normalization": splits.normalization,
+                     "raw_value_range": list(value_range(splits))},
+        }
+
+    # 3. What the commands ask --------------------------------------------------------------
+
+    def headline(self, result):
+        """The few numbers of an evaluation that go into ``metrics.json`` as ``<split>_<name>``."""
+        raise NotImplementedError
+
+    def draw(self, model, splits, folder, config, test_result):
+        """The task's pictures after training (learning curves are drawn for every task)."""
+
+    def serving_outputs(self, outputs):
+        """The exported endpoint's named outputs, from the model's outputs (TensorFlow tensors)."""
+        raise NotImplementedError
+
+    def serving_endpoints(self, model, splits):
+        """One ``serve`` endpoint: raw inputs (the dataset's dtype and values) in, named outputs out."""
+        import tensorflow as tf
+
+        signature = tf.TensorSpec(shape=(None, *splits.input_shape), dtype=tf.float32, name="inputs")
+
+        def serve(inputs):
+            """The model in inference mode on a batch of raw inputs."""
+            return self.serving_outputs(model(inputs, training=False))
+
+        return {"serve": (serve, [signature])}
+
+    def serving_example(self, splits):
+        """Markdown: the plain TensorFlow lines that call the SavedModel, with shape, dtype and range."""
+        low, high = value_range(splits)
+        shape = ", ".join(str(side) for side in splits.input_shape)
+        return (
+            "```python\n"
+            "import numpy as np, tensorflow as tf\n"
+            "model = tf.saved_model.load(\"saved_model\")\n"
+            f"inputs = np.zeros((1, {shape}), np.float32)  # raw {splits.name} inputs, values {low:g} to {high:g}\n"
+            "outputs = model.serve(tf.constant(inputs))\n"
+            f"print({{name: value.numpy() for name, value in outputs.items()}})  # {', '.join(self.output_names())}\n"
+            "```\n"
+        )
+
+    def output_names(self):
+        """Names of the ``serve`` endpoint's outputs."""
+        raise NotImplementedError
+
+    def read_inputs(self, values, file):
+        """``dlzoo predict`` inputs: ``--file`` (``.npy``, or ``.npz`` with ``x``) or numbers per argument."""
+        if file:
+            return read_array_file(file)
+        if not values:
+            raise UsageError("give inputs to predict: numbers separated by commas, or --file inputs.npy")
+        try:
+            rows = [[float(number) for number in value.replace(",", " ").split()] for value in values]
+        except ValueError:
+            raise UsageError("each input must be numbers separated by commas, e.g. \"0.1,2,3\"") from None
+        return np.asarray(rows, dtype="float32")
+
+    def fit_inputs(self, inputs, splits):
+        """Reshape ``inputs`` to the model's input shape, or explain why they do not fit."""
+        shape = tuple(splits.input_shape)
+        size = int(np.prod(shape))
+        if inputs.shape[1:] == shape:
+            return inputs
+        if inputs.shape == shape:
+            return inputs[np.newaxis]
+        if inputs.ndim >= 1 and inputs.size % size == 0 and inputs.reshape(-1, size).shape[0] >= 1 and \
+                inputs.shape[-1] == size:
+            return inputs.reshape((-1, *shape))
+        raise UsageError(f"inputs of shape {inputs.shape} do not fit the model, which takes {shape} per example "
+                         f"({size} numbers)")
+
+
+def read_array_file(path):
+    """An array from ``.npy`` or ``.npz`` (array ``x``); a clear usage error otherwise."""
+    import pathlib
+    import zipfile
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise UsageError(f"--file {path}: no such file")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            with loaded:
+                if "x" not in loaded.files:
+                    raise UsageError(f"{path} has no array 'x'; it has: {', '.join(loaded.files) or 'nothing'}")
+                return np.asarray(loaded["x"], dtype="float32")
+        return np.asarray(loaded, dtype="float32")
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise UsageError(f"{path} is not a readable .npy/.npz file ({type(error).__name__})") from error
