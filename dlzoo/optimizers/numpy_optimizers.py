@@ -238,11 +238,6 @@ class NumpyAdam(NumpyOptimizer):
         param -= first_moment * step_size / (np.sqrt(second_moment) + self.epsilon)
 
 
-def numpy_optimizer_names():
-    """Names accepted by ``get_numpy_optimizer``."""
-    return NUMPY_OPTIMIZERS.names()
-
-
 def get_numpy_optimizer(name, **options):
     """Create the NumPy optimizer ``name`` (sgd, momentum, nesterov, adagrad, rmsprop, adam).
 
