@@ -202,7 +202,7 @@ def test_class_out_of_range_and_bad_arguments(tiny_cnn, test_images):
         visualize.saliency(tiny_cnn, images, [1, 2, 3])
     with pytest.raises(ValueError, match="4-D array"):
         visualize.saliency(tiny_cnn, images[0], 1)
-    with pytest.raises(ValueError, match="steps must be a positive int"):
+    with pytest.raises(ValueError, match="steps must be a whole number >= 1"):
         visualize.integrated_gradients(tiny_cnn, images, 1, steps=0)
 
 

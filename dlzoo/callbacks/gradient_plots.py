@@ -5,10 +5,11 @@ Arrays first (:func:`records_table`, :func:`gradient_norm_table`), the picture s
 used, so this runs on machines without a display and without TensorFlow.
 """
 
-import os
-import tempfile
+import io
 
 import numpy as np
+
+from dlzoo import runs, validation
 
 # The most epochs drawn as separate lines; more would make the plot unreadable.
 MAX_EPOCH_LINES = 6
@@ -27,8 +28,7 @@ def records_table(records, field):
     """
     if not records:
         raise ValueError("records must not be empty")
-    if field not in records[0]:
-        raise ValueError(f"field must be one of {sorted(records[0])}, got {field!r}")
+    validation.check_choice("field", field, sorted(records[0]))
     layer_names = list(dict.fromkeys(row["layer"] for row in records))
     epochs = sorted({row["epoch"] for row in records})
     values = np.full((len(epochs), len(layer_names)), np.nan)
@@ -128,11 +128,9 @@ def plot_gradient_statistics(records, path):
         _draw_gradient_norms(left, records)
         _draw_fractions(right, records)
         figure.tight_layout()
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, suffix=".png", delete=False) as temporary:
-            figure.savefig(temporary, format="png", dpi=100)
-        os.replace(temporary.name, path)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100)
+        runs.atomic_write_bytes(path, buffer.getvalue())
     finally:
         pyplot.close(figure)
     return path

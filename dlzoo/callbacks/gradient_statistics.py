@@ -37,15 +37,17 @@ TensorFlow backend only.
 """
 
 import csv
+import io
 import math
 import os
-import tempfile
 import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers
+
+from dlzoo import runs, validation
 
 # Activation names (the ``__name__`` of the Keras activation function) by family.
 RELU_LIKE_ACTIVATIONS = ("relu", "relu6")
@@ -183,8 +185,7 @@ def dead_fraction(activations, units_axis=-1):
 def saturated_fraction(activations, kind):
     """Fraction of activation values within :data:`SATURATION_MARGIN` of an asymptote of
     ``kind`` ("sigmoid", "hard_sigmoid" or "tanh")."""
-    if kind not in SATURATING_ASYMPTOTES:
-        raise ValueError(f"kind must be one of {sorted(SATURATING_ASYMPTOTES)}, got {kind!r}")
+    validation.check_choice("kind", kind, sorted(SATURATING_ASYMPTOTES))
     lower, upper = SATURATING_ASYMPTOTES[kind]
     activations = tf.cast(activations, tf.float32)
     saturated = tf.logical_or(
@@ -194,17 +195,13 @@ def saturated_fraction(activations, kind):
 
 
 def write_csv_atomically(records, path):
-    """Write ``records`` (dicts with :data:`RECORD_FIELDS`) to ``path`` via a temp file and
-    ``os.replace``, so a reader never sees a half-written file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=directory, suffix=".tmp", delete=False, newline=""
-    ) as temporary:
-        writer = csv.DictWriter(temporary, fieldnames=RECORD_FIELDS)
-        writer.writeheader()
-        writer.writerows(records)
-    os.replace(temporary.name, path)
+    """Write ``records`` (dicts with :data:`RECORD_FIELDS`) to ``path`` via a temporary file and
+    a rename, so a reader never sees a half-written file."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=RECORD_FIELDS)
+    writer.writeheader()
+    writer.writerows(records)
+    runs.atomic_write_text(path, text.getvalue())
 
 
 class GradientStatistics(keras.callbacks.Callback):
@@ -241,8 +238,7 @@ class GradientStatistics(keras.callbacks.Callback):
             )
         if not callable(loss_fn):
             raise ValueError(f"loss_fn must be a callable Keras loss, got {loss_fn!r}")
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be a positive integer, got {every!r}")
+        every = validation.check_integer("every", every, minimum=1)
         if np.issubdtype(sample_x.dtype, np.floating):
             sample_x = sample_x.astype(keras.config.floatx())
         self.sample_x = tf.constant(sample_x)

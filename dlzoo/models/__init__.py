@@ -11,20 +11,23 @@ and PyTorch backends.
 
 import importlib
 import inspect
+import pkgutil
 
 from dlzoo.registry import Registry
 
 MODELS = Registry("model")
 register = MODELS.register
 
-# Modules whose import registers builders. Each is a family of models.
-_FAMILIES = ("dense", "cnn", "resnet")
-
 
 def _load_families():
-    """Import every model family so that its builders are registered."""
-    for family in _FAMILIES:
-        importlib.import_module(f"dlzoo.models.{family}")
+    """Import every module of this package, so that each family registers its builders.
+
+    A new family is one new file with ``@register("name")`` builders: no list to edit. The
+    import happens on first use, not when the package is imported, because the family modules
+    import ``register`` from here.
+    """
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
 
 
 def get(name):

@@ -19,6 +19,7 @@ Images come as (height, width, channels) or (height, width); signals as (length,
 import keras
 from keras import layers
 
+from dlzoo import validation
 from dlzoo.models import heads, layers_util, register
 
 GLOBAL_POOLINGS = ("avg", "flatten")
@@ -32,13 +33,6 @@ def _image_inputs(input_shape, model_name, input_size):
     inputs = layers_util.inputs_for(input_shape)
     images = layers_util.upsample_to(layers_util.as_image(inputs), input_size)
     return inputs, images
-
-
-def _check_input_size(input_size, minimum=2):
-    """``input_size`` is None (keep the images' size) or an integer side length >= ``minimum``."""
-    if input_size is None:
-        return None
-    return layers_util.check_int("input_size", input_size, minimum=minimum)
 
 
 def _max_pool(features, name, rank=2):
@@ -78,15 +72,15 @@ def build_cnn(input_shape, num_classes, *, filters=(32, 64), kernel_size=3, acti
         l2: L2 weight-decay factor of every kernel.
         input_size: upsample images smaller than this side length (None: never).
     """
-    filters = layers_util.check_int_list("filters", filters)
-    kernel_size = layers_util.check_int("kernel_size", kernel_size)
+    filters = layers_util.check_sizes("filters", filters)
+    kernel_size = layers_util.check_size("kernel_size", kernel_size)
     activation = layers_util.check_activation(activation)
-    batch_norm = layers_util.check_bool("batch_norm", batch_norm)
-    dropout_rate = layers_util.check_rate("dropout_rate", dropout_rate)
-    global_pooling = layers_util.check_choice("global_pooling", global_pooling, GLOBAL_POOLINGS)
-    dense_units = layers_util.check_int("dense_units", dense_units, minimum=0)
-    l2 = layers_util.check_non_negative("l2", l2)
-    input_size = _check_input_size(input_size)
+    batch_norm = validation.check_boolean("batch_norm", batch_norm)
+    dropout_rate = validation.check_fraction("dropout_rate", dropout_rate)
+    global_pooling = validation.check_choice("global_pooling", global_pooling, GLOBAL_POOLINGS)
+    dense_units = validation.check_integer("dense_units", dense_units, minimum=0)
+    l2 = validation.check_number("l2", l2, minimum=0.0)
+    input_size = layers_util.check_input_size(input_size)
 
     inputs, features = _image_inputs(input_shape, "cnn", input_size)
     for index, count in enumerate(filters, start=1):
@@ -125,10 +119,10 @@ def build_lenet(input_shape, num_classes, *, variant="classic", batch_norm=False
         input_size: side length the images are upsampled to when smaller (>= 14 so that both
             'valid' 5x5 convolutions fit).
     """
-    variant = layers_util.check_choice("variant", variant, LENET_VARIANTS)
-    batch_norm = layers_util.check_bool("batch_norm", batch_norm)
-    dropout_rate = layers_util.check_rate("dropout_rate", dropout_rate)
-    input_size = _check_input_size(input_size, minimum=14)
+    variant = validation.check_choice("variant", variant, LENET_VARIANTS)
+    batch_norm = validation.check_boolean("batch_norm", batch_norm)
+    dropout_rate = validation.check_fraction("dropout_rate", dropout_rate)
+    input_size = layers_util.check_input_size(input_size, minimum=14)
     classic = variant == "classic"
     activation = "tanh" if classic else "relu"
     kernel_initializer = "glorot_uniform" if classic else "he_normal"
@@ -174,16 +168,16 @@ def build_vgg(input_shape, num_classes, *, blocks=(32, 64), convs_per_block=2, k
         l2: L2 weight-decay factor of every kernel.
         input_size: upsample images smaller than this side length (None: never).
     """
-    blocks = layers_util.check_int_list("blocks", blocks)
-    convs_per_block = layers_util.check_int("convs_per_block", convs_per_block)
-    kernel_size = layers_util.check_int("kernel_size", kernel_size)
+    blocks = layers_util.check_sizes("blocks", blocks)
+    convs_per_block = layers_util.check_size("convs_per_block", convs_per_block)
+    kernel_size = layers_util.check_size("kernel_size", kernel_size)
     activation = layers_util.check_activation(activation)
-    batch_norm = layers_util.check_bool("batch_norm", batch_norm)
-    dropout_rate = layers_util.check_rate("dropout_rate", dropout_rate)
-    head = layers_util.check_choice("head", head, VGG_HEADS)
-    dense_units = layers_util.check_int("dense_units", dense_units)
-    l2 = layers_util.check_non_negative("l2", l2)
-    input_size = _check_input_size(input_size)
+    batch_norm = validation.check_boolean("batch_norm", batch_norm)
+    dropout_rate = validation.check_fraction("dropout_rate", dropout_rate)
+    head = validation.check_choice("head", head, VGG_HEADS)
+    dense_units = layers_util.check_size("dense_units", dense_units)
+    l2 = validation.check_number("l2", l2, minimum=0.0)
+    input_size = layers_util.check_input_size(input_size)
 
     inputs, features = _image_inputs(input_shape, "vgg", input_size)
     for block, count in enumerate(blocks, start=1):
@@ -229,18 +223,18 @@ def build_cnn1d(input_shape, num_classes, *, channels=(25, 25, 25), kernel_sizes
         global_pooling: ``flatten`` (keeps where along the signal a feature is) or ``avg`` (``gap``).
         l2: L2 weight-decay factor of every kernel.
     """
-    channels = layers_util.check_int_list("channels", channels)
-    kernel_sizes = layers_util.check_int_list("kernel_sizes", kernel_sizes)
-    strides = layers_util.check_int_list("strides", strides)
+    channels = layers_util.check_sizes("channels", channels)
+    kernel_sizes = layers_util.check_sizes("kernel_sizes", kernel_sizes)
+    strides = layers_util.check_sizes("strides", strides)
     if not len(channels) == len(kernel_sizes) == len(strides):
         raise ValueError(
-            f"channels, kernel_sizes and strides must have the same length; got {channels}, {kernel_sizes}, {strides}"
+            f"channels, kernel_sizes and strides must have the same length, got {channels}, {kernel_sizes}, {strides}"
         )
     activation = layers_util.check_activation(activation)
-    batch_norm = layers_util.check_bool("batch_norm", batch_norm)
-    dropout_rate = layers_util.check_rate("dropout_rate", dropout_rate)
-    global_pooling = layers_util.check_choice("global_pooling", global_pooling, GLOBAL_POOLINGS)
-    l2 = layers_util.check_non_negative("l2", l2)
+    batch_norm = validation.check_boolean("batch_norm", batch_norm)
+    dropout_rate = validation.check_fraction("dropout_rate", dropout_rate)
+    global_pooling = validation.check_choice("global_pooling", global_pooling, GLOBAL_POOLINGS)
+    l2 = validation.check_number("l2", l2, minimum=0.0)
 
     input_shape = layers_util.check_input_rank(input_shape, (1, 2), "cnn1d")
     inputs = layers_util.inputs_for(input_shape)

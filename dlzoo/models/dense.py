@@ -15,6 +15,7 @@ Layer names (relied on by the gradient-statistics callback and by the course not
 import keras
 from keras import layers
 
+from dlzoo import validation
 from dlzoo.models import heads, layers_util, register
 
 
@@ -37,7 +38,7 @@ def build_logistic(input_shape, num_classes, *, l2=0.0):
         num_classes: number of classes (2 gives one sigmoid unit).
         l2: L2 weight-decay factor of the weights (0 for none).
     """
-    l2 = layers_util.check_non_negative("l2", l2)
+    l2 = validation.check_number("l2", l2, minimum=0.0)
     inputs, features = _flat_inputs(input_shape)
     outputs = heads.classifier_head(features, num_classes, kernel_regularizer=layers_util.regularizer(l2))
     name = "logistic_neuron" if num_classes == 2 else "softmax_regression"
@@ -77,7 +78,7 @@ def build_mlp(input_shape, num_classes, *, hidden_units=(128, 64), activation="r
         l2: L2 weight-decay factor of every kernel.
         initializer: ``default`` (= glorot), ``glorot``, ``he``, ``lecun``, ... (see layers_util).
     """
-    hidden_units = layers_util.check_int_list("hidden_units", hidden_units, allow_empty=True)
+    hidden_units = layers_util.check_sizes("hidden_units", hidden_units, allow_empty=True)
     return _stack(
         input_shape, num_classes, hidden_units, activation, initializer, batch_norm, dropout_rate, l2,
         model_name=f"mlp_{'_'.join(map(str, hidden_units)) or 'linear'}",
@@ -103,8 +104,8 @@ def build_deep_mlp(input_shape, num_classes, *, depth=10, width=64, activation="
         width: units per hidden layer (>= 1).
         activation, initializer, batch_norm, dropout_rate, l2: as for :func:`build_mlp`.
     """
-    depth = layers_util.check_int("depth", depth)
-    width = layers_util.check_int("width", width)
+    depth = layers_util.check_size("depth", depth)
+    width = layers_util.check_size("width", width)
     return _stack(
         input_shape, num_classes, [width] * depth, activation, initializer, batch_norm, dropout_rate, l2,
         model_name=f"deep_mlp_{depth}x{width}_{activation}",
@@ -116,9 +117,9 @@ def _stack(input_shape, num_classes, hidden_units, activation, initializer, batc
     """Check the shared options, then build Flatten -> hidden layers -> classifier head."""
     activation = layers_util.check_activation(activation)
     layers_util.initializer(initializer)  # checks the name before any layer is made
-    batch_norm = layers_util.check_bool("batch_norm", batch_norm)
-    dropout_rate = layers_util.check_rate("dropout_rate", dropout_rate)
-    l2 = layers_util.check_non_negative("l2", l2)
+    batch_norm = validation.check_boolean("batch_norm", batch_norm)
+    dropout_rate = validation.check_fraction("dropout_rate", dropout_rate)
+    l2 = validation.check_number("l2", l2, minimum=0.0)
     inputs, features = _flat_inputs(input_shape)
     for index, units in enumerate(hidden_units, start=1):
         features = layers_util.dense_unit(

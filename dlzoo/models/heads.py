@@ -12,14 +12,15 @@ pre-activation score, which does not saturate the way a probability does.
 
 from keras import layers, ops
 
+from dlzoo import validation
+
 LOGITS_LAYER = "logits"
 PROBABILITIES_LAYER = "probabilities"
 
 
 def output_units(num_classes):
     """Number of output units for ``num_classes`` classes (1 for a binary sigmoid head)."""
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+    num_classes = validation.check_integer("num_classes", num_classes, minimum=2)
     return 1 if num_classes == 2 else num_classes
 
 

@@ -1,19 +1,17 @@
 """Helpers shared by the model families: option checks, named layer stacks, input adaptation.
 
-Every builder checks its options up front with the ``check_*`` functions, so that a typo in a
-recipe's ``[model]`` section fails before any layer is made, with a ``ValueError`` that names
-the option and the bad value. The layer helpers give every layer a readable name
+Every builder checks its options up front (with :mod:`dlzoo.validation` and the ``check_*``
+functions here), so that a typo in a recipe's ``[model]`` section fails before any layer is
+made, with a ``ValueError`` that names the option and the bad value. The layer helpers give every layer a readable name
 (``dense1``, ``block2_conv1``) so that callbacks, Grad-CAM and students can find it.
 
 Pure Keras 3: this module imports ``keras``, never ``tensorflow``.
 """
 
-import numbers
-
 import keras
 from keras import layers
 
-from dlzoo.registry import did_you_mean
+from dlzoo import validation
 
 # Activations a recipe may name. "linear" (no activation) is there for the linear-network
 # demonstrations (a deep linear net is still a linear map).
@@ -42,66 +40,33 @@ INITIALIZERS = {
 # Option checks
 
 
-def check_choice(option, value, choices):
-    """Return ``value`` if it is one of ``choices``; else raise ``ValueError`` with a hint."""
-    if isinstance(value, str) and value in choices:
-        return value
-    hint = did_you_mean(value, choices)
-    hint = f" ({hint})" if hint else ""
-    raise ValueError(f"{option} must be one of {', '.join(choices)}; got {value!r}{hint}")
+def check_size(name, value):
+    """A layer size (units, filters, kernel size, stride, depth): a whole number >= 1."""
+    return validation.check_integer(name, value, minimum=1)
 
 
-def check_bool(option, value):
-    """Return ``value`` if it is a bool (``true``/``false`` in TOML); else raise ``ValueError``."""
-    if not isinstance(value, bool):
-        raise ValueError(f"{option} must be true or false; got {value!r}")
-    return value
+def check_sizes(name, values, allow_empty=False):
+    """A list of layer sizes like ``[32, 64]``, returned as a list of ints."""
+    return validation.check_list_of(name, values, check_size, "whole numbers like [32, 64]", allow_empty=allow_empty)
 
 
-def check_int(option, value, minimum=1):
-    """Return ``value`` as an int after checking it is an integer at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{option} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
+def check_input_size(input_size, minimum=2):
+    """``input_size`` is None (keep the images' size) or an integer side length >= ``minimum``."""
+    if input_size is None:
+        return None
+    return validation.check_integer("input_size", input_size, minimum=minimum)
 
 
-def check_int_list(option, values, minimum=1, allow_empty=False):
-    """Return ``values`` as a list of ints, each at least ``minimum`` (a list like ``[32, 64]``)."""
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise ValueError(f"{option} must be a list of integers like [32, 64]; got {values!r}")
-    values = list(values)
-    if not values and not allow_empty:
-        raise ValueError(f"{option} must not be empty; got {values!r}")
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-            raise ValueError(f"{option} must hold integers >= {minimum}; got {values!r}")
-    return [int(value) for value in values]
-
-
-def check_rate(option, value):
-    """Return ``value`` as a float after checking it lies in [0, 1) (a dropout rate)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
-        raise ValueError(f"{option} must be a number in [0, 1); got {value!r}")
-    return float(value)
-
-
-def check_non_negative(option, value):
-    """Return ``value`` as a float after checking it is a number >= 0 (a weight-decay factor)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"{option} must be a number >= 0; got {value!r}")
-    return float(value)
-
-
-def check_activation(value, option="activation"):
+def check_activation(value, name="activation"):
     """Return ``value`` if it names an activation in :data:`ACTIVATIONS`."""
-    return check_choice(option, value, ACTIVATIONS)
+    return validation.check_choice(name, value, ACTIVATIONS)
 
 
 def check_input_rank(input_shape, ranks, model_name):
     """Raise ``ValueError`` unless ``input_shape`` (no batch axis) has one of the ``ranks``."""
     if len(input_shape) not in ranks or any(dimension is None or dimension < 1 for dimension in input_shape):
         wanted = " or ".join(f"{rank}-D" for rank in ranks)
-        raise ValueError(f"input_shape of model '{model_name}' must be {wanted}; got {tuple(input_shape)}")
+        raise ValueError(f"input_shape of model '{model_name}' must be {wanted}, got {tuple(input_shape)}")
     return tuple(int(dimension) for dimension in input_shape)
 
 
@@ -111,7 +76,7 @@ def check_input_rank(input_shape, ranks, model_name):
 
 def initializer(name):
     """The Keras initializer for a short name of :data:`INITIALIZERS` (checked)."""
-    check_choice("initializer", name, tuple(INITIALIZERS))
+    validation.check_choice("initializer", name, INITIALIZERS)
     identifier = INITIALIZERS[name]
     if identifier == "random_normal_unit":
         return keras.initializers.RandomNormal(mean=0.0, stddev=1.0)

@@ -17,6 +17,7 @@ Layer names: ``conv1``/``conv1_bn``/``conv1_relu`` (stem);
 import keras
 from keras import layers
 
+from dlzoo import validation
 from dlzoo.models import heads, layers_util, register
 
 STAGES = 3  # He et al.'s CIFAR networks have three stages
@@ -69,9 +70,9 @@ def basic_block(features, filters, strides, prefix, batch_norm=True, l2=0.0):
 
 def _check_depth(depth):
     """``depth`` must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...)."""
-    depth = layers_util.check_int("depth", depth, minimum=1)
+    depth = layers_util.check_size("depth", depth)
     if depth < 8 or (depth - 2) % 6 != 0:
-        raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110); got {depth}")
+        raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110), got {depth}")
     return depth
 
 
@@ -91,11 +92,10 @@ def build_resnet(input_shape, num_classes, *, depth=20, width=16, batch_norm=Tru
             which trains well and is 16x cheaper than upsampling to 32x32.
     """
     depth = _check_depth(depth)
-    width = layers_util.check_int("width", width)
-    batch_norm = layers_util.check_bool("batch_norm", batch_norm)
-    l2 = layers_util.check_non_negative("l2", l2)
-    if input_size is not None:
-        input_size = layers_util.check_int("input_size", input_size, minimum=2)
+    width = layers_util.check_size("width", width)
+    batch_norm = validation.check_boolean("batch_norm", batch_norm)
+    l2 = validation.check_number("l2", l2, minimum=0.0)
+    input_size = layers_util.check_input_size(input_size)
     blocks_per_stage = (depth - 2) // 6
 
     input_shape = layers_util.check_input_rank(input_shape, (2, 3), "resnet")

@@ -23,11 +23,14 @@ Any Keras built-in is available as ``keras.<lowercase class name>`` (``keras.ada
 NumPy versions of the same six updates live in ``dlzoo.optimizers.numpy_optimizers``.
 """
 
+import importlib
 import inspect
+import pkgutil
 
 import keras
 
-from dlzoo.optimizers import validation
+from dlzoo import validation
+from dlzoo.optimizers import base, shared_options
 from dlzoo.optimizers.adagrad import AdaGrad
 from dlzoo.optimizers.adam import Adam
 from dlzoo.optimizers.momentum import Momentum
@@ -35,15 +38,15 @@ from dlzoo.optimizers.nesterov import Nesterov
 from dlzoo.optimizers.rmsprop import RMSProp
 from dlzoo.optimizers.schedules import build_learning_rate
 from dlzoo.optimizers.sgd import SGD
-from dlzoo.registry import Registry, UnknownNameError, unknown_name_message
+from dlzoo.registry import UnknownNameError, unknown_name_message
 
-OPTIMIZERS = Registry("optimizer")
-OPTIMIZERS.register("sgd")(SGD)
-OPTIMIZERS.register("momentum")(Momentum)
-OPTIMIZERS.register("nesterov")(Nesterov)
-OPTIMIZERS.register("adagrad")(AdaGrad)
-OPTIMIZERS.register("rmsprop")(RMSProp)
-OPTIMIZERS.register("adam")(Adam)
+# Each optimizer registers itself when its module is imported (``@base.register("sgd")``); import
+# every module of the package, so that a new optimizer is one new file, with no list to edit.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+del _module
+
+OPTIMIZERS = base.OPTIMIZERS
 
 KERAS_PREFIX = "keras."
 
@@ -53,7 +56,7 @@ _KERAS_OPTION_CHECKS = {
     "rho": validation.check_fraction,
     "beta_1": validation.check_fraction,
     "beta_2": validation.check_fraction,
-    "epsilon": lambda argument, value: validation.check_number(argument, value, minimum=0.0),
+    "epsilon": lambda name, value: validation.check_number(name, value, minimum=0.0),
 }
 
 __all__ = [
@@ -95,8 +98,7 @@ def keras_names():
 
 def _optimizer_class(name):
     """Return the class registered as ``name`` (ours, or ``keras.<name>``); did-you-mean if not."""
-    if not isinstance(name, str):
-        raise ValueError(f"optimizer name must be a string; got {name!r}")
+    validation.check_string("optimizer name", name)
     if name.lower().startswith(KERAS_PREFIX):
         keras_classes = _keras_optimizer_classes()
         if name.lower() in keras_classes:
@@ -118,7 +120,10 @@ def option_names(name):
     For example ``option_names("momentum")`` is ``["learning_rate", "momentum", "clipnorm",
     "clipvalue", "global_clipnorm", "weight_decay"]``. ``name`` itself is not included.
     """
-    parameters = inspect.signature(_optimizer_class(name).__init__).parameters.values()
+    optimizer_class = _optimizer_class(name)
+    if issubclass(optimizer_class, base.ZooOptimizer):
+        return optimizer_class.option_names()
+    parameters = inspect.signature(optimizer_class.__init__).parameters.values()
     return [
         parameter.name
         for parameter in parameters
@@ -130,11 +135,11 @@ def option_names(name):
 def _check_keras_options(options):
     """Check the options a Keras built-in shares with ours; return them cleaned (ints -> floats)."""
     options = dict(options)
-    common = {key: options.get(key) for key in validation.COMMON_OPTIONS}
+    common = {key: options.get(key) for key in shared_options.COMMON_OPTIONS}
     if common["learning_rate"] is None:
         common["learning_rate"] = 0.001  # stands in for the class default while checking
-    checked = validation.check_common_options(**common)
-    for key, value in zip(validation.COMMON_OPTIONS, checked):
+    checked = shared_options.check_common_options(**common)
+    for key, value in zip(shared_options.COMMON_OPTIONS, checked):
         if key in options:
             options[key] = value
     for key, check in _KERAS_OPTION_CHECKS.items():
@@ -161,7 +166,7 @@ def get(name, **options):
         ValueError: for an unknown option or a bad value, naming it.
     """
     optimizer_class = _optimizer_class(name)
-    validation.check_known_keys(f"optimizer '{name}'", options, option_names(name))
+    validation.check_known_options(f"optimizer '{name}'", options, option_names(name))
     if "learning_rate" in options:
         # A number or a schedule table; a ready-made schedule (callable) goes through as is.
         if not callable(options["learning_rate"]):
@@ -182,11 +187,11 @@ def build_optimizer(section):
         a ``keras.optimizers.Optimizer``.
     """
     if not isinstance(section, dict):
-        raise ValueError(f"the [optimizer] section must be a table; got {section!r}")
+        raise ValueError(f"the [optimizer] section must be a table, got {section!r}")
     if "name" not in section:
         raise ValueError(
             "the [optimizer] section needs a 'name' key, one of: "
-            f"{', '.join(names())} (or keras.<name>); got keys {sorted(section)}"
+            f"{', '.join(names())} (or keras.<name>), got keys {sorted(section)}"
         )
     options = dict(section)
     name = options.pop("name")

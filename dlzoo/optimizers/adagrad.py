@@ -3,11 +3,13 @@
 import keras
 from keras import ops
 
-from dlzoo.optimizers import validation
+from dlzoo import validation
+from dlzoo.optimizers import base
 
 
+@base.register("adagrad")
 @keras.saving.register_keras_serializable(package="dlzoo")
-class AdaGrad(keras.optimizers.Optimizer):
+class AdaGrad(base.ZooOptimizer):
     """AdaGrad (Duchi et al., 2011): weights that received large gradients take smaller steps.
 
     Update rule, for every weight w with gradient g (element-wise operations; the
@@ -26,42 +28,16 @@ class AdaGrad(keras.optimizers.Optimizer):
         learning_rate: a number >= 0, or a ``keras.optimizers.schedules.LearningRateSchedule``.
         initial_accumulator_value: starting value of s, >= 0.
         epsilon: small number >= 0 added to s inside the square root, against division by 0.
-        clipnorm, clipvalue, global_clipnorm, weight_decay, name, **kwargs: as for
-            ``dlzoo.optimizers.SGD``.
+        **kwargs: clipnorm, clipvalue, global_clipnorm, weight_decay, name: see
+            :class:`dlzoo.optimizers.base.ZooOptimizer`.
     """
 
-    def __init__(
-        self,
-        learning_rate=0.001,
-        initial_accumulator_value=0.1,
-        epsilon=1e-7,
-        clipnorm=None,
-        clipvalue=None,
-        global_clipnorm=None,
-        weight_decay=None,
-        name=None,
-        **kwargs,
-    ):
-        learning_rate, clipnorm, clipvalue, global_clipnorm, weight_decay = (
-            validation.check_common_options(
-                learning_rate, clipnorm, clipvalue, global_clipnorm, weight_decay
-            )
-        )
-        initial_accumulator_value = validation.check_number(
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.initial_accumulator_value = validation.check_number(
             "initial_accumulator_value", initial_accumulator_value, minimum=0.0
         )
-        epsilon = validation.check_number("epsilon", epsilon, minimum=0.0)
-        super().__init__(
-            learning_rate=learning_rate,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            weight_decay=weight_decay,
-            name=name,
-            **kwargs,
-        )
-        self.initial_accumulator_value = initial_accumulator_value
-        self.epsilon = epsilon
+        self.epsilon = validation.check_number("epsilon", epsilon, minimum=0.0)
 
     def build(self, var_list):
         """Create one accumulator s per trainable variable, filled with the initial value."""

@@ -3,11 +3,13 @@
 import keras
 from keras import ops
 
-from dlzoo.optimizers import validation
+from dlzoo import validation
+from dlzoo.optimizers import base
 
 
+@base.register("adam")
 @keras.saving.register_keras_serializable(package="dlzoo")
-class Adam(keras.optimizers.Optimizer):
+class Adam(base.ZooOptimizer):
     """Adam (Kingma and Ba, 2015): running averages of the gradient and of its square.
 
     Update rule at step t = 1, 2, ..., for every weight w with gradient g (element-wise
@@ -31,43 +33,15 @@ class Adam(keras.optimizers.Optimizer):
         beta_1: decay of the first-moment average, in [0, 1).
         beta_2: decay of the second-moment average, in [0, 1).
         epsilon: small number >= 0 added to sqrt(v), against division by 0.
-        clipnorm, clipvalue, global_clipnorm, weight_decay, name, **kwargs: as for
-            ``dlzoo.optimizers.SGD``.
+        **kwargs: clipnorm, clipvalue, global_clipnorm, weight_decay, name: see
+            :class:`dlzoo.optimizers.base.ZooOptimizer`.
     """
 
-    def __init__(
-        self,
-        learning_rate=0.001,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-7,
-        clipnorm=None,
-        clipvalue=None,
-        global_clipnorm=None,
-        weight_decay=None,
-        name=None,
-        **kwargs,
-    ):
-        learning_rate, clipnorm, clipvalue, global_clipnorm, weight_decay = (
-            validation.check_common_options(
-                learning_rate, clipnorm, clipvalue, global_clipnorm, weight_decay
-            )
-        )
-        beta_1 = validation.check_fraction("beta_1", beta_1)
-        beta_2 = validation.check_fraction("beta_2", beta_2)
-        epsilon = validation.check_number("epsilon", epsilon, minimum=0.0)
-        super().__init__(
-            learning_rate=learning_rate,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            weight_decay=weight_decay,
-            name=name,
-            **kwargs,
-        )
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta_1 = validation.check_fraction("beta_1", beta_1)
+        self.beta_2 = validation.check_fraction("beta_2", beta_2)
+        self.epsilon = validation.check_number("epsilon", epsilon, minimum=0.0)
 
     def build(self, var_list):
         """Create the first and second moments m and v per trainable variable, filled with 0."""

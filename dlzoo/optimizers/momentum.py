@@ -3,11 +3,13 @@
 import keras
 from keras import ops
 
-from dlzoo.optimizers import validation
+from dlzoo import validation
+from dlzoo.optimizers import base
 
 
+@base.register("momentum")
 @keras.saving.register_keras_serializable(package="dlzoo")
-class Momentum(keras.optimizers.Optimizer):
+class Momentum(base.ZooOptimizer):
     """Gradient descent with momentum: a velocity accumulates past steps and keeps moving.
 
     Update rule, for every weight w with gradient g (velocity v starts at 0):
@@ -24,37 +26,13 @@ class Momentum(keras.optimizers.Optimizer):
     Args:
         learning_rate: a number >= 0, or a ``keras.optimizers.schedules.LearningRateSchedule``.
         momentum: the fraction of the velocity kept at each step, in [0, 1). 0 is plain SGD.
-        clipnorm, clipvalue, global_clipnorm, weight_decay, name, **kwargs: as for
-            ``dlzoo.optimizers.SGD``.
+        **kwargs: clipnorm, clipvalue, global_clipnorm, weight_decay, name: see
+            :class:`dlzoo.optimizers.base.ZooOptimizer`.
     """
 
-    def __init__(
-        self,
-        learning_rate=0.01,
-        momentum=0.9,
-        clipnorm=None,
-        clipvalue=None,
-        global_clipnorm=None,
-        weight_decay=None,
-        name=None,
-        **kwargs,
-    ):
-        learning_rate, clipnorm, clipvalue, global_clipnorm, weight_decay = (
-            validation.check_common_options(
-                learning_rate, clipnorm, clipvalue, global_clipnorm, weight_decay
-            )
-        )
-        momentum = validation.check_fraction("momentum", momentum)
-        super().__init__(
-            learning_rate=learning_rate,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            weight_decay=weight_decay,
-            name=name,
-            **kwargs,
-        )
-        self.momentum = momentum
+    def __init__(self, learning_rate=0.01, momentum=0.9, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.momentum = validation.check_fraction("momentum", momentum)
 
     def build(self, var_list):
         """Create one velocity per trainable variable, same shape, filled with zeros."""

@@ -3,11 +3,12 @@
 import keras
 from keras import ops
 
-from dlzoo.optimizers import validation
+from dlzoo.optimizers import base, momentum
 
 
+@base.register("nesterov")
 @keras.saving.register_keras_serializable(package="dlzoo")
-class Nesterov(keras.optimizers.Optimizer):
+class Nesterov(momentum.Momentum):
     """Nesterov accelerated gradient: momentum that corrects itself by looking ahead.
 
     The textbook rule (Sutskever et al., 2013) evaluates the gradient at the look-ahead point
@@ -24,65 +25,20 @@ class Nesterov(keras.optimizers.Optimizer):
         v <- momentum * v - learning_rate * g
         w <- w + momentum * v - learning_rate * g
 
-    This matches ``keras.optimizers.SGD(momentum=m, nesterov=True)`` step for step.
-
-    Args:
-        learning_rate: a number >= 0, or a ``keras.optimizers.schedules.LearningRateSchedule``.
-        momentum: the fraction of the velocity kept at each step, in [0, 1).
-        clipnorm, clipvalue, global_clipnorm, weight_decay, name, **kwargs: as for
-            ``dlzoo.optimizers.SGD``.
+    This matches ``keras.optimizers.SGD(momentum=m, nesterov=True)`` step for step. The
+    options, the velocities and the saved config are those of
+    :class:`dlzoo.optimizers.Momentum`; only the update of w differs.
     """
-
-    def __init__(
-        self,
-        learning_rate=0.01,
-        momentum=0.9,
-        clipnorm=None,
-        clipvalue=None,
-        global_clipnorm=None,
-        weight_decay=None,
-        name=None,
-        **kwargs,
-    ):
-        learning_rate, clipnorm, clipvalue, global_clipnorm, weight_decay = (
-            validation.check_common_options(
-                learning_rate, clipnorm, clipvalue, global_clipnorm, weight_decay
-            )
-        )
-        momentum = validation.check_fraction("momentum", momentum)
-        super().__init__(
-            learning_rate=learning_rate,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            weight_decay=weight_decay,
-            name=name,
-            **kwargs,
-        )
-        self.momentum = momentum
-
-    def build(self, var_list):
-        """Create one velocity per trainable variable, same shape, filled with zeros."""
-        if self.built:
-            return
-        super().build(var_list)
-        self.velocities = self.add_optimizer_variables(var_list, "velocity")
 
     def update_step(self, gradient, variable, learning_rate):
         """Apply one update to ``variable`` given its (already clipped) ``gradient``."""
         learning_rate = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
-        momentum = ops.cast(self.momentum, variable.dtype)
+        momentum_factor = ops.cast(self.momentum, variable.dtype)
         velocity = self.velocities[self._get_variable_index(variable)]
         gradient_step = ops.multiply(gradient, learning_rate)
 
         # v <- momentum * v - learning_rate * g
-        self.assign(velocity, ops.subtract(ops.multiply(velocity, momentum), gradient_step))
+        self.assign(velocity, ops.subtract(ops.multiply(velocity, momentum_factor), gradient_step))
         # w <- w + momentum * v - learning_rate * g   (v is the velocity just updated)
-        self.assign_add(variable, ops.subtract(ops.multiply(velocity, momentum), gradient_step))
-
-    def get_config(self):
-        """Return the constructor arguments, so that ``from_config`` rebuilds this optimizer."""
-        config = super().get_config()
-        config.update({"momentum": self.momentum})
-        return config
+        self.assign_add(variable, ops.subtract(ops.multiply(velocity, momentum_factor), gradient_step))

@@ -16,7 +16,8 @@ import inspect
 
 import numpy as np
 
-from dlzoo.optimizers import validation
+from dlzoo import validation
+from dlzoo.optimizers import shared_options
 from dlzoo.registry import Registry
 
 NUMPY_OPTIMIZERS = Registry("numpy optimizer")
@@ -34,7 +35,7 @@ class NumpyOptimizer:
     """
 
     def __init__(self, learning_rate):
-        self.learning_rate = validation.check_learning_rate(learning_rate)
+        self.learning_rate = shared_options.check_learning_rate(learning_rate)
         self.iterations = 0
         self.parameter_shapes = None  # set by the first step; later steps must match
 
@@ -68,7 +69,7 @@ class NumpyOptimizer:
             if not isinstance(param, np.ndarray) or not np.issubdtype(param.dtype, np.floating):
                 raise ValueError(
                     f"params[{index}] must be a floating-point NumPy array (it is updated in "
-                    f"place); got {type(param).__name__} {getattr(param, 'dtype', '')}"
+                    f"place), got {type(param).__name__} {getattr(param, 'dtype', '')}"
                 )
             if np.shape(grad) != param.shape:
                 raise ValueError(
@@ -127,23 +128,16 @@ class NumpyMomentum(NumpyOptimizer):
 
 
 @NUMPY_OPTIMIZERS.register("nesterov")
-class NumpyNesterov(NumpyOptimizer):
+class NumpyNesterov(NumpyMomentum):
     """Nesterov momentum, as ``dlzoo.optimizers.Nesterov`` (Keras's look-ahead form):
 
         v <- momentum * v - learning_rate * g
         w <- w + momentum * v - learning_rate * g
 
     (The weights stored are the look-ahead point w + momentum * v of the textbook rule, so
-    the gradient g at the stored weights is all the update needs.)
+    the gradient g at the stored weights is all the update needs.) Options and velocities are
+    those of :class:`NumpyMomentum`.
     """
-
-    def __init__(self, learning_rate=0.01, momentum=0.9):
-        super().__init__(learning_rate)
-        self.momentum = validation.check_fraction("momentum", momentum)
-
-    def build(self, params):
-        """One zero velocity per parameter array."""
-        self.velocities = [np.zeros_like(param) for param in params]
 
     def update(self, index, param, grad, learning_rate):
         """v <- momentum * v - learning_rate * g;  w <- w + momentum * v - learning_rate * g"""
@@ -244,11 +238,6 @@ class NumpyAdam(NumpyOptimizer):
         param -= first_moment * step_size / (np.sqrt(second_moment) + self.epsilon)
 
 
-def numpy_optimizer_names():
-    """Names accepted by ``get_numpy_optimizer``."""
-    return NUMPY_OPTIMIZERS.names()
-
-
 def get_numpy_optimizer(name, **options):
     """Create the NumPy optimizer ``name`` (sgd, momentum, nesterov, adagrad, rmsprop, adam).
 
@@ -258,5 +247,5 @@ def get_numpy_optimizer(name, **options):
     optimizer_class = NUMPY_OPTIMIZERS.get(name)
     parameters = inspect.signature(optimizer_class.__init__).parameters
     valid_options = [parameter for parameter in parameters if parameter != "self"]
-    validation.check_known_keys(f"numpy optimizer '{name}'", options, valid_options)
+    validation.check_known_options(f"numpy optimizer '{name}'", options, valid_options)
     return optimizer_class(**options)

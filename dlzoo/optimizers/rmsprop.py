@@ -3,11 +3,13 @@
 import keras
 from keras import ops
 
-from dlzoo.optimizers import validation
+from dlzoo import validation
+from dlzoo.optimizers import base
 
 
+@base.register("rmsprop")
 @keras.saving.register_keras_serializable(package="dlzoo")
-class RMSProp(keras.optimizers.Optimizer):
+class RMSProp(base.ZooOptimizer):
     """RMSProp (Hinton, 2012): AdaGrad with a decaying average instead of a growing sum.
 
     Update rule, for every weight w with gradient g (element-wise operations; the average
@@ -25,40 +27,14 @@ class RMSProp(keras.optimizers.Optimizer):
         learning_rate: a number >= 0, or a ``keras.optimizers.schedules.LearningRateSchedule``.
         rho: how much of the running average is kept at each step, in [0, 1).
         epsilon: small number >= 0 added to s inside the square root, against division by 0.
-        clipnorm, clipvalue, global_clipnorm, weight_decay, name, **kwargs: as for
-            ``dlzoo.optimizers.SGD``.
+        **kwargs: clipnorm, clipvalue, global_clipnorm, weight_decay, name: see
+            :class:`dlzoo.optimizers.base.ZooOptimizer`.
     """
 
-    def __init__(
-        self,
-        learning_rate=0.001,
-        rho=0.9,
-        epsilon=1e-7,
-        clipnorm=None,
-        clipvalue=None,
-        global_clipnorm=None,
-        weight_decay=None,
-        name=None,
-        **kwargs,
-    ):
-        learning_rate, clipnorm, clipvalue, global_clipnorm, weight_decay = (
-            validation.check_common_options(
-                learning_rate, clipnorm, clipvalue, global_clipnorm, weight_decay
-            )
-        )
-        rho = validation.check_fraction("rho", rho)
-        epsilon = validation.check_number("epsilon", epsilon, minimum=0.0)
-        super().__init__(
-            learning_rate=learning_rate,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            weight_decay=weight_decay,
-            name=name,
-            **kwargs,
-        )
-        self.rho = rho
-        self.epsilon = epsilon
+    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.rho = validation.check_fraction("rho", rho)
+        self.epsilon = validation.check_number("epsilon", epsilon, minimum=0.0)
 
     def build(self, var_list):
         """Create one running average s per trainable variable, filled with zeros."""

@@ -31,11 +31,9 @@ The schedules (all Keras's own, from ``keras.optimizers.schedules``):
 The step is the optimizer's step counter, starting at 0 for the first update.
 """
 
-import numbers
-
 import keras
 
-from dlzoo.optimizers import validation
+from dlzoo import validation
 from dlzoo.registry import Registry
 
 SCHEDULES = Registry("learning-rate schedule")
@@ -62,7 +60,7 @@ def build_learning_rate(value):
     if not validation.is_number(value):
         raise ValueError(
             "learning_rate must be a non-negative number or a schedule table such as "
-            f"{{schedule = \"cosine\", initial = 0.1, decay_steps = 1000}}; got {value!r}"
+            f"{{schedule = \"cosine\", initial = 0.1, decay_steps = 1000}}, got {value!r}"
         )
     return validation.check_number("learning_rate", value, minimum=0.0)
 
@@ -72,7 +70,7 @@ def build_schedule(table):
     if "schedule" not in table:
         raise ValueError(
             "learning_rate table needs a 'schedule' key naming one of: "
-            f"{', '.join(SCHEDULES.names())}; got keys {sorted(table)}"
+            f"{', '.join(SCHEDULES.names())}, got keys {sorted(table)}"
         )
     settings = dict(table)
     schedule_name = settings.pop("schedule")
@@ -87,30 +85,19 @@ def schedule_names():
 
 def _check_keys(schedule_name, settings, required, optional):
     """Raise ValueError for a missing required key or a key the schedule does not know."""
-    validation.check_known_keys(
-        f"learning-rate schedule '{schedule_name}'", settings, ["schedule", *required, *optional]
-    )
-    missing = [key for key in required if key not in settings]
-    if missing:
-        raise ValueError(
-            f"learning-rate schedule '{schedule_name}' needs the key(s) {', '.join(missing)}; "
-            f"got {sorted(settings)}"
-        )
+    what = f"learning-rate schedule '{schedule_name}'"
+    validation.check_known_options(what, settings, ["schedule", *required, *optional])
+    validation.check_required_keys(what, settings, required)
 
 
-def _check_step_count(argument, value, minimum):
-    """Check a whole number of steps >= ``minimum`` (bools and floats like 1.5 rejected)."""
-    is_whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if not is_whole or value < minimum:
-        raise ValueError(f"{argument} must be a whole number >= {minimum}; got {value!r}")
-    return int(value)
+def _check_step_number(name, value):
+    """A step number of the optimizer's counter: a whole number >= 0."""
+    return validation.check_integer(name, value, minimum=0)
 
 
 def _check_initial(value):
     """Check the starting (or peak) learning rate of a schedule: a number > 0."""
-    if validation.is_number(value) and value == 0:
-        raise ValueError(f"initial (learning rate) must be > 0; got {value!r}")
-    return validation.check_number("initial", value, minimum=0.0)
+    return validation.check_number("initial", value, minimum=0, exclusive_minimum=True)
 
 
 @SCHEDULES.register("step")
@@ -119,12 +106,11 @@ def build_step_schedule(settings):
     _check_keys("step", settings, required=["initial", "boundaries"], optional=["factor"])
     initial = _check_initial(settings["initial"])
     factor = validation.check_number("factor", settings.get("factor", 0.1), minimum=0.0)
-    boundaries = settings["boundaries"]
-    if not isinstance(boundaries, (list, tuple)) or not boundaries:
-        raise ValueError(f"boundaries must be a non-empty list of step numbers; got {boundaries!r}")
-    boundaries = [_check_step_count("boundaries", boundary, 0) for boundary in boundaries]
+    boundaries = validation.check_list_of(
+        "boundaries", settings["boundaries"], _check_step_number, "step numbers"
+    )
     if any(later <= earlier for earlier, later in zip(boundaries, boundaries[1:])):
-        raise ValueError(f"boundaries must be strictly increasing; got {boundaries}")
+        raise ValueError(f"boundaries must be strictly increasing, got {boundaries}")
     # One learning rate per interval: len(boundaries) + 1 of them.
     values = [initial * factor**index for index in range(len(boundaries) + 1)]
     return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
@@ -139,12 +125,10 @@ def build_exponential_schedule(settings):
         required=["initial", "decay_steps", "decay_rate"],
         optional=["staircase"],
     )
-    staircase = settings.get("staircase", False)
-    if not isinstance(staircase, bool):
-        raise ValueError(f"staircase must be true or false; got {staircase!r}")
+    staircase = validation.check_boolean("staircase", settings.get("staircase", False))
     return keras.optimizers.schedules.ExponentialDecay(
         initial_learning_rate=_check_initial(settings["initial"]),
-        decay_steps=_check_step_count("decay_steps", settings["decay_steps"], 1),
+        decay_steps=validation.check_integer("decay_steps", settings["decay_steps"], minimum=1),
         decay_rate=validation.check_number("decay_rate", settings["decay_rate"], minimum=0.0),
         staircase=staircase,
     )
@@ -156,10 +140,10 @@ def _cosine_schedule(schedule_name, settings, warmup_required):
     optional = ["alpha", "warmup_start"] + ([] if warmup_required else ["warmup_steps"])
     _check_keys(schedule_name, settings, required=required, optional=optional)
     initial = _check_initial(settings["initial"])
-    decay_steps = _check_step_count("decay_steps", settings["decay_steps"], 1)
+    decay_steps = validation.check_integer("decay_steps", settings["decay_steps"], minimum=1)
     alpha = validation.check_number("alpha", settings.get("alpha", 0.0), minimum=0.0, maximum=1.0)
-    warmup_steps = _check_step_count(
-        "warmup_steps", settings.get("warmup_steps", 0), 1 if warmup_required else 0
+    warmup_steps = validation.check_integer(
+        "warmup_steps", settings.get("warmup_steps", 0), minimum=1 if warmup_required else 0
     )
     warmup_start = validation.check_number(
         "warmup_start", settings.get("warmup_start", 0.0), minimum=0.0

@@ -3,11 +3,12 @@
 import keras
 from keras import ops
 
-from dlzoo.optimizers import validation
+from dlzoo.optimizers import base
 
 
+@base.register("sgd")
 @keras.saving.register_keras_serializable(package="dlzoo")
-class SGD(keras.optimizers.Optimizer):
+class SGD(base.ZooOptimizer):
     """Gradient descent: step against the gradient, scaled by the learning rate.
 
     Update rule, for every weight w with gradient g of the loss on the current batch:
@@ -19,40 +20,12 @@ class SGD(keras.optimizers.Optimizer):
 
     Args:
         learning_rate: a number >= 0, or a ``keras.optimizers.schedules.LearningRateSchedule``.
-        clipnorm: if set (> 0), each gradient is rescaled so that its L2 norm is at most this.
-        clipvalue: if set (> 0), each gradient element is clipped to [-clipvalue, clipvalue].
-        global_clipnorm: if set (> 0), all gradients are rescaled together so that their
-            joint L2 norm is at most this. Use at most one of the three clipping options.
-        weight_decay: if set (>= 0), decoupled weight decay, applied by the Keras base class.
-        name: the optimizer's name; derived from the class name when None.
-        **kwargs: other keyword arguments of ``keras.optimizers.Optimizer`` (used when the
-            optimizer is rebuilt from its config).
+        **kwargs: clipnorm, clipvalue, global_clipnorm, weight_decay, name: see
+            :class:`dlzoo.optimizers.base.ZooOptimizer`.
     """
 
-    def __init__(
-        self,
-        learning_rate=0.01,
-        clipnorm=None,
-        clipvalue=None,
-        global_clipnorm=None,
-        weight_decay=None,
-        name=None,
-        **kwargs,
-    ):
-        learning_rate, clipnorm, clipvalue, global_clipnorm, weight_decay = (
-            validation.check_common_options(
-                learning_rate, clipnorm, clipvalue, global_clipnorm, weight_decay
-            )
-        )
-        super().__init__(
-            learning_rate=learning_rate,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            weight_decay=weight_decay,
-            name=name,
-            **kwargs,
-        )
+    def __init__(self, learning_rate=0.01, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
 
     def update_step(self, gradient, variable, learning_rate):
         """Apply one update to ``variable`` given its (already clipped) ``gradient``."""

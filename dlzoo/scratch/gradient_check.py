@@ -24,6 +24,8 @@ array, the round-off is compared with the size of the gradient it belongs to.
 
 import numpy as np
 
+from dlzoo import validation
+
 DEFAULT_TINY = 1e-12
 
 
@@ -47,8 +49,7 @@ def numerical_gradients(loss_function, parameters, epsilon=1e-6):
     Returns:
         A list of arrays shaped like ``parameters``.
     """
-    if not epsilon > 0:
-        raise ValueError(f"epsilon must be > 0, got {epsilon!r}")
+    epsilon = validation.check_number("epsilon", epsilon, minimum=0, exclusive_minimum=True)
     gradients = []
     for parameter in parameters:
         if not parameter.flags.c_contiguous:

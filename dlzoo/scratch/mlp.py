@@ -21,10 +21,11 @@ The optimizer is any object with ``step(params, grads)`` that updates ``params``
 (see ``dlzoo.optimizers``); :meth:`NumpyMLP.train_epoch` and :func:`train` only call that.
 """
 
-import numbers
 import time
 
 import numpy as np
+
+from dlzoo import validation
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")
@@ -84,54 +85,26 @@ _ACTIVATION_FUNCTIONS = {
 # ---------------------------------------------------------------------------------------------
 
 
-def _is_integer(value):
-    """True for Python and NumPy integers, False for bools (``True`` is not a layer size)."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+def _check_layer_size(name, value):
+    """One layer size: a whole number >= 1."""
+    return validation.check_integer(name, value, minimum=1)
 
 
 def _check_layer_sizes(layer_sizes):
     """Return ``layer_sizes`` as a tuple of ints, or raise ValueError naming it."""
-    try:
-        sizes = tuple(layer_sizes)
-    except TypeError:
-        raise ValueError(f"layer_sizes must be a list of integers, got {layer_sizes!r}") from None
+    sizes = validation.check_list_of(
+        "layer_sizes", layer_sizes, _check_layer_size, "whole numbers like [64, 128, 10]"
+    )
     if len(sizes) < 2:
         raise ValueError(
             "layer_sizes must list at least the number of input features and the number of "
-            f"classes, e.g. [64, 128, 10]; got {layer_sizes!r}"
+            f"classes, e.g. [64, 128, 10], got {layer_sizes!r}"
         )
-    if not all(_is_integer(size) and size >= 1 for size in sizes):
-        raise ValueError(f"layer_sizes must contain positive integers, got {layer_sizes!r}")
     if sizes[-1] < 2:
         raise ValueError(
             f"layer_sizes must end with the number of classes (at least 2), got {layer_sizes!r}"
         )
-    return tuple(int(size) for size in sizes)
-
-
-def _check_rate(name, value):
-    """Return ``value`` as a float in [0, 1), or raise ValueError naming ``name``."""
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return float(value)
-
-
-def _check_non_negative(name, value):
-    """Return ``value`` as a finite float >= 0, or raise ValueError naming ``name``."""
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return float(value)
-
-
-def _check_positive_integer(name, value):
-    """Return ``value`` as an int >= 1, or raise ValueError naming ``name``."""
-    if not _is_integer(value) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+    return tuple(sizes)
 
 
 def _check_dtype(dtype):
@@ -186,16 +159,10 @@ class NumpyMLP:
     def __init__(self, layer_sizes, activation="relu", l2=0.0, dropout_rate=0.0, seed=0,
                  dtype=np.float32):
         self.layer_sizes = _check_layer_sizes(layer_sizes)
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {', '.join(map(repr, ACTIVATIONS))}, got {activation!r}"
-            )
-        self.activation = activation
-        self.l2 = _check_non_negative("l2", l2)
-        self.dropout_rate = _check_rate("dropout_rate", dropout_rate)
-        if not _is_integer(seed):
-            raise ValueError(f"seed must be an integer, got {seed!r}")
-        self.seed = int(seed)
+        self.activation = validation.check_choice("activation", activation, ACTIVATIONS)
+        self.l2 = validation.check_number("l2", l2, minimum=0.0)
+        self.dropout_rate = validation.check_fraction("dropout_rate", dropout_rate)
+        self.seed = validation.check_integer("seed", seed)
         self.dtype = _check_dtype(dtype)
         self._activate, self._activation_derivative = _ACTIVATION_FUNCTIONS[activation]
         self.weights, self.biases = self._initial_parameters(np.random.default_rng(self.seed))
@@ -427,7 +394,7 @@ class NumpyMLP:
             rng: a ``numpy.random.Generator`` that shuffles the samples.
         """
         _check_optimizer(optimizer)
-        batch_size = _check_positive_integer("batch_size", batch_size)
+        batch_size = validation.check_integer("batch_size", batch_size, minimum=1)
         if not isinstance(rng, np.random.Generator):
             raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         inputs = self._as_inputs(x)
@@ -494,7 +461,7 @@ def train(model, x_train, y_train, x_val, y_val, optimizer, epochs, batch_size, 
         ``{"loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"}`` each a list with
         one value per epoch. ``epoch_seconds`` times the training pass only, not validation.
     """
-    epochs = _check_positive_integer("epochs", epochs)
+    epochs = validation.check_integer("epochs", epochs, minimum=1)
     if (x_val is None) != (y_val is None):
         raise ValueError("x_val and y_val must be given together (or both be None)")
     if on_epoch_end is not None and not callable(on_epoch_end):

@@ -22,15 +22,12 @@ import csv
 import dataclasses
 import io
 import math
-import numbers
 import pathlib
 import time
 
 import numpy as np
 
-from dlzoo import functions2d, report, runs
-from dlzoo.registry import did_you_mean
-from dlzoo.config import check_known_keys
+from dlzoo import functions2d, report, runs, validation
 from dlzoo.tasks import register
 from dlzoo.tasks.base import Task
 
@@ -87,57 +84,29 @@ def read_paths_options(paths):
         ValueError: for an unknown key (listing the valid ones), a bad value or a duplicate name.
         UnknownNameError: for an unknown surface name (with a did-you-mean hint).
     """
-    check_known_keys("paths", paths, PATHS_DEFAULTS)
+    validation.check_known_keys("paths", paths, PATHS_DEFAULTS)
     options = {**PATHS_DEFAULTS, **paths}
-    check_name_list("paths.functions", options["functions"])
-    check_name_list("paths.optimizers", options["optimizers"])
+    for key in ("functions", "optimizers"):
+        validation.check_list_of(f"paths.{key}", options[key], validation.check_string, "names", distinct=True)
     for name in options["functions"]:
         functions2d.get(name)
     options["steps"] = check_steps(options["steps"])
     options["quick_steps"] = check_step_count("paths.quick_steps", options["quick_steps"])
-    tolerance = options["tolerance"]
-    if not is_number(tolerance) or not tolerance > 0:
-        raise ValueError(f"paths.tolerance must be a number > 0, got {tolerance!r}")
+    validation.check_number("paths.tolerance", options["tolerance"], minimum=0, exclusive_minimum=True)
     options["learning_rates"] = check_learning_rates(options["learning_rates"], options["optimizers"])
     return options
 
 
-def is_number(value):
-    """True for finite ints and floats; False for bools, strings, infinities and NaN."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def check_name_list(argument, names):
-    """A non-empty list of distinct strings."""
-    if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
-        raise ValueError(f"{argument} must be a non-empty list of names, got {names!r}")
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ValueError(f"{argument} lists {', '.join(duplicates)} more than once")
-
-
-def check_step_count(argument, value):
+def check_step_count(name, value):
     """A whole number of steps, at least 1."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{argument} must be a whole number >= 1, got {value!r}")
-    return value
-
-
-def check_surface_key(argument, name):
-    """A key of a per-surface table must name a surface."""
-    if name not in functions2d.names():
-        hint = did_you_mean(name, functions2d.names())
-        raise ValueError(f"unknown test function '{argument}.{name}'" + (f"; {hint}" if hint else "")
-                         + f" (test functions: {', '.join(functions2d.names())})")
+    return validation.check_integer(name, value, minimum=1)
 
 
 def check_steps(steps):
     """``paths.steps``: one number for every surface, or a table ``{surface: number}``."""
     if isinstance(steps, dict):
-        for name, count in steps.items():
-            check_surface_key("paths.steps", name)
-            check_step_count(f"paths.steps.{name}", count)
-        return dict(steps)
+        validation.check_known_keys("paths.steps", steps, functions2d.names())
+        return {name: check_step_count(f"paths.steps.{name}", count) for name, count in steps.items()}
     return check_step_count("paths.steps", steps)
 
 
@@ -148,18 +117,15 @@ def check_learning_rates(learning_rates, optimizer_names):
     if not isinstance(learning_rates, dict):
         raise ValueError("paths.learning_rates must be a table {function = {optimizer = rate}}, "
                          f"got {learning_rates!r}")
+    validation.check_known_keys("paths.learning_rates", learning_rates, functions2d.names())
     known = sorted({*optimizer_names, *optimizers.names(), *optimizers.keras_names()})
     for surface_name, rates in learning_rates.items():
-        check_surface_key("paths.learning_rates", surface_name)
+        section = f"paths.learning_rates.{surface_name}"
         if not isinstance(rates, dict):
-            raise ValueError(f"paths.learning_rates.{surface_name} must be a table {{optimizer = rate}}, got {rates!r}")
+            raise ValueError(f"{section} must be a table {{optimizer = rate}}, got {rates!r}")
+        validation.check_known_keys(section, rates, known)
         for optimizer_name, rate in rates.items():
-            argument = f"paths.learning_rates.{surface_name}.{optimizer_name}"
-            if optimizer_name not in known:
-                hint = did_you_mean(optimizer_name, known)
-                raise ValueError(f"unknown optimizer in '{argument}'" + (f"; {hint}" if hint else ""))
-            if not is_number(rate) or not rate > 0:
-                raise ValueError(f"{argument} must be a number > 0, got {rate!r}")
+            validation.check_number(f"{section}.{optimizer_name}", rate, minimum=0, exclusive_minimum=True)
     return learning_rates
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers as keras_layers
 
+from dlzoo import validation
 from dlzoo.visualize import layers, targets
 from dlzoo.visualize.trace import ForwardTrace
 
@@ -65,10 +66,11 @@ def _objective_function(trace, layer, target_indices):
 
 def _check_targets(target_indices, units, layer):
     """Raise ValueError for a class or channel index outside ``0 .. units - 1``."""
+    if layer is None:
+        targets.check_class_range(target_indices, units)
+        return
     for index in target_indices:
         if not 0 <= index < units:
-            if layer is None:
-                raise ValueError(f"class {index} is out of range: the model has {units} classes (0-{units - 1})")
             raise ValueError(f"filter_index {index} is out of range: layer {layer!r} has {units} units (0-{units - 1})")
 
 
@@ -83,23 +85,28 @@ def maximize_activations(
     seed=0,
     image_shape=None,
 ):
-    """Optimize one image per target at once (see :func:`activation_maximization`).
+    """Optimize one image per target at once: the maximizing input of each target unit.
 
     Args:
-        target_indices: sequence of class indices (``layer`` None) or channel indices.
+        model: a Keras model taking images.
+        target_indices: sequence of class indices (``layer`` None) or channel indices of ``layer``.
+        layer: dotted path of a layer; when given, the channels of its output (averaged over
+            positions) are maximized instead of class scores.
+        steps: number of gradient-ascent steps.
+        learning_rate: size of each step, in input units (scaled for a leading Rescaling layer).
+        l2_decay: fraction by which the image shrinks after each step (L2 regularization).
+        jitter: largest random shift in pixels applied before each step (0 disables it).
+        seed: seed of the starting noise and of the jitter.
+        image_shape: (height, width, channels), needed only if the model's input size is not fixed.
 
     Returns:
         (images, histories): float32 (targets, height, width, channels) and the objective of
-        each target at each step, float32 (targets, steps).
+        each target at each step, before its update, float32 (targets, steps).
     """
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    if not isinstance(jitter, int) or jitter < 0:
-        raise ValueError(f"jitter must be an int >= 0 (pixels), got {jitter!r}")
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
-    if not 0 <= l2_decay < 1:
-        raise ValueError(f"l2_decay must be in [0, 1), got {l2_decay!r}")
+    steps = validation.check_integer("steps", steps, minimum=1)
+    jitter = validation.check_integer("jitter", jitter, minimum=0)
+    learning_rate = validation.check_number("learning_rate", learning_rate, minimum=0, exclusive_minimum=True)
+    l2_decay = validation.check_fraction("l2_decay", l2_decay)
     target_indices = [int(index) for index in np.atleast_1d(target_indices)]
     layers.require_image_input(model, "activation maximization")
     shape = tuple(image_shape) if image_shape is not None else tuple(model.inputs[0].shape[1:])
@@ -135,18 +142,7 @@ def maximize_activations(
     return images.numpy(), np.stack(history, axis=1).astype("float32")
 
 
-def activation_maximization(
-    model,
-    class_index=0,
-    layer=None,
-    filter_index=0,
-    steps=64,
-    learning_rate=0.1,
-    l2_decay=0.1,
-    jitter=1,
-    seed=0,
-    image_shape=None,
-):
+def activation_maximization(model, class_index=0, layer=None, filter_index=0, **options):
     """Find an input that maximizes a class score or a layer's channel.
 
     Args:
@@ -155,22 +151,14 @@ def activation_maximization(
         layer: dotted path of a layer; when given, channel ``filter_index`` of its output
             (averaged over positions) is maximized instead of a class score.
         filter_index: channel of ``layer`` to maximize.
-        steps: number of gradient-ascent steps.
-        learning_rate: size of each step, in input units (scaled for a leading Rescaling layer).
-        l2_decay: fraction by which the image shrinks after each step (L2 regularization).
-        jitter: largest random shift in pixels applied before each step (0 disables it).
-        seed: seed of the starting noise and of the jitter.
-        image_shape: (height, width, channels), needed only if the model's input size is not fixed.
+        **options: ``steps``, ``learning_rate``, ``l2_decay``, ``jitter``, ``seed``,
+            ``image_shape``, as for :func:`maximize_activations`.
 
     Returns:
         (image, objective_history): float32 (height, width, channels), and the objective
         (class score or mean activation) at each step, before its update, shape (steps,).
     """
-    target = class_index if layer is None else filter_index
-    if not isinstance(target, (int, np.integer)) or isinstance(target, bool):
-        argument = "class_index" if layer is None else "filter_index"
-        raise ValueError(f"{argument} must be an int, got {target!r}")
-    images, histories = maximize_activations(
-        model, [target], layer, steps, learning_rate, l2_decay, jitter, seed, image_shape
-    )
+    argument = "class_index" if layer is None else "filter_index"
+    target = validation.check_integer(argument, class_index if layer is None else filter_index)
+    images, histories = maximize_activations(model, [target], layer, **options)
     return images[0], histories[0]

@@ -7,14 +7,6 @@ from dlzoo.visualize import layers, targets
 from dlzoo.visualize.trace import ForwardTrace
 
 
-def feature_map_layer(model, layer=None):
-    """Dotted path of the layer :func:`feature_maps` reads: ``layer``, or the first convolution."""
-    trace = ForwardTrace(model)
-    if layer is None:
-        return layers.require_convolution(trace, "feature maps")[0].path
-    return layers.feature_map_call(trace, layer, "feature maps").path
-
-
 def feature_maps(model, image, layer=None):
     """Activations of a layer for one input image.
 

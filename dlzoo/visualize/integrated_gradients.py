@@ -8,6 +8,7 @@ between the pixels. The path integral is computed with the trapezoid rule on ``s
 
 import numpy as np
 
+from dlzoo import validation
 from dlzoo.visualize import targets
 
 
@@ -33,8 +34,7 @@ def integrated_gradients(model, images, class_index=None, steps=50, baseline=Non
         float32 array with the shape of ``images``; its sum over a sample's pixels approximates
         ``score(image) - score(baseline)``.
     """
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    steps = validation.check_integer("steps", steps, minimum=1)
     images = targets.check_images(model, images)
     try:
         baseline = np.broadcast_to(np.asarray(0.0 if baseline is None else baseline, dtype="float32"), images.shape)

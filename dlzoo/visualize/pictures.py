@@ -5,15 +5,15 @@ pyplot's global state or needs a display, and every file is written atomically: 
 temporary file in the same folder, then renamed over the target.
 """
 
+import io
 import math
-import os
-import pathlib
-import tempfile
 
 import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from dlzoo import runs
 
 HEATMAP_COLORMAP = "turbo"
 TILE_INCHES = 1.7
@@ -52,19 +52,10 @@ def overlay(image, heatmap, heat_weight=0.5):
 
 def save_figure(figure, path):
     """Write ``figure`` as a PNG at ``path`` atomically; return the path."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(figure)  # attach the Agg canvas: PNG output without any GUI backend
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png.tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            figure.savefig(stream, format="png", dpi=100)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-    return path
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return runs.atomic_write_bytes(path, buffer.getvalue())
 
 
 def _show(axes, picture, title=None, colormap=None, value_range=None):

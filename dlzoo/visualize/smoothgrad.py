@@ -7,6 +7,7 @@ The noise's standard deviation is ``noise_level`` times the image's value range.
 
 import numpy as np
 
+from dlzoo import validation
 from dlzoo.visualize import targets
 
 
@@ -24,10 +25,8 @@ def smoothgrad(model, images, class_index=None, samples=25, noise_level=0.15, se
     Returns:
         float32 array with the shape of ``images`` (signed mean gradient).
     """
-    if not isinstance(samples, int) or samples < 1:
-        raise ValueError(f"samples must be a positive int, got {samples!r}")
-    if not noise_level >= 0:
-        raise ValueError(f"noise_level must be >= 0, got {noise_level!r}")
+    samples = validation.check_integer("samples", samples, minimum=1)
+    noise_level = validation.check_number("noise_level", noise_level, minimum=0.0)
     images = targets.check_images(model, images)
     score_model = targets.logits_model(model)
     class_indices = targets.classes_to_explain(score_model, images, class_index)

@@ -5,11 +5,10 @@ Class scores are read from the logits (before the softmax or sigmoid), through
 ``-logit`` and class 1 as ``+logit``.
 """
 
-import numbers
-
 import numpy as np
 import tensorflow as tf
 
+from dlzoo import validation
 from dlzoo.models import heads
 from dlzoo.visualize import layers
 from dlzoo.visualize.trace import ForwardTrace
@@ -64,7 +63,7 @@ def resolve_class_indices(class_index, logits, argument="class_index"):
     classes = number_of_classes(logits)
     if class_index is None:
         return predicted_from_logits(logits)
-    if isinstance(class_index, (numbers.Integral, np.integer)) and not isinstance(class_index, bool):
+    if validation.is_whole_number(class_index):
         indices = np.full(batch, int(class_index), dtype="int64")
     else:
         indices = np.asarray(class_index)
@@ -75,12 +74,17 @@ def resolve_class_indices(class_index, logits, argument="class_index"):
         if indices.shape[0] != batch:
             raise ValueError(f"{argument} has {indices.shape[0]} entries for {batch} images")
         indices = indices.astype("int64")
+    check_class_range(indices, classes)
+    return indices
+
+
+def check_class_range(indices, classes):
+    """Raise ValueError for a class index outside ``0 .. classes - 1``."""
     for index in indices:
         if not 0 <= index < classes:
             raise ValueError(
                 f"class {index} is out of range: the model has {classes} classes (0-{classes - 1})"
             )
-    return indices
 
 
 def class_scores(logits, class_indices):
