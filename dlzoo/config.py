@@ -212,7 +212,12 @@ def check_types(config):
     for section, key in (("data", "batch_size"), ("train", "epochs"), ("train", "quick_epochs")):
         if config[section][key] < 1:
             raise UsageError(f"{section}.{key} must be at least 1, got {config[section][key]}")
-    task.check_config(config)
+    try:
+        task.check_config(config)
+    except UsageError:
+        raise
+    except ValueError as error:  # the task's checks raise ValueError (the Keras habit): the user's input
+        raise UsageError(str(error).strip("'\"")) from error
 
 
 def task_of(config):

@@ -18,7 +18,7 @@ A new task is one module in ``dlzoo/tasks/`` whose class subclasses :class:`Task
 decorated with ``@register("name")``: importing the package registers it, no list to edit.
 """
 
-from dlzoo.config import check_known_keys
+from dlzoo.validation import check_known_keys
 from dlzoo.errors import UsageError
 
 

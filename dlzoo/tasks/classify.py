@@ -10,7 +10,6 @@ gradient statistics, and ``dlzoo predict`` output as class names with probabilit
 import numpy as np
 
 from dlzoo import plots, report
-from dlzoo.config import check_known_keys
 from dlzoo.errors import UsageError
 from dlzoo.tasks import register
 from dlzoo.tasks.supervised import SupervisedTask, predict

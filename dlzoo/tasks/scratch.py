@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from dlzoo import report, training
-from dlzoo.config import check_known_keys
+from dlzoo.validation import check_known_keys
 from dlzoo.tasks import register
 from dlzoo.tasks.classify import ClassifyTask
 

@@ -61,7 +61,7 @@ import numpy as np
 from dlzoo import report, runs, training
 from dlzoo.errors import UsageError
 from dlzoo.registry import did_you_mean
-from dlzoo.config import check_known_keys
+from dlzoo.validation import check_known_keys
 from dlzoo.tasks import register
 from dlzoo.tasks.base import Task
 from dlzoo.tasks.classify import ClassifyTask
