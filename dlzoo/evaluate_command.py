@@ -21,7 +21,10 @@ def slug(text):
 
 
 def evaluate_target(target, dataset=None, split="test", out=None, root=None):
-    """Evaluate ``target`` on ``split`` and write ``evaluation*.json`` and a confusion matrix.
+    """Evaluate ``target`` on ``split`` and write ``evaluation-<split>-<data>.json`` and a confusion matrix.
+
+    Both are new files (``-2``, ``-3``, ... when an earlier evaluation wrote the same names); a
+    run's report gets one section per evaluation.
 
     Args:
         target: a run folder, a recipe name (its latest completed run) or a SavedModel folder.
@@ -58,15 +61,28 @@ def evaluate_target(target, dataset=None, split="test", out=None, root=None):
     result = {"split": split, "dataset": splits.name,
               **classification_metrics(y, outputs, splits.class_names)}
     out_folder = runs.check_writable(pathlib.Path(out) if out else folder)
-    own_data = dataset is None and split == "test"
-    suffix = "" if own_data else f"-{split}-{slug(splits.name)}"
-    written = [runs.atomic_write_json(out_folder / f"evaluation{suffix}.json", result)]
-    written.append(plots.confusion_matrix(result["confusion_matrix"], splits.class_names,
-                                          out_folder / "plots" / f"confusion_matrix{suffix}.png",
+    # New files every time: evaluation.json and confusion_matrix.png of the training run stay
+    # as they are, and a second evaluation on the same data gets "-2" (plots.new_file_paths).
+    name = f"{split}-{slug(splits.name)}"
+    json_path, picture_path = plots.new_file_paths(out_folder / f"evaluation-{name}.json",
+                                                   out_folder / "plots" / f"confusion_matrix-{name}.png")
+    written = [runs.atomic_write_json(json_path, result)]
+    written.append(plots.confusion_matrix(result["confusion_matrix"], splits.class_names, picture_path,
                                           title=f"confusion matrix, {splits.name} {split} split"))
     if run_folder is not None and out is None:
+        add_report_section(run_folder, result, json_path, picture_path)
         report.write_report(run_folder)
     return result, written[0]
+
+
+def add_report_section(folder, result, json_path, picture_path):
+    """A report section for one ``dlzoo evaluate``: headline numbers and the confusion matrix."""
+    rows = [[result["split"], result["dataset"], result["examples"], result["accuracy"], result["macro_f1"],
+             result["expected_calibration_error"]]]
+    table = report.markdown_table(["split", "dataset", "examples", "accuracy", "macro F1", "ECE"], rows)
+    text = (f"## Evaluation `{json_path.name}`\n\n{table}\n\n"
+            f"![confusion matrix](plots/{picture_path.name})\n")
+    report.write_section(folder, f"60-{json_path.stem}", text)
 
 
 def check_fits(model, splits):

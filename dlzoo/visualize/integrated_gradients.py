@@ -72,11 +72,15 @@ def normalizes_its_inputs(model):
 
 
 def looks_standardized(images):
-    """True when ``images`` have, per channel, a mean near 0 and a standard deviation near 1."""
+    """True when ``images`` have, per channel, a mean near 0 and a standard deviation near 1.
+
+    The margins are wide because a few test images are not the training split the statistics
+    came from; images in [0, 1] (deviation <= 0.5) or raw pixels (0-16, 0-255) fall outside.
+    """
     images = np.asarray(images, dtype="float64")
     axes = tuple(range(images.ndim - 1))
     means, deviations = images.mean(axis=axes), images.std(axis=axes)
-    return bool(np.all(np.abs(means) < 0.25) and np.all((deviations > 0.6) & (deviations < 1.6)))
+    return bool(np.all(np.abs(means) < 0.5) and np.all((deviations > 0.5) & (deviations < 2.0)))
 
 
 def baseline_kind(model, images=None):
