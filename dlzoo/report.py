@@ -28,9 +28,12 @@ CAPTIONS = {
 
 
 def natural_order(path):
-    """Sort key of a file name with its numbers compared as numbers ("gradcam-2" before "gradcam-10")."""
-    name = pathlib.PurePath(path).name
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+    """Sort key of a file name: numbers compared as numbers, the extension last.
+
+    So "gradcam.png" < "gradcam-2.png" < "gradcam-10.png", the order they were written in.
+    """
+    path = pathlib.PurePath(path)
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.stem)], path.suffix
 
 
 def write_section(folder, key, markdown):

@@ -90,3 +90,13 @@ def test_explanation_sections_say_which_class_and_layer():
     details = visualize_command.section_details("gradcam", "conv_1", 3)
     assert "conv_1" in details and "class 3" in details
     assert "channels" in visualize_command.section_details("activation-max", "conv_1", None)
+
+
+def test_report_lists_numbered_files_in_the_order_they_were_written():
+    from dlzoo import report
+
+    names = ["gradcam-10.png", "gradcam-2.png", "gradcam.png", "filters.png", "60-evaluation-test-digits-2.md",
+             "60-evaluation-test-digits.md", "50-visualize-09-feature-maps.md"]
+    assert sorted(names, key=report.natural_order) == [
+        "50-visualize-09-feature-maps.md", "60-evaluation-test-digits.md", "60-evaluation-test-digits-2.md",
+        "filters.png", "gradcam.png", "gradcam-2.png", "gradcam-10.png"]
