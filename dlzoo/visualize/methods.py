@@ -66,7 +66,7 @@ _TITLES = {
 _COLORBAR_LABELS = {
     "saliency": "|gradient|, relative",
     "smoothgrad": "mean |gradient|, relative",
-    "integrated-gradients": "attribution, relative (+ raises the score)",
+    "integrated-gradients": "attribution (+ raises the score)",
     "cam": "class evidence, relative",
     "gradcam": "class evidence, relative",
     "gradcam++": "class evidence, relative",
