@@ -19,7 +19,10 @@ def slug(text):
 
 
 def evaluate_target(target, dataset=None, split="test", out=None, root=None):
-    """Evaluate ``target`` on ``split`` and write ``evaluation*.json`` (and the task's pictures).
+    """Evaluate ``target`` on ``split`` and write ``evaluation-<split>-<data>.json`` (and the task's pictures).
+
+    Every output is a new file (``-2``, ``-3``, ... when an earlier evaluation wrote the same
+    names); a run's report gets one section per evaluation.
 
     Args:
         target: a run folder, a recipe name (its latest completed run) or a SavedModel folder.
@@ -40,14 +43,19 @@ def evaluate_target(target, dataset=None, split="test", out=None, root=None):
     check_fits(run.model, splits)
     result = run.task.evaluate(run.model, splits, split)
     out_folder = runs.check_writable(pathlib.Path(out) if out else run.folder)
-    own_data = dataset is None and split == "test"
-    suffix = "" if own_data else f"-{split}-{slug(splits.name)}"
-    written = runs.atomic_write_json(out_folder / f"evaluation{suffix}.json", result)
+    # New files every time: evaluation.json and the pictures of the training run stay as they
+    # are, and a second evaluation on the same data gets "-2" (plots.new_file_paths).
+    name = f"{split}-{slug(splits.name)}"
+    json_path, picture_path = plots.new_file_paths(out_folder / f"evaluation-{name}.json",
+                                                   out_folder / "plots" / f"confusion_matrix-{name}.png")
+    written = runs.atomic_write_json(json_path, result)
     if "confusion_matrix" in result:
-        plots.confusion_matrix(result["confusion_matrix"], splits.class_names,
-                               out_folder / "plots" / f"confusion_matrix{suffix}.png",
+        plots.confusion_matrix(result["confusion_matrix"], splits.class_names, picture_path,
                                title=f"confusion matrix, {splits.name} {split} split")
+    else:
+        picture_path = None
     if out is None:
+        add_report_section(run.folder, run.task.headline(result), result, json_path, picture_path)
         report.write_report(run.folder)
     return result, run.task.evaluation_line(result), written
 
@@ -71,10 +79,21 @@ def evaluate_saved_model(path, dataset, split, out):
                          f"{splits.num_classes} classes of {splits.name}")
     result = {"split": split, "dataset": splits.name, **classification_metrics(y, probabilities, splits.class_names)}
     out_folder = runs.check_writable(pathlib.Path(out) if out else pathlib.Path(path))
-    written = runs.atomic_write_json(out_folder / f"evaluation-{split}-{slug(splits.name)}.json", result)
+    (json_path,) = plots.new_file_paths(out_folder / f"evaluation-{split}-{slug(splits.name)}.json")
+    written = runs.atomic_write_json(json_path, result)
     line = (f"{split} accuracy {result['accuracy']:.4f} · macro F1 {result['macro_f1']:.4f} · "
             f"ECE {result['expected_calibration_error']:.4f} on {result['examples']} examples")
     return result, line, written
+
+
+def add_report_section(folder, headline, result, json_path, picture_path):
+    """A report section for one ``dlzoo evaluate``: the task's headline numbers (and its picture)."""
+    rows = [[result["split"], result["dataset"], result["examples"], *headline.values()]]
+    table = report.markdown_table(["split", "dataset", "examples", *headline], rows)
+    text = f"## Evaluation `{json_path.name}`\n\n{table}\n"
+    if picture_path is not None:
+        text += f"\n![confusion matrix](plots/{picture_path.name})\n"
+    report.write_section(folder, f"60-{json_path.stem}", text)
 
 
 def check_fits(model, splits):

@@ -31,6 +31,24 @@ def save_figure(figure, path):
     return path
 
 
+def new_file_paths(*paths):
+    """``paths`` themselves if none exists yet, else all of them with the first free ``-2``, ``-3``, ...
+
+    Derived outputs (``dlzoo evaluate``, ``dlzoo visualize``) never replace a file already on
+    disk: a second Grad-CAM of a run goes to ``gradcam-2.png`` next to ``gradcam.png``. Files
+    written together (an evaluation's JSON and its confusion matrix) get the same number, so
+    they stay paired. Two commands started at the same instant on the same folder could still
+    pick the same number; one person running commands one after the other never does.
+    """
+    paths = [pathlib.Path(path) for path in paths]
+    number = 1
+    while True:
+        candidates = paths if number == 1 else [path.with_name(f"{path.stem}-{number}{path.suffix}") for path in paths]
+        if not any(candidate.exists() for candidate in candidates):
+            return candidates
+        number += 1
+
+
 def metric_pairs(history):
     """Group history keys into (metric, [train key, val key]) pairs: loss, accuracy, ..."""
     names = [key for key in history if not key.startswith("val_") and key not in ("epoch", "learning_rate")]

@@ -2,26 +2,43 @@
 
 The report is never edited in place: :func:`write_report` rebuilds it from ``config.toml``,
 ``metrics.json``, ``evaluation.json``, the pictures in ``plots/`` and the extra sections in
-``sections/*.md`` (written by tasks and by ``dlzoo visualize`` with :func:`write_section`).
-So ``dlzoo visualize`` or ``dlzoo evaluate`` can add to a report just by adding a file and
-rebuilding it.
+``sections/*.md`` (written by tasks, ``dlzoo evaluate`` and ``dlzoo visualize`` with
+:func:`write_section`), in the order of their file names (numbers compared as numbers).
+
+``report.md`` and ``sections/*.md`` are derived views and the only files in a run folder that
+are ever rewritten: ``report.md`` at every rebuild, a section when its command runs again
+(``dlzoo visualize --method gradcam`` rewrites the Grad-CAM section to show its newest
+picture). Everything else (metrics, evaluations, pictures, models) is written once and never
+replaced: ``dlzoo evaluate`` and ``dlzoo visualize`` add new files (``gradcam-2.png``,
+``evaluation-test-digits-2.json``) next to the earlier ones, which the report still lists.
 """
 
 import pathlib
+import re
 
 from dlzoo import runs
 
 # Captions of the pictures the platform draws; any other PNG is listed under "More pictures".
 CAPTIONS = {
     "learning_curves.png": "Learning curves (solid: training, dashed: validation)",
-    "confusion_matrix.png": "Confusion matrix on the test split",
     "decision_boundary.png": "Decision boundary on the test points",
+    "confusion_matrix.png": "Confusion matrix on the test split",
     "augmentation.png": "Augmented training samples",
+    "predicted_vs_true.png": "Predicted vs true values on the test split",
 }
 
 
+def natural_order(path):
+    """Sort key of a file name: numbers compared as numbers, the extension last.
+
+    So "gradcam.png" < "gradcam-2.png" < "gradcam-10.png", the order they were written in.
+    """
+    path = pathlib.PurePath(path)
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.stem)], path.suffix
+
+
 def write_section(folder, key, markdown):
-    """Add (or replace) the report section ``key``; sections appear sorted by key."""
+    """Add (or replace) the report section ``key``; sections appear sorted by key (:func:`natural_order`)."""
     return runs.atomic_write_text(pathlib.Path(folder) / "sections" / f"{key}.md", markdown.rstrip() + "\n")
 
 
@@ -128,17 +145,17 @@ def write_report(folder):
     parts += [target_section(record), metrics_section(record)]
     plots_folder = folder / "plots"
     shown = set()
-    for name in ("learning_curves.png", "decision_boundary.png", "confusion_matrix.png", "augmentation.png"):
+    for name in CAPTIONS:
         if (plots_folder / name).exists():
             parts.append(picture(name, CAPTIONS[name]))
             shown.add(name)
     parts.append(per_class_section(evaluation))
     parts.append(serving_section(record))
-    for section in sorted((folder / "sections").glob("*.md")):
+    for section in sorted((folder / "sections").glob("*.md"), key=natural_order):
         text = section.read_text()
         parts.append(text)
         shown.update(name for name in (p.name for p in plots_folder.glob("*.png")) if f"plots/{name}" in text)
-    remaining = sorted(path.name for path in plots_folder.glob("*.png") if path.name not in shown)
+    remaining = sorted((path.name for path in plots_folder.glob("*.png") if path.name not in shown), key=natural_order)
     if remaining:
         parts.append("## More pictures\n\n" + "\n".join(picture(name, name) for name in remaining))
     if config_text:

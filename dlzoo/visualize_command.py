@@ -14,14 +14,19 @@ from dlzoo.errors import UsageError
 DESCRIPTIONS = {
     "saliency": "Vanilla gradient saliency: |d class score / d pixel| (Simonyan et al. 2014).",
     "smoothgrad": "SmoothGrad: saliency averaged over noisy copies of the input (Smilkov et al. 2017).",
-    "integrated-gradients": "Integrated gradients from a black baseline; attributions sum to f(x) - f(baseline) (Sundararajan et al. 2017).",
+    "integrated-gradients": "Integrated gradients: gradients averaged on the straight path from a baseline to the input, "
+                            "times (input - baseline); they sum to f(x) - f(baseline), red pixels raise the class "
+                            "score, blue ones lower it (Sundararajan et al. 2017).",
     "cam": "Class activation map: last conv features weighted by the GAP head's class weights (Zhou et al. 2016).",
-    "gradcam": "Grad-CAM: last conv features weighted by their pooled gradients (Selvaraju et al. 2017).",
+    "gradcam": "Grad-CAM: conv features weighted by their pooled gradients (Selvaraju et al. 2017).",
     "gradcam++": "Grad-CAM++: Grad-CAM with higher-order pixel weights (Chattopadhay et al. 2018).",
     "activation-max": "Activation maximization: inputs optimized by gradient ascent to excite a class or filter.",
-    "filters": "First-layer convolution kernels.",
+    "filters": "Convolution kernels, one tile per filter.",
     "feature-maps": "Activations of a convolutional layer for one input.",
 }
+
+# Methods that explain one class per sample (the predicted one unless --class says otherwise).
+EXPLAINS_A_CLASS = ("saliency", "smoothgrad", "integrated-gradients", "cam", "gradcam", "gradcam++")
 
 
 def visualize_run(argument, method="saliency", layer=None, class_index=None, samples=8, out=None, root=None):
@@ -51,7 +56,8 @@ def visualize_run(argument, method="saliency", layer=None, class_index=None, sam
             raise UsageError(str(error).strip("'\"")) from error
         written += paths
         if out is None:
-            add_report_section(run.folder, name, paths, layer, class_index)
+            note = visualize.baseline_description(run.model, images) if name == "integrated-gradients" else ""
+            add_report_section(run.folder, name, paths, layer, class_index, note)
     if out is None:
         report.write_report(run.folder)
     return written
@@ -63,12 +69,49 @@ def check_class(class_index, num_classes):
         raise UsageError(f"class {class_index} is out of range: the model has {num_classes} classes (0-{num_classes - 1})")
 
 
-def add_report_section(folder, method, paths, layer, class_index):
-    """A report section showing the pictures of one method."""
-    details = []
-    if layer:
-        details.append(f"layer `{layer}`")
-    details.append(f"class {class_index}" if class_index is not None else "predicted class")
+def section_key(method):
+    """The report section key of a method: sections sort in :data:`dlzoo.visualize.METHOD_NAMES` order.
+
+    ``"gradcam++"`` -> ``"50-visualize-06-gradcamplusplus"``: the position in the method list
+    keeps the report's order fixed, whatever order the methods were run in.
+    """
+    from dlzoo.visualize import METHOD_NAMES
+
+    return f"50-visualize-{METHOD_NAMES.index(method) + 1:02d}-{method.replace('+', 'plus')}"
+
+
+def section_details(method, layer, class_index):
+    """What a method's pictures show: its layer and its class, only where the method has them."""
+    if method in EXPLAINS_A_CLASS:
+        details = []
+        if method in ("gradcam", "gradcam++"):
+            details.append(f"layer `{layer}`" if layer else "the last convolutional block")
+        details.append(f"map of class {class_index}" if class_index is not None else "map of the predicted class")
+    elif method == "activation-max":
+        if layer:
+            details = [f"channels of layer `{layer}`"]
+        else:
+            details = [f"class {class_index}" if class_index is not None else "the scores of the first classes"]
+    elif method == "filters":
+        details = [f"layer `{layer}`" if layer else "the first convolutional layer"]
+    else:  # feature-maps
+        details = [f"layer `{layer}`" if layer else "the first convolutional layer", "the first test image"]
+    return ", ".join(details)
+
+
+def add_report_section(folder, method, paths, layer, class_index, note=""):
+    """The report section of one method, showing its latest pictures (``note``: one more sentence).
+
+    The section file is rewritten at each ``dlzoo visualize``; the pictures of earlier calls
+    stay in ``plots/`` and the report lists them under "More pictures".
+    """
+    folder = pathlib.Path(folder)
+    # Sections written before the keys carried the method's position sort alphabetically.
+    legacy = folder / "sections" / f"50-visualize-{method.replace('+', 'plus')}.md"
+    if legacy.exists():
+        legacy.unlink()
     pictures = "\n".join(f"![{method}](plots/{path.name})" for path in paths)
-    text = f"## Visualization: {method}\n\n{DESCRIPTIONS.get(method, '')} ({', '.join(details)})\n\n{pictures}\n"
-    report.write_section(folder, f"50-visualize-{method.replace('+', 'plus')}", text)
+    text = f"## Visualization: {method}\n\n{DESCRIPTIONS.get(method, '')} Here: {section_details(method, layer, class_index)}."
+    if note:
+        text += f" {note}"
+    report.write_section(folder, section_key(method), f"{text}\n\n{pictures}\n")

@@ -436,3 +436,114 @@ def test_make_pictures_errors(tiny_cnn, mlp, test_images, tmp_path):
     with pytest.raises(ValueError, match="class 12 is out of range"):
         visualize.make_pictures(tiny_cnn, "saliency", images, labels, tmp_path, class_index=12)
     assert os.listdir(tmp_path) == []  # nothing half-written
+
+
+# 7. What the pictures and their texts say ---------------------------------------------------
+
+
+def _with_normalization_first(digits):
+    """A model taking raw pixels: Normalization (adapted on the images) right after the input."""
+    keras.utils.set_random_seed(7)
+    images, _ = digits
+    normalization = layers.Normalization(name="normalization")
+    normalization.adapt(images * 16.0)
+    inputs = keras.Input((8, 8, 1))
+    hidden = layers.Conv2D(4, 3, padding="same", activation="relu")(normalization(inputs))
+    pooled = layers.GlobalAveragePooling2D()(hidden)
+    return keras.Model(inputs, heads.classifier_head(pooled, 10), name="raw_inputs")
+
+
+def test_baseline_description_follows_the_model(digits, tiny_cnn):
+    images, _ = digits
+    raw_images = images[:32] * 16.0  # pixels 0-16, as the digits are stored
+    standardized = (images[:32] - images.mean()) / images.std()
+    with_normalization = _with_normalization_first(digits)
+    # A model that standardizes its own inputs: the all-zero raw input is a blank image.
+    for given in (None, raw_images):
+        text = visualize.baseline_description(with_normalization, given)
+        assert "blank" in text and "mean" not in text
+    # No Normalization in the model, inputs standardized outside: zero is the mean image.
+    text = visualize.baseline_description(tiny_cnn, standardized)
+    assert "mean image" in text and "blank" not in text
+    # No Normalization and raw inputs (or nothing known about them): zero is a blank image.
+    for given in (None, raw_images):
+        text = visualize.baseline_description(tiny_cnn, given)
+        assert "blank" in text and "mean" not in text
+
+
+def _capture_figures(monkeypatch):
+    """Record the matplotlib figures the pictures module saves, instead of only their PNG bytes."""
+    figures = []
+    original = visualize.pictures.save_figure
+
+    def save_and_record(figure, path):
+        figures.append(figure)
+        return original(figure, path)
+
+    monkeypatch.setattr(visualize.pictures, "save_figure", save_and_record)
+    return figures
+
+
+def _colorbars(figure):
+    return [axes for axes in figure.axes if axes.get_label() == "<colorbar>"]
+
+
+EXPLANATION_METHODS = ["saliency", "smoothgrad", "integrated-gradients", "cam", "gradcam", "gradcam++"]
+
+
+@pytest.mark.parametrize("method", EXPLANATION_METHODS)
+def test_explanation_figures_have_colorbars_fitting_colormaps_and_layer_titles(
+    method, tiny_cnn, test_images, tmp_path, monkeypatch
+):
+    images, labels = test_images
+    figures = _capture_figures(monkeypatch)
+    visualize.make_pictures(tiny_cnn, method, images[:3], labels[:3], tmp_path)
+    (figure,) = figures
+    assert len(_colorbars(figure)) >= 1
+    heatmaps = [axes.images[0] for axes in figure.axes if axes.get_title() == "map"]
+    assert len(heatmaps) == 3
+    signs = []
+    for heatmap in heatmaps:
+        low, high = heatmap.get_clim()
+        if method == "integrated-gradients":  # signed: diverging colours, white at 0
+            assert heatmap.get_cmap().name == "RdBu_r"
+            assert low == -high and high > 0
+            signs.append(np.sign(heatmap.get_array()))
+        else:  # |gradient| or positive class evidence: a sequential map from 0
+            assert heatmap.get_cmap().name != "RdBu_r"
+            assert (low, high) == (0.0, 1.0)
+    if method == "integrated-gradients":  # the map keeps the sign of the attributions
+        attributions = visualize.integrated_gradients(tiny_cnn, images[:3]).sum(axis=-1)
+        assert np.array_equal(np.stack(signs), np.sign(attributions))
+        assert (attributions < 0).any()
+    title = figure._suptitle.get_text()
+    if method in ("cam", "gradcam", "gradcam++"):
+        assert "conv_2" in title  # the layer the map comes from (the last conv block here)
+    if method == "integrated-gradients":
+        assert "baseline" in title and "blank" in title
+
+
+def test_an_explicit_layer_is_named_in_the_title(tiny_cnn, test_images, tmp_path, monkeypatch):
+    images, labels = test_images
+    figures = _capture_figures(monkeypatch)
+    visualize.make_pictures(tiny_cnn, "gradcam", images[:2], labels[:2], tmp_path, layer="conv_1")
+    assert "conv_1" in figures[-1]._suptitle.get_text()
+
+
+def test_signed_attribution_heatmap_keeps_the_sign():
+    attribution = np.zeros((4, 4, 1), dtype="float32")
+    attribution[0, 0, 0], attribution[1, 1, 0] = 2.0, -1.0
+    heatmap = visualize.pictures.signed_attribution_heatmap(attribution)
+    assert heatmap.shape == (4, 4)
+    assert heatmap[0, 0] > 0 > heatmap[1, 1]
+    assert heatmap.min() >= -1.0 and heatmap.max() <= 1.0 and heatmap[2, 2] == 0.0
+
+
+def test_making_pictures_twice_keeps_the_first_files(tiny_cnn, test_images, tmp_path):
+    images, labels = test_images
+    first = visualize.make_pictures(tiny_cnn, "gradcam++", images[:2], labels[:2], tmp_path)
+    before = {path: path.read_bytes() for path in first}
+    second = visualize.make_pictures(tiny_cnn, "gradcam++", images[2:4], labels[2:4], tmp_path)
+    assert all(path.read_bytes() == content for path, content in before.items())
+    assert not set(first) & set(second) and all(path.exists() for path in second)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["gradcam-plus-plus-2.png", "gradcam-plus-plus.png"]

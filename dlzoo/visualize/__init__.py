@@ -15,7 +15,7 @@ from dlzoo.visualize.cam import cam
 from dlzoo.visualize.feature_maps import feature_maps
 from dlzoo.visualize.filters import first_layer_filters, layer_filters
 from dlzoo.visualize.gradcam import gradcam, gradcam_plus_plus
-from dlzoo.visualize.integrated_gradients import integrated_gradients
+from dlzoo.visualize.integrated_gradients import baseline_description, integrated_gradients
 from dlzoo.visualize.methods import METHOD_NAMES, applicable_methods, check_applicable, make_pictures
 from dlzoo.visualize.saliency import saliency
 from dlzoo.visualize.sanity import randomization_rank_correlation
@@ -28,6 +28,7 @@ __all__ = [
     "NotApplicableError",
     "activation_maximization",
     "applicable_methods",
+    "baseline_description",
     "cam",
     "check_applicable",
     "feature_maps",

@@ -10,6 +10,7 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
+from dlzoo import plots
 from dlzoo.registry import Registry
 from dlzoo.visualize import layers, pictures, targets
 from dlzoo.visualize.errors import NotApplicableError
@@ -21,7 +22,7 @@ from dlzoo.visualize.cam import cam
 from dlzoo.visualize.feature_maps import feature_maps
 from dlzoo.visualize.filters import first_layer_filters, layer_filters
 from dlzoo.visualize.gradcam import gradcam, gradcam_plus_plus
-from dlzoo.visualize.integrated_gradients import integrated_gradients
+from dlzoo.visualize.integrated_gradients import baseline_kind, integrated_gradients
 from dlzoo.visualize.saliency import saliency
 from dlzoo.visualize.smoothgrad import smoothgrad
 
@@ -48,9 +49,72 @@ ACTIVATION_MAX_STEPS = 64
 _NEEDS_CONVOLUTION = ("gradcam", "gradcam++", "filters", "feature-maps")
 
 
+# Methods whose maps read a convolutional feature map: their titles name that layer.
+_LAYER_METHODS = ("cam", "gradcam", "gradcam++")
+# Methods whose attributions have a sign (raise or lower the class score).
+_SIGNED_METHODS = ("integrated-gradients",)
+
+_TITLES = {
+    "saliency": "saliency: |d score / d pixel|",
+    "smoothgrad": "SmoothGrad (25 noisy copies, noise 15%)",
+    "integrated-gradients": "integrated gradients (50 steps)",
+    "cam": "CAM",
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+}
+
+_COLORBAR_LABELS = {
+    "saliency": "|gradient|, relative",
+    "smoothgrad": "mean |gradient|, relative",
+    "integrated-gradients": "attribution (+ raises the score)",
+    "cam": "class evidence, relative",
+    "gradcam": "class evidence, relative",
+    "gradcam++": "class evidence, relative",
+}
+
+
 def file_name(method):
     """The PNG file name of a method's picture ("gradcam++" -> "gradcam-plus-plus.png")."""
     return method.replace("++", "-plus-plus") + ".png"
+
+
+def new_picture_path(out_dir, method):
+    """Where a method's next picture goes: ``gradcam.png``, or ``gradcam-2.png`` if that exists, ...
+
+    Pictures are derived outputs: drawing again never replaces an earlier picture.
+    """
+    return plots.new_file_paths(pathlib.Path(out_dir) / file_name(method))[0]
+
+
+def heatmap_style(method):
+    """(colormap, (low, high), colorbar label) of an explanation method's heatmaps.
+
+    Signed attributions (integrated gradients) get a diverging colormap with limits symmetric
+    around 0, so white means "no effect"; |gradient| maps and class-activation maps are >= 0
+    and get a sequential one from 0.
+    """
+    if method in _SIGNED_METHODS:
+        return pictures.SIGNED_COLORMAP, (-1.0, 1.0), _COLORBAR_LABELS[method]
+    return pictures.HEATMAP_COLORMAP, (0.0, 1.0), _COLORBAR_LABELS[method]
+
+
+def figure_title(method, layer=None, baseline=None):
+    """The title of an explanation picture: the method, its layer (CAM family), its baseline (IG)."""
+    title = _TITLES[method]
+    if method in _LAYER_METHODS and layer is not None:
+        title += f" at layer {layer}"
+    if method in _SIGNED_METHODS and baseline is not None:
+        title += f", baseline: {baseline}"
+    return title
+
+
+def explained_layer(model, method, layer=None):
+    """The dotted path of the feature-map layer a CAM-family method reads (``layer``, or found)."""
+    trace = ForwardTrace(model)
+    if method == "cam":
+        feature_map, _ = layers.pooled_head(trace)
+        return trace.producer(feature_map).path
+    return layers.feature_map_call(trace, layer, method).path
 
 
 def check_applicable(model, method):
@@ -155,15 +219,19 @@ def _explained_classes(model, images, class_index):
     return targets.predicted_from_logits(logits), targets.resolve_class_indices(class_index, logits)
 
 
-def _explanation_picture(method, title, compute_heatmaps, uses_layer=False):
+def _explanation_picture(method, compute_heatmaps):
     """Register a method drawing "input | heatmap | overlay" rows; ``compute_heatmaps`` gives the maps."""
 
     def draw(model, images, labels, out_dir, class_index, layer, class_names):
         predicted, explained = _explained_classes(model, images, class_index)
         heatmaps = compute_heatmaps(model, images, explained, layer)
         captions = _captions(labels, predicted, explained, class_names)
-        full_title = f"{title} at layer {layer}" if uses_layer and layer is not None else title
-        return [pictures.save_explanation_grid(out_dir / file_name(method), images, heatmaps, captions, full_title)]
+        map_layer = explained_layer(model, method, layer) if method in _LAYER_METHODS else None
+        baseline = baseline_kind(model, images) if method in _SIGNED_METHODS else None
+        colormap, value_range, colorbar_label = heatmap_style(method)
+        path = new_picture_path(out_dir, method)
+        return [pictures.save_explanation_grid(path, images, heatmaps, captions, figure_title(method, map_layer, baseline),
+                                               colormap, value_range, colorbar_label)]
 
     METHODS.register(method)(draw)
 
@@ -172,35 +240,28 @@ def _attribution_heatmaps(attributions):
     return np.stack([pictures.attribution_heatmap(attribution) for attribution in attributions])
 
 
+def _signed_heatmaps(attributions):
+    return np.stack([pictures.signed_attribution_heatmap(attribution) for attribution in attributions])
+
+
 # 2. The methods ---------------------------------------------------------------------------
 
 _explanation_picture(
     "saliency",
-    "saliency: |d score / d pixel|",
     lambda model, images, classes, layer: _attribution_heatmaps(saliency(model, images, classes)),
 )
 _explanation_picture(
     "smoothgrad",
-    "SmoothGrad (25 noisy copies, noise 15%)",
     lambda model, images, classes, layer: _attribution_heatmaps(smoothgrad(model, images, classes)),
 )
 _explanation_picture(
     "integrated-gradients",
-    "integrated gradients (baseline 0, 50 steps)",
-    lambda model, images, classes, layer: _attribution_heatmaps(integrated_gradients(model, images, classes)),
+    lambda model, images, classes, layer: _signed_heatmaps(integrated_gradients(model, images, classes)),
 )
-_explanation_picture("cam", "CAM", lambda model, images, classes, layer: cam(model, images, classes))
+_explanation_picture("cam", lambda model, images, classes, layer: cam(model, images, classes))
+_explanation_picture("gradcam", lambda model, images, classes, layer: gradcam(model, images, classes, layer))
 _explanation_picture(
-    "gradcam",
-    "Grad-CAM",
-    lambda model, images, classes, layer: gradcam(model, images, classes, layer),
-    uses_layer=True,
-)
-_explanation_picture(
-    "gradcam++",
-    "Grad-CAM++",
-    lambda model, images, classes, layer: gradcam_plus_plus(model, images, classes, layer),
-    uses_layer=True,
+    "gradcam++", lambda model, images, classes, layer: gradcam_plus_plus(model, images, classes, layer)
 )
 
 
@@ -222,7 +283,7 @@ def _draw_activation_maximization(model, images, labels, out_dir, class_index, l
         title = f"activation maximization of channels of {layer}"
     maximized, histories = maximize_activations(model, target_indices, layer, steps=ACTIVATION_MAX_STEPS)
     captions = [f"{name}\n{history[0]:.2g} -> {history[-1]:.2g}" for name, history in zip(names, histories)]
-    return [pictures.save_tile_grid(out_dir / file_name("activation-max"), list(maximized), captions, title)]
+    return [pictures.save_tile_grid(new_picture_path(out_dir, "activation-max"), list(maximized), captions, title)]
 
 
 @METHODS.register("filters")
@@ -236,7 +297,7 @@ def _draw_filters(model, images, labels, out_dir, class_index, layer, class_name
     height, width, channels, count = kernels.shape
     tiles = [kernels[..., index] for index in range(min(count, MAX_TILES))]
     title = f"filters of {layer} ({height}x{width}, {channels} input channels, {count} filters)"
-    return [pictures.save_tile_grid(out_dir / file_name("filters"), tiles, [str(i) for i in range(len(tiles))], title)]
+    return [pictures.save_tile_grid(new_picture_path(out_dir, "filters"), tiles, [str(i) for i in range(len(tiles))], title)]
 
 
 @METHODS.register("feature-maps")
@@ -255,7 +316,7 @@ def _draw_feature_maps(model, images, labels, out_dir, class_index, layer, class
     captions = ["input"] + [f"{index}: max {activations[..., index].max():.2g}" for index in range(shown)]
     colormaps = ["gray"] + ["viridis"] * shown
     title = f"feature maps of {path} (channels 0-{shown - 1} of {channels})"
-    return [pictures.save_tile_grid(out_dir / file_name("feature-maps"), tiles, captions, title, colormap=colormaps)]
+    return [pictures.save_tile_grid(new_picture_path(out_dir, "feature-maps"), tiles, captions, title, colormap=colormaps)]
 
 
 if sorted(METHODS.names()) != sorted(METHOD_NAMES):  # a method added to one list only

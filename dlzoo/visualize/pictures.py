@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 
 from dlzoo import runs
 
-HEATMAP_COLORMAP = "turbo"
+HEATMAP_COLORMAP = "turbo"  # sequential: 0 (no evidence) to 1 (the strongest)
+SIGNED_COLORMAP = "RdBu_r"  # diverging: blue negative, white 0, red positive
 TILE_INCHES = 1.7
 
 
@@ -43,11 +44,32 @@ def attribution_heatmap(attribution):
     return np.clip(strength / top, 0.0, 1.0) if top > 0 else np.zeros_like(strength)
 
 
-def overlay(image, heatmap, heat_weight=0.5):
-    """RGB blend of an image (as from :func:`display_image`) and a [0, 1] heatmap."""
+def signed_attribution_heatmap(attribution):
+    """A (height, width) map in [-1, 1] from a signed attribution (height, width, channels).
+
+    The channels are summed (integrated-gradients attributions add up to the score change, so
+    their sum per pixel is that pixel's share), then divided by the 99th percentile of the
+    absolute values: the sign says whether a pixel raised (+) or lowered (-) the class score.
+    """
+    total = np.sum(np.asarray(attribution, dtype="float64"), axis=-1)
+    top = np.percentile(np.abs(total), 99)
+    return np.clip(total / top, -1.0, 1.0) if top > 0 else np.zeros_like(total)
+
+
+def overlay(image, heatmap, colormap=HEATMAP_COLORMAP, value_range=(0.0, 1.0), heat_weight=0.5):
+    """RGB blend of an image (as from :func:`display_image`) and a heatmap in ``value_range``.
+
+    A sequential map is blended everywhere with ``heat_weight``; a signed map (its range goes
+    below 0) only where it is far from 0, so that pixels with no attribution show the image.
+    """
+    low, high = value_range
     base = image if image.ndim == 3 else np.stack([image] * 3, axis=-1)
-    heat = matplotlib.colormaps[HEATMAP_COLORMAP](heatmap)[..., :3]
-    return (1.0 - heat_weight) * base + heat_weight * heat
+    heat = matplotlib.colormaps[colormap]((heatmap - low) / (high - low))[..., :3]
+    if low < 0:
+        weight = heat_weight * np.abs(heatmap)[..., np.newaxis] / max(abs(low), abs(high))
+    else:
+        weight = heat_weight
+    return (1.0 - weight) * base + weight * heat
 
 
 def save_figure(figure, path):
@@ -59,36 +81,58 @@ def save_figure(figure, path):
 
 
 def _show(axes, picture, title=None, colormap=None, value_range=None):
-    """Draw one picture on ``axes`` without ticks; gray for 2-D pictures unless told otherwise."""
+    """Draw one picture on ``axes`` without ticks; gray for 2-D pictures unless told otherwise.
+
+    Returns the matplotlib image, for a colorbar.
+    """
     if picture.ndim == 2:
         colormap = colormap or "gray"
     low, high = value_range if value_range else (None, None)
-    axes.imshow(picture, cmap=colormap, vmin=low, vmax=high, interpolation="nearest")
+    shown = axes.imshow(picture, cmap=colormap, vmin=low, vmax=high, interpolation="nearest")
     axes.set_xticks([])
     axes.set_yticks([])
     if title:
         axes.set_title(title, fontsize=8)
+    return shown
 
 
-def save_explanation_grid(path, images, heatmaps, row_titles, title):
-    """One row per sample: the input, the heatmap, and the heatmap over the input.
+def explanation_figure(images, heatmaps, row_titles, title, colormap=HEATMAP_COLORMAP, value_range=(0.0, 1.0),
+                       colorbar_label=""):
+    """One row per sample: the input, the heatmap (with its colorbar), the heatmap over the input.
 
     Args:
-        path: PNG file to write.
         images: (batch, height, width, channels) inputs, any value range.
-        heatmaps: (batch, height, width) maps in [0, 1].
+        heatmaps: (batch, height, width) maps in ``value_range``.
         row_titles: one caption per sample (true and predicted class).
         title: the figure title (method and layer).
+        colormap: matplotlib colormap of the heatmaps (sequential, or diverging for signed maps).
+        value_range: (low, high) of the colormap; symmetric around 0 for signed maps.
+        colorbar_label: what the heatmap's colours measure.
+
+    Returns:
+        a matplotlib ``Figure`` (not attached to pyplot).
     """
     rows = len(images)
-    figure = Figure(figsize=(3 * TILE_INCHES, rows * TILE_INCHES + 0.5))
+    figure = Figure(figsize=(3.4 * TILE_INCHES, rows * TILE_INCHES + 0.5))
     figure.suptitle(title, fontsize=10)
     for row, (image, heatmap, caption) in enumerate(zip(images, heatmaps, row_titles)):
         shown = display_image(image)
         _show(figure.add_subplot(rows, 3, 3 * row + 1), shown, caption)
-        _show(figure.add_subplot(rows, 3, 3 * row + 2), heatmap, "map", HEATMAP_COLORMAP, (0.0, 1.0))
-        _show(figure.add_subplot(rows, 3, 3 * row + 3), overlay(shown, heatmap), "overlay")
+        map_axes = figure.add_subplot(rows, 3, 3 * row + 2)
+        drawn = _show(map_axes, heatmap, "map", colormap, value_range)
+        colorbar = figure.colorbar(drawn, ax=map_axes, fraction=0.046, pad=0.04)
+        colorbar.ax.tick_params(labelsize=6)
+        if colorbar_label:
+            colorbar.set_label(colorbar_label, fontsize=6)
+        _show(figure.add_subplot(rows, 3, 3 * row + 3), overlay(shown, heatmap, colormap, value_range), "overlay")
     figure.tight_layout()
+    return figure
+
+
+def save_explanation_grid(path, images, heatmaps, row_titles, title, colormap=HEATMAP_COLORMAP,
+                          value_range=(0.0, 1.0), colorbar_label=""):
+    """Draw :func:`explanation_figure` and write it as a PNG at ``path``; return the path."""
+    figure = explanation_figure(images, heatmaps, row_titles, title, colormap, value_range, colorbar_label)
     return save_figure(figure, path)
 
 
