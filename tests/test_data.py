@@ -24,20 +24,36 @@ def test_splits_are_deterministic_disjoint_and_stratified():
     np.testing.assert_array_equal(first.x_test, second.x_test)
     other = data.load("digits", seed=4)
     assert not np.array_equal(first.y_test, other.y_test)
-    raw = data.load("digits", normalize_inputs=False)
+    raw = data.load("digits")
     rows = {split: {arr.tobytes() for arr in raw.split(split)[0]} for split in ("train", "val", "test")}
     assert not rows["train"] & rows["test"] and not rows["val"] & rows["test"]
     test_share = np.bincount(raw.y_test) / len(raw.y_test)
     assert np.all(np.abs(test_share - 0.1) < 0.02), "every class keeps its share of the test split"
 
 
-def test_normalization_statistics_come_from_train_only():
-    raw = data.load("breast_cancer", normalize_inputs=False)
-    normalized = data.load("breast_cancer")
-    mean, std = raw.x_train.mean(axis=0), raw.x_train.std(axis=0)
-    np.testing.assert_allclose(normalized.x_test, (raw.x_test - mean) / std, rtol=1e-4, atol=1e-4)
-    assert np.allclose(normalized.x_train.mean(axis=0), 0, atol=1e-4)
-    assert not np.allclose(normalized.x_test.mean(axis=0), 0, atol=1e-3)
+def test_data_stays_raw_and_statistics_come_from_train_only():
+    splits = data.load("breast_cancer")
+    from sklearn.datasets import load_breast_cancer
+
+    stored = {row.tobytes() for row in load_breast_cancer().data.astype("float32")}
+    assert all(row.tobytes() in stored for row in splits.x_test)  # values exactly as the dataset stores them
+    np.testing.assert_allclose(splits.normalization["mean"], splits.x_train.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(splits.normalization["variance"], splits.x_train.var(axis=0), rtol=1e-4)
+    assert not np.allclose(splits.normalization["mean"], splits.x_test.mean(axis=0), rtol=1e-3)
+
+
+def test_digits_statistics_are_per_channel_and_constant_pixels_do_not_divide_by_zero():
+    splits = data.load("digits")
+    assert np.asarray(splits.normalization["mean"]).shape == (1,)
+    assert 0 < splits.normalization["mean"][0] < 16 and splits.normalization["variance"][0] > 1
+    assert splits.x_train.max() == 16.0  # raw ink counts, as load_digits() stores them
+
+
+def test_regression_data_keeps_real_targets_and_splits_at_random():
+    splits = data.load("diabetes")
+    assert splits.targets == "values" and splits.class_names == []
+    assert splits.y_train.dtype == np.float32 and splits.y_train.max() > 100
+    assert sum(splits.sizes().values()) == 442
 
 
 def test_classes_and_train_samples_options():

@@ -17,21 +17,36 @@ def tiny_model():
     return models.build("mlp", (4,), 3, hidden_units=[8])
 
 
+def classifier_endpoints(model, input_shape):
+    """The classification task's ``serve`` endpoint for ``model`` (named outputs, raw inputs)."""
+    from dlzoo.data import make_splits
+    from dlzoo.tasks.classify import ClassifyTask
+
+    rng = np.random.default_rng(0)
+    classes = model.output_shape[-1]
+    splits = make_splits("tiny", "features", [str(k) for k in range(classes)],
+                         rng.normal(size=(60, *input_shape)), np.arange(60) % classes)
+    return ClassifyTask().serving_endpoints(model, splits)
+
+
 def test_saved_model_reload_gives_the_same_predictions(tmp_path):
     model = tiny_model()
     inputs = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
-    check = export.export_saved_model(model, tmp_path / "saved_model", inputs)
+    check = export.export_saved_model(model, tmp_path / "saved_model", classifier_endpoints(model, (4,)), inputs)
     assert check["max_abs_difference"] <= export.TOLERANCE
     reloaded = export.load_saved_model(tmp_path / "saved_model")(inputs)
-    np.testing.assert_allclose(reloaded, model.predict(inputs, verbose=0), atol=1e-5)
-    assert "serve" in check["signature"]
+    assert set(reloaded) == {"probabilities", "predicted_class"}  # named outputs, not output_0
+    np.testing.assert_allclose(reloaded["probabilities"], model.predict(inputs, verbose=0), atol=1e-5)
+    np.testing.assert_array_equal(reloaded["predicted_class"], model.predict(inputs, verbose=0).argmax(axis=1))
+    assert check["signature"] == "serve(inputs: float32[None, 4])"
 
 
 def test_export_mismatch_fails_loudly_and_leaves_nothing(tmp_path, monkeypatch):
     model = tiny_model()
     monkeypatch.setattr(export, "compare_with_saved_model", lambda *args: 0.5)
     with pytest.raises(RunFailed, match="disagrees with the Keras model"):
-        export.export_saved_model(model, tmp_path / "saved_model", np.zeros((2, 4), "float32"))
+        export.export_saved_model(model, tmp_path / "saved_model", classifier_endpoints(model, (4,)),
+                                  np.zeros((2, 4), "float32"))
     assert not (tmp_path / "saved_model").exists()
     assert list(tmp_path.iterdir()) == [], "the staging folder is removed"
 
@@ -39,7 +54,9 @@ def test_export_mismatch_fails_loudly_and_leaves_nothing(tmp_path, monkeypatch):
 def test_export_refuses_to_overwrite(tmp_path):
     (tmp_path / "saved_model").mkdir()
     with pytest.raises(FileExistsError):
-        export.export_saved_model(tiny_model(), tmp_path / "saved_model", np.zeros((2, 4), "float32"))
+        model = tiny_model()
+        export.export_saved_model(model, tmp_path / "saved_model", classifier_endpoints(model, (4,)),
+                                  np.zeros((2, 4), "float32"))
 
 
 def test_a_run_whose_export_disagrees_is_marked_failed(cli_run, tmp_path, monkeypatch):
@@ -96,5 +113,6 @@ def test_export_runs_batch_norm_in_inference_mode_after_resizing(tmp_path):
     rng = np.random.default_rng(0)
     inputs = rng.normal(size=(64, 8, 8, 1)).astype("float32")
     model.fit(inputs, rng.integers(0, 10, 64), epochs=2, verbose=0)
-    check = export.export_saved_model(model, tmp_path / "saved_model", inputs[:16])
+    check = export.export_saved_model(model, tmp_path / "saved_model", classifier_endpoints(model, (8, 8, 1)),
+                                      inputs[:16])
     assert check["max_abs_difference"] <= export.TOLERANCE

@@ -29,6 +29,7 @@ POINTS = (2,)  # moons, circles
 INTENDED_INPUTS = {
     "logistic": [(POINTS, 2, {}), (IMAGE_SMALL, 10, {}), (SIGNAL, 10, {"l2": 1e-3})],
     "softmax_regression": [(IMAGE_SMALL, 10, {}), (SIGNAL, 2, {})],
+    "linear": [(POINTS, 2, {}), ((10,), 2, {"l2": 1e-3})],
     "mlp": [(POINTS, 2, {}), (IMAGE_SMALL, 10, {"batch_norm": True, "dropout_rate": 0.2}), (SIGNAL, 10, {})],
     "deep_mlp": [
         (POINTS, 2, {"depth": 4, "activation": "sigmoid"}),

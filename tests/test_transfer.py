@@ -150,7 +150,7 @@ def test_keras_application_base_is_resized_and_nested(monkeypatch):
     prepared = TransferTask().prepare(config, quick=True)
     assert calls == [((32, 32, 3), False, "imagenet")]
     names = [layer.name for layer in prepared.transfer_model.layers]
-    assert names == ["inputs", "resize", "to_rgb", "base", "gap", "logits", "probabilities"]
+    assert names == ["inputs", "standardize", "resize", "to_rgb", "base", "gap", "logits", "probabilities"]
     assert prepared.transfer_model.predict(prepared.target_splits.x_test[:3], verbose=0).shape == (3, 5)
     assert prepared.source_model is None
 
