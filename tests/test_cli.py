@@ -31,7 +31,7 @@ def quick_arguments(recipe):
 
 @pytest.mark.parametrize("recipe", config.recipe_names())
 def test_every_recipe_trains_in_quick_mode(cli_run, tmp_path, recipe):
-    result = cli_run("train", recipe, *quick_arguments(recipe), "--out", tmp_path / "runs")
+    result = cli_run("train", recipe, *quick_arguments(recipe), "--runs", tmp_path / "runs")
     assert result.exit_code == 0, result.output + result.stderr
     folder = run_folder(tmp_path / "runs", recipe)
     record = json.loads((folder / "metrics.json").read_text())
@@ -41,7 +41,7 @@ def test_every_recipe_trains_in_quick_mode(cli_run, tmp_path, recipe):
 
 
 def test_run_folder_contract(cli_run, tmp_path):
-    result = cli_run("train", "logistic-neuron", *QUICK, "--out", "runs", "--seed", "3", "--data", "moons")
+    result = cli_run("train", "logistic-neuron", *QUICK, "--runs", "runs", "--seed", "3", "--data", "moons")
     assert result.exit_code == 0, result.stderr
     folder = run_folder(tmp_path / "runs", "logistic-neuron")
     for name in ("config.toml", "history.csv", "metrics.json", "model.keras", "saved_model/saved_model.pb",
@@ -62,15 +62,15 @@ def test_run_folder_contract(cli_run, tmp_path):
 
 
 def test_mse_cost_trains_the_same_neuron(cli_run, tmp_path):
-    result = cli_run("train", "logistic-neuron", *QUICK, "--set", "train.loss=mse", "--out", "runs")
+    result = cli_run("train", "logistic-neuron", *QUICK, "--set", "train.loss=mse", "--runs", "runs")
     assert result.exit_code == 0, result.stderr
     folder = run_folder(tmp_path / "runs", "logistic-neuron")
     assert 'loss = "mse"' in (folder / "config.toml").read_text()
 
 
 def test_evaluate_export_and_compare_on_runs(cli_run, tmp_path):
-    assert cli_run("train", "softmax-regression", *QUICK, "--out", "runs").exit_code == 0
-    assert cli_run("train", "softmax-regression", *QUICK, "--out", "runs", "--seed", "1").exit_code == 0
+    assert cli_run("train", "softmax-regression", *QUICK, "--runs", "runs").exit_code == 0
+    assert cli_run("train", "softmax-regression", *QUICK, "--runs", "runs", "--seed", "1").exit_code == 0
     evaluated = cli_run("evaluate", "softmax-regression", "--runs", "runs", "--split", "val")
     assert evaluated.exit_code == 0, evaluated.stderr
     assert "val accuracy" in evaluated.output
@@ -91,7 +91,7 @@ def test_show_prints_a_recipe_train_accepts(cli_run, tmp_path):
     shown = cli_run("show", "mlp", "--set", "train.epochs=1", "--set", "model.hidden_units=[8]")
     assert shown.exit_code == 0, shown.stderr
     (tmp_path / "mine.toml").write_text(shown.output)
-    trained = cli_run("train", "mine.toml", "--quick", "--set", "train.verbose=0", "--out", "runs")
+    trained = cli_run("train", "mine.toml", "--quick", "--set", "train.verbose=0", "--runs", "runs")
     assert trained.exit_code == 0, trained.stderr
     assert (tmp_path / "runs" / "mlp").is_dir()
 
@@ -103,7 +103,7 @@ def test_list_filters_by_topic_and_pattern(cli_run):
 
 
 def test_bench_quick_writes_a_table(cli_run, tmp_path):
-    result = cli_run("bench", "softmax-regression", "--quick", "--out", "runs")
+    result = cli_run("bench", "softmax-regression", "--quick", "--runs", "runs")
     assert result.exit_code == 0, result.stderr
     assert "| recipe | metric | value | target | pass | wall s | samples/s |" in result.output
     bench_json = next((tmp_path / "runs" / "bench").rglob("bench.json"))
