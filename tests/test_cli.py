@@ -72,20 +72,27 @@ def test_mse_cost_trains_the_same_neuron(cli_run, tmp_path):
 def test_evaluate_export_and_compare_on_runs(cli_run, tmp_path):
     assert cli_run("train", "softmax-regression", *QUICK, "--runs", "runs").exit_code == 0
     assert cli_run("train", "softmax-regression", *QUICK, "--runs", "runs", "--seed", "1").exit_code == 0
+    folders = sorted((tmp_path / "runs" / "softmax-regression").iterdir())
+    # A recipe name never means a --quick smoke run...
+    only_quick = cli_run("evaluate", "softmax-regression", "--runs", "runs")
+    assert only_quick.exit_code == 2 and "only --quick" in only_quick.stderr, only_quick.stderr
+    # ...so once the older run counts as a full one, the name finds it, not the newer quick one.
+    record = json.loads((folders[0] / "metrics.json").read_text())
+    (folders[0] / "metrics.json").write_text(json.dumps({**record, "quick": False}))
     evaluated = cli_run("evaluate", "softmax-regression", "--runs", "runs", "--split", "val")
     assert evaluated.exit_code == 0, evaluated.stderr
-    assert "val accuracy" in evaluated.output
-    exported = cli_run("export", "softmax-regression", "--runs", "runs", "--out", "delivery")
+    assert "val accuracy" in evaluated.output and str(folders[0].name) in evaluated.output
+    exported = cli_run("export", folders[1], "--out", "delivery")
     assert exported.exit_code == 0, exported.stderr
     assert (tmp_path / "delivery" / "saved_model" / "saved_model.pb").exists()
     assert json.loads((tmp_path / "delivery" / "export.json").read_text())["max_abs_difference"] <= 1e-4
     bare = cli_run("evaluate", "delivery/saved_model", "--data", "digits")
     assert bare.exit_code == 0, bare.stderr
-    folders = sorted((tmp_path / "runs" / "softmax-regression").iterdir())
     compared = cli_run("compare", *folders, "--out", "comparison")
     assert compared.exit_code == 0, compared.stderr
     assert (tmp_path / "comparison" / "compare.md").exists()
     assert (tmp_path / "comparison" / "learning_curves.png").stat().st_size > 0
+    assert f"softmax-regression/{folders[1].name} (quick)" in compared.output
 
 
 def test_show_prints_a_recipe_train_accepts(cli_run, tmp_path):
