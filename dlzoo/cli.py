@@ -9,6 +9,7 @@ Exit codes: 0 success; 2 bad input (one line on stderr, no traceback unless ``--
 """
 
 import os
+import pathlib
 import sys
 
 import click
@@ -223,8 +224,6 @@ def summary_block(folder, record):
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RECIPE's latest run.")
 def evaluate(target, dataset, split, out, runs_root):
     """Evaluate a run folder, a recipe's latest run, or a SavedModel folder."""
-    import pathlib
-
     if (pathlib.Path(target) / "saved_model.pb").is_file():
         if not dataset:
             raise UsageError(f"{target} is a bare SavedModel: say which data to evaluate it on with --data")
@@ -246,8 +245,6 @@ def evaluate(target, dataset, split, out, runs_root):
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RUN when it is a recipe name.")
 def export(run, export_format, out, runs_root):
     """Export a run's model (verified SavedModel or .keras) with its metric report."""
-    import pathlib
-
     if out is not None and pathlib.Path(out).exists() and any(pathlib.Path(out).iterdir()):
         raise UsageError(f"{out} already exists and is not empty; choose another --out")
     run = str(resolve_run_argument(run, runs_root))
