@@ -19,7 +19,7 @@ def select_recipes(patterns):
         return names
     chosen = [name for name in names if any(fnmatch.fnmatch(name, pattern) or name == pattern for pattern in patterns)]
     if not chosen:
-        raise UsageError(f"no recipe matches {' '.join(patterns)} (run 'dlzoo list')")
+        raise UsageError(f"no recipe matches {' '.join(repr(pattern) for pattern in patterns)} (run 'dlzoo list')")
     return chosen
 
 
@@ -33,6 +33,25 @@ def bench_row(name, record=None, error=None):
     return {"recipe": name, "metric": target.get("metric", ""), "value": target.get("value"), "target": bound,
             "pass": bool(target.get("passed")), "wall s": record.get("wall_seconds"),
             "samples/s": record.get("samples_per_second"), "run": record.get("folder")}
+
+
+def verdict(row, quick):
+    """What the pass column says: a --quick run is a smoke test, its target is not checked."""
+    if row.get("error"):
+        return "failed"
+    if quick:
+        return "smoke test, target not checked"
+    return "pass" if row["pass"] else "BELOW TARGET"
+
+
+def table_cells(row, quick):
+    """One row of the printed table, rounded for reading (bench.json keeps the full values)."""
+    value, wall, speed = row["value"], row["wall s"], row["samples/s"]
+    return [row["recipe"], row["metric"],
+            "" if value is None else (f"{value:.4g}" if isinstance(value, float) else value),
+            row["target"], verdict(row, quick),
+            "" if wall is None else f"{wall:.1f}",
+            "" if speed is None else f"{round(speed):d}"]
 
 
 def run_bench(patterns, quick=False, out=None, device="auto", echo=print):
@@ -49,13 +68,13 @@ def run_bench(patterns, quick=False, out=None, device="auto", echo=print):
             folder, record = train_recipe(resolved, out=out, quick=quick, device=device)
             record["folder"] = str(folder)
             rows.append(bench_row(name, record))
-            echo(f"   {rows[-1]['metric']} = {rows[-1]['value']} ({'pass' if rows[-1]['pass'] else 'BELOW TARGET'}) "
-                 f"in {record.get('wall_seconds', 0):.1f} s")
+            cells = table_cells(rows[-1], quick)
+            echo(f"   {cells[1]} = {cells[2]} ({cells[4]}) in {cells[5]} s")
         except (UsageError, RunFailed) as error:
             rows.append(bench_row(name, error=str(error)))
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = runs.new_run_folder("bench", out)
-    table = markdown_table(HEADER, [[row[key] if row[key] is not None else "" for key in HEADER] for row in rows])
+    table = markdown_table(HEADER, [table_cells(row, quick) for row in rows])
     failures = [f"- {row['recipe']}: {row['error']}" for row in rows if row.get("error")]
     runs.atomic_write_json(folder / "bench.json", {"date": stamp, "quick": quick, "rows": rows})
     runs.atomic_write_text(folder / "bench.md", f"# dlzoo bench {stamp}{' (quick)' if quick else ''}\n\n{table}\n"

@@ -9,6 +9,7 @@ Exit codes: 0 success; 2 bad input (one line on stderr, no traceback unless ``--
 """
 
 import os
+import pathlib
 import sys
 
 import click
@@ -19,6 +20,8 @@ from dlzoo.errors import RunFailed, RunInterrupted, UsageError
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SET_HELP = "Override a recipe key, e.g. --set optimizer.learning_rate=0.01 (repeatable; values are TOML)."
+RUNS_HELP = "Runs root folder: where runs are written and where a recipe name finds its latest run (default: runs/)."
+DEVICE_HELP = "Where to train: auto (a GPU when TensorFlow sees one), cpu, or gpu (fail if there is none)."
 
 
 class DlzooGroup(click.Group):
@@ -26,35 +29,55 @@ class DlzooGroup(click.Group):
 
     def invoke(self, context):
         """Run the command; map UsageError/ValueError to exit 2 and RunFailed to exit 1."""
-        debug = context.params.get("debug") or os.environ.get("DLZOO_DEBUG") == "1"
-        context.meta["dlzoo.debug"] = debug
+        if os.environ.get("DLZOO_DEBUG") == "1":
+            context.meta["dlzoo.debug"] = True
         try:
             return super().invoke(context)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except UsageError as error:
-            if debug:
+            if debug_enabled(context):
                 raise
             fail(f"error: {error}", 2)
         except RunInterrupted as error:
             fail(str(error), 130)
         except RunFailed as error:
-            if debug:
+            if debug_enabled(context):
                 raise
             fail(f"run failed: {error}", 1)
         except KeyboardInterrupt:
             fail("interrupted", 1)
         except Exception as error:  # an unexpected error: say what and how to see more
-            if debug:
+            if debug_enabled(context):
                 raise
             fail(f"error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", 1)
 
 
+def debug_enabled(context):
+    """True when ``--debug`` was given (before or after the command) or DLZOO_DEBUG=1."""
+    # context.meta is shared by the group's context and the command's: read it when needed,
+    # because a --debug after the command name is only parsed once the command starts.
+    return bool(context.meta.get("dlzoo.debug"))
+
+
+def enable_debug(context, parameter, value):
+    """Callback of every ``--debug`` option: remember it for the error handler and quiet.py."""
+    if value:
+        context.meta["dlzoo.debug"] = True
+
+
+DEBUG_HELP = "Show full tracebacks and TensorFlow's own log lines."
+
+
 def load_tensorflow():
-    """Import TensorFlow quietly (its C++ start-up lines are noise), unless --debug is on."""
+    """Import TensorFlow quietly (its C++ start-up lines are noise), unless --debug is on.
+
+    Commands call it only after every check that needs no TensorFlow (recipe name, overrides,
+    folders), so that a typo fails in a fraction of a second instead of after the import.
+    """
     from dlzoo.quiet import import_tensorflow
 
-    import_tensorflow(debug=click.get_current_context().meta.get("dlzoo.debug", False))
+    import_tensorflow(debug=debug_enabled(click.get_current_context()))
 
 
 def fail(message, code):
@@ -63,10 +86,31 @@ def fail(message, code):
     sys.exit(code)
 
 
+def refuse_out_as_runs_root(out, command):
+    """``--out`` is a destination folder everywhere; in train and bench the runs root is --runs."""
+    if out is not None:
+        raise UsageError(f"dlzoo {command} has no --out: use --runs {out} to choose the runs root "
+                         "(--out is the destination folder of export, evaluate, visualize and compare)")
+
+
+def check_runs_root(runs_root):
+    """The runs root must be writable: checked before TensorFlow is imported."""
+    from dlzoo import runs
+
+    runs.check_writable(runs_root or runs.DEFAULT_ROOT)
+
+
+def resolve_run_argument(argument, runs_root):
+    """A run folder or recipe name -> its run folder (TensorFlow-free, so errors come fast)."""
+    from dlzoo import runs
+
+    return runs.resolve_run(argument, runs_root)
+
+
 @click.group(cls=DlzooGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@click.option("--debug", is_flag=True, expose_value=False, callback=enable_debug, help=DEBUG_HELP)
 @click.version_option(package_name="dlzoo", message="dlzoo %(version)s")
-def cli(debug):
+def cli():
     """dlzoo: train, evaluate, visualize and export a model for every topic of the course."""
 
 
@@ -81,6 +125,8 @@ def list_command(pattern, topic, markdown):
     rows = [config.recipe_summary(path) for path in config.recipe_files()]
     if pattern:
         rows = [row for row in rows if pattern.lower() in row["name"].lower() or pattern.lower() in row["summary"].lower()]
+        if not rows:
+            raise UsageError(f"no recipe matches '{pattern}' (run 'dlzoo list' to see them all)")
     if topic:
         topics = sorted({row["topic"] for row in rows})
         rows = [row for row in rows if row["topic"] == topic]
@@ -114,7 +160,8 @@ def show(recipe, overrides):
 
     resolved = config.load_config(recipe, overrides)
     if any(item.split("=")[0].strip().startswith(("model.", "optimizer.")) for item in overrides):
-        config.check_component_options(resolved)  # imports Keras, only when those keys changed
+        load_tensorflow()  # Keras imports TensorFlow: quietly, so that its log lines do not bury the error
+        config.check_component_options(resolved)  # only when those keys changed
     click.echo(config.to_toml(resolved), nl=False)
 
 
@@ -124,33 +171,46 @@ def show(recipe, overrides):
 @click.option("--data", "dataset", help="Dataset spec, e.g. digits, mnist1d, tfds:mnist, npz:file.npz.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Number of epochs (train.epochs).")
 @click.option("--seed", type=int, help="Seed of the data split and of training.")
-@click.option("--out", type=click.Path(file_okay=False), help="Runs root folder (default: runs/).")
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False), help=RUNS_HELP)
+@click.option("--out", hidden=True, help="Not an option of train: use --runs.")
 @click.option("--quick", is_flag=True, help="Train a tiny budget: a smoke test.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
-def train(recipe, overrides, dataset, epochs, seed, out, quick, device):
+@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True, help=DEVICE_HELP)
+def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, device):
     """Train a recipe (a name from 'dlzoo list' or a .toml file)."""
     from dlzoo import config
+
+    refuse_out_as_runs_root(out, "train")
+    resolved = config.load_config(recipe, overrides, dataset=dataset, epochs=epochs, seed=seed)
+    check_runs_root(runs_root)
     load_tensorflow()
     from dlzoo.sweep import train_recipe
 
-    resolved = config.load_config(recipe, overrides, dataset=dataset, epochs=epochs, seed=seed)
-    folder, record = train_recipe(resolved, out=out, quick=quick, device=device, echo=click.echo)
+    folder, record = train_recipe(resolved, out=runs_root, quick=quick, device=device, echo=click.echo)
     click.echo(summary_block(folder, record))
 
 
 def summary_block(folder, record):
     """The block printed at the end of a run: final metrics, wall time, where things are."""
-    lines = ["", f"== {record['recipe']}: {record['status']} in {record.get('wall_seconds', 0):.1f} s on {record.get('device', '?')}"]
-    for key, value in (record.get("metrics") or {}).items():
+    from dlzoo import config
+    from dlzoo.report import TRAIN_ACCURACY_NOTE, target_bound
+
+    quick = " (quick)" if record.get("quick") else ""
+    lines = ["", f"== {record['recipe']}{quick}: {record['status']} in {record.get('wall_seconds', 0):.1f} s "
+                 f"on {record.get('device', '?')}"]
+    metrics = record.get("metrics") or {}
+    for key, value in metrics.items():
         lines.append(f"   {key:34s} {value:.4g}" if isinstance(value, float) else f"   {key:34s} {value}")
+    if "train_accuracy" in metrics:
+        lines.append(f"   ({TRAIN_ACCURACY_NOTE})")
     target = record.get("target")
     if target and target.get("value") is not None:
-        verdict = "PASS" if target["passed"] else "below target"
-        from dlzoo.report import target_bound
-
-        bound = target_bound(target)
-        lines.append(f"   target: {target['metric']} {bound}: {target['value']:.4g} {verdict}"
-                     + (" (quick run)" if record.get("quick") else ""))
+        verdict = "passed" if target["passed"] else "below target"
+        changes = config.describe_changed_settings(record.get("changed_settings"))
+        if changes:
+            verdict += f" ({changes})"
+        if record.get("quick"):
+            verdict += " (quick run: a smoke test, not the recipe's budget)"
+        lines.append(f"   target: {target['metric']} {target_bound(target)}: {target['value']:.4g} {verdict}")
     lines.append(f"   run folder:  {folder}")
     if (folder / "saved_model").exists():
         lines.append(f"   SavedModel:  {folder / 'saved_model'}")
@@ -166,6 +226,11 @@ def summary_block(folder, record):
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RECIPE's latest run.")
 def evaluate(target, dataset, split, out, runs_root):
     """Evaluate a run folder, a recipe's latest run, or a SavedModel folder."""
+    if (pathlib.Path(target) / "saved_model.pb").is_file():
+        if not dataset:
+            raise UsageError(f"{target} is a bare SavedModel: say which data to evaluate it on with --data")
+    else:
+        target = str(resolve_run_argument(target, runs_root))
     load_tensorflow()
     from dlzoo.evaluate_command import evaluate_target
 
@@ -181,6 +246,9 @@ def evaluate(target, dataset, split, out, runs_root):
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RUN when it is a recipe name.")
 def export(run, export_format, out, runs_root):
     """Export a run's model (verified SavedModel or .keras) with its metric report."""
+    if out is not None and pathlib.Path(out).exists() and any(pathlib.Path(out).iterdir()):
+        raise UsageError(f"{out} already exists and is not empty; choose another --out")
+    run = str(resolve_run_argument(run, runs_root))
     load_tensorflow()
     from dlzoo.export_command import export_run
 
@@ -198,6 +266,7 @@ def export(run, export_format, out, runs_root):
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RUN when it is a recipe name.")
 def visualize(run, method, layer, class_index, samples, out, runs_root):
     """Saliency, CAM, Grad-CAM, activation maximization and more for a trained run."""
+    run = str(resolve_run_argument(run, runs_root))
     load_tensorflow()
     from dlzoo.visualize_command import visualize_run
 
@@ -228,14 +297,18 @@ def predict(run, inputs, input_file, runs_root):
 @cli.command()
 @click.argument("patterns", nargs=-1)
 @click.option("--quick", is_flag=True, help="Tiny budgets: checks that every recipe runs, not its target.")
-@click.option("--out", type=click.Path(file_okay=False), help="Runs root folder (default: runs/).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
-def bench(patterns, quick, out, device):
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False), help=RUNS_HELP)
+@click.option("--out", hidden=True, help="Not an option of bench: use --runs.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True, help=DEVICE_HELP)
+def bench(patterns, quick, runs_root, out, device):
     """Train recipes with their full budget and check each against its target."""
-    load_tensorflow()
-    from dlzoo.bench import run_bench
+    from dlzoo import bench as bench_module
 
-    run_bench(patterns, quick=quick, out=out, device=device, echo=click.echo)
+    refuse_out_as_runs_root(out, "bench")
+    bench_module.select_recipes(patterns)  # an unknown pattern fails before TensorFlow loads
+    check_runs_root(runs_root)
+    load_tensorflow()
+    bench_module.run_bench(patterns, quick=quick, out=runs_root, device=device, echo=click.echo)
 
 
 @cli.command()
@@ -249,6 +322,12 @@ def compare(runs_to_compare, out, runs_root):
     table, folder = compare_runs(runs_to_compare, out=out, root=runs_root)
     click.echo(table)
     click.echo(f"\ncomparison written to {folder}")
+
+
+# --debug is accepted after the command name too (`dlzoo train mlp --debug`), like before it.
+for _command in cli.commands.values():
+    _command.params.append(click.Option(["--debug"], is_flag=True, expose_value=False, callback=enable_debug,
+                                        help=DEBUG_HELP))
 
 
 def main():

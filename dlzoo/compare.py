@@ -61,10 +61,24 @@ def plain_table(rows):
     return format_table([["" if row.get(key) is None else format_number(row.get(key)) for key in header] for row in rows], header)
 
 
-def label_for(folder, taken):
-    """A short, unique label for a run folder: the recipe name, or recipe/timestamp."""
-    label = folder.parent.name if folder.parent.name != "variants" else folder.name
-    return label if label not in taken else f"{label}/{folder.name}"
+def label_for(folder, taken=()):
+    """An unambiguous label for a run folder: ``recipe/timestamp``, ``(quick)`` for a smoke test.
+
+    A sweep variant (``.../variants/<name>``) is labelled ``recipe/timestamp/<name>``. A label
+    already in ``taken`` (the same folder given twice) gets ``#2``, ``#3``... appended.
+    """
+    folder = pathlib.Path(folder)
+    if folder.parent.name == "variants":
+        run = folder.parent.parent
+        label = f"{run.parent.name}/{run.name}/{folder.name}"
+    else:
+        label = f"{folder.parent.name}/{folder.name}"
+    if runs.is_quick_run(folder):
+        label += " (quick)"
+    unique, number = label, 2
+    while unique in taken:
+        unique, number = f"{label} #{number}", number + 1
+    return unique
 
 
 def compare_runs(arguments, out=None, root=None):

@@ -217,7 +217,7 @@ def check_types(config):
     except UsageError:
         raise
     except ValueError as error:  # the task's checks raise ValueError (the Keras habit): the user's input
-        raise UsageError(str(error).strip("'\"")) from error
+        raise UsageError(error_message(error)) from error
 
 
 def task_of(config):
@@ -336,7 +336,19 @@ def check_component_options(config):
     except UsageError:
         raise
     except ValueError as error:  # the builders and optimizers validate with ValueError (Keras habit)
-        raise UsageError(str(error).strip("'\"")) from error
+        raise UsageError(error_message(error)) from error
+
+
+def error_message(error):
+    """The message of an exception as the user should read it.
+
+    ``str(KeyError("x"))`` is ``"'x'"`` (KeyError shows its argument's repr); this returns the
+    argument itself. Stripping quotes off ``str(error)`` instead would also eat the closing
+    quote of a message that ends in one ("got 'fast'").
+    """
+    if isinstance(error, KeyError) and type(error).__str__ is KeyError.__str__ and len(error.args) == 1:
+        return str(error.args[0])
+    return str(error)
 
 
 def check_model_and_optimizer(config):
@@ -349,9 +361,50 @@ def check_model_and_optimizer(config):
         for key in model:
             if key != "name" and key not in valid:
                 raise UsageError(unknown_key_message(f"model.{key}", key, dict.fromkeys(["name", *valid])))
+        models.check_option_types(model["name"], {key: value for key, value in model.items() if key != "name"})
     optimizer = config.get("optimizer", {})
     if "name" in optimizer:
         from dlzoo.optimizers.schedules import fill_auto_steps
 
         # Validates names, keys and values; "auto" step counts are only known at training time.
         optimizers.build_optimizer(fill_auto_steps(optimizer, 1))
+
+
+# The entry of changed_settings() for a recipe file that has no packaged recipe of its name.
+NOT_PACKAGED = "<file>"
+
+
+def changed_settings(config):
+    """The ``"section.key"`` settings of ``config`` that differ from its packaged recipe.
+
+    ``config`` is compared with the packaged recipe of the same name resolved without
+    overrides, so ``--set``, ``--epochs``, ``--seed``, ``--data`` and an edited copy of a recipe
+    all show up. A recipe that has no packaged recipe of its name gives ``["<file>"]``
+    (:data:`NOT_PACKAGED`): there is nothing to compare it with.
+
+    Returns:
+        A sorted list such as ``["optimizer.learning_rate", "train.epochs"]`` (empty when the
+        run used the recipe as packaged).
+    """
+    packaged = {path.stem: path for path in recipe_files()}.get(config.get("name"))
+    if packaged is None:
+        return [NOT_PACKAGED]
+    reference = drop_none(load_config(str(packaged)))
+    current = drop_none(config)
+    changed = []
+    for section in sorted(set(reference) | set(current)):
+        mine, theirs = current.get(section), reference.get(section)
+        if isinstance(mine, dict) and isinstance(theirs, dict):
+            changed += [f"{section}.{key}" for key in sorted(set(mine) | set(theirs)) if mine.get(key) != theirs.get(key)]
+        elif mine != theirs:
+            changed.append(section)
+    return changed
+
+
+def describe_changed_settings(changed):
+    """``"with changed settings: optimizer.learning_rate, train.epochs"`` or ``""`` when none."""
+    if not changed:
+        return ""
+    if NOT_PACKAGED in changed:
+        return "with a recipe file that is not a packaged recipe"
+    return "with changed settings: " + ", ".join(changed)

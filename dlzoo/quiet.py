@@ -3,7 +3,9 @@
 TensorFlow's C++ core prints several lines when it loads (oneDNN notes, "could not find cuda
 drivers", a failed ``cuInit`` on machines without a GPU) before ``TF_CPP_MIN_LOG_LEVEL`` is
 read. They are noise for students, so the CLI silences the process's stderr while TensorFlow
-loads and looks for devices. ``--debug`` (or ``DLZOO_DEBUG=1``) keeps them.
+loads and looks for devices. Its Python logger is turned down to errors too, so that warnings
+such as "5 out of the last 5 calls ... triggered tf.function retracing" do not interrupt
+``dlzoo bench``'s table. ``--debug`` (or ``DLZOO_DEBUG=1``) keeps all of them.
 """
 
 import contextlib
@@ -29,12 +31,29 @@ def silenced_stderr():
 
 def import_tensorflow(debug=False):
     """Import TensorFlow (and list its devices once) quietly; return the module."""
-    if debug or "tensorflow" in sys.modules:
+    if debug:
         import tensorflow
 
         return tensorflow
-    with silenced_stderr():
-        import tensorflow
+    if "tensorflow" not in sys.modules:
+        with silenced_stderr():
+            import tensorflow
 
-        tensorflow.config.list_physical_devices("GPU")  # the cuInit message comes from here
+            tensorflow.config.list_physical_devices("GPU")  # the cuInit message comes from here
+    import tensorflow
+
+    quiet_python_loggers(tensorflow)
     return tensorflow
+
+
+def quiet_python_loggers(tensorflow):
+    """Show only errors from TensorFlow's Python logger and from absl (retracing warnings...)."""
+    import logging
+
+    tensorflow.get_logger().setLevel(logging.ERROR)
+    try:
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    except ImportError:  # absl comes with TensorFlow; be tolerant all the same
+        pass

@@ -16,7 +16,7 @@ replaced: ``dlzoo evaluate`` and ``dlzoo visualize`` add new files (``gradcam-2.
 import pathlib
 import re
 
-from dlzoo import runs
+from dlzoo import config, runs
 
 # Captions of the pictures the platform draws; any other PNG is listed under "More pictures".
 CAPTIONS = {
@@ -67,13 +67,21 @@ def target_bound(target):
     return f">= {target.get('minimum', 0.0)}"
 
 
+# Why the final train accuracy can be higher than the accuracy Keras prints during an epoch.
+TRAIN_ACCURACY_NOTE = ("train accuracy is measured after training, in inference mode (dropout off, batch norm "
+                       "with its moving statistics), so it can exceed the accuracy shown during the epochs")
+
+
 def target_section(record):
-    """The recipe's target next to what the run reached."""
+    """The recipe's target next to what the run reached (and whether the recipe was changed)."""
     target = record.get("target")
     if not target:
         return ""
     bound = target_bound(target)
     verdict = "**passed**" if target.get("passed") else "**not reached**"
+    changes = config.describe_changed_settings(record.get("changed_settings"))
+    if changes:
+        verdict += f" ({changes})"
     if record.get("quick"):
         verdict += " (quick run: a smoke test, not the recipe's budget)"
     row = [target["metric"], target.get("value"), bound, target.get("budget", ""), target.get("source", "")]
@@ -90,6 +98,8 @@ def metrics_section(record):
         if f"{split}_accuracy" in metrics or f"{split}_loss" in metrics:
             rows.append([split, metrics.get(f"{split}_loss"), metrics.get(f"{split}_accuracy")])
     text = "## Metrics\n\n" + markdown_table(["split", "loss", "accuracy"], rows) + "\n"
+    if "train_accuracy" in metrics:
+        text += f"\nThe {TRAIN_ACCURACY_NOTE}.\n"
     others = {key: value for key, value in metrics.items()
               if not any(key == f"{split}_{name}" for split in ("train", "val", "test") for name in ("loss", "accuracy"))}
     if others:

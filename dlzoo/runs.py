@@ -21,6 +21,7 @@ import datetime
 import json
 import os
 import pathlib
+import re
 import tempfile
 
 from dlzoo.errors import UsageError
@@ -28,6 +29,16 @@ from dlzoo.errors import UsageError
 DEFAULT_ROOT = pathlib.Path("runs")
 CONFIG_FILE = "config.toml"
 METRICS_FILE = "metrics.json"
+
+# Run folder names: a timestamp, plus "-N" when several runs started in the same second.
+RUN_NAME = re.compile(r"^(\d{8}-\d{6})(?:-(\d+))?$")
+
+
+def current_umask():
+    """The process's umask (read by setting it and putting it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path, text):
@@ -43,6 +54,8 @@ def atomic_write_bytes(path, data):
     try:
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
+        # mkstemp creates the file with mode 0600; give it the mode any other new file gets.
+        os.chmod(temporary, 0o666 & ~current_umask())
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
@@ -106,33 +119,72 @@ def is_run_folder(path):
     return (pathlib.Path(path) / CONFIG_FILE).is_file()
 
 
-def latest_run(recipe_name, root=None, finished_only=True):
-    """The newest run folder of ``recipe_name`` under ``root``, or None."""
+def run_order(folder):
+    """Sort key putting run folders in the order they were started.
+
+    ``20240101-120000-2`` comes before ``20240101-120000-10`` (numbers, not text); a folder
+    whose name is not a timestamp sorts before every timestamped one.
+    """
+    match = RUN_NAME.match(folder.name)
+    if not match:
+        return (0, "", 0, folder.name)
+    return (1, match.group(1), int(match.group(2) or 0), folder.name)
+
+
+def is_quick_run(folder):
+    """True when the run in ``folder`` was a ``--quick`` smoke test."""
+    return bool(read_json(pathlib.Path(folder) / METRICS_FILE).get("quick"))
+
+
+def latest_run(recipe_name, root=None, finished_only=True, include_quick=False):
+    """The newest run folder of ``recipe_name`` under ``root``, or None.
+
+    By default only completed runs of the recipe's real budget count: a ``--quick`` smoke test
+    is never "the latest run of lenet" unless ``include_quick`` is true.
+    """
     root = pathlib.Path(root) if root else DEFAULT_ROOT
-    folders = sorted((root / recipe_name).glob("*"), key=lambda folder: folder.name, reverse=True)
+    if not (root / recipe_name).is_dir():
+        return None
+    folders = sorted((root / recipe_name).iterdir(), key=run_order, reverse=True)
     for folder in folders:
         if not is_run_folder(folder):
             continue
-        status = read_json(folder / METRICS_FILE).get("status")
-        if not finished_only or status == "completed":
-            return folder
+        record = read_json(folder / METRICS_FILE)
+        if finished_only and record.get("status") != "completed":
+            continue
+        if record.get("quick") and not include_quick:
+            continue
+        return folder
     return None
+
+
+def looks_like_path(argument):
+    """True when a CLI argument is meant as a path (it has a slash or names something on disk)."""
+    text = str(argument)
+    return "/" in text or os.sep in text or pathlib.Path(text).exists()
 
 
 def resolve_run(argument, root=None):
     """Turn a CLI argument (a run folder, or a recipe name) into a run folder.
 
-    ``dlzoo evaluate lenet`` means "the latest completed run of lenet".
+    ``dlzoo evaluate lenet`` means "the latest completed run of lenet" (not a ``--quick`` one).
+    Never imports TensorFlow: the CLI calls it before loading TensorFlow so that a wrong
+    argument fails fast.
     """
     path = pathlib.Path(argument)
     if path.is_dir():
         if is_run_folder(path):
             return path
         raise UsageError(f"{argument} is not a run folder (no {CONFIG_FILE} in it)")
+    if looks_like_path(argument):
+        if path.exists():
+            raise UsageError(f"{argument} is not a run folder")
+        raise UsageError(f"{argument} does not exist (give a run folder, or a recipe name for its latest run)")
     folder = latest_run(argument, root)
     if folder is None:
         where = pathlib.Path(root) if root else DEFAULT_ROOT
-        if path.exists():
-            raise UsageError(f"{argument} is not a run folder")
+        if latest_run(argument, root, include_quick=True) is not None:
+            raise UsageError(f"'{argument}' has only --quick (smoke test) runs under {where}/: train it fully "
+                             f"(dlzoo train {argument}) or give the run folder itself")
         raise UsageError(f"no completed run of '{argument}' under {where}/ (train it first: dlzoo train {argument})")
     return folder

@@ -53,7 +53,7 @@ def prepare(task, config, quick):
     except UsageError:
         raise
     except (ValueError, KeyError, FileNotFoundError) as error:
-        raise UsageError(str(error).strip("'\"")) from error
+        raise UsageError(config_module.error_message(error)) from error
 
 
 def train(config, out=None, quick=False, device="auto", echo=print):
@@ -105,6 +105,7 @@ def execute(task, prepared, config, folder, quick, device_name):
             raise RunFailed(f"{error} (see {folder})") from error
         raise RunFailed(f"{type(error).__name__}: {reason} (see {folder})") from error
     record.update(results)
+    record["changed_settings"] = config_module.changed_settings(config)
     record.update(status="completed", wall_seconds=time.perf_counter() - start,
                   finished=datetime.datetime.now().isoformat(timespec="seconds"))
     if "metrics" in record:

@@ -8,7 +8,7 @@ run's report. The methods themselves (arrays first, pictures second) live in
 
 import pathlib
 
-from dlzoo import report
+from dlzoo import config, report
 from dlzoo.errors import UsageError
 
 DESCRIPTIONS = {
@@ -53,7 +53,7 @@ def visualize_run(argument, method="saliency", layer=None, class_index=None, sam
             paths = visualize.make_pictures(run.model, name, images, labels, out_folder, class_index=class_index,
                                             layer=layer, class_names=splits.class_names)
         except ValueError as error:  # NotApplicableError, a bad layer or class: the user's input
-            raise UsageError(str(error).strip("'\"")) from error
+            raise UsageError(config.error_message(error)) from error
         written += paths
         if out is None:
             note = visualize.baseline_description(run.model, images) if name == "integrated-gradients" else ""

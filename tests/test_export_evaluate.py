@@ -61,7 +61,7 @@ def test_export_refuses_to_overwrite(tmp_path):
 
 def test_a_run_whose_export_disagrees_is_marked_failed(cli_run, tmp_path, monkeypatch):
     monkeypatch.setattr(export, "compare_with_saved_model", lambda *args: 1.0)
-    result = cli_run("train", "softmax-regression", "--quick", "--set", "train.verbose=0", "--out", "runs")
+    result = cli_run("train", "softmax-regression", "--quick", "--set", "train.verbose=0", "--runs", "runs")
     assert result.exit_code == 1 and "disagrees" in result.stderr
     folder = next((tmp_path / "runs" / "softmax-regression").iterdir())
     assert json.loads((folder / "metrics.json").read_text())["status"] == "failed"

@@ -183,7 +183,7 @@ def test_bad_paths_options_are_refused_up_front(paths, error, message):
 
 
 def test_recipe_trains_through_the_cli(cli_run, tmp_path):
-    result = cli_run("train", "optimizers-2d", "--quick", "--out", tmp_path / "runs")
+    result = cli_run("train", "optimizers-2d", "--quick", "--runs", tmp_path / "runs")
     assert result.exit_code == 0, result.output
     (folder,) = (tmp_path / "runs" / "optimizers-2d").iterdir()
     record = json.loads((folder / "metrics.json").read_text())
@@ -197,7 +197,7 @@ def test_recipe_trains_through_the_cli(cli_run, tmp_path):
 
 
 def test_bad_paths_key_exits_with_usage_error_and_no_run_folder(cli_run, tmp_path):
-    result = cli_run("train", "optimizers-2d", "--quick", "--set", "paths.stepz=3", "--out", tmp_path / "runs")
+    result = cli_run("train", "optimizers-2d", "--quick", "--set", "paths.stepz=3", "--runs", tmp_path / "runs")
     assert result.exit_code == 2
     assert "unknown key 'paths.stepz'" in result.output + result.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("metrics.json"))

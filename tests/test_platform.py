@@ -60,7 +60,7 @@ PLAIN_TENSORFLOW_CLIENT = textwrap.dedent("""
 
 @pytest.mark.parametrize("recipe", ["mlp", "lenet"])
 def test_exported_saved_model_takes_raw_digits_in_plain_tensorflow(cli_run, tmp_path, recipe):
-    result = cli_run("train", recipe, "--epochs", "2", "--set", "train.verbose=0", "--out", tmp_path / "runs")
+    result = cli_run("train", recipe, "--epochs", "2", "--set", "train.verbose=0", "--runs", tmp_path / "runs")
     assert result.exit_code == 0, result.output + result.stderr
     folder = only_run(tmp_path / "runs", recipe)
     record = json.loads((folder / "metrics.json").read_text())
@@ -101,7 +101,7 @@ def test_calling_a_model_without_training_flag_is_inference():
 
 
 def test_linear_neuron_regression_through_every_command(cli_run, tmp_path):
-    result = cli_run("train", "linear-neuron", "--epochs", "30", "--set", "train.verbose=0", "--out", tmp_path / "runs")
+    result = cli_run("train", "linear-neuron", "--epochs", "30", "--set", "train.verbose=0", "--runs", tmp_path / "runs")
     assert result.exit_code == 0, result.output + result.stderr
     folder = only_run(tmp_path / "runs", "linear-neuron")
     record = json.loads((folder / "metrics.json").read_text())
@@ -124,7 +124,7 @@ def test_linear_neuron_regression_through_every_command(cli_run, tmp_path):
 
 
 def test_predict_with_a_classifier_and_bad_inputs(cli_run, tmp_path):
-    assert cli_run("train", "mlp", *QUICK, "--out", tmp_path / "runs").exit_code == 0
+    assert cli_run("train", "mlp", *QUICK, "--runs", tmp_path / "runs").exit_code == 0
     folder = only_run(tmp_path / "runs", "mlp")
     np.save(tmp_path / "three.npy", load_digits().images[:3, ..., None].astype("float32"))
     result = cli_run("predict", folder, "--file", tmp_path / "three.npy")
@@ -138,7 +138,7 @@ def test_predict_with_a_classifier_and_bad_inputs(cli_run, tmp_path):
 
 
 def test_a_task_without_a_model_says_what_it_is(cli_run, tmp_path):
-    assert cli_run("train", "optimizers-2d", *QUICK, "--out", tmp_path / "runs").exit_code == 0
+    assert cli_run("train", "optimizers-2d", *QUICK, "--runs", tmp_path / "runs").exit_code == 0
     folder = only_run(tmp_path / "runs", "optimizers-2d")
     for command in (("evaluate", folder), ("export", folder, "--out", tmp_path / "delivery"), ("predict", folder, "1")):
         result = cli_run(*command)

@@ -34,7 +34,7 @@ source = "test"
 
 def test_sweep_trains_variants_and_records_failures(cli_run, tmp_path):
     (tmp_path / "sweep.toml").write_text(SWEEP)
-    result = cli_run("train", "sweep.toml", "--out", "runs")
+    result = cli_run("train", "sweep.toml", "--runs", "runs")
     assert result.exit_code == 0, result.stderr
     folder = next((tmp_path / "runs" / "tiny-sweep").iterdir())
     record = json.loads((folder / "metrics.json").read_text())
@@ -52,7 +52,7 @@ def test_sweep_trains_variants_and_records_failures(cli_run, tmp_path):
 
 def test_sweep_variant_with_unknown_key_is_refused_before_training(cli_run, tmp_path):
     (tmp_path / "sweep.toml").write_text(SWEEP.replace('"model.activation"', '"model.activaton"'))
-    result = cli_run("train", "sweep.toml", "--out", "runs")
+    result = cli_run("train", "sweep.toml", "--runs", "runs")
     assert result.exit_code == 2 and "activaton" in result.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("metrics.json"))
 

@@ -15,7 +15,7 @@ def test_auto_decay_steps_become_the_run_length():
 def test_cosine_auto_schedule_ends_at_the_last_step(cli_run, tmp_path):
     import json
 
-    result = cli_run("train", "softmax-regression", "--quick", "--set", "train.verbose=0", "--out", "runs")
+    result = cli_run("train", "softmax-regression", "--quick", "--set", "train.verbose=0", "--runs", "runs")
     assert result.exit_code == 0, result.stderr
     folder = next((tmp_path / "runs" / "softmax-regression").iterdir())
     assert 'decay_steps = "auto"' in (folder / "config.toml").read_text(), "config.toml keeps the recipe's words"

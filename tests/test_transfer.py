@@ -41,7 +41,7 @@ def assert_usage_error(result, *fragments):
 def transfer_run(tmp_path_factory):
     """A quick transfer run (pretrain here, 1 epoch per stage); returns its run folder."""
     root = tmp_path_factory.mktemp("transfer") / "runs"
-    result = invoke("train", "transfer", *QUICK, "--out", root)
+    result = invoke("train", "transfer", *QUICK, "--runs", root)
     assert result.exit_code == 0, result.output
     return only_run_folder(root)
 
@@ -104,7 +104,7 @@ def test_gradcam_finds_the_convolutions_inside_the_base(transfer_run, tmp_path):
 def test_base_from_an_earlier_run(transfer_run, tmp_path):
     root = tmp_path / "runs"
     result = invoke("train", "transfer", *QUICK, "--set", "train.export=false",
-                    "--set", f"transfer.base='{transfer_run}'", "--out", root)
+                    "--set", f"transfer.base='{transfer_run}'", "--runs", root)
     assert result.exit_code == 0, result.output
     folder = only_run_folder(root)
     record = json.loads((folder / "metrics.json").read_text())
@@ -125,7 +125,7 @@ def test_keras_application_offline_is_a_usage_error(cli_run, monkeypatch, tmp_pa
 
     monkeypatch.setattr(keras.applications, "MobileNetV2", offline)  # never touches the network
     result = cli_run("train", "transfer", *QUICK, "--set", "transfer.base='keras:mobilenet_v2'",
-                     "--out", tmp_path / "runs")
+                     "--runs", tmp_path / "runs")
     assert_usage_error(result, "keras:mobilenet_v2", "network")
     assert not (tmp_path / "runs" / "transfer").exists()
 
@@ -165,7 +165,7 @@ def test_keras_application_base_is_resized_and_nested(monkeypatch):
     ("data.classes=[1,2]", ("data.classes",)),
 ])
 def test_bad_transfer_options_exit_2(cli_run, tmp_path, assignment, fragments):
-    result = cli_run("train", "transfer", *QUICK, "--set", assignment, "--out", tmp_path / "runs")
+    result = cli_run("train", "transfer", *QUICK, "--set", assignment, "--runs", tmp_path / "runs")
     assert_usage_error(result, *fragments)
     assert not (tmp_path / "runs" / "transfer").exists()
 

@@ -49,6 +49,55 @@ def option_names(name):
     return [parameter for parameter in signature.parameters if parameter not in positional]
 
 
+def option_defaults(name):
+    """``{option: default}`` for model ``name``, from the builder's signature."""
+    signature = inspect.signature(get(name))
+    return {parameter.name: parameter.default for parameter in signature.parameters.values()
+            if parameter.name in option_names(name)}
+
+
+def describe_type(default):
+    """What a value must be, in words, for an option whose default is ``default``."""
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, float):
+        return "a number"
+    if isinstance(default, int):
+        return "an integer"
+    if isinstance(default, (list, tuple)):
+        return "a list"
+    if isinstance(default, str):
+        return "a string"
+    return f"a {type(default).__name__}"
+
+
+def fits_default(value, default):
+    """True when ``value`` has the type of ``default``: a float option also takes an integer,
+    a list option takes a list (or tuple), a ``None`` default takes anything."""
+    if default is None or default is inspect.Parameter.empty:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)  # True is an int in Python: not here
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+def check_option_types(name, options):
+    """Check the values of a ``[model]`` table against the types of the builder's defaults.
+
+    Raises:
+        ValueError: ``"model.dropout_rate must be a number, got 'abc'"`` for the first value
+            whose type does not fit (unknown keys are left to the caller).
+    """
+    defaults = option_defaults(name)
+    for key, value in options.items():
+        if key in defaults and not fits_default(value, defaults[key]):
+            raise ValueError(f"model.{key} must be {describe_type(defaults[key])}, got {value!r}")
+
+
 def build(name, input_shape, num_classes, **options):
     """Build model ``name`` for inputs of ``input_shape`` (no batch axis) and ``num_classes``."""
     builder = get(name)

@@ -166,7 +166,9 @@ def get(name, **options):
         ValueError: for an unknown option or a bad value, naming it.
     """
     optimizer_class = _optimizer_class(name)
-    validation.check_known_options(f"optimizer '{name}'", options, option_names(name))
+    # "name" is listed too: a recipe's [optimizer] table holds it, and a misspelt "nmae" should
+    # be told "did you mean 'name'?".
+    validation.check_known_options(f"optimizer '{name}'", options, ["name", *option_names(name)])
     if "learning_rate" in options:
         # A number or a schedule table; a ready-made schedule (callable) goes through as is.
         if not callable(options["learning_rate"]):
