@@ -139,16 +139,9 @@ def list_command(pattern, topic, markdown):
         click.echo("\n".join(lines))
         return
     columns = ("name", "topic", "task", "dataset", "target")
+    from dlzoo.report import format_table
+
     click.echo(format_table([[row[column] for column in columns] for row in rows], columns))
-
-
-def format_table(rows, header):
-    """Rows of strings as an aligned plain-text table."""
-    widths = [max(len(str(value)) for value in column) for column in zip(header, *rows)]
-    lines = ["  ".join(str(value).ljust(width) for value, width in zip(header, widths))]
-    lines.append("  ".join("-" * width for width in widths))
-    lines += ["  ".join(str(value).ljust(width) for value, width in zip(row, widths)) for row in rows]
-    return "\n".join(line.rstrip() for line in lines)
 
 
 @cli.command()

@@ -10,7 +10,7 @@ import math
 import pathlib
 
 from dlzoo import plots, runs
-from dlzoo.report import format_number, markdown_table
+from dlzoo.report import format_number, format_table, markdown_table
 
 COLUMNS = ("status", "test_accuracy", "val_accuracy", "test_loss", "epochs_run", "wall_seconds")
 
@@ -55,8 +55,6 @@ def comparison(rows):
 
 def plain_table(rows):
     """The rows as an aligned plain-text table for the terminal."""
-    from dlzoo.cli import format_table
-
     header = list(rows[0])
     return format_table([["" if row.get(key) is None else format_number(row.get(key)) for key in header] for row in rows], header)
 

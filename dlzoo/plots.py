@@ -4,7 +4,6 @@ Every function takes arrays or plain dicts and a path, draws with matplotlib's A
 screen needed) and writes the PNG atomically. Computing what to draw happens elsewhere.
 """
 
-import os
 import pathlib
 
 import numpy as np
@@ -21,14 +20,15 @@ def _pyplot():
 
 
 def save_figure(figure, path):
-    """Save ``figure`` as a PNG at ``path`` through a temporary file, then close it."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(temporary, dpi=110, bbox_inches="tight")
+    """Save ``figure`` as a PNG at ``path`` with the one atomic writer, then close it."""
+    import io
+
+    from dlzoo import runs
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     _pyplot().close(figure)
-    os.replace(temporary, path)
-    return path
+    return runs.atomic_write_bytes(path, buffer.getvalue())
 
 
 def new_file_paths(*paths):

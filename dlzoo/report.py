@@ -171,3 +171,12 @@ def write_report(folder):
     if config_text:
         parts.append("## Configuration\n\nRepeat this run with `dlzoo train config.toml`:\n\n```toml\n" + config_text + "```\n")
     return runs.atomic_write_text(folder / "report.md", "\n".join(part for part in parts if part))
+
+
+def format_table(rows, header):
+    """Rows of strings as an aligned plain-text table."""
+    widths = [max(len(str(value)) for value in column) for column in zip(header, *rows)]
+    lines = ["  ".join(str(value).ljust(width) for value, width in zip(header, widths))]
+    lines.append("  ".join("-" * width for width in widths))
+    lines += ["  ".join(str(value).ljust(width) for value, width in zip(row, widths)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)

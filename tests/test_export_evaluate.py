@@ -25,7 +25,7 @@ def classifier_endpoints(model, input_shape):
     rng = np.random.default_rng(0)
     classes = model.output_shape[-1]
     splits = make_splits("tiny", "features", [str(k) for k in range(classes)],
-                         rng.normal(size=(60, *input_shape)), np.arange(60) % classes)
+                         rng.normal(size=(200, *input_shape)), np.arange(200) % classes)
     return ClassifyTask().serving_endpoints(model, splits)
 
 

@@ -22,7 +22,7 @@ def _files(folder):
 @pytest.fixture
 def lenet_run(cli_run, tmp_path):
     """A quick LeNet run under ``tmp_path/runs`` (a CNN, so every method applies)."""
-    trained = cli_run("train", "lenet", *QUICK, "--out", "runs")
+    trained = cli_run("train", "lenet", *QUICK, "--runs", "runs")
     assert trained.exit_code == 0, trained.stderr
     (folder,) = (tmp_path / "runs" / "lenet").iterdir()
     return folder

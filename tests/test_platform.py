@@ -231,3 +231,27 @@ def test_run_epochs_writes_history_and_stops_on_nan(tmp_path):
     assert (tmp_path / "history.csv").read_text().splitlines()[0] == "epoch,loss,accuracy"
     with pytest.raises(RunFailed, match="NaN or infinite at epoch 2"):
         training.run_epochs(lambda epoch: {"loss": [1.0, float("nan")][epoch]}, 5, tmp_path / "nan", settings)
+
+
+def test_training_prints_what_it_trains_before_epoch_1(cli_run, tmp_path):
+    result = cli_run("train", "mlp", "--quick", "--runs", tmp_path / "runs")
+    assert result.exit_code == 0, result.stderr
+    header = result.output.split("Epoch 1/")[0] if "Epoch 1/" in result.output else result.output.split("\n16/16")[0]
+    folder = only_run(tmp_path / "runs", "mlp")
+    for expected in ("data digits", "train /", "val /", "test", "parameters", "CPU", f"run folder: {folder}"):
+        assert expected in header, (expected, header)
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_prints_its_folder(cli_run, tmp_path, monkeypatch):
+    from dlzoo.tasks.classify import ClassifyTask
+
+    def interrupted_run(self, prepared, folder):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ClassifyTask, "run", interrupted_run)
+    result = cli_run("train", "mlp", *QUICK, "--runs", tmp_path / "runs")
+    folder = only_run(tmp_path / "runs", "mlp")
+    assert result.exit_code == 130
+    assert str(folder.relative_to(tmp_path)) in result.stderr and "interrupted" in result.stderr
+    record = json.loads((folder / "metrics.json").read_text())
+    assert record["status"] == "interrupted" and (folder / "report.md").exists()

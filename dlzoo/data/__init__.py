@@ -31,8 +31,12 @@ register = DATASETS.register
 
 
 def _load_sources():
-    """Import the modules whose loaders register themselves."""
-    from dlzoo.data import embedded, sources  # noqa: F401
+    """Import every module of this package, so that each loader registers itself (no list to edit)."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
 
 
 def names():
