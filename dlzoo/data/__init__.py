@@ -66,12 +66,17 @@ def load(spec, seed=0, options=None, normalize_inputs=True):
     loader = DATASETS.get(source)
     splits = loader(argument, seed=seed, options=options)
     splits.name = spec
-    classes = options.get("classes")
-    if classes:
-        splits = select_classes(splits, classes)
-    limit = options.get("train_samples")
-    if limit:
-        splits = limit_training_samples(splits, int(limit), seed)
+    if isinstance(splits, Splits):
+        classes = options.get("classes")
+        if classes:
+            splits = select_classes(splits, classes)
+        limit = options.get("train_samples")
+        if limit:
+            splits = limit_training_samples(splits, int(limit), seed)
+    elif normalize_inputs:
+        # A streamed bundle (its loader applied classes/train_samples); callers that want
+        # normalized arrays get it read into memory, as before streaming existed.
+        splits = splits.to_splits()
     if normalize_inputs:
         normalize(splits)
     return splits

@@ -1,9 +1,13 @@
-"""tf.data pipelines from in-memory splits, with augmentation on the training split only.
+"""tf.data pipelines from in-memory splits, augmentation, and input statistics.
 
 Order of operations (the tf.data performance guide's advice):
 ``from_tensor_slices`` -> ``cache`` -> ``shuffle`` (seeded, training only) -> ``batch`` ->
 augmentation ``map`` (training only, on whole batches) -> ``prefetch(AUTOTUNE)``.
+Streamed datasets (:mod:`dlzoo.data.streaming`) follow the same order, with a parallel
+decoding ``map`` in front.
 """
+
+import numpy as np
 
 from dlzoo.errors import UsageError
 
@@ -89,3 +93,51 @@ def make_datasets(splits, batch_size, seed=0, augment=None):
         "val": make_dataset(splits.x_val, splits.y_val, batch_size),
         "test": make_dataset(splits.x_test, splits.y_test, batch_size),
     }
+
+
+class RunningStatistics:
+    """Mean and variance of inputs, accumulated batch by batch, for ``keras.layers.Normalization``.
+
+    The statistics are shaped for ``Normalization(axis=-1)``: images and signals with a channel
+    axis get one value per channel (pixels are exchangeable, so they share one statistic);
+    tabular features get one value per feature (they are measured in different units); a 1-D
+    signal of shape ``(length,)`` has one channel, so its one statistic is repeated ``length``
+    times (the layer keeps the last axis).
+
+    Sums are kept in float64, so that millions of pixels do not lose precision.
+    """
+
+    def __init__(self, kind, input_shape):
+        """Start empty for inputs of ``kind`` (``"image"``, ``"signal"``, ``"features"``) and ``input_shape``."""
+        self.kind = kind
+        self.input_shape = tuple(input_shape)
+        self.count = 0
+        self.total = 0.0
+        self.total_of_squares = 0.0
+
+    def _reduce_axes(self, rank):
+        """Axes of a batch of ``rank`` dimensions to sum over (all but the channel or feature axis)."""
+        if self.kind == "features" or (self.kind == "signal" and len(self.input_shape) == 1):
+            # Features: per feature. A (length,) signal: sum everything, repeated per position below.
+            return (0,) if self.kind == "features" else tuple(range(rank))
+        return tuple(range(rank - 1))
+
+    def update(self, batch):
+        """Add a batch of inputs, shaped ``(batch, *input_shape)``."""
+        batch = np.asarray(batch, dtype="float64")
+        axes = self._reduce_axes(batch.ndim)
+        self.count += int(np.prod([batch.shape[axis] for axis in axes]))
+        self.total = self.total + batch.sum(axis=axes)
+        self.total_of_squares = self.total_of_squares + np.square(batch).sum(axis=axes)
+
+    def result(self):
+        """``(mean, variance)`` as float32 arrays; raises ValueError when nothing was added."""
+        if self.count == 0:
+            raise ValueError("no examples to compute input statistics from")
+        mean = np.asarray(self.total / self.count)
+        # E[x^2] - E[x]^2 can dip below 0 by rounding for constant inputs.
+        variance = np.maximum(np.asarray(self.total_of_squares / self.count) - np.square(mean), 0.0)
+        if mean.ndim == 0:  # a (length,) signal: one channel, one value per position for axis=-1
+            mean = np.full(self.input_shape, mean)
+            variance = np.full(self.input_shape, variance)
+        return mean.astype("float32"), variance.astype("float32")
