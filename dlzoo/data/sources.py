@@ -117,8 +117,9 @@ def _tfds_split_names(sizes, test_fraction, val_fraction):
 def _tfds_inputs(argument, feature, options):
     """Shape, transform, kind and dtype of a TFDS input feature: ``(shape, transform, kind, dtype)``.
 
-    Images stay uint8 (grey ones get a channel axis) and are resized when ``data.image_size``
-    says so; other inputs become float32.
+    Rank-2 and rank-3 inputs are images (unless ``data.kind`` says otherwise): uint8 ones stay
+    uint8, grey ones get a channel axis, and they are resized when ``data.image_size`` says so.
+    Other inputs become float32.
     """
     import tensorflow as tf
 
@@ -126,9 +127,8 @@ def _tfds_inputs(argument, feature, options):
 
     shape = tuple(feature.shape)
     is_uint8 = np.dtype(getattr(feature, "np_dtype", "float32")) == np.uint8
-    is_image = len(shape) in (2, 3) and (is_uint8 or options.get("kind") == IMAGE)
-    kind = options.get("kind") or (IMAGE if len(shape) >= 2 else FEATURES)
-    if is_image:
+    kind = options.get("kind") or (IMAGE if len(shape) in (2, 3) else FEATURES)
+    if kind == IMAGE:
         channels = shape[2] if len(shape) == 3 else 1
         if channels is None:
             raise UsageError(f"tfds:{argument}: images with an unknown number of channels are not supported")
@@ -138,7 +138,9 @@ def _tfds_inputs(argument, feature, options):
             if len(shape) == 2:
                 image = image[..., tf.newaxis]  # (h, w) -> (h, w, 1)
             if tuple(shape[:2]) != (height, width):
-                image = streaming.resize_uint8(image, height, width)
+                image = streaming.resize_image(image, height, width)
+            elif not is_uint8:
+                image = tf.cast(image, tf.float32)
             image.set_shape((height, width, channels))
             return image, tf.cast(label, tf.int32)
 

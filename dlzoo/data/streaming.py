@@ -230,7 +230,7 @@ def decode_image_file(path, channels, height, width):
 
     image = tf.io.decode_image(tf.io.read_file(path), channels=0, dtype=tf.uint8, expand_animations=False)
     image = to_channels(image, channels)
-    image = resize_uint8(image, height, width)
+    image = resize_image(image, height, width)
     image.set_shape((height, width, channels))
     return image
 
@@ -245,17 +245,24 @@ def to_channels(image, channels):
     return tf.cond(has_colour, lambda: image[..., :3], lambda: tf.image.grayscale_to_rgb(image[..., :1]))
 
 
-def resize_uint8(image, height, width):
-    """Resize a uint8 image to (height, width), rounding back to uint8; same-size images are untouched."""
+def resize_image(image, height, width):
+    """Resize an image tensor to (height, width); same-size images are untouched.
+
+    uint8 images are rounded back to uint8 (raw pixels stay raw); others come out float32.
+    """
     import tensorflow as tf
 
     same_size = tf.reduce_all(tf.equal(tf.shape(image)[:2], [height, width]))
+    is_uint8 = image.dtype == tf.uint8
 
     def resized():
         pixels = tf.image.resize(image, (height, width), antialias=True)
-        return tf.cast(tf.clip_by_value(tf.round(pixels), 0.0, 255.0), tf.uint8)
+        if is_uint8:
+            return tf.cast(tf.clip_by_value(tf.round(pixels), 0.0, 255.0), tf.uint8)
+        return pixels
 
-    return tf.cond(same_size, lambda: image, resized)
+    original = image if is_uint8 else tf.cast(image, tf.float32)
+    return tf.cond(same_size, lambda: original, resized)
 
 
 def inspect_image(path):
@@ -328,7 +335,7 @@ class ImageFileSource:
         """The message for a read that failed among images ``start..stop``: names the bad file."""
         for path in self.paths[start:stop]:
             inspect_image(path)  # raises the UsageError naming the file
-        return f"cannot read an image of {self.paths[start] if start < self.size else 'the folder'}...: {_first_line(error)}"
+        return f"cannot read the images from {self.paths[min(start, self.size - 1)]} on: {_first_line(error)}"
 
 
 # --- TensorFlow Datasets ---------------------------------------------------------------------
@@ -375,6 +382,8 @@ class TfdsSource:
         import tensorflow_datasets as tfds
 
         seed = shuffle_seed if shuffle_seed is not None else self.sample_seed
+        if self.limit is not None and self.sample_seed is None:
+            seed = None  # the first `limit` examples: a fixed subset, so files are read in order
         read_config = tfds.ReadConfig(shuffle_seed=seed, shuffle_reshuffle_each_iteration=shuffle_seed is not None)
         dataset = self.builder.as_dataset(split=self.split, as_supervised=True, shuffle_files=seed is not None,
                                           read_config=read_config)
