@@ -47,6 +47,8 @@ SECTION_DEFAULTS = {
         "image_size": None,
         "kind": None,
         "data_dir": None,
+        "stream": True,  # folder: and tfds: read from disk batch by batch (false: all in memory)
+        "cache": "",  # a folder for tf.data cache files of streamed datasets ("" = no cache)
     },
     "model": {"name": "mlp"},
     "optimizer": {"name": "keras.adam", "learning_rate": 0.001},

@@ -68,7 +68,7 @@ def evaluate_saved_model(path, dataset, split, out):
     if not dataset:
         raise UsageError(f"{path} is a bare SavedModel: say which data to evaluate it on with --data")
     splits = data.load(dataset)
-    x, y = splits.split(split)
+    x, y = splits.arrays(split)
     try:
         outputs = load_saved_model(path)(x)
     except (TypeError, ValueError) as error:  # the SavedModel's signature refuses these inputs

@@ -32,7 +32,7 @@ def export_run(argument, export_format="saved_model", out=None, root=None):
     if export_format == "saved_model":
         splits = run.load_data()
         check = export.export_saved_model(run.model, destination / "saved_model",
-                                          run.task.serving_endpoints(run.model, splits), splits.x_test[:64])
+                                          run.task.serving_endpoints(run.model, splits), splits.arrays("test", limit=64)[0])
         check["example"] = run.task.serving_example(splits)
     else:
         export.save_keras_model(run.model, destination / "model.keras")

@@ -44,7 +44,7 @@ def visualize_run(argument, method="saliency", layer=None, class_index=None, sam
                          f"{tuple(run.model.input_shape[1:])}): it explains image classifiers")
     splits = run.load_data()
     check_class(class_index, splits.num_classes)
-    images, labels = splits.x_test[:samples], splits.y_test[:samples]
+    images, labels = splits.arrays("test", limit=samples)
     methods = applicable if method == "all" else [method]
     out_folder = pathlib.Path(out) if out else run.folder / "plots"
     written = []

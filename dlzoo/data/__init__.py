@@ -73,42 +73,19 @@ def load(spec, seed=0, options=None):
     loader = DATASETS.get(source)
     splits = loader(argument, seed=seed, options=options)
     splits.name = spec
-    classes = options.get("classes")
-    if classes:
-        splits = select_classes(splits, classes)
-    limit = options.get("train_samples")
-    if limit:
-        splits = limit_training_samples(splits, int(limit), seed)
-    mean, variance = input_statistics(splits)
+    if isinstance(splits, Splits):  # a streamed bundle's loader applied these to its file lists
+        classes = options.get("classes")
+        if classes:
+            splits = select_classes(splits, classes)
+        limit = options.get("train_samples")
+        if limit:
+            splits = limit_training_samples(splits, int(limit), seed)
+    mean, variance = splits.input_statistics()
+    # Constant inputs (the always-blank corner pixels of digits) get variance 1: they stay 0
+    # after standardization instead of being divided by zero.
+    variance = np.where(variance < 1e-12, 1.0, variance)
     splits.normalization = {"mean": mean.tolist(), "variance": variance.tolist()}
     return splits
-
-
-def normalization_axes(kind, rank):
-    """The axes to average over for the mean/std of inputs of ``kind`` and ``rank`` (batch included).
-
-    Images and signals share one statistic per channel (pixels are exchangeable); tabular features
-    each get their own, since they are measured in different units.
-    """
-    if kind == FEATURES:
-        return (0,)
-    return tuple(range(rank - 1)) if rank > 2 else (0, 1)
-
-
-def input_statistics(splits):
-    """Mean and variance of the *training* inputs, one value per channel (images, signals) or
-    per feature (tabular data), as float32 arrays of shape (channels,) or (features,).
-
-    Statistics from train alone keep test examples from leaking into training. Constant inputs
-    (the always-blank corner pixels of digits) get variance 1, so they stay 0 after
-    standardization instead of dividing by zero.
-    """
-    x = splits.x_train
-    axes = normalization_axes(splits.kind, x.ndim)
-    mean = x.mean(axis=axes).reshape(-1) if splits.kind != FEATURES else x.reshape(len(x), -1).mean(axis=0)
-    variance = x.var(axis=axes).reshape(-1) if splits.kind != FEATURES else x.reshape(len(x), -1).var(axis=0)
-    variance = np.where(variance < 1e-12, 1.0, variance)
-    return mean.astype("float32"), variance.astype("float32")
 
 
 def select_classes(splits, classes):

@@ -1,9 +1,13 @@
-"""tf.data pipelines from in-memory splits, with augmentation on the training split only.
+"""tf.data pipelines from in-memory splits, augmentation, and input statistics.
 
 Order of operations (the tf.data performance guide's advice):
 ``from_tensor_slices`` -> ``cache`` -> ``shuffle`` (seeded, training only) -> ``batch`` ->
 augmentation ``map`` (training only, on whole batches) -> ``prefetch(AUTOTUNE)``.
+Streamed datasets (:mod:`dlzoo.data.streaming`) follow the same order, with a parallel
+decoding ``map`` in front.
 """
+
+import numpy as np
 
 from dlzoo.errors import UsageError
 
@@ -72,20 +76,67 @@ def make_dataset(x, y, batch_size, training=False, seed=0, augmenter=None):
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def make_datasets(splits, batch_size, seed=0, augment=None):
-    """Train / val / test pipelines of a :class:`~dlzoo.data.splits.Splits`, as a dict.
+def make_datasets(bundle, batch_size, seed=0, augment=None):
+    """Train / val / test pipelines of a data bundle (in-memory ``Splits`` or streamed), as a dict.
 
     Augmentation (``augment`` table) touches the training split only; validation and test
     batches are the data as it is.
     """
-    if augment and splits.kind != "image":
-        raise UsageError(f"data.augment works on images; {splits.name} holds {splits.kind}")
-    # Uncovered pixels get the darkest training value: the background of standardized digit or
-    # MNIST images (0 would be the *mean* pixel, a grey frame around every shifted image).
-    fill_value = float(splits.x_train.min()) if augment else 0.0
-    augmenter = build_augmenter(augment, seed, fill_value)
+    if augment and bundle.kind != "image":
+        raise UsageError(f"data.augment works on images; {bundle.name} holds {bundle.kind}")
+    # Uncovered pixels get 0, the raw data's background (blank digit pixels, black image borders);
+    # the model standardizes after augmentation, inside itself.
+    augmenter = build_augmenter(augment, seed, fill_value=0.0)
     return {
-        "train": make_dataset(splits.x_train, splits.y_train, batch_size, True, seed, augmenter),
-        "val": make_dataset(splits.x_val, splits.y_val, batch_size),
-        "test": make_dataset(splits.x_test, splits.y_test, batch_size),
+        "train": bundle.dataset("train", batch_size, training=True, seed=seed, augmenter=augmenter),
+        "val": bundle.dataset("val", batch_size),
+        "test": bundle.dataset("test", batch_size),
     }
+
+
+class RunningStatistics:
+    """Mean and variance of inputs, accumulated batch by batch, for ``keras.layers.Normalization``.
+
+    The statistics are shaped for ``Normalization(axis=-1)``: images and signals with a channel
+    axis get one value per channel (pixels are exchangeable, so they share one statistic);
+    tabular features get one value per feature (they are measured in different units); a 1-D
+    signal of shape ``(length,)`` has one channel, so its one statistic is repeated ``length``
+    times (the layer keeps the last axis).
+
+    Sums are kept in float64, so that millions of pixels do not lose precision.
+    """
+
+    def __init__(self, kind, input_shape):
+        """Start empty for inputs of ``kind`` (``"image"``, ``"signal"``, ``"features"``) and ``input_shape``."""
+        self.kind = kind
+        self.input_shape = tuple(input_shape)
+        self.count = 0
+        self.total = 0.0
+        self.total_of_squares = 0.0
+
+    def _reduce_axes(self, rank):
+        """Axes of a batch of ``rank`` dimensions to sum over (all but the channel or feature axis)."""
+        if self.kind == "features" or (self.kind == "signal" and len(self.input_shape) == 1):
+            # Features: per feature. A (length,) signal: sum everything, repeated per position below.
+            return (0,) if self.kind == "features" else tuple(range(rank))
+        return tuple(range(rank - 1))
+
+    def update(self, batch):
+        """Add a batch of inputs, shaped ``(batch, *input_shape)``."""
+        batch = np.asarray(batch, dtype="float64")
+        axes = self._reduce_axes(batch.ndim)
+        self.count += int(np.prod([batch.shape[axis] for axis in axes]))
+        self.total = self.total + batch.sum(axis=axes)
+        self.total_of_squares = self.total_of_squares + np.square(batch).sum(axis=axes)
+
+    def result(self):
+        """``(mean, variance)`` as float32 arrays; raises ValueError when nothing was added."""
+        if self.count == 0:
+            raise ValueError("no examples to compute input statistics from")
+        mean = np.asarray(self.total / self.count)
+        # E[x^2] - E[x]^2 can dip below 0 by rounding for constant inputs.
+        variance = np.maximum(np.asarray(self.total_of_squares / self.count) - np.square(mean), 0.0)
+        if mean.ndim == 0:  # a (length,) signal: one channel, one value per position for axis=-1
+            mean = np.full(self.input_shape, mean)
+            variance = np.full(self.input_shape, variance)
+        return mean.astype("float32"), variance.astype("float32")

@@ -1,7 +1,10 @@
 """Datasets read from outside the package: TFDS, keras.datasets, a folder of images, an .npz file.
 
 Online sources need the network the first time; when a download fails the user gets one clear
-line (a :class:`~dlzoo.errors.UsageError`) instead of a traceback or a hang.
+line (a :class:`~dlzoo.errors.UsageError`) instead of a traceback or a hang. ``tfds:`` and
+``folder:`` datasets may not fit in memory: they return a
+:class:`~dlzoo.data.streaming.StreamingBundle` that reads from disk batch by batch (unless
+``data.stream = false``); ``keras:`` and ``npz:`` are arrays in a :class:`~dlzoo.data.splits.Splits`.
 """
 
 import pathlib
@@ -38,51 +41,129 @@ def _download_failed(what, error):
 
 @register("tfds")
 def load_tfds(argument, seed, options):
-    """A supervised TFDS dataset ``tfds:<name>`` with an ``image``/``label`` style feature pair.
+    """A supervised TFDS dataset ``tfds:<name>``, streamed from its prepared files.
 
-    Splits ``train`` and ``test`` (and ``validation`` when the dataset has one) are read as
-    NumPy arrays; pixel values are scaled to [0, 1].
+    Splits ``train`` and ``test`` (and ``validation`` when the dataset has one) are read batch
+    by batch, never converted to NumPy as a whole. Missing splits are cut out of ``train`` by
+    position (``train[:n]``; TFDS stores examples shuffled), with ``test_fraction`` and
+    ``val_fraction`` as for other sources. Images keep their stored values (uint8 pixels); images
+    of varying size need ``data.image_size``. ``data.stream = false`` reads everything into memory.
     """
     if not argument:
         raise UsageError("tfds needs a dataset name, e.g. 'tfds:mnist'")
     import tensorflow_datasets as tfds
 
-    arrays, info = {}, None
+    from dlzoo.data import streaming
+
+    try:
+        builder = tfds.builder(argument, data_dir=options.get("data_dir"))
+        builder.download_and_prepare()
+        splits = _tfds_split_sizes(builder)
+        if "train" not in splits:
+            raise ValueError(f"it has no 'train' split (splits: {', '.join(splits) or 'none'})")
+    except Exception as error:  # network, unknown name, missing split: many error types
+        raise _download_failed(f"tfds:{argument}", error) from error
+    info = builder.info
+    if not info.supervised_keys:
+        raise UsageError(f"tfds:{argument} has no (input, label) pair (no supervised_keys); dlzoo needs a labelled dataset")
+    input_key, label_key = info.supervised_keys[:2]
+    input_feature, label_feature = info.features[input_key], info.features[label_key]
+    input_shape, transform, kind, input_dtype = _tfds_inputs(argument, input_feature, options)
+    class_names = list(getattr(label_feature, "names", None) or [])
+    if not class_names:
+        raise UsageError(f"tfds:{argument}: its label '{label_key}' is not a class label (no class names)")
+    split_names = _tfds_split_names(splits, float(options.get("test_fraction", 0.2)),
+                                    float(options.get("val_fraction", 0.1)))
+    sources = {split: streaming.TfdsSource(builder, name, size, transform) for split, (name, size) in split_names.items()}
+    bundle = streaming.StreamingBundle(f"tfds:{argument}", kind, class_names, input_shape, input_dtype, sources,
+                                       cache_dir=options.get("cache", ""), seed=seed)
+    if not options.get("stream", True):
+        return bundle.to_splits()  # load() then selects classes and training samples as for arrays
+    if options.get("classes"):
+        raise UsageError("data.classes needs the tfds data in memory: add --set data.stream=false")
+    if options.get("train_samples"):
+        bundle.sources["train"] = bundle.sources["train"].first(int(options["train_samples"]))
+    return bundle
+
+
+def _tfds_split_sizes(builder):
+    """``{split: examples}`` of the splits ``train``, ``test``, ``validation`` that the dataset has."""
+    sizes = {}
     for split in ("train", "test", "validation"):
         try:
-            dataset, info = tfds.load(argument, split=split, as_supervised=True, with_info=True,
-                                      data_dir=options.get("data_dir"))
-        except Exception as error:  # network, missing split, unknown name: many error types
-            if split == "train":
-                raise _download_failed(f"tfds:{argument}", error) from error
+            dataset = builder.as_dataset(split=split, as_supervised=True)
+        except Exception:  # the split does not exist (the error type varies between TFDS versions)
             continue
-        arrays[split] = dataset_to_arrays(tfds, dataset)
-    label_feature = info.features["label"] if "label" in info.features else None
-    class_names = list(getattr(label_feature, "names", None) or [])
-    x, y = arrays["train"]
-    if not class_names:
-        class_names = [str(label) for label in range(int(np.max(y)) + 1)]
-    scale = 255.0 if np.issubdtype(np.asarray(x).dtype, np.integer) else 1.0
-    x = _as_images(np.asarray(x, dtype="float32") / scale)
-    x_test, y_test = arrays.get("test", (None, None))
-    x_val, y_val = arrays.get("validation", (None, None))
-    if x_test is not None:
-        x_test = _as_images(np.asarray(x_test, dtype="float32") / scale)
-    if x_val is not None:
-        x_val = _as_images(np.asarray(x_val, dtype="float32") / scale)
-    return make_splits(
-        f"tfds:{argument}", _kind_of(x), class_names, x, y, x_test, y_test, seed=seed,
-        x_val=x_val, y_val=y_val, val_fraction=float(options.get("val_fraction", 0.1)),
-    )
+        count = int(dataset.cardinality())
+        sizes[split] = count if count >= 0 else builder.info.splits[split].num_examples
+    return sizes
 
 
-def dataset_to_arrays(tfds, dataset, chunk=4096):
-    """Read a ``(input, label)`` tf.data.Dataset into two NumPy arrays, in chunks."""
-    inputs, labels = [], []
-    for batch_inputs, batch_labels in tfds.as_numpy(dataset.batch(chunk)):
-        inputs.append(batch_inputs)
-        labels.append(batch_labels)
-    return np.concatenate(inputs), np.concatenate(labels)
+def _tfds_split_names(sizes, test_fraction, val_fraction):
+    """``{"train"|"val"|"test": (tfds split string, size)}``, cutting missing splits out of train."""
+    train = sizes["train"]
+    test_count = 0 if "test" in sizes else int(round(test_fraction * train))
+    total = train + sizes.get("test", 0)
+    val_count = 0 if "validation" in sizes else int(round(min(val_fraction * total, 0.5 * (train - test_count))))
+    keep = train - test_count - val_count
+    if keep < 1:
+        raise UsageError(f"test_fraction {test_fraction} and val_fraction {val_fraction} leave no training examples")
+    names = {"train": (f"train[:{keep}]", keep)}
+    names["val"] = ("validation", sizes["validation"]) if "validation" in sizes else (f"train[{keep}:{keep + val_count}]", val_count)
+    names["test"] = ("test", sizes["test"]) if "test" in sizes else (f"train[{keep + val_count}:]", test_count)
+    return names
+
+
+def _tfds_inputs(argument, feature, options):
+    """Shape, transform, kind and dtype of a TFDS input feature: ``(shape, transform, kind, dtype)``.
+
+    Rank-2 and rank-3 inputs are images (unless ``data.kind`` says otherwise): uint8 ones stay
+    uint8, grey ones get a channel axis, and they are resized when ``data.image_size`` says so.
+    Other inputs become float32.
+    """
+    import tensorflow as tf
+
+    from dlzoo.data import streaming
+
+    shape = tuple(feature.shape)
+    is_uint8 = np.dtype(getattr(feature, "np_dtype", "float32")) == np.uint8
+    kind = options.get("kind") or (IMAGE if len(shape) in (2, 3) else FEATURES)
+    if kind == IMAGE:
+        channels = shape[2] if len(shape) == 3 else 1
+        if channels is None:
+            raise UsageError(f"tfds:{argument}: images with an unknown number of channels are not supported")
+        height, width = _image_size(options.get("image_size"), shape[:2], f"tfds:{argument}")
+
+        def transform(image, label):
+            if len(shape) == 2:
+                image = image[..., tf.newaxis]  # (h, w) -> (h, w, 1)
+            if tuple(shape[:2]) != (height, width):
+                image = streaming.resize_image(image, height, width)
+            elif not is_uint8:
+                image = tf.cast(image, tf.float32)
+            image.set_shape((height, width, channels))
+            return image, tf.cast(label, tf.int32)
+
+        return (height, width, channels), transform, IMAGE, "uint8" if is_uint8 else "float32"
+    if any(side is None for side in shape):
+        raise UsageError(f"tfds:{argument}: inputs of varying shape {shape} are not supported")
+
+    def transform_values(values, label):
+        return tf.cast(values, tf.float32), tf.cast(label, tf.int32)
+
+    return shape, transform_values, kind, "float32"
+
+
+def _image_size(image_size, stored_size, what):
+    """``(height, width)`` from ``data.image_size`` (an int or [height, width]) or the stored size."""
+    if image_size is None:
+        if any(side is None for side in stored_size):
+            raise UsageError(f"{what} has images of different sizes: set data.image_size (e.g. --set data.image_size=96)")
+        return int(stored_size[0]), int(stored_size[1])
+    sides = [image_size] * 2 if isinstance(image_size, int) else list(image_size)
+    if len(sides) != 2 or not all(isinstance(side, int) and not isinstance(side, bool) and side > 0 for side in sides):
+        raise UsageError(f"data.image_size must be a positive integer or [height, width], got {image_size!r}")
+    return sides[0], sides[1]
 
 
 @register("keras")
@@ -146,9 +227,16 @@ def load_npz(argument, seed, options):
 def load_folder(argument, seed, options):
     """``folder:<path>``: images in one sub-folder per class (``path/cat/1.png``, ``path/dog/2.png``).
 
-    All images are resized to ``[data] image_size`` (default: the size of the first image) and
-    scaled to [0, 1]; grey images keep one channel, others are read as RGB.
+    Only the file paths are read up front: the seeded, stratified splits are splits of paths,
+    and images are decoded batch by batch when training reads them. Images are resized to
+    ``[data] image_size`` (default: the size of the first image); grey images keep one channel,
+    others are RGB; values are the stored uint8 pixels (16-bit PNGs scaled to 8 bits).
+    ``data.stream = false`` reads all images into memory instead.
     """
+    from dlzoo import data
+    from dlzoo.data import splits as splits_module
+    from dlzoo.data import streaming
+
     root = _existing_path(argument, "folder")
     if not root.is_dir():
         raise UsageError(f"folder:{argument} is not a folder")
@@ -159,32 +247,30 @@ def load_folder(argument, seed, options):
         raise UsageError(f"folder:{argument} has no images in class sub-folders (expected {root}/<class>/<image>{IMAGE_SUFFIXES[0]})")
     if len(files) < 2:
         raise UsageError(f"folder:{argument} has images for one class only ({', '.join(files)}); a classifier needs two or more")
-    images, labels = _read_images(files, options.get("image_size"))
-    return make_splits(f"folder:{argument}", IMAGE, list(files), images, labels, seed=seed,
-                       test_fraction=float(options.get("test_fraction", 0.2)), val_fraction=float(options.get("val_fraction", 0.1)))
-
-
-def _read_images(files_by_class, image_size):
-    """Read every image as float32 in [0, 1], resized to ``image_size`` (an int or [h, w])."""
-    from PIL import Image
-
-    first = Image.open(next(iter(files_by_class.values()))[0])
-    if image_size is None:
-        size = first.size  # PIL gives (width, height)
-    else:
-        size = (image_size, image_size) if isinstance(image_size, int) else (image_size[1], image_size[0])
-    mode = "L" if first.mode in ("L", "1", "I;16") else "RGB"
-    images, labels = [], []
-    for label, paths in enumerate(files_by_class.values()):
-        for path in paths:
-            try:
-                with Image.open(path) as image:
-                    pixels = np.asarray(image.convert(mode).resize(size), dtype="float32") / 255.0
-            except OSError as error:
-                raise UsageError(f"cannot read image {path}: {error}") from error
-            images.append(pixels)
-            labels.append(label)
-    return _as_images(np.stack(images)), np.array(labels)
+    # 1. The first image decides the default size and grey vs colour (and must be readable).
+    first_height, first_width, first_channels = streaming.inspect_image(next(iter(files.values()))[0])
+    height, width = _image_size(options.get("image_size"), (first_height, first_width), f"folder:{argument}")
+    channels = 1 if first_channels in (1, 2) else 3  # grey (+ alpha) stays grey
+    # 2. Seeded, stratified splits of the paths (the same splits the images would get).
+    paths = np.array([str(path) for class_paths in files.values() for path in class_paths], dtype=object)
+    labels = np.concatenate([np.full(len(class_paths), label) for label, class_paths in enumerate(files.values())])
+    x_train, y_train, x_val, y_val, x_test, y_test = splits_module.split_pool(
+        paths, labels, seed=seed, test_fraction=float(options.get("test_fraction", 0.2)),
+        val_fraction=float(options.get("val_fraction", 0.1)))
+    name = f"folder:{argument}"
+    path_splits = splits_module.Splits(name, IMAGE, list(files), x_train, y_train, x_val, y_val, x_test, y_test)
+    if options.get("stream", True):
+        # 3. Class selection and the small-data subset work on paths exactly as on arrays.
+        if options.get("classes"):
+            path_splits = data.select_classes(path_splits, options["classes"])
+        if options.get("train_samples"):
+            path_splits = data.limit_training_samples(path_splits, int(options["train_samples"]), seed)
+    sources = {split: streaming.ImageFileSource(*path_splits.split(split), channels, height, width)
+               for split in ("train", "val", "test")}
+    bundle = streaming.StreamingBundle(name, IMAGE, path_splits.class_names, (height, width, channels), "uint8",
+                                       sources, cache_dir=options.get("cache", ""), seed=seed)
+    # In memory, load() selects classes and training samples as for every array dataset.
+    return bundle if options.get("stream", True) else bundle.to_splits()
 
 
 def _existing_path(argument, source):

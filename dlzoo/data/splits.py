@@ -1,9 +1,11 @@
 """Arrays of one dataset, split into train / validation / test, and how to split them.
 
-Every dataset in dlzoo, embedded or downloaded, is first loaded as NumPy arrays in a
-:class:`Splits`. Keeping one in-memory form makes the splits deterministic, lets normalization
-statistics come from the training split only, and gives models and reports the input shape, the
-class count and the class names.
+Small datasets (the embedded ones, ``npz:``, ``keras:``) are held as NumPy arrays in a
+:class:`Splits`; datasets read from disk batch by batch are a
+:class:`~dlzoo.data.streaming.StreamingBundle`. Both offer the same *data bundle* interface:
+``name``, ``kind``, ``class_names``, ``num_classes``, ``input_shape``, ``input_dtype``,
+``sizes()``, ``dataset()``, ``arrays()`` and ``input_statistics()``. The splits are
+deterministic (seeded) and stratified, so every class keeps its share in every split.
 """
 
 import dataclasses
@@ -56,6 +58,39 @@ class Splits:
     def num_classes(self):
         """Number of classes."""
         return len(self.class_names)
+
+    @property
+    def input_dtype(self):
+        """The dtype of the stored inputs as a string (``"float32"`` for arrays)."""
+        return str(self.x_train.dtype)
+
+    def dataset(self, split, batch_size, training=False, seed=0, augmenter=None):
+        """A batched, prefetched ``tf.data.Dataset`` of ``(inputs, labels)`` of ``split``.
+
+        Training pipelines are shuffled (seeded, reshuffled every epoch) and augmented by
+        ``augmenter`` (a Keras model of random layers); other splits are read in order.
+        """
+        from dlzoo.data import pipeline
+
+        x, y = self.split(split)
+        return pipeline.make_dataset(x, y, batch_size, training=training, seed=seed, augmenter=augmenter)
+
+    def arrays(self, split, limit=None):
+        """``(x, y)`` of the first ``limit`` examples of ``split`` (all when ``None``), in split order."""
+        x, y = self.split(split)
+        return (x, y) if limit is None else (x[:limit], y[:limit])
+
+    def input_statistics(self, max_examples=4096):
+        """Mean and variance of the training inputs for ``keras.layers.Normalization(axis=-1)``.
+
+        In-memory data uses *all* of the training split (it is cheap and exact), so
+        ``max_examples`` is only there to match :class:`~dlzoo.data.streaming.StreamingBundle`.
+        """
+        from dlzoo.data import pipeline
+
+        statistics = pipeline.RunningStatistics(self.kind, self.input_shape)
+        statistics.update(self.x_train)
+        return statistics.result()
 
     def split(self, name):
         """Return ``(x, y)`` of split ``"train"``, ``"val"`` or ``"test"``."""
@@ -111,12 +146,8 @@ def make_splits(name, kind, class_names, x, y, x_test=None, y_test=None, seed=0,
     stratify = targets == CLASSES
     x = np.asarray(x, dtype="float32")
     y = as_targets(y)
-    if x_test is None:
-        x, y, x_test, y_test = stratified_split(x, y, test_fraction, seed, stratify)
-    if x_val is None:
-        # val_fraction is a share of all data; express it as a share of what is left.
-        share_of_pool = val_fraction * (len(y) + len(y_test)) / len(y)
-        x, y, x_val, y_val = stratified_split(x, y, min(share_of_pool, 0.5), seed + 1, stratify)
+    x, y, x_val, y_val, x_test, y_test = split_pool(x, y, x_test, y_test, x_val, y_val, seed, test_fraction,
+                                                    val_fraction, stratify)
     return Splits(
         name=name,
         kind=kind,
@@ -129,3 +160,20 @@ def make_splits(name, kind, class_names, x, y, x_test=None, y_test=None, seed=0,
         y_test=as_targets(y_test),
         targets=targets,
     )
+
+
+def split_pool(x, y, x_test=None, y_test=None, x_val=None, y_val=None, seed=0, test_fraction=0.2, val_fraction=0.1,
+               stratify=True):
+    """Carve the missing test and validation splits out of ``(x, y)``; returns six arrays.
+
+    ``x`` may hold anything indexable by rows: inputs, or the file paths of a streamed folder
+    (splitting paths gives exactly the splits the images would get). ``stratify=False`` splits
+    regression targets at random. Returns ``x_train, y_train, x_val, y_val, x_test, y_test``.
+    """
+    if x_test is None:
+        x, y, x_test, y_test = stratified_split(x, y, test_fraction, seed, stratify)
+    if x_val is None:
+        # val_fraction is a share of all data; express it as a share of what is left.
+        share_of_pool = val_fraction * (len(y) + len(y_test)) / len(y)
+        x, y, x_val, y_val = stratified_split(x, y, min(share_of_pool, 0.5), seed + 1, stratify)
+    return x, y, x_val, y_val, x_test, y_test

@@ -65,7 +65,7 @@ class ClassifyTask(SupervisedTask):
         """Accuracy, top-k, per-class precision/recall/F1, confusion matrix, ECE (and ROC-AUC)."""
         from dlzoo.evaluate import classification_metrics
 
-        x, y = splits.split(split)
+        x, y = splits.arrays(split)
         result = classification_metrics(y, predict(model, x), splits.class_names)
         return {"split": split, "dataset": splits.name, "loss": result["log_loss"], **result}
 
@@ -85,7 +85,7 @@ class ClassifyTask(SupervisedTask):
         plots.confusion_matrix(test_result["confusion_matrix"], splits.class_names,
                                folder / "plots" / "confusion_matrix.png")
         if splits.input_shape == (2,):
-            plots.decision_boundary(lambda inputs: predict(model, inputs), splits.x_test, splits.y_test,
+            plots.decision_boundary(lambda inputs: predict(model, inputs), *splits.arrays("test"),
                                     folder / "plots" / "decision_boundary.png", title=f"{config['name']} (test points)")
 
     def output_names(self):
@@ -123,8 +123,8 @@ def gradient_statistics_callback(prepared):
     """Per-layer gradient norms and activation statistics on a fixed training batch."""
     from dlzoo.callbacks.gradient_statistics import GradientStatistics
 
-    sample = slice(0, min(256, len(prepared.splits.y_train)))
-    return GradientStatistics(prepared.splits.x_train[sample], prepared.splits.y_train[sample], prepared.model.loss)
+    inputs, labels = prepared.splits.arrays("train", limit=256)
+    return GradientStatistics(inputs, labels, prepared.model.loss)
 
 
 def draw_augmentation(train_dataset, class_names, folder):

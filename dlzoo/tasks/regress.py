@@ -71,7 +71,7 @@ class RegressTask(SupervisedTask):
         """MAE, RMSE, R² and the mean squared error of one split, in target units."""
         from sklearn import metrics
 
-        x, y = splits.split(split)
+        x, y = splits.arrays(split)
         predictions = predict(model, x).reshape(y.shape)
         mse = float(metrics.mean_squared_error(y, predictions))
         return {"split": split, "dataset": splits.name, "examples": int(len(y)), "loss": mse, "mse": mse,
@@ -89,8 +89,9 @@ class RegressTask(SupervisedTask):
 
     def draw(self, model, splits, folder, config, test_result):
         """Predicted vs true values on the test split, with the identity line."""
-        predictions = predict(model, splits.x_test).reshape(splits.y_test.shape)
-        plots.predicted_vs_true(splits.y_test, predictions, folder / "plots" / "predicted_vs_true.png",
+        inputs, targets = splits.arrays("test")
+        predictions = predict(model, inputs).reshape(targets.shape)
+        plots.predicted_vs_true(targets, predictions, folder / "plots" / "predicted_vs_true.png",
                                 title=f"{config['name']}: test R² {test_result['r2']:.3f}")
 
     def output_names(self):

@@ -49,8 +49,8 @@ def standardize(splits):
     # One statistic per channel or feature: the last axis, so they broadcast over the batch.
     mean = np.asarray(splits.normalization["mean"], dtype="float32")
     std = np.sqrt(np.asarray(splits.normalization["variance"], dtype="float32"))
-    return {name: (((splits.split(name)[0] - mean) / std).astype("float32"), splits.split(name)[1])
-            for name in ("train", "val", "test")}
+    arrays = {name: splits.arrays(name) for name in ("train", "val", "test")}
+    return {name: (((x - mean) / std).astype("float32"), y) for name, (x, y) in arrays.items()}
 
 
 @register("numpy-mlp")
@@ -122,7 +122,7 @@ class NumpyMLPTask(ClassifyTask):
         report.write_section(folder, "20-gradient-check", gradient_check_section(checks, prepared.network))
         results.update(
             gradient_check=checks, train_seconds=train_seconds,
-            samples_per_second=len(splits.y_train) * len(history["loss"]) / max(train_seconds, 1e-9),
+            samples_per_second=splits.sizes()["train"] * len(history["loss"]) / max(train_seconds, 1e-9),
             epoch_seconds_median=float(np.median(history["epoch_seconds"])),
         )
         results["metrics"]["gradient_check_max_relative_error"] = checks["finite_differences"]

@@ -92,7 +92,7 @@ def with_standardization(model, config, splits):
 def training_steps(config, splits, quick):
     """Optimizer steps of the whole run: epochs x batches per epoch."""
     epochs = config["train"]["quick_epochs"] if quick else config["train"]["epochs"]
-    return epochs * math.ceil(len(splits.y_train) / config["data"]["batch_size"])
+    return epochs * math.ceil(splits.sizes()["train"] / config["data"]["batch_size"])
 
 
 def build_optimizer(config, steps):
@@ -110,7 +110,8 @@ def predict(model, inputs):
 
 def value_range(splits):
     """The smallest and largest raw training input value, for the "use it without dlzoo" snippet."""
-    return float(np.min(splits.x_train)), float(np.max(splits.x_train))
+    inputs, _ = splits.arrays("train", limit=1024)
+    return float(np.min(inputs)), float(np.max(inputs))
 
 
 class SupervisedTask(Task):
@@ -179,7 +180,7 @@ class SupervisedTask(Task):
                                config["train"], epochs, extra_callbacks=prepared.callbacks)
         train_seconds = time.perf_counter() - start
         results = self.finish(prepared.model, prepared.splits, folder, config, history)
-        trained_samples = len(prepared.splits.y_train) * len(history.get("loss", []))
+        trained_samples = prepared.splits.sizes()["train"] * len(history.get("loss", []))
         results.update(train_seconds=train_seconds, samples_per_second=trained_samples / max(train_seconds, 1e-9))
         return results
 
@@ -201,7 +202,7 @@ class SupervisedTask(Task):
         exported = None
         if config["train"]["export"]:
             exported = export.export_saved_model(model, folder / "saved_model", self.serving_endpoints(model, splits),
-                                                 splits.x_test[:64])
+                                                 splits.arrays("test", limit=64)[0])
             exported["example"] = self.serving_example(splits)
         if history.get("loss"):
             plots.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png",
@@ -234,11 +235,11 @@ class SupervisedTask(Task):
         """One ``serve`` endpoint: raw inputs (the dataset's dtype and values) in, named outputs out."""
         import tensorflow as tf
 
-        signature = tf.TensorSpec(shape=(None, *splits.input_shape), dtype=tf.float32, name="inputs")
+        signature = tf.TensorSpec(shape=(None, *splits.input_shape), dtype=splits.input_dtype, name="inputs")
 
         def serve(inputs):
-            """The model in inference mode on a batch of raw inputs."""
-            return self.serving_outputs(model(inputs, training=False))
+            """The model in inference mode on a batch of raw inputs (uint8 pixels become float32)."""
+            return self.serving_outputs(model(tf.cast(inputs, tf.float32), training=False))
 
         return {"serve": (serve, [signature])}
 
@@ -250,7 +251,7 @@ class SupervisedTask(Task):
             "```python\n"
             "import numpy as np, tensorflow as tf\n"
             "model = tf.saved_model.load(\"saved_model\")\n"
-            f"inputs = np.zeros((1, {shape}), np.float32)  # raw {splits.name} inputs, values {low:g} to {high:g}\n"
+            f"inputs = np.zeros((1, {shape}), np.{splits.input_dtype})  # raw {splits.name} inputs, values {low:g} to {high:g}\n"
             "outputs = model.serve(tf.constant(inputs))\n"
             f"print({{name: value.numpy() for name, value in outputs.items()}})  # {', '.join(self.output_names())}\n"
             "```\n"

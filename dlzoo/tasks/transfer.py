@@ -386,7 +386,8 @@ def test_accuracy(model, splits):
     from dlzoo.evaluate import classification_metrics
     from dlzoo.tasks.supervised import predict
 
-    return float(classification_metrics(splits.y_test, predict(model, splits.x_test), splits.class_names)["accuracy"])
+    inputs, labels = splits.arrays("test")
+    return float(classification_metrics(labels, predict(model, inputs), splits.class_names)["accuracy"])
 
 
 def train_stage(name, model, splits, config, folder, epochs, quick, learning_rate=None):
@@ -448,7 +449,7 @@ class TransferTask(ClassifyTask):
             source_model = self.build_model(config, source_splits)
             base = extract_base(source_model)  # starts with the source's standardize layer
             description = (f"pretrained in this run: model '{config['model']['name']}' on classes "
-                           f"{options['source_classes']} ({len(source_splits.y_train)} training examples)")
+                           f"{options['source_classes']} ({source_splits.sizes()['train']} training examples)")
         elif base_argument.startswith(KERAS_PREFIX):
             name = base_argument[len(KERAS_PREFIX):]
             base, resize_to = base_from_application(name, options["input_size"])
@@ -510,7 +511,7 @@ class TransferTask(ClassifyTask):
         target_epochs = sum(stages[name].epochs for name in ("frozen", "fine_tuned", "scratch"))
         results.update(
             train_seconds=train_seconds,
-            samples_per_second=len(target.y_train) * target_epochs / max(train_seconds, 1e-9),
+            samples_per_second=target.sizes()["train"] * target_epochs / max(train_seconds, 1e-9),
             base=prepared.base_description,
             stages={name: stage_record(stage) for name, stage in stages.items()},
         )
@@ -600,6 +601,7 @@ def verdict(gain, margin=0.01):
 def transfer_section(prepared, stages):
     """The report section: where the base comes from, the stage table, the overlaid curves."""
     options, target = prepared.options, prepared.target_splits
+    sizes = target.sizes()
     labels = {"pretrain": f"0. pretrain on source classes {options['source_classes']}",
               "frozen": "a. frozen base, new head", "fine_tuned": "b. fine-tuned, all but batch norm",
               "scratch": "c. same architecture from scratch"}
@@ -609,8 +611,8 @@ def transfer_section(prepared, stages):
     return (
         "## Transfer learning\n\n"
         f"Base: {prepared.base_description}. Target classes {options['target_classes']} with "
-        f"{len(target.y_train)} training labels ({len(target.y_train) // max(target.num_classes, 1)} per class); "
-        f"every accuracy is on the same {len(target.y_test)} target test images "
+        f"{sizes['train']} training labels ({sizes['train'] // max(target.num_classes, 1)} per class); "
+        f"every accuracy is on the same {sizes['test']} target test images "
         "(the pretraining row: on the source classes' test images).\n\n"
         + report.markdown_table(["stage", "epochs", "learning rate", "trainable parameters", "test accuracy",
                                  "seconds"], rows)
