@@ -124,8 +124,9 @@ def test_tfds_source_with_mock_data():
         splits = data.load("tfds:mnist")
     assert splits.input_shape == (28, 28, 1) and splits.num_classes == 10
     # mock_data answers every split asked for: train, test and validation, 60 examples each.
-    assert len(splits.y_test) == 60 and len(splits.y_train) == 60 and len(splits.y_val) == 60
-    assert splits.x_train.min() >= -5 and np.isfinite(splits.x_train).all()
+    assert splits.sizes() == {"train": 60, "val": 60, "test": 60}
+    inputs, _ = splits.arrays("train")
+    assert inputs.dtype == np.uint8 and inputs.shape == (60, 28, 28, 1)  # raw pixels, streamed
 
 
 def test_keras_source_offline_gives_a_clear_message(monkeypatch):
