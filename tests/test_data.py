@@ -122,10 +122,10 @@ def test_tfds_source_with_mock_data():
 
     with tfds.testing.mock_data(num_examples=60):
         splits = data.load("tfds:mnist")
+        inputs, _ = splits.arrays("train")  # streamed: read while the mock is active
     assert splits.input_shape == (28, 28, 1) and splits.num_classes == 10
     # mock_data answers every split asked for: train, test and validation, 60 examples each.
     assert splits.sizes() == {"train": 60, "val": 60, "test": 60}
-    inputs, _ = splits.arrays("train")
     assert inputs.dtype == np.uint8 and inputs.shape == (60, 28, 28, 1)  # raw pixels, streamed
 
 
