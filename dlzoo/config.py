@@ -42,11 +42,6 @@ SECTION_DEFAULTS = {
         "augment": {},
         "classes": [],
         "train_samples": 0,
-        "num_samples": None,
-        "noise": None,
-        "image_size": None,
-        "kind": None,
-        "data_dir": None,
         "stream": True,  # folder: and tfds: read from disk batch by batch (false: all in memory)
         "cache": "",  # a folder for tf.data cache files of streamed datasets ("" = no cache)
     },
@@ -68,11 +63,6 @@ SECTION_DEFAULTS = {
     "expect": {"metric": "test_accuracy", "minimum": 0.0, "maximum": None, "budget": "", "source": ""},
 }
 OPTIONAL_TYPES = {
-    "num_samples": (int,),
-    "noise": (int, float),
-    "image_size": (int, list),
-    "kind": (str,),
-    "data_dir": (str,),
     "maximum": (int, float),
 }
 # Sections whose keys depend on a component (model builder, optimizer); their extra keys are
@@ -176,7 +166,8 @@ def apply_override(config, keys, value):
         table = table[key]
     last = keys[-1]
     section = keys[0]
-    if last not in table and not (section in OPEN_SECTIONS and len(keys) == 2):
+    # [model], [optimizer] and [data] take keys of the chosen component: check_types checks them.
+    if last not in table and not (section in (*OPEN_SECTIONS, "data") and len(keys) == 2):
         raise UsageError(unknown_key_message(".".join(keys), last, table))
     table[last] = value
 
@@ -208,7 +199,9 @@ def check_types(config):
             raise UsageError(unknown_key_message(section, section, dict.fromkeys(valid)))
         if not isinstance(table, dict):
             raise UsageError(f"[{section}] must be a table, got {table!r}")
-        if section in SECTION_DEFAULTS and section not in OPEN_SECTIONS:
+        if section == "data":
+            check_data_section(table, task.uses_data)
+        elif section in SECTION_DEFAULTS and section not in OPEN_SECTIONS:
             for key, value in table.items():
                 check_value(section, key, value)
     for section, key in (("data", "batch_size"), ("train", "epochs"), ("train", "quick_epochs")):
@@ -231,6 +224,34 @@ def task_of(config):
         return tasks.create(config.get("task"))
     except UnknownNameError as error:
         raise UsageError(str(error)) from None
+
+
+def check_data_section(table, uses_data=True):
+    """Check ``[data]``: the common keys by their defaults' types, the others against the keys
+    that the chosen dataset source declares (``data.noise`` exists for ``moons``, not for ``digits``).
+
+    A task that reads no dataset (``uses_data`` false) gets the common keys checked only.
+    """
+    from dlzoo import data
+    from dlzoo.registry import UnknownNameError
+
+    if not isinstance(table.get("dataset"), str):
+        raise UsageError(f"data.dataset must be a string like 'digits', got {table.get('dataset')!r}")
+    try:
+        extra = data.source_options(table["dataset"]) if uses_data else {}
+    except UnknownNameError as error:
+        raise UsageError(f"data.dataset {table['dataset']!r}: {error}") from None
+    for key, value in table.items():
+        if key in SECTION_DEFAULTS["data"]:
+            check_value("data", key, value)
+        elif key in extra:
+            if not isinstance(value, extra[key]) or isinstance(value, bool):
+                names = " or ".join(kind.__name__ for kind in extra[key])
+                raise UsageError(f"data.{key} must be {names}, got {value!r} ({type(value).__name__})")
+        else:
+            valid = dict.fromkeys([*SECTION_DEFAULTS["data"], *extra])
+            raise UsageError(unknown_key_message(f"data.{key}", key, valid)
+                             + f"; {table['dataset']} reads {', '.join(extra) or 'no extra keys'}")
 
 
 def check_value(section, key, value):

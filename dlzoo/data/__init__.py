@@ -27,7 +27,31 @@ from dlzoo.errors import UsageError
 from dlzoo.registry import Registry
 
 DATASETS = Registry("dataset")
-register = DATASETS.register
+
+
+def register(name, options=None):
+    """Decorator registering a loader ``loader(argument, seed, options) -> bundle`` as source ``name``.
+
+    Args:
+        name: the source part of a dataset spec (``"moons"`` in ``"moons"``, ``"npz"`` in
+            ``"npz:file.npz"``).
+        options: the ``[data]`` keys this source reads beyond the common ones, each with the
+            types it accepts (``{"noise": (int, float)}``): a recipe may set them only for this
+            source, and the loader checks their values when it runs.
+    """
+
+    def decorator(loader):
+        loader.options = dict(options or {})
+        return DATASETS.register(name)(loader)
+
+    return decorator
+
+
+def source_options(spec):
+    """The extra ``[data]`` keys (name -> accepted types) of the source named in ``spec``."""
+    _load_sources()
+    source, _ = parse_spec(spec)
+    return DATASETS.get(source).options
 
 
 def _load_sources():

@@ -6,6 +6,7 @@ Each loader takes ``(argument, seed, options)`` and returns raw (not yet normali
 
 import numpy as np
 
+from dlzoo import validation
 from dlzoo.data import FEATURES, IMAGE, SIGNAL, VALUES, make_splits, register
 
 
@@ -15,6 +16,12 @@ def _fractions(options):
         "test_fraction": float(options.get("test_fraction", 0.2)),
         "val_fraction": float(options.get("val_fraction", 0.1)),
     }
+
+
+def sample_options(options, noise):
+    """``data.num_samples`` (default 1000, at least 10) and ``data.noise`` (>= 0) of a toy problem."""
+    count = validation.check_integer("data.num_samples", options.get("num_samples", 1000), minimum=10)
+    return count, validation.check_number("data.noise", options.get("noise", noise), minimum=0)
 
 
 @register("digits")
@@ -32,7 +39,7 @@ def load_digits(argument, seed, options):
     return make_splits("digits", IMAGE, class_names, images, digits.target, seed=seed, **_fractions(options))
 
 
-@register("mnist1d")
+@register("mnist1d", options={"num_samples": (int,)})
 def load_mnist1d(argument, seed, options):
     """MNIST-1D (Greydanus 2020): 40-sample 1-D signals of 10 digit templates, generated locally.
 
@@ -43,7 +50,8 @@ def load_mnist1d(argument, seed, options):
     from mnist1d.data import get_dataset_args, make_dataset
 
     arguments = get_dataset_args()
-    arguments.num_samples = int(options.get("num_samples", arguments.num_samples))
+    arguments.num_samples = validation.check_integer("data.num_samples", options.get("num_samples", arguments.num_samples),
+                                                     minimum=100)
     generated = make_dataset(arguments)  # seeded by the package's own fixed seed (42)
     class_names = [str(label) for label in range(10)]
     return make_splits(
@@ -53,25 +61,23 @@ def load_mnist1d(argument, seed, options):
     )
 
 
-@register("moons")
+@register("moons", options={"num_samples": (int,), "noise": (int, float)})
 def load_moons(argument, seed, options):
     """Two interleaving half circles in 2-D (1000 points, noise 0.2): a non-linear boundary."""
     from sklearn import datasets
 
-    count = int(options.get("num_samples", 1000))
-    x, y = datasets.make_moons(n_samples=count, noise=float(options.get("noise", 0.2)), random_state=seed)
+    count, noise = sample_options(options, noise=0.2)
+    x, y = datasets.make_moons(n_samples=count, noise=noise, random_state=seed)
     return make_splits("moons", FEATURES, ["upper", "lower"], x, y, seed=seed, **_fractions(options))
 
 
-@register("circles")
+@register("circles", options={"num_samples": (int,), "noise": (int, float)})
 def load_circles(argument, seed, options):
     """A small circle inside a large one in 2-D (1000 points): not linearly separable."""
     from sklearn import datasets
 
-    count = int(options.get("num_samples", 1000))
-    x, y = datasets.make_circles(
-        n_samples=count, noise=float(options.get("noise", 0.1)), factor=0.5, random_state=seed
-    )
+    count, noise = sample_options(options, noise=0.1)
+    x, y = datasets.make_circles(n_samples=count, noise=noise, factor=0.5, random_state=seed)
     return make_splits("circles", FEATURES, ["outer", "inner"], x, y, seed=seed, **_fractions(options))
 
 

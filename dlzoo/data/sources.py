@@ -39,7 +39,7 @@ def _download_failed(what, error):
     )
 
 
-@register("tfds")
+@register("tfds", options={"data_dir": (str,), "image_size": (int, list), "kind": (str,)})
 def load_tfds(argument, seed, options):
     """A supervised TFDS dataset ``tfds:<name>``, streamed from its prepared files.
 
@@ -189,7 +189,7 @@ def load_keras(argument, seed, options):
     )
 
 
-@register("npz")
+@register("npz", options={"kind": (str,)})
 def load_npz(argument, seed, options):
     """``npz:<path>``: arrays ``x`` and ``y``, optionally ``x_test``/``y_test`` and ``class_names``."""
     path = _existing_path(argument, "npz")
@@ -223,7 +223,7 @@ def load_npz(argument, seed, options):
     )
 
 
-@register("folder")
+@register("folder", options={"image_size": (int, list)})
 def load_folder(argument, seed, options):
     """``folder:<path>``: images in one sub-folder per class (``path/cat/1.png``, ``path/dog/2.png``).
 

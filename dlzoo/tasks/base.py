@@ -32,6 +32,7 @@ class Task:
         description: one line for ``dlzoo list`` and error messages.
         model_from_registry: ``[model]`` names a builder of :mod:`dlzoo.models` whose keyword
             arguments are the valid keys (checked before training).
+        uses_data: the task reads ``[data] dataset`` (its source's keys are checked).
     """
 
     name = ""
@@ -39,6 +40,7 @@ class Task:
     section_defaults = {}
     description = ""
     model_from_registry = False
+    uses_data = True
 
     # 1. Configuration (must not import TensorFlow) ---------------------------------------------
 

@@ -399,6 +399,7 @@ class OptimizerPathsTask(Task):
     section = "paths"
     section_defaults = PATHS_DEFAULTS
     description = "optimizer paths on 2-D test functions (no model, no data)"
+    uses_data = False
 
     def check_config(self, config):
         """Check ``[paths]`` before anything is imported or run."""

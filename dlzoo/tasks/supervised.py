@@ -274,15 +274,18 @@ class SupervisedTask(Task):
         return np.asarray(rows, dtype="float32")
 
     def fit_inputs(self, inputs, splits):
-        """Reshape ``inputs`` to the model's input shape, or explain why they do not fit."""
+        """``inputs`` as a batch of the model's input shape, or a usage error saying why they do not fit.
+
+        Accepted: a batch ``(n, *input_shape)``, one example ``input_shape``, or flat rows
+        ``(n, size)`` (numbers typed on the command line).
+        """
         shape = tuple(splits.input_shape)
         size = int(np.prod(shape))
-        if inputs.shape[1:] == shape:
-            return inputs
         if inputs.shape == shape:
             return inputs[np.newaxis]
-        if inputs.ndim >= 1 and inputs.size % size == 0 and inputs.reshape(-1, size).shape[0] >= 1 and \
-                inputs.shape[-1] == size:
+        if inputs.shape[1:] == shape:
+            return inputs
+        if inputs.ndim == 2 and inputs.shape[1] == size:
             return inputs.reshape((-1, *shape))
         raise UsageError(f"inputs of shape {inputs.shape} do not fit the model, which takes {shape} per example "
                          f"({size} numbers)")

@@ -61,6 +61,7 @@ import numpy as np
 from dlzoo import report, runs, training
 from dlzoo.errors import UsageError
 from dlzoo.registry import did_you_mean
+from dlzoo import validation
 from dlzoo.validation import check_known_keys
 from dlzoo.tasks import register
 from dlzoo.tasks.base import Task
@@ -140,14 +141,14 @@ def check_transfer_options(table, optimizer):
     if options["base"] == "" or options["source_classes"]:
         options["source_classes"] = check_classes("transfer.source_classes", options["source_classes"])
     for key in ("source_train_samples", "target_train_samples"):
-        options[key] = check_integer(f"transfer.{key}", options[key], minimum=0)
+        options[key] = validation.check_integer(f"transfer.{key}", options[key], minimum=0)
     if options["scratch_epochs"] is None:
-        options["scratch_epochs"] = check_integer("transfer.frozen_epochs", options["frozen_epochs"]) + \
-            check_integer("transfer.fine_tune_epochs", options["fine_tune_epochs"])
+        options["scratch_epochs"] = validation.check_integer("transfer.frozen_epochs", options["frozen_epochs"], minimum=1) + \
+            validation.check_integer("transfer.fine_tune_epochs", options["fine_tune_epochs"], minimum=1)
     for key in EPOCH_KEYS:
-        options[key] = check_integer(f"transfer.{key}", options[key])
+        options[key] = validation.check_integer(f"transfer.{key}", options[key], minimum=1)
     if options["input_size"] is not None:
-        options["input_size"] = check_integer("transfer.input_size", options["input_size"], minimum=8)
+        options["input_size"] = validation.check_integer("transfer.input_size", options["input_size"], minimum=8)
     options["frozen_learning_rate"] = stage_learning_rate("frozen_learning_rate", options["frozen_learning_rate"],
                                                           optimizer, 1.0)
     options["fine_tune_learning_rate"] = stage_learning_rate("fine_tune_learning_rate",
@@ -165,13 +166,6 @@ def check_classes(argument, classes):
     return [int(label) for label in classes]
 
 
-def check_integer(argument, value, minimum=1):
-    """``value`` as an int, refusing booleans, floats and values below ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise UsageError(f"{argument} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def stage_learning_rate(key, value, optimizer, factor):
     """The learning rate ``transfer.<key>``: ``value``, or ``factor`` times the recipe's learning rate."""
     if value is None:
@@ -179,9 +173,7 @@ def stage_learning_rate(key, value, optimizer, factor):
         if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
             raise UsageError(f"optimizer.learning_rate is a schedule: set transfer.{key} explicitly")
         return float(learning_rate) * factor
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise UsageError(f"transfer.{key} must be a number > 0, got {value!r}")
-    return float(value)
+    return validation.check_number(f"transfer.{key}", value, minimum=0, exclusive_minimum=True)
 
 
 def record_target_data(config, options):
