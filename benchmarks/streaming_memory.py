@@ -7,10 +7,9 @@ ratio. Streaming (``folder:`` read through tf.data, the default) should stay nea
 (target: less than 1.3x for 8x the images); ``--modes stream,memory`` also measures the
 in-memory path (``data.stream = false``: every image as float32 in RAM) for comparison.
 
-The training goes directly through the data bundle (``dlzoo.data.load`` -> ``dataset()`` and
-``input_statistics()``) and a small Keras model with a ``Normalization`` layer inside, not
-through ``dlzoo train``: the classify task of today's CLI still asks ``load`` for normalized
-arrays, which reads a streamed folder into memory.
+Each training is the real command, ``dlzoo train cnn --data folder:... --epochs 1`` (the cnn
+recipe's model on 96x96 RGB images): loading, statistics from a bounded sample, training,
+evaluation of every split (batch by batch), SavedModel export and report.
 
     PYTHONPATH=$PWD python benchmarks/streaming_memory.py [--sizes 1000 8000] [--modes stream,memory]
 """
@@ -28,28 +27,23 @@ import numpy as np
 CLASSES = 10
 SIDE = 96
 
-# The training process: run with "python -c" in a fresh interpreter, arguments in sys.argv.
+# The training process: `dlzoo train cnn` on the folder, one epoch, in a fresh interpreter
+# (arguments in sys.argv: folder, mode, runs root). It streams, evaluates, exports and reports.
 TRAIN_CHILD = r"""
-import json, sys
-import keras
-from dlzoo import data
+import json, pathlib, sys
+from dlzoo.cli import cli
 
-folder, mode = sys.argv[1], sys.argv[2]
-bundle = data.load(f"folder:{folder}", seed=0, options={"stream": mode == "stream"})
-mean, variance = bundle.input_statistics(max_examples=4096)
-keras.utils.set_random_seed(0)
-inputs = keras.Input(bundle.input_shape)
-features = keras.layers.Normalization(axis=-1, mean=mean, variance=variance)(inputs)
-for filters in (16, 32, 64):
-    features = keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu")(features)
-features = keras.layers.GlobalAveragePooling2D()(features)
-outputs = keras.layers.Dense(bundle.num_classes, activation="softmax")(features)
-model = keras.Model(inputs, outputs)
-model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-model.fit(bundle.dataset("train", 32, training=True, seed=0), validation_data=bundle.dataset("val", 32),
-          epochs=1, verbose=0)
-loss, accuracy = model.evaluate(bundle.dataset("test", 32), verbose=0)
-print(json.dumps({"type": type(bundle).__name__, "sizes": bundle.sizes(), "test_accuracy": accuracy}))
+folder, mode, runs_root = sys.argv[1], sys.argv[2], sys.argv[3]
+arguments = ["train", "cnn", "--data", f"folder:{folder}", "--epochs", "1", "--runs", runs_root,
+             "--set", f"data.stream={'true' if mode == 'stream' else 'false'}", "--set", "train.verbose=0"]
+try:
+    cli.main(arguments, standalone_mode=False)
+except SystemExit as exit:
+    if exit.code:
+        raise
+record = json.loads(next(pathlib.Path(runs_root, "cnn").glob("*/metrics.json")).read_text())
+print(json.dumps({"status": record["status"], "sizes": record["data"]["sizes"],
+                  "test_accuracy": record["metrics"]["test_accuracy"]}))
 """
 
 # The measuring process: one per training, so that RUSAGE_CHILDREN sees that training only.
@@ -77,8 +71,9 @@ def write_folder(root, count, seed=0):
 
 def peak_memory(folder, mode):
     """Peak RSS (MiB) of one training process on ``folder`` in ``mode`` (``stream``/``memory``)."""
-    output = subprocess.run([sys.executable, "-c", MEASURE_CHILD, TRAIN_CHILD, str(folder), mode],
-                            check=True, capture_output=True, text=True).stdout
+    with tempfile.TemporaryDirectory(prefix="dlzoo-streaming-runs-") as runs_root:
+        output = subprocess.run([sys.executable, "-c", MEASURE_CHILD, TRAIN_CHILD, str(folder), mode, runs_root],
+                                check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -92,17 +87,16 @@ def main():
     small, large = arguments.sizes
     with tempfile.TemporaryDirectory(prefix="dlzoo-streaming-") as temporary:
         folders = {count: write_folder(pathlib.Path(temporary) / f"images{count}", count) for count in (small, large)}
-        print(f"{CLASSES} classes of random {SIDE}x{SIDE} RGB PNGs; 1 epoch of a small CNN per run "
-              f"(direct: data bundle + Keras fit), one fresh process per run")
-        print(f"{'mode':8s} {'images':>7s} {'peak RSS MiB':>13s} {'test acc':>9s}  bundle")
+        print(f"{CLASSES} classes of random {SIDE}x{SIDE} RGB PNGs; `dlzoo train cnn --epochs 1` per run, "
+              f"one fresh process per run")
+        print(f"{'mode':8s} {'images':>7s} {'peak RSS MiB':>13s} {'test acc':>9s}  split sizes")
         for mode in modes:
             peaks = {}
             for count, folder in folders.items():
                 result = peak_memory(folder, mode)
                 peaks[count] = result["peak_mib"]
                 child = result["child"]
-                print(f"{mode:8s} {count:7d} {peaks[count]:13.0f} {child['test_accuracy']:9.3f}  "
-                      f"{child['type']} {child['sizes']}")
+                print(f"{mode:8s} {count:7d} {peaks[count]:13.0f} {child['test_accuracy']:9.3f}  {child['sizes']}")
             ratio = peaks[large] / peaks[small]
             verdict = "meets" if ratio < 1.3 else "misses"
             print(f"{mode:8s} ratio {large}/{small} images: {ratio:.2f}x ({verdict} the < 1.3x target for "

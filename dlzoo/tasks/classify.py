@@ -12,7 +12,7 @@ import numpy as np
 from dlzoo import plots, report
 from dlzoo.errors import UsageError
 from dlzoo.tasks import register
-from dlzoo.tasks.supervised import SupervisedTask, predict
+from dlzoo.tasks.supervised import SupervisedTask, predict, predict_split
 
 LOSSES = ("auto", "crossentropy", "mse")
 
@@ -65,8 +65,8 @@ class ClassifyTask(SupervisedTask):
         """Accuracy, top-k, per-class precision/recall/F1, confusion matrix, ECE (and ROC-AUC)."""
         from dlzoo.evaluate import classification_metrics
 
-        x, y = splits.arrays(split)
-        result = classification_metrics(y, predict(model, x), splits.class_names)
+        outputs, labels = predict_split(model, splits, split)
+        result = classification_metrics(labels, outputs, splits.class_names)
         return {"split": split, "dataset": splits.name, "loss": result["log_loss"], **result}
 
     def headline(self, result):

@@ -18,7 +18,7 @@ import numpy as np
 from dlzoo import plots
 from dlzoo.errors import UsageError
 from dlzoo.tasks import register
-from dlzoo.tasks.supervised import SupervisedTask, predict
+from dlzoo.tasks.supervised import SupervisedTask, predict, predict_split
 
 LOSSES = ("auto", "mse", "mae", "huber")
 
@@ -71,8 +71,8 @@ class RegressTask(SupervisedTask):
         """MAE, RMSE, R² and the mean squared error of one split, in target units."""
         from sklearn import metrics
 
-        x, y = splits.arrays(split)
-        predictions = predict(model, x).reshape(y.shape)
+        predictions, y = predict_split(model, splits, split)
+        predictions = predictions.reshape(y.shape)
         mse = float(metrics.mean_squared_error(y, predictions))
         return {"split": split, "dataset": splits.name, "examples": int(len(y)), "loss": mse, "mse": mse,
                 "mae": float(metrics.mean_absolute_error(y, predictions)), "rmse": float(np.sqrt(mse)),

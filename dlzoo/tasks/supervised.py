@@ -108,6 +108,19 @@ def predict(model, inputs):
     return np.asarray(model.predict(inputs, batch_size=256, verbose=0))
 
 
+def predict_split(model, bundle, split, batch_size=256):
+    """``(outputs, targets)`` of a whole split, batch by batch through the bundle's pipeline.
+
+    Streamed datasets are never read into memory at once: only the outputs and the targets,
+    which are small, are collected.
+    """
+    outputs, targets = [], []
+    for inputs, batch_targets in bundle.dataset(split, batch_size):
+        outputs.append(np.asarray(model.predict_on_batch(inputs)))
+        targets.append(np.asarray(batch_targets))
+    return np.concatenate(outputs), np.concatenate(targets)
+
+
 def value_range(splits):
     """The smallest and largest raw training input value, for the "use it without dlzoo" snippet."""
     inputs, _ = splits.arrays("train", limit=1024)
