@@ -217,8 +217,22 @@ def summary_block(folder, record):
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), help="Where to write evaluation.json and plots.")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RECIPE's latest run.")
-def evaluate(target, dataset, split, out, runs_root):
+@click.option("--similarity", "similarity_file", type=click.Path(dir_okay=False),
+              help="Word embeddings: Spearman's rho with human scores in a word1<TAB>word2<TAB>score file (WordSim-353).")
+def evaluate(target, dataset, split, out, runs_root, similarity_file):
     """Evaluate a run folder, a recipe's latest run, or a SavedModel folder."""
+    if similarity_file:  # word vectors against human similarity judgements (the embed task)
+        from dlzoo.tasks.embed import read_similarity_file
+
+        read_similarity_file(similarity_file)  # a missing or malformed file fails before TensorFlow loads
+        target = str(resolve_run_argument(target, runs_root))
+        load_tensorflow()
+        from dlzoo.tasks.embed import evaluate_similarity
+
+        _, line, written = evaluate_similarity(target, similarity_file, runs_root)
+        click.echo(line)
+        click.echo(f"written: {written}")
+        return
     if (pathlib.Path(target) / "saved_model.pb").is_file():
         if not dataset:
             raise UsageError(f"{target} is a bare SavedModel: say which data to evaluate it on with --data")
