@@ -275,6 +275,17 @@ class LanguageModelTask(Task):
                 "tokens = np.zeros((1, 64), np.int32)  # character ids (the vocabulary is in model.keras)\n"
                 "print(model.serve(tf.constant(tokens))[\"logits\"].shape)  # (1, 64, characters)\n```\n")
 
+    def attention_inputs(self, model, bundle, samples):
+        """The first test windows and their characters, for ``dlzoo visualize --method attention``."""
+        from dlzoo.models.vocabulary import tokens_of
+
+        characters = tokens_of(model)
+        length = int(model.input_shape[1])
+        test = bundle.text("test")
+        text = test if len(test) > length + 1 else bundle.text("train")
+        inputs = windows(encode("".join(c for c in text if c in characters), characters), length)[0][:samples]
+        return inputs, [[characters[index] for index in row] for row in inputs]
+
     def read_generation_request(self, prompt, length, temperature):
         """``dlzoo predict --prompt --length --temperature`` as a request; length < 1 is refused."""
         length = DEFAULT_LENGTH if length is None else length
