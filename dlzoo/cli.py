@@ -217,8 +217,22 @@ def summary_block(folder, record):
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), help="Where to write evaluation.json and plots.")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RECIPE's latest run.")
-def evaluate(target, dataset, split, out, runs_root):
+@click.option("--similarity", "similarity_file", type=click.Path(dir_okay=False),
+              help="Word embeddings: Spearman's rho with human scores in a word1<TAB>word2<TAB>score file (WordSim-353).")
+def evaluate(target, dataset, split, out, runs_root, similarity_file):
     """Evaluate a run folder, a recipe's latest run, or a SavedModel folder."""
+    if similarity_file:  # word vectors against human similarity judgements (the embed task)
+        from dlzoo.tasks.embed import read_similarity_file
+
+        read_similarity_file(similarity_file)  # a missing or malformed file fails before TensorFlow loads
+        target = str(resolve_run_argument(target, runs_root))
+        load_tensorflow()
+        from dlzoo.tasks.embed import evaluate_similarity
+
+        _, line, written = evaluate_similarity(target, similarity_file, runs_root)
+        click.echo(line)
+        click.echo(f"written: {written}")
+        return
     if (pathlib.Path(target) / "saved_model.pb").is_file():
         if not dataset:
             raise UsageError(f"{target} is a bare SavedModel: say which data to evaluate it on with --data")
@@ -273,12 +287,21 @@ def visualize(run, method, layer, class_index, samples, out, runs_root):
 @click.argument("inputs", nargs=-1)
 @click.option("--file", "input_file", type=click.Path(dir_okay=False), help="Inputs in a file (.npy, or .npz with x).")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RUN when it is a recipe name.")
-def predict(run, inputs, input_file, runs_root):
+@click.option("--prompt", help="Text generators: the text to continue.")
+@click.option("--length", type=int, help="Text generators: characters to generate (default 200).")
+@click.option("--temperature", type=float, help="Text generators: sampling temperature (default 1.0; 0 = greedy).")
+def predict(run, inputs, input_file, runs_root, prompt, length, temperature):
     """Predict with a trained run: one line per input (what each line holds depends on the task)."""
     from dlzoo.models_io import read_run
 
     _, _, _, task = read_run(run, runs_root)  # a wrong run is reported before TensorFlow loads
-    values = task.read_inputs(list(inputs), input_file)
+    if prompt is not None or length is not None or temperature is not None:  # generation options
+        if not hasattr(task, "read_generation_request"):
+            raise UsageError(f"--prompt, --length and --temperature are for text generators; this run's task is "
+                             f"'{task.name}'")
+        values = task.read_generation_request(prompt, length, temperature)
+    else:
+        values = task.read_inputs(list(inputs), input_file)
     load_tensorflow()
     from dlzoo.models_io import load_run
 

@@ -36,6 +36,8 @@ def visualize_run(argument, method="saliency", layer=None, class_index=None, sam
     from dlzoo.registry import unknown_name_message
 
     run = load_run(argument, root)
+    if method == "attention":  # transformers: per-head attention maps (dlzoo.visualize.attention_maps)
+        return visualize_attention(run, samples, out)
     if method != "all" and method not in visualize.METHOD_NAMES:
         raise UsageError(unknown_name_message("visualization method", method, visualize.METHOD_NAMES))
     applicable = run.task.visualize_methods(run.model)
@@ -115,3 +117,39 @@ def add_report_section(folder, method, paths, layer, class_index, note=""):
     if note:
         text += f" {note}"
     report.write_section(folder, section_key(method), f"{text}\n\n{pictures}\n")
+
+
+def visualize_attention(run, samples, out):
+    """Per-head attention maps of the first test examples of a transformer run; returns the written paths."""
+    from dlzoo.visualize import attention_maps
+
+    if not attention_maps.transformer_blocks(run.model):
+        raise UsageError(f"--method attention needs a transformer: the model of {run.folder.name} "
+                         f"(task '{run.task.name}') has no attention blocks")
+    bundle = run.load_data()
+    if hasattr(run.task, "attention_inputs"):
+        inputs, labels = run.task.attention_inputs(run.model, bundle, samples)
+    else:
+        inputs, labels = bundle.arrays("test", limit=samples)[0], None
+    maps = attention_maps.attention_weights(run.model, inputs)
+    out_folder = pathlib.Path(out) if out else run.folder / "plots"
+    written = []
+    for example in range(min(samples, len(inputs), 4)):
+        (path,) = plots_new_paths(out_folder / f"attention-{example + 1}.png")
+        written.append(attention_maps.draw_attention(
+            maps, example, path, f"{run.config['name']}: attention weights, test example {example + 1}",
+            labels[example] if labels is not None else None))
+    if out is None:
+        pictures = "\n".join(f"![attention](plots/{path.name})" for path in written)
+        report.write_section(run.folder, "50-visualize-20-attention", (
+            "## Visualization: attention\n\nAttention weights of every head of every block (rows: query "
+            "positions, columns: the positions they attend to; each row sums to 1).\n\n" + pictures + "\n"))
+        report.write_report(run.folder)
+    return written
+
+
+def plots_new_paths(*paths):
+    """New file names (``attention-1-2.png`` when ``attention-1.png`` exists)."""
+    from dlzoo import plots
+
+    return plots.new_file_paths(*paths)

@@ -1,0 +1,71 @@
+"""Transformer recipes end to end: the GPT trains, samples, predicts; attention maps; bad inputs."""
+
+import json
+
+import pytest
+
+QUICK = ("--quick", "--set", "train.verbose=0")
+
+
+@pytest.fixture(scope="module")
+def gpt_run(tmp_path_factory):
+    """One quick gpt-char run (tiny model) shared by the tests of this module."""
+    from click.testing import CliRunner
+
+    from dlzoo.cli import cli
+
+    root = tmp_path_factory.mktemp("gpt") / "runs"
+    result = CliRunner().invoke(cli, ["train", "gpt-char", *QUICK, "--set", "model.num_layers=1",
+                                      "--set", "model.model_dim=32", "--set", "model.feed_forward_dim=64",
+                                      "--set", "language_model.context_length=32", "--runs", str(root)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output + result.stderr
+    (folder,) = sorted((root / "gpt-char").iterdir())
+    return folder
+
+
+def test_gpt_reports_perplexity_samples_and_export(gpt_run):
+    record = json.loads((gpt_run / "metrics.json").read_text())
+    assert record["metrics"]["test_perplexity"] > 1.0
+    assert set(record["samples"]) == {"0.5", "1.0"}
+    assert record["export"]["max_abs_difference"] <= 1e-4
+    assert "Sample at temperature 0.5" in (gpt_run / "report.md").read_text()
+
+
+def test_predict_generates_from_a_prompt(cli_run, gpt_run):
+    result = cli_run("predict", gpt_run, "--prompt", "the dog", "--length", "15")
+    assert result.exit_code == 0, result.stderr
+    line = result.output.splitlines()[0]
+    assert line.startswith("the dog") and len(line) >= len("the dog") + 1
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (("--prompt", "ZQ€", "--length", "5"), "outside the model's vocabulary"),
+    (("--prompt", "the", "--length", "0"), "--length must be at least 1"),
+])
+def test_predict_bad_generation_requests(cli_run, gpt_run, arguments, message):
+    result = cli_run("predict", gpt_run, *arguments)
+    assert result.exit_code == 2 and message in result.stderr, result.stderr
+
+
+def test_attention_maps_of_the_gpt(cli_run, gpt_run):
+    result = cli_run("visualize", gpt_run, "--method", "attention", "--samples", "1")
+    assert result.exit_code == 0, result.stderr
+    assert (gpt_run / "plots" / "attention-1.png").stat().st_size > 1000
+    assert "## Visualization: attention" in (gpt_run / "report.md").read_text()
+
+
+def test_num_heads_that_does_not_divide_the_width(cli_run, tmp_path):
+    result = cli_run("train", "transformer-classifier", *QUICK, "--set", "model.num_heads=5",
+                     "--runs", tmp_path / "runs")
+    assert result.exit_code == 2 and "num_heads 5 does not divide" in result.stderr, result.stderr
+
+
+def test_prompt_options_on_a_run_that_does_not_generate(cli_run, tmp_path):
+    trained = cli_run("train", "mnist1d-logistic", *QUICK, "--runs", tmp_path / "runs")
+    assert trained.exit_code == 0
+    (folder,) = sorted((tmp_path / "runs" / "mnist1d-logistic").iterdir())
+    result = cli_run("predict", folder, "--prompt", "hello")
+    assert result.exit_code == 2 and "for text generators" in result.stderr, result.stderr
+    no_attention = cli_run("visualize", folder, "--method", "attention")
+    assert no_attention.exit_code == 2 and "needs a transformer" in no_attention.stderr, no_attention.stderr
