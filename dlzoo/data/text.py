@@ -23,6 +23,7 @@ import pathlib
 
 import numpy as np
 
+from dlzoo import validation
 from dlzoo.data import register
 from dlzoo.errors import UsageError
 
@@ -175,10 +176,10 @@ def load_text(argument, seed, options):
                       val_fraction=float(options.get("val_fraction", 0.1)))
 
 
-@register("grammar")
+@register("grammar", options={"num_samples": (int,)})
 def load_grammar(argument, seed, options):
     """The embedded grammar corpus (``num_samples`` sentences, default 20000), seeded by ``data.seed``."""
-    count = int(options.get("num_samples", 20000))
+    count = validation.check_integer("data.num_samples", options.get("num_samples", 20000), minimum=100)
     if count < 10:
         raise UsageError(f"data.num_samples of the grammar corpus must be >= 10, got {count}")
     return TextBundle("grammar", grammar_sentences(count, seed), classes=word_classes(),
