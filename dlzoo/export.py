@@ -127,6 +127,11 @@ def save_keras_model(model, destination):
     if destination.exists():
         raise FileExistsError(f"{destination} already exists; refusing to overwrite it")
     temporary = destination.with_name(f".{destination.stem}.tmp.keras")
-    model.save(str(temporary))
-    temporary.rename(destination)
+    try:
+        model.save(str(temporary))
+        temporary.rename(destination)
+    except BaseException:  # a full disk, a signal: leave no half-written file behind
+        if temporary.exists():
+            temporary.unlink()
+        raise
     return destination
