@@ -36,11 +36,13 @@ class DlzooGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except UsageError as error:
-            if debug_enabled(context):
-                raise
+            if debug_enabled(context):  # the traceback, and still the exit code of bad input
+                import traceback
+
+                traceback.print_exc()
             fail(f"error: {error}", 2)
         except RunInterrupted as error:
-            fail(str(error), 130)
+            fail(str(error), getattr(error, "exit_code", 130))
         except RunFailed as error:
             if debug_enabled(context):
                 raise
@@ -159,7 +161,7 @@ def show(recipe, overrides):
 
 
 @cli.command()
-@click.argument("recipe")
+@click.argument("recipe", required=False)
 @click.option("--set", "overrides", multiple=True, help=SET_HELP)
 @click.option("--data", "dataset", help="Dataset spec, e.g. digits, mnist1d, tfds:mnist, npz:file.npz.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Number of epochs (train.epochs).")
@@ -168,11 +170,31 @@ def show(recipe, overrides):
 @click.option("--out", hidden=True, help="Not an option of train: use --runs.")
 @click.option("--quick", is_flag=True, help="Train a tiny budget: a smoke test.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True, help=DEVICE_HELP)
-def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, device):
-    """Train a recipe (a name from 'dlzoo list' or a .toml file)."""
+@click.option("--resume", "resume_run", type=click.Path(file_okay=False),
+              help="Continue an interrupted or failed run folder from its last checkpoint, in that folder.")
+@click.option("--deterministic", is_flag=True, help="Seeded, deterministic ops: the same run twice gives the same numbers (train.deterministic).")
+@click.option("--devices", type=click.IntRange(min=1), help="Split the CPU into N logical devices (train.devices; with train.distribute = \"mirrored\").")
+def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, device, resume_run, deterministic, devices):
+    """Train a recipe (a name from 'dlzoo list' or a .toml file), or --resume a run."""
     from dlzoo import config
 
     refuse_out_as_runs_root(out, "train")
+    if resume_run is not None:
+        if recipe or overrides or dataset or epochs or seed is not None or quick:
+            raise UsageError("--resume continues a run with its own config.toml: give no recipe, --set, --data, "
+                             "--epochs, --seed or --quick with it")
+        from dlzoo import train as train_module
+
+        folder = train_module.check_resumable(resume_run)
+        load_tensorflow()
+        folder, record = train_module.resume(folder, device=device, deterministic=deterministic, devices=devices,
+                                             echo=click.echo)
+        click.echo(summary_block(folder, record))
+        return
+    if recipe is None:
+        raise UsageError("give a recipe to train (a name from 'dlzoo list' or a .toml file), or --resume RUN")
+    overrides = list(overrides) + (["train.deterministic=true"] if deterministic else []) + \
+        ([f"train.devices={devices}"] if devices else [])
     resolved = config.load_config(recipe, overrides, dataset=dataset, epochs=epochs, seed=seed)
     check_runs_root(runs_root)
     load_tensorflow()
@@ -196,7 +218,9 @@ def summary_block(folder, record):
     if "train_accuracy" in metrics:
         lines.append(f"   ({TRAIN_ACCURACY_NOTE})")
     target = record.get("target")
-    if target and target.get("value") is not None:
+    if target and target.get("error"):
+        lines.append(f"   target: {target['error']}")
+    elif target and target.get("value") is not None:
         verdict = "passed" if target["passed"] else "below target"
         changes = config.describe_changed_settings(record.get("changed_settings"))
         if changes:
@@ -251,7 +275,8 @@ def evaluate(target, dataset, split, out, runs_root, similarity_file):
 @click.option("--format", "export_format", type=click.Choice(["saved_model", "keras"]), default="saved_model", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), help="New folder to write (default: exports/<recipe>-<run>).")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RUN when it is a recipe name.")
-def export(run, export_format, out, runs_root):
+@click.option("--allow-failed", is_flag=True, help="Export a run that did not complete (the export says so).")
+def export(run, export_format, out, runs_root, allow_failed):
     """Export a run's model (verified SavedModel or .keras) with its metric report."""
     if out is not None and pathlib.Path(out).exists() and any(pathlib.Path(out).iterdir()):
         raise UsageError(f"{out} already exists and is not empty; choose another --out")
@@ -259,7 +284,7 @@ def export(run, export_format, out, runs_root):
     load_tensorflow()
     from dlzoo.export_command import export_run
 
-    destination = export_run(run, export_format=export_format, out=out, root=runs_root)
+    destination = export_run(run, export_format=export_format, out=out, root=runs_root, allow_failed=allow_failed)
     click.echo(f"exported to {destination}")
 
 

@@ -13,6 +13,7 @@ checked by :func:`check_component_options`, which imports Keras, only when they 
 
 import copy
 import pathlib
+import re
 
 try:
     import tomllib
@@ -59,11 +60,33 @@ SECTION_DEFAULTS = {
         "gradient_statistics": False,
         "export": True,
         "verbose": 1,
+        "deterministic": False,  # seeds + TensorFlow's deterministic ops (--deterministic)
+        "distribute": "none",  # "none", "mirrored" (all local GPUs or --devices N CPUs), "multiworker" (TF_CONFIG)
+        "devices": 0,  # logical CPU devices to split the CPU into (0: one device)
+        "precision": "float32",  # or "mixed": float16 on GPUs, bfloat16 on CPUs, float32 variables
+        "jit_compile": None,  # XLA: true / false; unset: Keras's choice
     },
     "expect": {"metric": "test_accuracy", "minimum": 0.0, "maximum": None, "budget": "", "source": ""},
 }
 OPTIONAL_TYPES = {
     "maximum": (int, float),
+    "jit_compile": (bool,),
+}
+
+# A recipe name becomes a folder name under the runs root: letters, digits, '.', '_', '-' only
+# (no '/', no '..'), so that a run can never be written outside --runs.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$")
+
+# Keys whose values have bounds or a fixed set of choices: (section, key) -> check.
+CHOICES = {
+    ("train", "verbose"): (0, 1, 2),
+    ("train", "distribute"): ("none", "mirrored", "multiworker"),
+    ("train", "precision"): ("float32", "mixed"),
+}
+MINIMUMS = {
+    ("data", "batch_size"): 1, ("train", "epochs"): 1, ("train", "quick_epochs"): 1,
+    ("data", "train_samples"): 0, ("train", "quick_train_samples"): 1, ("train", "early_stopping_patience"): 0,
+    ("train", "devices"): 0,
 }
 # Sections whose keys depend on a component (model builder, optimizer); their extra keys are
 # checked by check_component_options. A task's own section (``[transfer]``, ``[paths]``) is
@@ -204,15 +227,27 @@ def check_types(config):
         elif section in SECTION_DEFAULTS and section not in OPEN_SECTIONS:
             for key, value in table.items():
                 check_value(section, key, value)
-    for section, key in (("data", "batch_size"), ("train", "epochs"), ("train", "quick_epochs")):
-        if config[section][key] < 1:
-            raise UsageError(f"{section}.{key} must be at least 1, got {config[section][key]}")
+    check_name(config["name"])
+    for (section, key), minimum in MINIMUMS.items():
+        if config[section][key] < minimum:
+            raise UsageError(f"{section}.{key} must be at least {minimum}, got {config[section][key]}")
+    for (section, key), choices in CHOICES.items():
+        if config[section][key] not in choices:
+            raise UsageError(f"{section}.{key} must be one of {', '.join(map(str, choices))}, "
+                             f"got {config[section][key]!r}")
     try:
         task.check_config(config)
     except UsageError:
         raise
     except ValueError as error:  # the task's checks raise ValueError (the Keras habit): the user's input
         raise UsageError(error_message(error)) from error
+
+
+def check_name(name):
+    """Refuse a recipe name that is not a plain folder name (``../x``, ``/abs``, empty)."""
+    if not SAFE_NAME.match(name) or name in (".", ".."):
+        raise UsageError(f"recipe name {name!r} must be a plain name (letters, digits, '.', '_', '-'; no '/' or "
+                         "'..'): it becomes the run's folder name")
 
 
 def task_of(config):

@@ -19,4 +19,16 @@ class RunFailed(RuntimeError):
 
 
 class RunInterrupted(RunFailed):
-    """A run stopped by the user (Ctrl-C); its folder says ``status: interrupted``."""
+    """A run stopped by the user (Ctrl-C) or by SIGTERM; its folder says ``status: interrupted``.
+
+    ``exit_code`` is what the shell convention gives a process ended by that signal:
+    130 (128 + SIGINT) or 143 (128 + SIGTERM).
+    """
+
+    def __init__(self, message, exit_code=130):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised by dlzoo's SIGTERM handler, so that SIGTERM ends a run the way Ctrl-C does."""

@@ -1,7 +1,9 @@
 """``dlzoo export``: a deliverable folder with the verified model and its metric report."""
 
 import datetime
+import os
 import pathlib
+import re
 import shutil
 
 from dlzoo import runs
@@ -13,36 +15,82 @@ def default_destination(run_folder):
     return pathlib.Path("exports") / f"{run_folder.parent.name}-{run_folder.name}"
 
 
-def export_run(argument, export_format="saved_model", out=None, root=None):
+def export_run(argument, export_format="saved_model", out=None, root=None, allow_failed=False):
     """Export a run's model as a verified SavedModel (or ``.keras``) plus its report.
 
     The destination must not exist yet (or be an empty folder): an export never overwrites.
+    Everything is written into a staging folder *beside* the destination
+    (``.<name>.staging-<pid>``) and renamed into place at the end, so an export killed half-way
+    leaves no destination at all; a staging folder whose process is gone is removed by the
+    next export. Only completed runs are exported unless ``allow_failed`` (the export then
+    says so).
 
     Returns:
         The destination folder.
     """
     from dlzoo import export
-    from dlzoo.models_io import load_run
+    from dlzoo.models_io import load_run, read_run
 
-    run = load_run(argument, root)
+    folder, _, record, _ = read_run(argument, root)
+    status = record.get("status", "unknown")
+    if status != "completed" and not allow_failed:
+        raise UsageError(f"{folder} is a {status} run ({record.get('error', 'no reason recorded')}); its model is not "
+                         "the finished one: export it anyway with --allow-failed")
+    run = load_run(folder, root)
     destination = pathlib.Path(out) if out else default_destination(run.folder)
     if destination.exists() and any(destination.iterdir()):
         raise UsageError(f"{destination} already exists and is not empty; choose another --out")
-    runs.check_writable(destination)
-    if export_format == "saved_model":
-        splits = run.load_data()
-        check = export.export_saved_model(run.model, destination / "saved_model",
-                                          run.task.serving_endpoints(run.model, splits), splits.arrays("test", limit=64)[0])
-        check["example"] = run.task.serving_example(splits)
-    else:
-        export.save_keras_model(run.model, destination / "model.keras")
-        check = {"path": str(destination / "model.keras")}
-    copy_report(run.folder, destination)
-    runs.atomic_write_json(destination / "export.json", {
-        "run": str(run.folder), "format": export_format, "exported": datetime.datetime.now().isoformat(timespec="seconds"),
-        **check, "metrics": run.record.get("metrics", {}), "target": run.record.get("target", {}),
-    })
+    runs.check_writable(destination.parent)
+    clean_stale_staging(destination)
+    staging = destination.parent / f".{destination.name}.staging-{os.getpid()}"
+    staging.mkdir()
+    try:
+        if export_format == "saved_model":
+            splits = run.load_data()
+            check = export.export_saved_model(run.model, staging / "saved_model",
+                                              run.task.serving_endpoints(run.model, splits),
+                                              splits.arrays("test", limit=64)[0])
+            check["path"] = str(destination / "saved_model")
+            check["example"] = run.task.serving_example(splits)
+        else:
+            export.save_keras_model(run.model, staging / "model.keras")
+            check = {"path": str(destination / "model.keras")}
+        copy_report(run.folder, staging)
+        runs.atomic_write_json(staging / "export.json", {
+            "run": str(run.folder), "format": export_format,
+            "exported": datetime.datetime.now().isoformat(timespec="seconds"),
+            **check, "metrics": run.record.get("metrics", {}), "target": run.record.get("target", {}),
+            "run_status": status, "allow_failed": status != "completed",
+        })
+        publish(staging, destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return destination
+
+
+def publish(staging, destination):
+    """Rename the finished staging folder to ``destination`` (which may be an empty folder)."""
+    try:
+        if destination.is_dir() and not any(destination.iterdir()):
+            destination.rmdir()
+        os.rename(staging, destination)
+    except OSError as error:
+        raise UsageError(f"{destination} was created by another export meanwhile ({error.strerror}); "
+                         "choose another --out") from None
+
+
+def clean_stale_staging(destination):
+    """Remove staging folders of earlier exports to ``destination`` whose process is gone; refuse
+    when one is still running."""
+    pattern = re.compile(rf"^\.{re.escape(destination.name)}\.staging-(\d+)$")
+    for path in destination.parent.glob(f".{destination.name}.staging-*"):
+        match = pattern.match(path.name)
+        if not match:
+            continue
+        if runs.process_alive(int(match.group(1)), runs.socket.gethostname()) and int(match.group(1)) != os.getpid():
+            raise UsageError(f"another export to {destination} is running (pid {match.group(1)}); wait for it "
+                             "or choose another --out")
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def copy_report(run_folder, destination):

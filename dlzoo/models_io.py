@@ -38,7 +38,14 @@ def load_keras_model(path):
     import dlzoo.models.word2vec  # noqa: F401  (word2vec's masked mean)
     import dlzoo.optimizers  # noqa: F401  (registers the hand-written optimizers)
 
-    return keras.saving.load_model(str(path), compile=False)
+    try:
+        # safe_mode (Keras's default, kept on purpose): a Lambda layer's code is not run.
+        return keras.saving.load_model(str(path), compile=False, safe_mode=True)
+    except ValueError as error:
+        if "safe_mode" in str(error) or "unsafe" in str(error).lower():
+            raise UsageError(f"{path} holds code (a Lambda layer or a custom function) that safe mode refuses to "
+                             "load; dlzoo only loads models without code") from None
+        raise
 
 
 def read_run(argument, root=None):

@@ -22,6 +22,7 @@ import json
 import os
 import pathlib
 import re
+import socket
 import tempfile
 
 from dlzoo.errors import UsageError
@@ -77,11 +78,55 @@ def _json_default(value):
 
 
 def read_json(path):
-    """Read a JSON file (``{}`` when it does not exist)."""
+    """Read a JSON file (``{}`` when it does not exist).
+
+    A run's ``metrics.json`` that says ``running`` while the process that wrote it is gone
+    (``kill -9``, a crash, a power cut) is read as ``interrupted``: every command then shows
+    the run as it really is.
+    """
     path = pathlib.Path(path)
     if not path.exists():
         return {}
-    return json.loads(path.read_text(encoding="utf-8"))
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if path.name == METRICS_FILE and isinstance(data, dict) and data.get("status") == "running" \
+            and not process_alive(data.get("pid"), data.get("host")):
+        data.update(status="interrupted", error=f"the process that ran it (pid {data.get('pid')} on "
+                                                f"{data.get('host')}) is gone")
+    return data
+
+
+def process_alive(pid, host):
+    """False only when ``pid`` on this host is known to be gone (another host: assume alive)."""
+    if pid is None:
+        return False  # written before pids were recorded, or by a process that never said
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return not is_zombie(int(pid))
+
+
+def is_zombie(pid):
+    """True when ``pid`` has exited and only waits for its parent to collect it (Linux)."""
+    try:
+        status = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return status.rpartition(")")[2].split()[:1] == ["Z"]
+
+
+def remove_temporary_files(folder):
+    """Delete the temporary files an interrupted atomic write left in ``folder`` (``.<name>.*tmp*``)."""
+    for path in pathlib.Path(folder).rglob(".*"):
+        if ".tmp" in path.name and path.is_file():
+            try:
+                path.unlink()
+            except OSError:
+                pass
 
 
 def check_writable(folder):

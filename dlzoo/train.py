@@ -11,13 +11,21 @@ the reason and raises :class:`~dlzoo.errors.RunFailed`; Ctrl-C marks it ``interr
 of earlier runs are never touched. Sweeps (``[sweep]``) train several runs: :mod:`dlzoo.sweep`.
 """
 
+import contextlib
 import datetime
+import errno
+import os
 import platform
+import signal
+import socket
 import time
 
 from dlzoo import config as config_module
 from dlzoo import report, runs, tasks, training
-from dlzoo.errors import RunFailed, RunInterrupted, UsageError
+from dlzoo.errors import RunFailed, RunInterrupted, Terminated, UsageError
+
+# Errors of the disk rather than of the run: said as "cannot write <file>: <reason>".
+WRITE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG, errno.EIO)
 
 
 def versions():
@@ -66,9 +74,11 @@ def train(config, out=None, quick=False, device="auto", echo=print):
         device: ``"auto"``, ``"cpu"`` or ``"gpu"``.
         echo: where the lines before epoch 1 go (``print``; the CLI passes ``click.echo``).
     """
-    device_name = training.configure_device(device)
+    device_name = training.configure_device(device, config["train"])
+    training.configure_determinism(config["train"])
     task = tasks.create(config["task"])
     prepared = prepare(task, config, quick)
+    training.check_monitor(prepared, config["train"])
     folder = runs.new_run_folder(config["name"], out)
     if config["train"]["verbose"]:
         echo(f"== {config['name']} ({task.name}) on {device_name}{' (quick)' if quick else ''}")
@@ -79,37 +89,140 @@ def train(config, out=None, quick=False, device="auto", echo=print):
     return execute(task, prepared, config, folder, quick, device_name)
 
 
-def execute(task, prepared, config, folder, quick, device_name):
-    """Run a prepared task in ``folder``, recording its status whatever happens."""
-    runs.atomic_write_text(folder / runs.CONFIG_FILE, config_module.to_toml(config))
-    record = {
-        "recipe": config["name"], "task": config["task"], "status": "running", "quick": quick,
-        "seed": config["train"]["seed"], "device": device_name, "versions": versions(),
-        "started": datetime.datetime.now().isoformat(timespec="seconds"),
-    }
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """Within this block SIGTERM raises :class:`~dlzoo.errors.Terminated` (a KeyboardInterrupt),
+    so that ``kill`` ends a run as cleanly as Ctrl-C: status, report, exit code 143."""
+    def handler(signal_number, frame):
+        raise Terminated(signal_number)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def write_failure(error):
+    """``"cannot write <file>: <reason>"`` for an OSError of the disk, else None."""
+    if isinstance(error, OSError) and (error.errno in WRITE_ERRORS or error.filename):
+        where = error.filename or "a file of the run"
+        return f"cannot write {where}: {error.strerror or error}"
+    return None
+
+
+def execute(task, prepared, config, folder, quick, device_name, resumed_record=None):
+    """Run a prepared task in ``folder``, recording its status whatever happens.
+
+    ``resumed_record`` is the metrics.json of an interrupted or failed run that ``--resume``
+    continues in the same folder: its record is kept and the run goes on from its checkpoint.
+    """
+    now = datetime.datetime.now().isoformat(timespec="seconds")
+    if resumed_record is None:
+        runs.atomic_write_text(folder / runs.CONFIG_FILE, config_module.to_toml(config))
+        record = {
+            "recipe": config["name"], "task": config["task"], "status": "running", "quick": quick,
+            "seed": config["train"]["seed"], "device": device_name, "versions": versions(),
+            "started": now,
+        }
+    else:
+        record = {key: value for key, value in resumed_record.items() if key not in ("error", "wall_seconds")}
+        record.update(status="running", device=device_name, resumed=[*resumed_record.get("resumed", []), now])
+    # Who runs it: a run found "running" whose process is gone was killed (dlzoo.runs.read_json).
+    record.update(pid=os.getpid(), host=socket.gethostname(), **training.run_settings(config["train"]))
     runs.atomic_write_json(folder / runs.METRICS_FILE, record)
     start = time.perf_counter()
     try:
-        results = task.run(prepared, folder)
-    except BaseException as error:  # also Ctrl-C: the folder must say the run did not finish
+        with sigterm_as_interrupt(), training.resuming(folder if resumed_record is not None else None):
+            results = task.run(prepared, folder)
+    except BaseException as error:  # also Ctrl-C and SIGTERM: the folder must say the run did not finish
         interrupted = isinstance(error, KeyboardInterrupt)
-        reason = "interrupted by the user" if interrupted else (str(error) or type(error).__name__)
-        record.update(status="interrupted" if interrupted else "failed",
-                      error=reason if interrupted else f"{type(error).__name__}: {reason}",
-                      wall_seconds=time.perf_counter() - start)
-        runs.atomic_write_json(folder / runs.METRICS_FILE, record)
-        report.write_report(folder)
+        cannot_write = write_failure(error)
         if interrupted:
-            raise RunInterrupted(f"interrupted; what the run wrote so far is in {folder}") from error
-        if isinstance(error, RunFailed):
-            raise RunFailed(f"{error} (see {folder})") from error
-        raise RunFailed(f"{type(error).__name__}: {reason} (see {folder})") from error
+            reason = "terminated (SIGTERM)" if isinstance(error, Terminated) else "interrupted by the user"
+        else:
+            reason = cannot_write or f"{type(error).__name__}: {str(error) or type(error).__name__}"
+            if isinstance(error, RunFailed):
+                reason = str(error)
+        record.update(status="interrupted" if interrupted else "failed", error=reason,
+                      wall_seconds=time.perf_counter() - start)
+        runs.remove_temporary_files(folder)
+        try:  # the disk may be full: say what happened where it still can
+            runs.atomic_write_json(folder / runs.METRICS_FILE, record)
+            report.write_report(folder)
+        except OSError:
+            pass
+        if interrupted:
+            code = 143 if isinstance(error, Terminated) else 130
+            raise RunInterrupted(f"interrupted; what the run wrote so far is in {folder} "
+                                 f"(continue it: dlzoo train --resume {folder})", exit_code=code) from error
+        raise RunFailed(f"{reason} (see {folder})") from error
     record.update(results)
     record["changed_settings"] = config_module.changed_settings(config)
     record.update(status="completed", wall_seconds=time.perf_counter() - start,
                   finished=datetime.datetime.now().isoformat(timespec="seconds"))
     if "metrics" in record:
         record["target"] = target_check(config["expect"], record["metrics"])
+        if record["target"]["value"] is None:
+            record["target"]["error"] = (f"expect.metric '{record['target']['metric']}' is not a metric of this run "
+                                         f"(its metrics: {', '.join(record['metrics'])})")
     runs.atomic_write_json(folder / runs.METRICS_FILE, record)
     report.write_report(folder)
     return folder, record
+
+
+def check_resumable(argument):
+    """The run folder ``--resume`` continues; a usage error (before TensorFlow loads) when the
+    folder is no run, is finished, is still running, or has no checkpoint."""
+    import pathlib
+
+    folder = pathlib.Path(argument)
+    if not runs.is_run_folder(folder):
+        raise UsageError(f"--resume {argument}: not a run folder (no {runs.CONFIG_FILE} in it)")
+    record = runs.read_json(folder / runs.METRICS_FILE)
+    status = record.get("status", "unknown")
+    if status == "completed":
+        raise UsageError(f"--resume {argument}: the run already completed; train the recipe again for a new run")
+    if status == "running":
+        raise UsageError(f"--resume {argument}: the run is still running (pid {record.get('pid')} on "
+                         f"{record.get('host')})")
+    if record.get("task") == "sweep":
+        raise UsageError(f"--resume {argument}: sweeps cannot be resumed; train the sweep again")
+    training.read_state(folder)  # missing or corrupt: said now
+    return folder
+
+
+def resume(folder, device="auto", deterministic=False, devices=None, echo=print):
+    """Continue an interrupted or failed run in its own folder from its last checkpoint.
+
+    The model's and optimizer's variables (moments, step count, random seed states), the epoch,
+    the best value so far and the history come from ``checkpoints/last.state.npz``; the
+    shuffled data order is advanced to that epoch. With ``train.deterministic`` the result is
+    the same as a run that was never interrupted.
+
+    Returns:
+        ``(run_folder, metrics)`` as :func:`train`.
+    """
+    folder = check_resumable(folder)
+    record = runs.read_json(folder / runs.METRICS_FILE)
+    config = config_module.load_config(str(folder / runs.CONFIG_FILE))
+    if deterministic:
+        config["train"]["deterministic"] = True
+    if devices:
+        config["train"]["devices"] = int(devices)
+    quick = bool(record.get("quick"))
+    device_name = training.configure_device(device, config["train"])
+    training.configure_determinism(config["train"])
+    task = tasks.create(config["task"])
+    prepared = prepare(task, config, quick)
+    model = getattr(prepared, "model", None)
+    if model is not None and hasattr(model, "variables"):
+        training.check_state_fits(model, folder)  # a foreign checkpoint: said before anything is written
+    if config["train"]["verbose"]:
+        echo(f"== {config['name']} ({task.name}) on {device_name}: resuming {folder} after epoch "
+             f"{int(training.read_state(folder)['epoch'])}")
+    return execute(task, prepared, config, folder, quick, device_name, resumed_record=record)

@@ -38,14 +38,24 @@ def seed_everything(seed):
     keras.utils.set_random_seed(int(seed))
 
 
-def configure_device(device="auto"):
+# The tf.distribute strategy of this process (``train.distribute``), made once by
+# configure_device: TensorFlow wants multi-device and multi-worker set up before it starts.
+STRATEGY = {"kind": "none", "strategy": None}
+DISTRIBUTE_CHOICES = ("none", "mirrored", "multiworker")
+PRECISION_CHOICES = ("float32", "mixed")
+
+
+def configure_device(device="auto", settings=None):
     """Choose where TensorFlow runs and return a short description of the device.
 
     ``"auto"`` uses a GPU when TensorFlow sees one (with memory growth, so that TensorFlow
     does not grab all GPU memory at start), ``"cpu"`` hides the GPUs, ``"gpu"`` requires one.
+    ``settings`` (the ``[train]`` table) may ask for ``devices`` logical CPU devices (so that
+    multi-device training can be tried without GPUs) and a ``distribute`` strategy.
     """
     import tensorflow as tf
 
+    settings = settings or {}
     if device not in ("auto", "cpu", "gpu"):
         raise UsageError(f"--device must be auto, cpu or gpu, got {device!r}")
     gpus = tf.config.list_physical_devices("GPU")
@@ -58,26 +68,142 @@ def configure_device(device="auto"):
             tf.config.experimental.set_memory_growth(gpu, True)
     except RuntimeError:
         pass  # devices were already initialized by an earlier run in this process
-    if device == "cpu" or not gpus:
-        return f"CPU ({platform.processor() or platform.machine()})"
+    on_cpu = device == "cpu" or not gpus
+    split_cpu(int(settings.get("devices", 0) or 0) if on_cpu else 0)
+    make_strategy(settings)
+    if on_cpu:
+        count = len(tf.config.list_logical_devices("CPU"))
+        return f"CPU ({platform.processor() or platform.machine()})" + (f" x {count} logical devices" if count > 1 else "")
     details = tf.config.experimental.get_device_details(gpus[0])
-    return f"GPU ({details.get('device_name', gpus[0].name)})"
+    return f"GPU ({details.get('device_name', gpus[0].name)})" + (f" x {len(gpus)}" if len(gpus) > 1 else "")
 
 
+def split_cpu(devices):
+    """Split the CPU into ``devices`` logical devices (``--devices N``); 0 or 1 leaves it whole."""
+    import tensorflow as tf
+
+    if devices <= 1:
+        return
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
+    except RuntimeError:  # TensorFlow already started in this process
+        existing = len(tf.config.list_logical_devices("CPU"))
+        if existing != devices:
+            raise UsageError(f"--devices {devices}: TensorFlow already runs on {existing} CPU device(s) in this "
+                             "process; start a new process") from None
+
+
+def make_strategy(settings):
+    """Create the ``train.distribute`` strategy once per process (None for ``"none"``)."""
+    import os
+
+    kind = settings.get("distribute", "none")
+    if kind not in DISTRIBUTE_CHOICES:
+        raise UsageError(f"train.distribute must be one of {', '.join(DISTRIBUTE_CHOICES)}, got {kind!r}")
+    if kind == STRATEGY["kind"]:
+        return STRATEGY["strategy"]
+    import tensorflow as tf
+
+    if kind == "none":
+        strategy = None
+    elif kind == "mirrored":
+        # All local GPUs, or the logical CPU devices of --devices N.
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        strategy = tf.distribute.MirroredStrategy([device.name for device in devices])
+    else:
+        if "TF_CONFIG" not in os.environ:
+            raise UsageError("train.distribute = \"multiworker\" needs the TF_CONFIG environment variable "
+                             "(the cluster's workers and this worker's index)")
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    STRATEGY.update(kind=kind, strategy=strategy)
+    return strategy
+
+
+@contextlib.contextmanager
 def distribution_scope(settings):
-    """The scope models and optimizers are built in: one device today.
+    """The scope models and optimizers are built in: the ``train.distribute`` strategy's scope
+    (variables mirrored on every device) and the ``train.precision`` dtype policy."""
+    import keras
 
-    Multi-device strategies (``train.distribute``) plug in here, so that every task gets them
-    at once; until then this is a scope that changes nothing.
-    """
-    del settings
-    return contextlib.nullcontext()
+    strategy = make_strategy(settings)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision_policy(settings))
+    try:
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            yield strategy
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def precision_policy(settings):
-    """The Keras dtype policy of the run's layers: ``"float32"`` (mixed precision plugs in here)."""
-    del settings
-    return "float32"
+    """The Keras dtype policy of the run's layers for ``train.precision``.
+
+    ``"mixed"``: float16 maths on a GPU (Keras adds loss scaling when it compiles), bfloat16 on
+    a CPU (same range as float32, so no loss scaling); variables stay float32, and the
+    classifier head computes its probabilities in float32.
+    """
+    precision = settings.get("precision", "float32")
+    if precision not in PRECISION_CHOICES:
+        raise UsageError(f"train.precision must be one of {', '.join(PRECISION_CHOICES)}, got {precision!r}")
+    if precision == "float32":
+        return "float32"
+    import tensorflow as tf
+
+    return "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
+
+
+def configure_determinism(settings):
+    """``train.deterministic``: seeded, and TensorFlow's ops made deterministic (slower on GPUs)."""
+    if settings.get("deterministic"):
+        import tensorflow as tf
+
+        seed_everything(settings.get("seed", 0))
+        tf.config.experimental.enable_op_determinism()
+
+
+def run_settings(settings):
+    """How the run was computed, for metrics.json: determinism, strategy, devices, precision, XLA."""
+    strategy = STRATEGY["strategy"]
+    return {
+        "deterministic": bool(settings.get("deterministic", False)),
+        "distribute": settings.get("distribute", "none"),
+        "replicas": int(strategy.num_replicas_in_sync) if strategy is not None else 1,
+        "precision": settings.get("precision", "float32"),
+        "dtype_policy": precision_policy(settings),
+        "jit_compile": "auto" if settings.get("jit_compile") is None else bool(settings["jit_compile"]),
+    }
+
+
+def monitored_names(model):
+    """The names ``train.monitor`` may take for a compiled Keras model, or None when unknown."""
+    try:
+        compiled = model.get_compile_config() or {}
+    except (AttributeError, NotImplementedError):
+        return None
+    names = {"loss"}
+    metrics = compiled.get("metrics") or []
+    for metric in metrics if isinstance(metrics, (list, tuple)) else [metrics]:
+        if isinstance(metric, str):
+            names.add(metric)
+        elif isinstance(metric, dict):
+            names.add((metric.get("config") or {}).get("name", ""))
+        else:
+            names.add(getattr(metric, "name", ""))
+    return names | {f"val_{name}" for name in names}
+
+
+def check_monitor(prepared, settings):
+    """Refuse an unknown ``train.monitor`` before the run folder exists (for compiled models)."""
+    model = getattr(prepared, "model", None)
+    names = monitored_names(model) if model is not None and getattr(model, "compiled", False) else None
+    monitor = settings.get("monitor", "val_loss")
+    if names and monitor not in names and not getattr(prepared, "callbacks", None):
+        from dlzoo.registry import did_you_mean
+
+        hint = did_you_mean(monitor, sorted(names))
+        raise UsageError(f"train.monitor '{monitor}' is not a quantity of this run" + (f"; {hint}" if hint else "")
+                         + f" (it has: {', '.join(sorted(names))})")
 
 
 def keras_verbosity(verbose):
@@ -99,20 +225,42 @@ def checkpoint_paths(folder, stage=None):
     return checkpoints / f"{prefix}best.weights.h5", checkpoints / f"{prefix}last.weights.h5"
 
 
-def platform_callbacks(folder, settings, stage=None, monitor=None):
-    """The callbacks of every Keras run: history, TensorBoard, checkpoints, guards, early stop."""
-    import keras
+def state_path(folder, stage=None):
+    """The ``.npz`` with everything ``--resume`` needs (model and optimizer variables, epoch, history)."""
+    prefix = f"{stage}-" if stage else ""
+    return folder / "checkpoints" / f"{prefix}last.state.npz"
 
+
+def platform_callbacks(folder, settings, stage=None, monitor=None, resumed=None):
+    """The callbacks of every Keras run: history, TensorBoard, checkpoints, guards, early stop.
+
+    ``resumed`` is the state of an earlier part of the run (:func:`restore_state`), when
+    ``--resume`` continues it: the history file is appended to and the best value carries over.
+    """
+    import json
+
+    import keras
+    import numpy as np
+
+    from dlzoo.callbacks.atomic_checkpoint import AtomicCheckpoint
     from dlzoo.callbacks.divergence_guard import DivergenceGuard
 
     monitor = monitor or settings["monitor"]
     best, last = checkpoint_paths(folder, stage)
     best.parent.mkdir(parents=True, exist_ok=True)
+    history = {key: list(values) for key, values in (resumed or {}).get("history", {}).items()}
+
+    def history_state(epoch, logs):
+        """The history so far, kept in the state file so that a resumed run has all of it."""
+        for key, value in logs.items():
+            history.setdefault(key, []).append(float(value))
+        return {"history": np.asarray(json.dumps(history))}
+
     callbacks = [
-        keras.callbacks.CSVLogger(str(folder / history_name(stage))),
+        keras.callbacks.CSVLogger(str(folder / history_name(stage)), append=resumed is not None),
         keras.callbacks.TensorBoard(log_dir=str(folder / "tensorboard" / (stage or "")), write_graph=False),
-        keras.callbacks.ModelCheckpoint(str(best), monitor=monitor, save_best_only=True, save_weights_only=True),
-        keras.callbacks.ModelCheckpoint(str(last), save_weights_only=True),
+        AtomicCheckpoint(best, last, state_path(folder, stage), monitor=monitor, extra_state=history_state,
+                         best_value=(resumed or {}).get("best")),
         DivergenceGuard(factor=DIVERGENCE_FACTOR),
     ]
     if settings.get("early_stopping_patience", 0) > 0:
@@ -144,19 +292,126 @@ def fit(model, train_data, val_data, folder, settings, epochs, stage=None, extra
         RunFailed: the loss became NaN or infinite, or diverged.
     """
     monitor = monitor or (settings["monitor"] if val_data is not None else "loss")
-    callbacks = list(extra_callbacks) + platform_callbacks(folder, settings, stage, monitor)
+    apply_compile_settings(model, settings)
+    resumed = restore_state(model, folder, stage) if RESUMING["folder"] == folder else None
+    initial_epoch = resumed["epoch"] if resumed else 0
+    if resumed:
+        skip_shuffles(train_data, initial_epoch)
+    callbacks = list(extra_callbacks) + platform_callbacks(folder, settings, stage, monitor, resumed)
     keras_history = model.fit(
         train_data, validation_data=val_data, epochs=int(epochs), callbacks=callbacks,
-        verbose=keras_verbosity(settings.get("verbose", 1)),
+        verbose=keras_verbosity(settings.get("verbose", 1)), initial_epoch=initial_epoch,
         shuffle=False,  # the tf.data pipeline already shuffles, with the recipe's seed
     )
-    history = {key: [float(value) for value in values] for key, values in keras_history.history.items()}
+    history = {key: list(values) for key, values in (resumed or {}).get("history", {}).items()}
+    for key, values in keras_history.history.items():
+        history.setdefault(key, []).extend(float(value) for value in values)
     guard = next(callback for callback in callbacks if type(callback).__name__ == "DivergenceGuard")
     check_history(history, guard.reason)
     best, _ = checkpoint_paths(folder, stage)
     if settings.get("restore_best", True) and best.exists():
         model.load_weights(str(best))
     return history
+
+
+# The run folder that ``dlzoo train --resume`` continues (set by :func:`resuming`): fit() then
+# starts from the folder's last checkpoint instead of from the freshly built model.
+RESUMING = {"folder": None}
+
+
+@contextlib.contextmanager
+def resuming(folder):
+    """Within this block, :func:`fit` in ``folder`` continues from the folder's last checkpoint."""
+    RESUMING["folder"] = folder
+    try:
+        yield
+    finally:
+        RESUMING["folder"] = None
+
+
+def read_state(folder, stage=None):
+    """The last checkpoint's state of a run as ``{name: array}``; a clear usage error when it is
+    missing or corrupt."""
+    import zipfile
+
+    import numpy as np
+
+    path = state_path(folder, stage)
+    if not path.is_file():
+        raise UsageError(f"{folder} has no checkpoint to resume from ({path.name} is missing: the run stopped "
+                         "before its first epoch ended, or was written by an older dlzoo)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            state = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise UsageError(f"{path} is corrupt and cannot be resumed from ({type(error).__name__})") from None
+    if "epoch" not in state or not any(name.startswith("model/") for name in state):
+        raise UsageError(f"{path} is not a dlzoo checkpoint (no epoch or model variables in it)")
+    return state
+
+
+def numbered(state, prefix):
+    """The arrays ``prefix/0, prefix/1, ...`` of a state, in order."""
+    count = sum(1 for name in state if name.startswith(prefix + "/"))
+    return [state[f"{prefix}/{index}"] for index in range(count)]
+
+
+def check_state_fits(model, folder, stage=None):
+    """Raise a usage error unless the run's checkpoint holds exactly ``model``'s variables."""
+    values = numbered(read_state(folder, stage), "model")
+    variables = list(model.variables)
+    shapes = [tuple(value.shape) for value in values]
+    expected = [tuple(variable.shape) for variable in variables]
+    if shapes != expected:
+        raise UsageError(f"the checkpoint in {folder} belongs to another model ({len(shapes)} variables, "
+                         f"this recipe's model has {len(expected)} of other shapes): it cannot be resumed here")
+
+
+def restore_state(model, folder, stage=None):
+    """Put the last checkpoint's model and optimizer variables into ``model``.
+
+    Returns ``{"epoch", "best", "history"}`` of the part of the run that is already done.
+    """
+    import json
+
+    check_state_fits(model, folder, stage)
+    state = read_state(folder, stage)
+    for variable, value in zip(model.variables, numbered(state, "model")):
+        variable.assign(value)
+    optimizer_values = numbered(state, "optimizer")
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer_values and optimizer is not None:
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
+        if [tuple(value.shape) for value in optimizer_values] != [tuple(v.shape) for v in optimizer.variables]:
+            raise UsageError(f"the optimizer state in {folder} belongs to another optimizer: it cannot be resumed here")
+        for variable, value in zip(optimizer.variables, optimizer_values):
+            variable.assign(value)
+    best = float(state["best"]) if "best" in state else math.nan
+    history = json.loads(str(state["history"])) if "history" in state else {}
+    return {"epoch": int(state["epoch"]), "best": None if math.isnan(best) else best, "history": history}
+
+
+ITERATORS_PER_EPOCH = 2
+
+
+def skip_shuffles(dataset, epochs):
+    """Advance a shuffled ``tf.data`` pipeline by ``epochs`` epochs without reading it.
+
+    A reshuffling ``shuffle`` draws a new order each time an iterator is created. Keras 3's
+    epoch iterator creates :data:`ITERATORS_PER_EPOCH` iterators per epoch of a dataset whose
+    length is known (one at the epoch's start, one at its end); creating and dropping as many
+    makes epoch ``epochs`` of a resumed run see the order of an uninterrupted run
+    (tests/test_resume.py checks the result is identical, so a Keras change shows up there).
+    """
+    for _ in range(ITERATORS_PER_EPOCH * int(epochs)):
+        iter(dataset)
+
+
+def apply_compile_settings(model, settings):
+    """``train.jit_compile`` (XLA) on a compiled model; unset keeps Keras's own choice."""
+    if settings.get("jit_compile") is not None and hasattr(model, "jit_compile"):
+        model.jit_compile = bool(settings["jit_compile"])
 
 
 def run_epochs(epoch_function, epochs, folder, settings, stage=None):

@@ -3,6 +3,7 @@
 import math
 
 import keras
+import numpy as np
 
 
 class DivergenceGuard(keras.callbacks.Callback):
@@ -43,3 +44,14 @@ class DivergenceGuard(keras.callbacks.Callback):
             self.reason = f"loss {self.first_loss:.3g} -> {loss:.3g}, over {self.factor:g} times its start"
         if self.reason:
             self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Stop when a weight became NaN or infinite (a finite loss can hide it: ReLU outputs 0
+        for NaN pre-activations in some kernels, and a diverged model must not be exported)."""
+        if self.reason:
+            return
+        for variable in self.model.trainable_variables:
+            if not np.all(np.isfinite(np.asarray(variable))):
+                self.reason = f"weights of {variable.path} became NaN or infinite in epoch {epoch + 1}"
+                self.model.stop_training = True
+                return

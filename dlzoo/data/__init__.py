@@ -104,12 +104,31 @@ def load(spec, seed=0, options=None):
         limit = options.get("train_samples")
         if limit:
             splits = limit_training_samples(splits, int(limit), seed)
+    check_finite(splits)
     mean, variance = splits.input_statistics()
     # Constant inputs (the always-blank corner pixels of digits) get variance 1: they stay 0
     # after standardization instead of being divided by zero.
     variance = np.where(variance < 1e-12, 1.0, variance)
     splits.normalization = {"mean": mean.tolist(), "variance": variance.tolist()}
     return splits
+
+
+def check_finite(splits):
+    """Refuse in-memory data with NaN or infinite inputs or targets (a usage error that names the
+    dataset and the count): a NaN trains a model of NaN weights that ReLU hides from the loss."""
+    if not isinstance(splits, Splits):
+        return  # streamed images are decoded integers: always finite
+    counts = {}
+    for split in ("train", "val", "test"):
+        for part, values in zip(("inputs", "targets"), splits.split(split)):
+            values = np.asarray(values)
+            if values.dtype.kind == "f":
+                counts[part] = counts.get(part, 0) + int(values.size - np.count_nonzero(np.isfinite(values)))
+    bad = {part: count for part, count in counts.items() if count}
+    if bad:
+        described = " and ".join(f"{count} in the {part}" for part, count in bad.items())
+        raise UsageError(f"dataset {splits.name} has {sum(bad.values())} non-finite values (NaN or inf): "
+                         f"{described}; remove or impute them")
 
 
 def select_classes(splits, classes):

@@ -201,6 +201,14 @@ def load_npz(argument, seed, options):
     missing = [key for key in ("x", "y") if key not in arrays]
     if missing:
         raise UsageError(f"{path} has no array {' or '.join(repr(key) for key in missing)}; it has: {', '.join(arrays) or 'nothing'}")
+    if arrays["x"].ndim == 0 or arrays["y"].ndim == 0:
+        raise UsageError(f"{path}: x and y must be arrays with one row per example, got a single value "
+                         f"(x shape {arrays['x'].shape}, y shape {arrays['y'].shape})")
+    if arrays["y"].dtype.kind not in "iufb":
+        raise UsageError(f"{path}: y must hold integer class ids, got {arrays['y'].dtype} values like "
+                         f"{arrays['y'].reshape(-1)[:3].tolist()}")
+    if arrays["x"].dtype.kind not in "iufb":
+        raise UsageError(f"{path}: x must hold numbers, got {arrays['x'].dtype} values")
     x, y = arrays["x"].astype("float32"), arrays["y"].reshape(-1)
     if len(x) != len(y):
         raise UsageError(f"{path}: x has {len(x)} rows but y has {len(y)}")

@@ -43,7 +43,9 @@ def classifier_head(features, num_classes, kernel_initializer="glorot_uniform", 
         kernel_regularizer=kernel_regularizer,
     )(features)
     activation = "sigmoid" if num_classes == 2 else "softmax"
-    return layers.Activation(activation, name=PROBABILITIES_LAYER)(logits)
+    # float32 even under mixed precision: a float16 softmax rounds small probabilities to 0
+    # (log(0) in the loss) and the exported probabilities stay float32 for every client.
+    return layers.Activation(activation, name=PROBABILITIES_LAYER, dtype="float32")(logits)
 
 
 def class_score(logits, class_index):

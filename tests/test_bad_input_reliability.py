@@ -1,0 +1,144 @@
+"""Bad input that used to get through: non-finite data, divergence, unsafe names, silent values."""
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+QUICK = ("--quick", "--set", "train.verbose=0")
+
+
+def assert_usage_error(result, *fragments):
+    """Exit code 2, one line on stderr containing every fragment."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf])
+def test_non_finite_inputs_are_a_usage_error_naming_the_file_and_count(cli_run, tmp_path, bad_value):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4)).astype("float32")
+    x[3, 1] = bad_value
+    x[7, 2] = bad_value
+    np.savez(tmp_path / "table.npz", x=x, y=np.arange(60) % 2)
+    result = cli_run("train", "mlp", "--data", "npz:table.npz", *QUICK, "--runs", "runs")
+    assert_usage_error(result, "table.npz", "2 non-finite")
+    assert not (tmp_path / "runs" / "mlp").exists()
+
+
+def test_adam_at_a_huge_learning_rate_fails_the_run(cli_run, tmp_path):
+    result = cli_run("train", "mlp", "--epochs", "3", "--set", "train.verbose=0", "--set", "optimizer.name=keras.adam",
+                     "--set", "optimizer.learning_rate=1e6", "--runs", "runs")
+    assert result.exit_code == 1, (result.output, result.stderr)
+    assert "diverged" in result.stderr or "NaN" in result.stderr, result.stderr
+    (folder,) = (tmp_path / "runs" / "mlp").iterdir()
+    assert not (folder / "saved_model").exists()
+
+
+def test_non_finite_weights_stop_training():
+    import keras
+
+    from dlzoo.callbacks.divergence_guard import DivergenceGuard
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.layers[0].kernel.assign(np.array([[np.nan], [1.0]], dtype="float32"))
+    guard = DivergenceGuard()
+    guard.set_model(model)
+    guard.on_train_begin()
+    guard.on_epoch_end(0, {"loss": 0.5})
+    assert guard.reason and "NaN" in guard.reason and model.stop_training
+
+
+@pytest.mark.parametrize("name", ["../escaped", "/tmp/absolute", "a/b", ".."])
+def test_recipe_names_cannot_leave_the_runs_root(cli_run, tmp_path, name):
+    result = cli_run("train", "softmax-regression", "--set", f"name={name}", *QUICK, "--runs", "runs")
+    assert_usage_error(result, "name")
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "runs").exists()
+    recipe = tmp_path / "evil.toml"
+    recipe.write_text(f'name = "{name}"\ntask = "classify"\n[data]\ndataset = "moons"\n')
+    assert_usage_error(cli_run("train", recipe, *QUICK, "--runs", "runs"), "name")
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("data.train_samples=-5", "data.train_samples"),
+    ("train.quick_train_samples=0", "train.quick_train_samples"),
+    ("train.early_stopping_patience=-1", "train.early_stopping_patience"),
+    ("train.verbose=7", "train.verbose"),
+    ("train.distribute=galaxy", "train.distribute"),
+    ("train.precision=half", "train.precision"),
+])
+def test_values_out_of_range_are_refused(cli_run, override, fragment):
+    assert_usage_error(cli_run("train", "mlp", "--quick", "--set", override), fragment)
+
+
+def test_an_unknown_monitor_fails_before_the_run_folder_exists(cli_run, tmp_path):
+    result = cli_run("train", "mlp", *QUICK, "--set", "train.monitor=bogus", "--runs", "runs")
+    assert_usage_error(result, "train.monitor", "bogus")
+    assert not (tmp_path / "runs" / "mlp").exists()
+
+
+def test_an_unknown_expected_metric_is_said(cli_run, tmp_path):
+    result = cli_run("train", "softmax-regression", *QUICK, "--set", "expect.metric=test_acuracy", "--runs", "runs")
+    assert result.exit_code == 0, result.stderr
+    assert "test_acuracy" in result.output and "not a metric of this run" in result.output, result.output
+    (folder,) = (tmp_path / "runs" / "softmax-regression").iterdir()
+    target = json.loads((folder / "metrics.json").read_text())["target"]
+    assert not target["passed"] and "not a metric" in target["error"]
+
+
+def test_npz_with_a_scalar_x_or_string_labels_is_a_usage_error(cli_run, tmp_path):
+    np.savez(tmp_path / "scalar.npz", x=np.float32(1.0), y=np.arange(3))
+    assert_usage_error(cli_run("train", "mlp", "--data", "npz:scalar.npz", *QUICK), "scalar.npz", "x")
+    np.savez(tmp_path / "strings.npz", x=np.zeros((6, 2), "float32"), y=np.array(["a", "b"] * 3))
+    assert_usage_error(cli_run("train", "mlp", "--data", "npz:strings.npz", *QUICK), "strings.npz", "integer class ids")
+
+
+def test_a_dotted_task_name_is_a_usage_error(cli_run, tmp_path):
+    recipe = tmp_path / "task.toml"
+    recipe.write_text('name = "task"\ntask = "os.system"\n')
+    assert_usage_error(cli_run("train", recipe, *QUICK), "os.system")
+
+
+def test_usage_errors_under_debug_keep_exit_code_2(cli_run):
+    result = cli_run("--debug", "train", "mlpp")
+    assert result.exit_code == 2
+    assert "Traceback" in result.stderr and "unknown recipe" in result.stderr
+
+
+def test_a_crafted_keras_file_is_refused_as_bad_input(cli_run, tmp_path):
+    """A .keras file with a Lambda layer (arbitrary code) is refused by safe mode: exit 2."""
+    import shutil
+
+    import keras
+
+    assert cli_run("train", "softmax-regression", *QUICK, "--runs", "runs").exit_code == 0
+    (folder,) = (tmp_path / "runs" / "softmax-regression").iterdir()
+    inputs = keras.Input((64,))
+    outputs = keras.layers.Lambda(lambda value: value * 2)(inputs)
+    (folder / "model.keras").unlink()
+    keras.Model(inputs, outputs).save(folder / "model.keras")
+    result = cli_run("export", folder, "--out", "delivery")
+    assert_usage_error(result, "safe")
+    shutil.rmtree(folder)
+
+
+def test_sixteen_bit_grey_pngs_in_memory_keep_their_contrast(tmp_path):
+    from PIL import Image
+
+    from dlzoo import data
+
+    for label, value in (("dark", 1000), ("bright", 60000)):
+        (tmp_path / "images" / label).mkdir(parents=True)
+        for index in range(6):
+            array = np.full((8, 8), value, dtype=np.uint16)
+            Image.fromarray(array).save(tmp_path / "images" / label / f"{index}.png")
+    bundle = data.load(f"folder:{tmp_path / 'images'}", seed=0, options={"stream": False})
+    inputs, labels = bundle.arrays("train")
+    assert inputs.max() <= 255
+    dark = inputs[labels == bundle.class_names.index("dark")]
+    bright = inputs[labels == bundle.class_names.index("bright")]
+    assert dark.max() < 10 and bright.min() > 200

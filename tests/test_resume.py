@@ -1,0 +1,110 @@
+"""--resume continues a run exactly; --deterministic repeats one exactly."""
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+TRAIN = ("train", "mlp", "--epochs", "3", "--deterministic", "--set", "train.verbose=0",
+         "--set", "data.train_samples=300")
+
+
+def run_folder(root):
+    """The one run folder of mlp under ``root``."""
+    (folder,) = (pathlib.Path(root) / "mlp").iterdir()
+    return folder
+
+
+def weights_of(folder):
+    """The trained model's weights of a run folder."""
+    from dlzoo.models_io import load_keras_model
+
+    return [np.asarray(value) for value in load_keras_model(folder / "model.keras").get_weights()]
+
+
+def interrupt_after_first_epoch(monkeypatch):
+    """Make the next run stop with Ctrl-C right after its first epoch's checkpoints."""
+    import keras
+
+    from dlzoo import training
+
+    class StopAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt
+
+    original = training.platform_callbacks
+    monkeypatch.setattr(training, "platform_callbacks",
+                        lambda *args, **kwargs: original(*args, **kwargs) + [StopAfterFirstEpoch()])
+    return original
+
+
+def test_resume_equals_an_uninterrupted_run(cli_run, tmp_path, monkeypatch):
+    assert cli_run(*TRAIN, "--runs", "whole").exit_code == 0
+    whole = run_folder(tmp_path / "whole")
+
+    original = interrupt_after_first_epoch(monkeypatch)
+    result = cli_run(*TRAIN, "--runs", "parts")
+    assert result.exit_code == 130, result.stderr
+    parts = run_folder(tmp_path / "parts")
+    assert json.loads((parts / "metrics.json").read_text())["status"] == "interrupted"
+    assert "--resume" in result.stderr
+    monkeypatch.setattr("dlzoo.training.platform_callbacks", original)
+
+    result = cli_run("train", "--resume", parts)
+    assert result.exit_code == 0, (result.output, result.stderr)
+    record, reference = (json.loads((folder / "metrics.json").read_text()) for folder in (parts, whole))
+    assert record["status"] == "completed" and record["resumed"] and record["deterministic"]
+    assert record["epochs_run"] == reference["epochs_run"] == 3
+    assert record["metrics"] == reference["metrics"]
+    for resumed, uninterrupted in zip(weights_of(parts), weights_of(whole)):
+        np.testing.assert_array_equal(resumed, uninterrupted)
+    assert (parts / "history.csv").read_text() == (whole / "history.csv").read_text()
+
+
+def test_same_seed_twice_gives_identical_metrics(cli_run, tmp_path):
+    for root in ("first", "second"):
+        assert cli_run(*TRAIN, "--runs", root).exit_code == 0
+    first, second = (json.loads((run_folder(tmp_path / root) / "metrics.json").read_text())
+                     for root in ("first", "second"))
+    assert first["metrics"] == second["metrics"] and first["deterministic"] is True
+
+
+@pytest.fixture
+def interrupted_run(cli_run, tmp_path, monkeypatch):
+    """An mlp run interrupted after its first epoch."""
+    interrupt_after_first_epoch(monkeypatch)
+    assert cli_run(*TRAIN, "--runs", "runs").exit_code == 130
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    return run_folder(tmp_path / "runs")
+
+
+def test_resume_refuses_missing_corrupt_and_foreign_checkpoints(cli_run, tmp_path, interrupted_run):
+    state = interrupted_run / "checkpoints" / "last.state.npz"
+    good = state.read_bytes()
+
+    state.write_bytes(good[: len(good) // 3])
+    result = cli_run("train", "--resume", interrupted_run)
+    assert result.exit_code == 2 and "corrupt" in result.stderr, result.stderr
+
+    state.unlink()
+    result = cli_run("train", "--resume", interrupted_run)
+    assert result.exit_code == 2 and "no checkpoint" in result.stderr, result.stderr
+
+    state.write_bytes(good)
+    config = interrupted_run / "config.toml"
+    config.write_text(config.read_text().replace("hidden_units = [\n    256,\n]", "hidden_units = [\n    32,\n]"))
+    assert "32" in config.read_text()
+    result = cli_run("train", "--resume", interrupted_run)
+    assert result.exit_code == 2 and "another model" in result.stderr, result.stderr
+    assert json.loads((interrupted_run / "metrics.json").read_text())["status"] == "interrupted"
+
+
+def test_resume_refuses_a_completed_run_and_a_recipe(cli_run, tmp_path):
+    assert cli_run("train", "softmax-regression", "--quick", "--set", "train.verbose=0", "--runs", "runs").exit_code == 0
+    (folder,) = (tmp_path / "runs" / "softmax-regression").iterdir()
+    result = cli_run("train", "--resume", folder)
+    assert result.exit_code == 2 and "already completed" in result.stderr
+    result = cli_run("train", "mlp", "--resume", folder)
+    assert result.exit_code == 2 and "--resume" in result.stderr
