@@ -432,6 +432,9 @@ def check_model_and_optimizer(config):
 NOT_PACKAGED = "<file>"
 
 
+RESULT_NEUTRAL_KEYS = (("train", "verbose"), ("train", "export"))
+
+
 def changed_settings(config):
     """The ``"section.key"`` settings of ``config`` that differ from its packaged recipe.
 
@@ -450,6 +453,10 @@ def changed_settings(config):
     reference = drop_none(load_config(str(packaged)))
     current = drop_none(config)
     changed = []
+    # How much is printed, and whether a SavedModel is written, do not change what is learned.
+    for section, key in RESULT_NEUTRAL_KEYS:
+        for table in (reference, current):
+            table.get(section, {}).pop(key, None)
     for section in sorted(set(reference) | set(current)):
         mine, theirs = current.get(section), reference.get(section)
         if isinstance(mine, dict) and isinstance(theirs, dict):

@@ -118,6 +118,8 @@ def test_changed_settings_against_the_packaged_recipe(tmp_path):
     from dlzoo import config
 
     assert config.changed_settings(config.load_config("mlp")) == []
+    # Printing less or skipping the SavedModel does not change what is learned.
+    assert config.changed_settings(config.load_config("mlp", ["train.verbose=0", "train.export=false"])) == []
     changed = config.load_config("mlp", ["optimizer.learning_rate=0.1", "model.dropout_rate=0.5"], epochs=3)
     assert config.changed_settings(changed) == ["model.dropout_rate", "optimizer.learning_rate", "train.epochs"]
     # An edited copy of a packaged recipe (dlzoo show mlp > my.toml) is compared with it.
