@@ -329,6 +329,9 @@ def load_config(recipe, overrides=(), **shortcuts):
     config = merge(defaults(), raw)
     if not config["name"]:
         config["name"] = path.stem
+    dataset = shortcuts.pop("dataset", None)
+    if dataset is not None:  # before --set, which may then set the new source's keys
+        switch_dataset(config, dataset)
     for assignment in overrides:
         keys, value = parse_override(assignment)
         apply_override(config, keys, value)
@@ -337,10 +340,25 @@ def load_config(recipe, overrides=(), **shortcuts):
     return config
 
 
-def apply_shortcuts(config, dataset=None, epochs=None, seed=None):
-    """Apply the CLI shortcut options (``--data``, ``--epochs``, ``--seed``)."""
-    if dataset is not None:
-        config["data"]["dataset"] = dataset
+def switch_dataset(config, dataset):
+    """Train on ``dataset`` (``--data``) instead of the recipe's dataset.
+
+    The recipe's keys for its own source (``num_samples`` of a generated corpus) mean nothing
+    to another source, so they are dropped; the common ``[data]`` keys stay.
+    """
+    from dlzoo import data
+    from dlzoo.registry import UnknownNameError
+
+    config["data"]["dataset"] = dataset
+    try:
+        kept = set(SECTION_DEFAULTS["data"]) | set(data.source_options(dataset))
+    except UnknownNameError as error:
+        raise UsageError(f"--data {dataset!r}: {error}") from None
+    config["data"] = {key: value for key, value in config["data"].items() if key in kept}
+
+
+def apply_shortcuts(config, epochs=None, seed=None):
+    """Apply the CLI shortcut options ``--epochs`` and ``--seed`` (``--data``: :func:`switch_dataset`)."""
     if epochs is not None:
         config["train"]["epochs"] = int(epochs)
     if seed is not None:

@@ -91,20 +91,29 @@ def train(config, out=None, quick=False, device="auto", echo=print):
 
 @contextlib.contextmanager
 def sigterm_as_interrupt():
-    """Within this block SIGTERM raises :class:`~dlzoo.errors.Terminated` (a KeyboardInterrupt),
-    so that ``kill`` ends a run as cleanly as Ctrl-C: status, report, exit code 143."""
+    """Within this block SIGTERM ends a run as cleanly as Ctrl-C: status, report, exit code 143.
+
+    Both signals raise :class:`~dlzoo.errors.Terminated` / ``KeyboardInterrupt``; while Keras
+    trains, they are honoured at the next batch boundary (:class:`SignalStop`), because an
+    exception raised inside a traced step comes out as an unrelated Keras error.
+    """
+    from dlzoo.callbacks.signal_stop import SignalStop
+
     def handler(signal_number, frame):
-        raise Terminated(signal_number)
+        if not SignalStop.request(signal_number):
+            raise Terminated(signal_number) if signal_number == signal.SIGTERM else KeyboardInterrupt()
 
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = {number: signal.signal(number, handler) for number in (signal.SIGTERM, signal.SIGINT)}
     except ValueError:  # not the main thread: signals cannot be handled here
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        SignalStop.reset()
+        for number, old_handler in previous.items():
+            signal.signal(number, old_handler)
 
 
 def write_failure(error):

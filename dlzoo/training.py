@@ -244,6 +244,7 @@ def platform_callbacks(folder, settings, stage=None, monitor=None, resumed=None)
 
     from dlzoo.callbacks.atomic_checkpoint import AtomicCheckpoint
     from dlzoo.callbacks.divergence_guard import DivergenceGuard
+    from dlzoo.callbacks.signal_stop import SignalStop
 
     monitor = monitor or settings["monitor"]
     best, last = checkpoint_paths(folder, stage)
@@ -262,6 +263,7 @@ def platform_callbacks(folder, settings, stage=None, monitor=None, resumed=None)
         AtomicCheckpoint(best, last, state_path(folder, stage), monitor=monitor, extra_state=history_state,
                          best_value=(resumed or {}).get("best")),
         DivergenceGuard(factor=DIVERGENCE_FACTOR),
+        SignalStop(),
     ]
     if settings.get("early_stopping_patience", 0) > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=settings["early_stopping_patience"]))
