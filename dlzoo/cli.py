@@ -133,9 +133,9 @@ def list_command(pattern, topic, markdown):
         if not rows:
             raise UsageError(f"no recipe of topic '{topic}' (topics: {', '.join(topics)})")
     if markdown:
-        columns = ("name", "topic", "task", "dataset", "target", "source")
+        columns = ("name", "topic", "task", "dataset", "target", "baseline", "source")
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        lines += ["| " + " | ".join(str(row[column]) for column in columns) + " |" for row in rows]
+        lines += ["| " + " | ".join(str(row[column] or "—") for column in columns) + " |" for row in rows]
         click.echo("\n".join(lines))
         return
     columns = ("name", "topic", "task", "dataset", "target")

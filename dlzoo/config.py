@@ -63,9 +63,11 @@ SECTION_DEFAULTS = {
         "quick_train_samples": 512,
         "gradient_statistics": False,
         "export": True,
+        "baselines": True,  # fit scikit-learn baselines on the same split (classify / regress)
         "verbose": 1,
     },
-    "expect": {"metric": "test_accuracy", "minimum": 0.0, "maximum": None, "budget": "", "source": ""},
+    # baseline: the measured best scikit-learn baseline on the recipe's data (README column; benchmarks/baselines.py)
+    "expect": {"metric": "test_accuracy", "minimum": 0.0, "maximum": None, "budget": "", "source": "", "baseline": ""},
 }
 OPTIONAL_TYPES = {
     "num_samples": (int,),
@@ -324,6 +326,7 @@ def recipe_summary(path):
         "target": target,
         "summary": raw.get("summary", ""),
         "source": expect.get("source", ""),
+        "baseline": expect.get("baseline", ""),
     }
 
 
