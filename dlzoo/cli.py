@@ -168,7 +168,8 @@ def show(recipe, overrides):
 @click.option("--out", hidden=True, help="Not an option of train: use --runs.")
 @click.option("--quick", is_flag=True, help="Train a tiny budget: a smoke test.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True, help=DEVICE_HELP)
-def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, device):
+@click.option("--overfit-batch", is_flag=True, help="Debugging: train on ONE batch until the loss is near zero (a model that cannot has a bug).")
+def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, device, overfit_batch):
     """Train a recipe (a name from 'dlzoo list' or a .toml file)."""
     from dlzoo import config
 
@@ -176,6 +177,11 @@ def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, devic
     resolved = config.load_config(recipe, overrides, dataset=dataset, epochs=epochs, seed=seed)
     check_runs_root(runs_root)
     load_tensorflow()
+    if overfit_batch:
+        from dlzoo import check as check_module
+
+        check_module.overfit_batch(resolved, out=runs_root, echo=click.echo)
+        return
     from dlzoo.sweep import train_recipe
 
     folder, record = train_recipe(resolved, out=runs_root, quick=quick, device=device, echo=click.echo)
@@ -315,6 +321,21 @@ def compare(runs_to_compare, out, runs_root):
     table, folder = compare_runs(runs_to_compare, out=out, root=runs_root)
     click.echo(table)
     click.echo(f"\ncomparison written to {folder}")
+
+
+@cli.command()
+@click.argument("recipe")
+@click.option("--set", "overrides", multiple=True, help=SET_HELP)
+@click.option("--data", "dataset", help="Dataset spec, e.g. digits, npz:file.npz.")
+def check(recipe, overrides, dataset):
+    """Without training: shapes, initial loss, gradients at init, label balance, train/test duplicates."""
+    from dlzoo import config
+
+    resolved = config.load_config(recipe, overrides, dataset=dataset)
+    load_tensorflow()
+    from dlzoo import check as check_module
+
+    check_module.check(resolved, echo=click.echo)
 
 
 # --debug is accepted after the command name too (`dlzoo train mlp --debug`), like before it.
