@@ -338,6 +338,25 @@ def check(recipe, overrides, dataset):
     check_module.check(resolved, echo=click.echo)
 
 
+@cli.command("lr-find")
+@click.argument("recipe")
+@click.option("--set", "overrides", multiple=True, help=SET_HELP)
+@click.option("--start", type=float, default=1e-6, show_default=True, help="Smallest learning rate tried.")
+@click.option("--end", type=float, default=1.0, show_default=True, help="Largest learning rate tried.")
+@click.option("--steps", type=int, default=200, show_default=True, help="Steps (one batch each) from --start to --end.")
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False), help=RUNS_HELP)
+def lr_find(recipe, overrides, start, end, steps, runs_root):
+    """Learning-rate range test (Smith 2017): loss vs rate on a log scale, a suggested rate, a report."""
+    from dlzoo import config
+    from dlzoo import lr_find as lr_find_module
+
+    lr_find_module.check_arguments(start, end, steps)
+    resolved = config.load_config(recipe, overrides)
+    check_runs_root(runs_root)
+    load_tensorflow()
+    lr_find_module.find(resolved, out=runs_root, start=start, end=end, steps=steps, echo=click.echo)
+
+
 # --debug is accepted after the command name too (`dlzoo train mlp --debug`), like before it.
 for _command in cli.commands.values():
     _command.params.append(click.Option(["--debug"], is_flag=True, expose_value=False, callback=enable_debug,
