@@ -357,6 +357,32 @@ def lr_find(recipe, overrides, start, end, steps, runs_root):
     lr_find_module.find(resolved, out=runs_root, start=start, end=end, steps=steps, echo=click.echo)
 
 
+@cli.command()
+@click.argument("recipe", required=False)
+@click.option("--space", "spaces", multiple=True, help="A hyper-parameter range: section.key=log(low,high) | range(low,high) | int(low,high) | [v1,v2,...] (repeatable).")
+@click.option("--trials", type=int, help="Number of trials (default 10; with --resume: the new total).")
+@click.option("--algo", type=click.Choice(["random", "bayes", "hyperband"]), default="random", show_default=True)
+@click.option("--set", "overrides", multiple=True, help=SET_HELP)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the search algorithm.")
+@click.option("--quick", is_flag=True, help="Every trial a --quick run (a smoke test of the search).")
+@click.option("--resume", "resume_folder", type=click.Path(file_okay=False), help="Continue the search in this tune folder.")
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False), help=RUNS_HELP)
+def tune(recipe, spaces, trials, algo, overrides, seed, quick, resume_folder, runs_root):
+    """Hyper-parameter search on KerasTuner; every trial is a normal run, the best is best.toml."""
+    from dlzoo import tune as tune_module
+
+    if resume_folder:
+        settings = tune_module.resume_settings(resume_folder, trials)
+    else:
+        if not recipe:
+            raise UsageError("dlzoo tune needs a RECIPE (or --resume FOLDER)")
+        settings = tune_module.prepare_settings(recipe, overrides, spaces, 10 if trials is None else trials, algo,
+                                                quick, seed)
+        check_runs_root(runs_root)
+    load_tensorflow()
+    tune_module.run_search(settings, folder=resume_folder, out=runs_root, echo=click.echo)
+
+
 # --debug is accepted after the command name too (`dlzoo train mlp --debug`), like before it.
 for _command in cli.commands.values():
     _command.params.append(click.Option(["--debug"], is_flag=True, expose_value=False, callback=enable_debug,
