@@ -263,14 +263,25 @@ def export(run, export_format, out, runs_root):
 @click.option("--samples", type=click.IntRange(min=1, max=64), default=8, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the pictures (default: the run's plots/).")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RUN when it is a recipe name.")
-def visualize(run, method, layer, class_index, samples, out, runs_root):
+@click.option("--score", is_flag=True, help="Also score the attribution method(s) against the objects' true masks (datasets with masks: shapes).")
+def visualize(run, method, layer, class_index, samples, out, runs_root, score):
     """Saliency, CAM, Grad-CAM, activation maximization and more for a trained run."""
     run = str(resolve_run_argument(run, runs_root))
+    if score:
+        from dlzoo import explanation_scores
+        from dlzoo.models_io import read_run
+
+        explanation_scores.check_dataset(read_run(run, runs_root)[1])  # no masks: say so before TensorFlow loads
     load_tensorflow()
     from dlzoo.visualize_command import visualize_run
 
     for path in visualize_run(run, method=method, layer=layer, class_index=class_index, samples=samples,
                               out=out, root=runs_root):
+        click.echo(f"wrote {path}")
+    if score:
+        from dlzoo.models_io import load_run
+
+        path = explanation_scores.score_run(load_run(run, runs_root), method, out=out, echo=click.echo)
         click.echo(f"wrote {path}")
 
 

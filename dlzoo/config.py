@@ -84,7 +84,7 @@ OPEN_SECTIONS = ("model", "optimizer", "sweep")
 
 
 # Topic folders in the order of the syllabus; `dlzoo list` follows it.
-TOPIC_ORDER = ("neuron", "feedforward", "optimization", "backprop", "deep-training", "cnn", "rnn", "seq2seq",
+TOPIC_ORDER = ("neuron", "feedforward", "optimization", "backprop", "deep-training", "cnn", "methodology", "rnn", "seq2seq",
                "autoencoders", "gan", "embeddings", "transformers")
 
 
