@@ -309,14 +309,23 @@ def predict(run, inputs, input_file, runs_root):
 @click.option("--quick", is_flag=True, help="Tiny budgets: checks that every recipe runs, not its target.")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help=RUNS_HELP)
 @click.option("--out", hidden=True, help="Not an option of bench: use --runs.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True, help=DEVICE_HELP)
-def bench(patterns, quick, runs_root, out, device):
+@click.option("--device", "devices", type=click.Choice(["auto", "cpu", "gpu"]), multiple=True,
+              help=DEVICE_HELP + " Give --device cpu --device gpu to compare samples/s on both (default: auto).")
+def bench(patterns, quick, runs_root, out, devices):
     """Train recipes with their full budget and check each against its target."""
     from dlzoo import bench as bench_module
 
     refuse_out_as_runs_root(out, "bench")
     bench_module.select_recipes(patterns)  # an unknown pattern fails before TensorFlow loads
     check_runs_root(runs_root)
+    if len(set(devices)) > 1:
+        if "auto" in devices:
+            raise UsageError("to compare devices give --device cpu --device gpu (auto is not a device)")
+        from dlzoo import bench_devices
+
+        bench_devices.compare_devices(patterns, devices, quick=quick, out=runs_root, echo=click.echo)
+        return
+    device = devices[0] if devices else "auto"
     load_tensorflow()
     bench_module.run_bench(patterns, quick=quick, out=runs_root, device=device, echo=click.echo)
 
@@ -392,6 +401,17 @@ def tune(recipe, spaces, trials, algo, overrides, seed, quick, resume_folder, ru
         check_runs_root(runs_root)
     load_tensorflow()
     tune_module.run_search(settings, folder=resume_folder, out=runs_root, echo=click.echo)
+
+
+@cli.command()
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False), help=RUNS_HELP)
+def doctor(runs_root):
+    """Versions, GPUs (compute capability, mixed precision), the TFDS cache and the runs folder."""
+    load_tensorflow()
+    from dlzoo import doctor as doctor_module
+
+    for line in doctor_module.report_lines(runs_root):
+        click.echo(line)
 
 
 # --debug is accepted after the command name too (`dlzoo train mlp --debug`), like before it.

@@ -84,6 +84,20 @@ def as_toml(value):
     return str(value)
 
 
+def encoded(space):
+    """True when a choice holds lists or tables (``model.hidden_units=[[64],[256,128]]``)."""
+    return space["kind"] == "choice" and any(isinstance(value, (list, dict)) for value in space["values"])
+
+
+def as_toml_value(value):
+    """Any TOML value (lists and inline tables too) as ``--set`` text."""
+    if isinstance(value, list):
+        return "[" + ", ".join(as_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key} = {as_toml_value(item)}" for key, item in value.items()) + "}"
+    return as_toml(value)
+
+
 def candidate_values(space):
     """The values of a space that must all be valid: every choice, or both ends of a range."""
     return space["values"] if space["kind"] == "choice" else [space["low"], space["high"]]
@@ -99,7 +113,7 @@ def check_spaces(recipe, overrides, spaces):
             raise UsageError(f"--space {space['key']}: epochs take int(low,high) or a list of integers")
         for value in candidate_values(space):
             try:
-                config_module.load_config(recipe, [*overrides, f"{space['key']}={as_toml(value)}"])
+                config_module.load_config(recipe, [*overrides, f"{space['key']}={as_toml_value(value)}"])
             except UsageError as error:
                 raise UsageError(f"--space {space['key']}: {error}") from None
 
@@ -108,7 +122,7 @@ def check_components(recipe, overrides, spaces):
     """Check ``[model]`` / ``[optimizer]`` values with the builders (needs Keras; still before any trial)."""
     for space in spaces:
         for value in candidate_values(space):
-            resolved = config_module.load_config(recipe, [*overrides, f"{space['key']}={as_toml(value)}"])
+            resolved = config_module.load_config(recipe, [*overrides, f"{space['key']}={as_toml_value(value)}"])
             try:
                 config_module.check_component_options(resolved)
             except UsageError as error:
@@ -119,6 +133,8 @@ def declare(hyperparameters, space):
     """Declare one space in KerasTuner's ``HyperParameters``."""
     name = space["key"]
     if space["kind"] == "choice":
+        if encoded(space):  # KerasTuner chooses among scalars: lists and tables travel as TOML text
+            return hyperparameters.Choice(name, [as_toml_value(value) for value in space["values"]])
         return hyperparameters.Choice(name, space["values"])
     if space["kind"] == "int":
         return hyperparameters.Int(name, space["low"], space["high"])
@@ -165,7 +181,9 @@ def make_tuner(settings, folder, echo):
         def run_trial(self, trial, *args, **kwargs):
             """Train one run; return its validation objective (a failed run fails the trial)."""
             values = dict(trial.hyperparameters.values)
-            overrides = [f"{key}={as_toml(value)}" for key, value in values.items() if not key.startswith("tuner/")]
+            text_keys = {space["key"] for space in settings["spaces"] if encoded(space)}  # already TOML text
+            overrides = [f"{key}={value if key in text_keys else as_toml(value)}" for key, value in values.items()
+                         if not key.startswith("tuner/")]
             if "tuner/epochs" in values:  # Hyperband's budget for this trial (trained from scratch)
                 overrides.append(f"train.epochs={int(values['tuner/epochs'])}")
             resolved = config_module.load_config(settings["recipe"], [*settings["overrides"], *overrides])
@@ -326,8 +344,9 @@ def parallel_coordinates(settings, trials, path):
     for space in settings["spaces"]:
         values = [trial["values"][space["key"]] for trial in trials]
         if space["kind"] == "choice":
-            positions = {repr(value): index for index, value in enumerate(space["values"])}
-            scaled = [positions[repr(value)] / max(len(space["values"]) - 1, 1) for value in values]
+            choices = [as_toml_value(value) for value in space["values"]] if encoded(space) else space["values"]
+            positions = {repr(value): index for index, value in enumerate(choices)}
+            scaled = [positions[repr(value)] / max(len(choices) - 1, 1) for value in values]
         else:
             low, high = space["low"], space["high"]
             transform = np.log10 if space["kind"] == "log" else (lambda number: number)
