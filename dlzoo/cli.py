@@ -135,9 +135,9 @@ def list_command(pattern, topic, markdown):
         if not rows:
             raise UsageError(f"no recipe of topic '{topic}' (topics: {', '.join(topics)})")
     if markdown:
-        columns = ("name", "topic", "task", "dataset", "target", "source")
+        columns = ("name", "topic", "task", "dataset", "target", "baseline", "source")
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        lines += ["| " + " | ".join(str(row[column]) for column in columns) + " |" for row in rows]
+        lines += ["| " + " | ".join(str(row[column] or "—") for column in columns) + " |" for row in rows]
         click.echo("\n".join(lines))
         return
     columns = ("name", "topic", "task", "dataset", "target")
@@ -174,7 +174,9 @@ def show(recipe, overrides):
               help="Continue an interrupted or failed run folder from its last checkpoint, in that folder.")
 @click.option("--deterministic", is_flag=True, help="Seeded, deterministic ops: the same run twice gives the same numbers (train.deterministic).")
 @click.option("--devices", type=click.IntRange(min=1), help="Split the CPU into N logical devices (train.devices; with train.distribute = \"mirrored\").")
-def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, device, resume_run, deterministic, devices):
+@click.option("--overfit-batch", is_flag=True, help="Debugging: train on ONE batch until the loss is near zero (a model that cannot has a bug).")
+def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, device, resume_run, deterministic, devices,
+          overfit_batch):
     """Train a recipe (a name from 'dlzoo list' or a .toml file), or --resume a run."""
     from dlzoo import config
 
@@ -198,6 +200,11 @@ def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, devic
     resolved = config.load_config(recipe, overrides, dataset=dataset, epochs=epochs, seed=seed)
     check_runs_root(runs_root)
     load_tensorflow()
+    if overfit_batch:
+        from dlzoo import check as check_module
+
+        check_module.overfit_batch(resolved, out=runs_root, echo=click.echo)
+        return
     from dlzoo.sweep import train_recipe
 
     folder, record = train_recipe(resolved, out=runs_root, quick=quick, device=device, echo=click.echo)
@@ -296,14 +303,25 @@ def export(run, export_format, out, runs_root, allow_failed):
 @click.option("--samples", type=click.IntRange(min=1, max=64), default=8, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the pictures (default: the run's plots/).")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RUN when it is a recipe name.")
-def visualize(run, method, layer, class_index, samples, out, runs_root):
+@click.option("--score", is_flag=True, help="Also score the attribution method(s) against the objects' true masks (datasets with masks: shapes).")
+def visualize(run, method, layer, class_index, samples, out, runs_root, score):
     """Saliency, CAM, Grad-CAM, activation maximization and more for a trained run."""
     run = str(resolve_run_argument(run, runs_root))
+    if score:
+        from dlzoo import explanation_scores
+        from dlzoo.models_io import read_run
+
+        explanation_scores.check_dataset(read_run(run, runs_root)[1])  # no masks: say so before TensorFlow loads
     load_tensorflow()
     from dlzoo.visualize_command import visualize_run
 
     for path in visualize_run(run, method=method, layer=layer, class_index=class_index, samples=samples,
                               out=out, root=runs_root):
+        click.echo(f"wrote {path}")
+    if score:
+        from dlzoo.models_io import load_run
+
+        path = explanation_scores.score_run(load_run(run, runs_root), method, out=out, echo=click.echo)
         click.echo(f"wrote {path}")
 
 
@@ -340,14 +358,23 @@ def predict(run, inputs, input_file, runs_root, prompt, length, temperature):
 @click.option("--quick", is_flag=True, help="Tiny budgets: checks that every recipe runs, not its target.")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help=RUNS_HELP)
 @click.option("--out", hidden=True, help="Not an option of bench: use --runs.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True, help=DEVICE_HELP)
-def bench(patterns, quick, runs_root, out, device):
+@click.option("--device", "devices", type=click.Choice(["auto", "cpu", "gpu"]), multiple=True,
+              help=DEVICE_HELP + " Give --device cpu --device gpu to compare samples/s on both (default: auto).")
+def bench(patterns, quick, runs_root, out, devices):
     """Train recipes with their full budget and check each against its target."""
     from dlzoo import bench as bench_module
 
     refuse_out_as_runs_root(out, "bench")
     bench_module.select_recipes(patterns)  # an unknown pattern fails before TensorFlow loads
     check_runs_root(runs_root)
+    if len(set(devices)) > 1:
+        if "auto" in devices:
+            raise UsageError("to compare devices give --device cpu --device gpu (auto is not a device)")
+        from dlzoo import bench_devices
+
+        bench_devices.compare_devices(patterns, devices, quick=quick, out=runs_root, echo=click.echo)
+        return
+    device = devices[0] if devices else "auto"
     load_tensorflow()
     bench_module.run_bench(patterns, quick=quick, out=runs_root, device=device, echo=click.echo)
 
@@ -363,6 +390,77 @@ def compare(runs_to_compare, out, runs_root):
     table, folder = compare_runs(runs_to_compare, out=out, root=runs_root)
     click.echo(table)
     click.echo(f"\ncomparison written to {folder}")
+
+
+@cli.command()
+@click.argument("recipe")
+@click.option("--set", "overrides", multiple=True, help=SET_HELP)
+@click.option("--data", "dataset", help="Dataset spec, e.g. digits, npz:file.npz.")
+def check(recipe, overrides, dataset):
+    """Without training: shapes, initial loss, gradients at init, label balance, train/test duplicates."""
+    from dlzoo import config
+
+    resolved = config.load_config(recipe, overrides, dataset=dataset)
+    load_tensorflow()
+    from dlzoo import check as check_module
+
+    check_module.check(resolved, echo=click.echo)
+
+
+@cli.command("lr-find")
+@click.argument("recipe")
+@click.option("--set", "overrides", multiple=True, help=SET_HELP)
+@click.option("--start", type=float, default=1e-6, show_default=True, help="Smallest learning rate tried.")
+@click.option("--end", type=float, default=1.0, show_default=True, help="Largest learning rate tried.")
+@click.option("--steps", type=int, default=200, show_default=True, help="Steps (one batch each) from --start to --end.")
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False), help=RUNS_HELP)
+def lr_find(recipe, overrides, start, end, steps, runs_root):
+    """Learning-rate range test (Smith 2017): loss vs rate on a log scale, a suggested rate, a report."""
+    from dlzoo import config
+    from dlzoo import lr_find as lr_find_module
+
+    lr_find_module.check_arguments(start, end, steps)
+    resolved = config.load_config(recipe, overrides)
+    check_runs_root(runs_root)
+    load_tensorflow()
+    lr_find_module.find(resolved, out=runs_root, start=start, end=end, steps=steps, echo=click.echo)
+
+
+@cli.command()
+@click.argument("recipe", required=False)
+@click.option("--space", "spaces", multiple=True, help="A hyper-parameter range: section.key=log(low,high) | range(low,high) | int(low,high) | [v1,v2,...] (repeatable).")
+@click.option("--trials", type=int, help="Number of trials (default 10; with --resume: the new total).")
+@click.option("--algo", type=click.Choice(["random", "bayes", "hyperband"]), default="random", show_default=True)
+@click.option("--set", "overrides", multiple=True, help=SET_HELP)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the search algorithm.")
+@click.option("--quick", is_flag=True, help="Every trial a --quick run (a smoke test of the search).")
+@click.option("--resume", "resume_folder", type=click.Path(file_okay=False), help="Continue the search in this tune folder.")
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False), help=RUNS_HELP)
+def tune(recipe, spaces, trials, algo, overrides, seed, quick, resume_folder, runs_root):
+    """Hyper-parameter search on KerasTuner; every trial is a normal run, the best is best.toml."""
+    from dlzoo import tune as tune_module
+
+    if resume_folder:
+        settings = tune_module.resume_settings(resume_folder, trials)
+    else:
+        if not recipe:
+            raise UsageError("dlzoo tune needs a RECIPE (or --resume FOLDER)")
+        settings = tune_module.prepare_settings(recipe, overrides, spaces, 10 if trials is None else trials, algo,
+                                                quick, seed)
+        check_runs_root(runs_root)
+    load_tensorflow()
+    tune_module.run_search(settings, folder=resume_folder, out=runs_root, echo=click.echo)
+
+
+@cli.command()
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False), help=RUNS_HELP)
+def doctor(runs_root):
+    """Versions, GPUs (compute capability, mixed precision), the TFDS cache and the runs folder."""
+    load_tensorflow()
+    from dlzoo import doctor as doctor_module
+
+    for line in doctor_module.report_lines(runs_root):
+        click.echo(line)
 
 
 # --debug is accepted after the command name too (`dlzoo train mlp --debug`), like before it.

@@ -59,6 +59,7 @@ SECTION_DEFAULTS = {
         "quick_train_samples": 512,
         "gradient_statistics": False,
         "export": True,
+        "baselines": True,  # fit scikit-learn baselines on the same split (classify / regress)
         "verbose": 1,
         "deterministic": False,  # seeds + TensorFlow's deterministic ops (--deterministic)
         "distribute": "none",  # "none", "mirrored" (all local GPUs or --devices N CPUs), "multiworker" (TF_CONFIG)
@@ -66,7 +67,8 @@ SECTION_DEFAULTS = {
         "precision": "float32",  # or "mixed": float16 on GPUs, bfloat16 on CPUs, float32 variables
         "jit_compile": None,  # XLA: true / false; unset: Keras's choice
     },
-    "expect": {"metric": "test_accuracy", "minimum": 0.0, "maximum": None, "budget": "", "source": ""},
+    # baseline: the measured best scikit-learn baseline on the recipe's data (README column; benchmarks/baselines.py)
+    "expect": {"metric": "test_accuracy", "minimum": 0.0, "maximum": None, "budget": "", "source": "", "baseline": ""},
 }
 OPTIONAL_TYPES = {
     "maximum": (int, float),
@@ -95,7 +97,7 @@ OPEN_SECTIONS = ("model", "optimizer", "sweep")
 
 
 # Topic folders in the order of the syllabus; `dlzoo list` follows it.
-TOPIC_ORDER = ("neuron", "feedforward", "optimization", "backprop", "deep-training", "cnn", "rnn", "seq2seq",
+TOPIC_ORDER = ("neuron", "feedforward", "optimization", "backprop", "deep-training", "cnn", "methodology", "rnn", "seq2seq",
                "autoencoders", "gan", "embeddings", "transformers")
 
 
@@ -398,6 +400,7 @@ def recipe_summary(path):
         "target": target,
         "summary": raw.get("summary", ""),
         "source": expect.get("source", ""),
+        "baseline": expect.get("baseline", ""),
     }
 
 

@@ -54,7 +54,10 @@ class ClassifyTask(SupervisedTask):
         """Train and finish as every supervised task; add augmentation and gradient pictures."""
         if prepared.callbacks:
             prepared.callbacks[0].output_path = str(folder / "gradient_statistics.csv")
+        from dlzoo import performance
+
         results = super().run(prepared, folder)
+        results["flops_per_example"] = performance.flops_per_example(prepared.model)
         if prepared.config["data"]["augment"]:
             draw_augmentation(prepared.datasets["train"], prepared.splits.class_names, folder)
         if prepared.callbacks:
@@ -81,9 +84,13 @@ class ClassifyTask(SupervisedTask):
                 f"ECE {result['expected_calibration_error']:.4f} on {result['examples']} examples")
 
     def draw(self, model, splits, folder, config, test_result):
-        """The confusion matrix; the decision boundary for 2-D inputs."""
+        """The confusion matrix; ROC / PR curves, reliability, confident mistakes (:mod:`dlzoo.performance`);
+        the decision boundary for 2-D inputs."""
+        from dlzoo import performance
+
         plots.confusion_matrix(test_result["confusion_matrix"], splits.class_names,
                                folder / "plots" / "confusion_matrix.png")
+        performance.draw(model, splits, folder, config, test_result)
         if splits.input_shape == (2,):
             plots.decision_boundary(lambda inputs: predict(model, inputs), *splits.arrays("test"),
                                     folder / "plots" / "decision_boundary.png", title=f"{config['name']} (test points)")

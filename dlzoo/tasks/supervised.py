@@ -200,7 +200,8 @@ class SupervisedTask(Task):
     def finish(self, model, splits, folder, config, history):
         """Evaluate every split, save ``model.keras``, export a verified SavedModel and draw.
 
-        Returns the results for ``metrics.json``: the metrics, parameter count and export check.
+        Returns the results for ``metrics.json``: the metrics, parameter count, export check and
+        (``train.baselines``) the scikit-learn baselines on the same split (:mod:`dlzoo.baselines`).
         """
         from dlzoo import export
 
@@ -221,7 +222,7 @@ class SupervisedTask(Task):
             plots.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png",
                                   title=config["name"])
         self.draw(model, splits, folder, config, test_result)
-        return {
+        results = {
             "metrics": metrics,
             "parameters": int(model.count_params()),
             "epochs_run": len(history.get("loss", [])),
@@ -230,6 +231,12 @@ class SupervisedTask(Task):
                      "sizes": splits.sizes(), "normalization": splits.normalization,
                      "raw_value_range": list(value_range(splits))},
         }
+        if config["train"].get("baselines", True):
+            # "Is deep learning worth it here?": scikit-learn models on the same split and inputs.
+            from dlzoo import baselines
+
+            baselines.attach(results, splits, folder, seed=config["train"]["seed"])
+        return results
 
     # 3. What the commands ask --------------------------------------------------------------
 

@@ -1,0 +1,175 @@
+"""Classical baselines: "is deep learning worth it here?"
+
+Every classification and regression run also fits scikit-learn models on **the same split**
+and **the same inputs, standardized the same way** as the network sees them (the training
+split's mean and variance from ``splits.normalization``, then flattened to one row per
+example):
+
+* classification: logistic regression and an RBF-kernel SVM (a random forest instead when the
+  training split is too large for a kernel SVM to be quick);
+* regression: linear (least-squares) regression and a random forest.
+
+Each baseline reports its validation and test score and its fit time; :func:`verdict` says in
+one line whether the network is clearly better than the best of them, about the same, or worse.
+The numbers go into ``metrics.json`` (``record["baselines"]`` and the metric
+``baseline_best_test_accuracy`` / ``baseline_best_test_r2``) and a report section.
+
+Streamed datasets (image folders, TFDS read batch by batch) are skipped with a note: loading
+them whole into memory to fit an SVM is what streaming exists to avoid.
+"""
+
+import math
+import time
+
+import numpy as np
+import threadpoolctl
+
+from dlzoo import report
+
+# Above this many training examples an RBF-SVM (quadratic in the examples) is replaced by a forest.
+KERNEL_SVM_LIMIT = 10000
+
+
+def standardized_rows(splits, split):
+    """Inputs of ``split`` standardized with the training statistics, one flat row per example."""
+    inputs, targets = splits.arrays(split)
+    inputs = np.asarray(inputs, dtype="float32")
+    normalization = splits.normalization or {}
+    if normalization.get("mean") is not None:
+        # The same broadcast as the model's Normalization layer: per channel / per feature.
+        mean = np.asarray(normalization["mean"], dtype="float32")
+        std = np.sqrt(np.asarray(normalization["variance"], dtype="float32"))
+        inputs = (inputs - mean) / std
+    return inputs.reshape(len(inputs), -1), np.asarray(targets)
+
+
+def candidate_models(targets, train_size, seed):
+    """``[(name, scikit-learn estimator)]`` for ``"classes"`` or ``"values"`` targets."""
+    from sklearn import ensemble, linear_model, svm
+
+    if targets == "classes":
+        second = (("RBF-SVM", svm.SVC(kernel="rbf", C=10.0, gamma="scale")) if train_size <= KERNEL_SVM_LIMIT else
+                  ("random forest", ensemble.RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=-1)))
+        return [("logistic regression", linear_model.LogisticRegression(max_iter=2000)), second]
+    return [("linear regression", linear_model.LinearRegression()),
+            ("random forest", ensemble.RandomForestRegressor(n_estimators=200, random_state=seed, n_jobs=-1))]
+
+
+def score(estimator, targets, inputs, labels):
+    """Accuracy for classes, R² for values (the headline metric of each task)."""
+    from sklearn import metrics
+
+    predictions = estimator.predict(inputs)
+    if targets == "classes":
+        return float(metrics.accuracy_score(labels, predictions))
+    return float(metrics.r2_score(labels, predictions))
+
+
+def fit_baselines(splits, seed=0):
+    """Fit every candidate on the training split; returns ``{"metric", "models": [...]}`` or ``None``.
+
+    Returns ``None`` for data that is not held in memory (a streamed bundle) and explains why in
+    ``{"skipped": reason}`` instead.
+    """
+    from dlzoo.data.splits import Splits
+
+    if not isinstance(splits, Splits):
+        return {"skipped": f"{splits.name} is streamed from disk; classical baselines need the data in memory "
+                           "(set data.stream = false to get them)"}
+    targets = splits.targets
+    metric = "accuracy" if targets == "classes" else "r2"
+    train_inputs, train_labels = standardized_rows(splits, "train")
+    if targets == "classes" and len(np.unique(train_labels)) < 2:
+        return {"skipped": "the training split has a single class"}
+    evaluated = {split: standardized_rows(splits, split) for split in ("val", "test")}
+    models = []
+    for name, estimator in candidate_models(targets, len(train_labels), seed):
+        start = time.perf_counter()
+        # One BLAS thread: next to TensorFlow's thread pools, OpenBLAS threads spin against each
+        # other and made logistic regression on 3072 pixels 30x slower on a busy 2-core machine.
+        with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+            estimator.fit(train_inputs, train_labels)
+        fit_seconds = time.perf_counter() - start
+        row = {"name": name, "fit_seconds": fit_seconds}
+        for split, (inputs, labels) in evaluated.items():
+            if len(labels):
+                row[f"{split}_{metric}"] = score(estimator, targets, inputs, labels)
+        models.append(row)
+    return {"metric": metric, "models": models}
+
+
+def best_model(result):
+    """The baseline with the best test score (``None`` when there is none)."""
+    metric = result.get("metric")
+    scored = [model for model in result.get("models", []) if f"test_{metric}" in model]
+    return max(scored, key=lambda model: model[f"test_{metric}"]) if scored else None
+
+
+def margin(metric, value, test_size):
+    """How far apart two test scores must be to call one better.
+
+    For accuracy: two standard errors of a proportion on the test split (about 0.02 on 360
+    digits); for R² a fixed 0.02. Smaller differences are noise of the split and the seed.
+    """
+    if metric == "accuracy":
+        p = min(max(value, 0.01), 0.99)
+        return 2.0 * math.sqrt(p * (1.0 - p) / max(test_size, 1))
+    return 0.02
+
+
+def verdict(network_value, result, test_size):
+    """One line: is the network clearly better than the best classical baseline?"""
+    best = best_model(result)
+    if best is None or network_value is None:
+        return "no baseline to compare with"
+    metric = result["metric"]
+    baseline_value = best[f"test_{metric}"]
+    gap = network_value - baseline_value
+    allowed = margin(metric, max(network_value, baseline_value), test_size)
+    name = "accuracy" if metric == "accuracy" else "R²"
+    numbers = f"test {name} {network_value:.4f} vs {baseline_value:.4f} ({best['name']}, fit in {best['fit_seconds']:.2g} s)"
+    if gap > allowed:
+        return f"the network beats the best classical baseline: {numbers}; deep learning pays off here"
+    if gap < -allowed:
+        return f"the classical baseline is better: {numbers}; a network is not worth it here (or is undertrained)"
+    return (f"the network and the best classical baseline are within noise (±{allowed:.3f}): {numbers}; "
+            "the simpler model is the better choice")
+
+
+def markdown_section(network_value, result, test_size, network_val=None):
+    """The report section: a table of baselines next to the network, and the verdict."""
+    if "skipped" in result:
+        return f"## Classical baselines\n\nSkipped: {result['skipped']}.\n"
+    metric = result["metric"]
+    name = "accuracy" if metric == "accuracy" else "R²"
+    rows = [[model["name"], model.get(f"val_{metric}", "—"), model.get(f"test_{metric}", "—"), model["fit_seconds"]]
+            for model in result["models"]]
+    rows.append(["**the network**", "—" if network_val is None else network_val, network_value, "(see above)"])
+    return ("## Classical baselines\n\n"
+            "scikit-learn models on the same split and the same standardized inputs (flattened):\n\n"
+            + report.markdown_table(["model", f"val {name}", f"test {name}", "fit time (s)"], rows)
+            + f"\n\n**Verdict:** {verdict(network_value, result, test_size)}.\n")
+
+
+def attach(results, splits, folder, seed=0):
+    """Fit the baselines for a finished run and add them to ``results`` (for metrics.json) and the report.
+
+    ``results`` is what :meth:`SupervisedTask.finish` returns; its ``metrics`` gain
+    ``baseline_best_test_<metric>`` and ``results["baselines"]`` holds every model's scores,
+    fit times and the verdict.
+    """
+    result = fit_baselines(splits, seed)
+    metrics = results.setdefault("metrics", {})
+    if "skipped" not in result:
+        metric = result["metric"]
+        network_value = metrics.get(f"test_{metric}")
+        best = best_model(result)
+        if best is not None:
+            metrics[f"baseline_best_test_{metric}"] = best[f"test_{metric}"]
+        result["verdict"] = verdict(network_value, result, splits.sizes()["test"])
+        report.write_section(folder, "15-baselines", markdown_section(network_value, result, splits.sizes()["test"],
+                                                                      metrics.get(f"val_{metric}")))
+    else:
+        report.write_section(folder, "15-baselines", markdown_section(None, result, 0))
+    results["baselines"] = result
+    return result

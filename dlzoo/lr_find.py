@@ -1,0 +1,155 @@
+"""``dlzoo lr-find RECIPE``: the learning-rate range test (Smith 2017, "Cyclical Learning Rates").
+
+Train from the recipe's initial weights for a few hundred steps while the learning rate grows
+exponentially from ``start`` to ``end``; record the loss of every step. The loss first stays
+flat (the rate is too small to move), then falls (good rates), then explodes (too large).
+The suggested rate is a tenth of the rate at the lowest smoothed loss (the fastai rule: the
+minimum itself is already on the edge of divergence); the rate of the steepest descent is
+reported too.
+
+Each test writes ``runs/<recipe>-lr-find/<time>/``: ``plots/lr_find.png`` (loss vs rate on a
+log scale, suggestion marked), ``lr_find.csv``, ``metrics.json`` and ``report.md``.
+"""
+
+import math
+
+import numpy as np
+
+from dlzoo import config as config_module
+from dlzoo import plots, report, runs
+from dlzoo.errors import UsageError
+
+# Stop once the smoothed loss is this many times its best: the rate has diverged.
+DIVERGENCE = 4.0
+# Exponential smoothing of the per-step losses: about the last 10 steps (fastai's 0.98 lags
+# far behind a loss that falls quickly in a 100-200 step test).
+SMOOTHING = 0.9
+
+
+def check_arguments(start, end, steps):
+    """Refuse an empty or reversed range before anything is loaded."""
+    if not 0 < start < end:
+        raise UsageError(f"--start must be positive and below --end, got {start:g} and {end:g}")
+    if steps < 10:
+        raise UsageError(f"--steps must be at least 10, got {steps}")
+
+
+def learning_rates(start, end, steps):
+    """``steps`` rates growing geometrically from ``start`` to ``end``."""
+    return np.geomspace(start, end, steps)
+
+
+def smooth(losses, beta=SMOOTHING):
+    """Exponentially smoothed losses with bias correction (the first values are not pulled to 0)."""
+    smoothed, average = [], 0.0
+    for step, loss in enumerate(losses, start=1):
+        average = beta * average + (1 - beta) * loss
+        smoothed.append(average / (1 - beta ** step))
+    return np.array(smoothed)
+
+
+def suggest(rates, smoothed):
+    """``{"suggested", "minimum", "steepest"}`` learning rates from the smoothed loss curve.
+
+    ``minimum``: the rate at the lowest smoothed loss; ``suggested``: a tenth of it; ``steepest``:
+    where the loss falls fastest per factor of rate (the most negative slope in log-rate).
+    """
+    rates, smoothed = np.asarray(rates), np.asarray(smoothed)
+    best = int(np.argmin(smoothed))
+    slopes = np.gradient(smoothed, np.log(rates)) if len(rates) > 2 else np.zeros_like(rates)
+    skip = len(rates) // 10  # the first steps' slopes are noise of the smoothing's warm-up
+    steepest = skip + int(np.argmin(slopes[skip: best + 1])) if best > skip else best
+    return {"suggested": float(rates[best] / 10.0), "minimum": float(rates[best]), "steepest": float(rates[steepest])}
+
+
+def range_test(model, dataset, rates):
+    """Train ``model`` one batch per rate; returns the raw losses (stops early once it diverges)."""
+    import tensorflow as tf
+
+    optimizer = model.optimizer
+
+    @tf.function
+    def step(inputs, labels):
+        """One optimizer step; the loss before the update."""
+        with tf.GradientTape() as tape:
+            loss = model.loss(labels, model(inputs, training=True))
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return loss
+
+    losses, best = [], math.inf
+    batches = iter(dataset.repeat())
+    for rate in rates:
+        optimizer.learning_rate = float(rate)
+        inputs, labels = next(batches)
+        loss = float(step(inputs, labels))
+        losses.append(loss)
+        smoothed = smooth(losses)[-1]
+        best = min(best, smoothed)
+        if not math.isfinite(loss) or smoothed > DIVERGENCE * best:
+            break
+    return losses
+
+
+def find(config, out=None, start=1e-6, end=1.0, steps=200, echo=print):
+    """Run the range test on the recipe; write its folder and return ``(folder, record)``."""
+    from dlzoo import tasks, train, training
+    from dlzoo.tasks.supervised import SupervisedTask
+
+    task = tasks.create(config["task"])
+    if not isinstance(task, SupervisedTask) or config["task"] == "transfer":
+        raise UsageError(f"lr-find needs a Keras model trained by one optimizer (classify, regress); "
+                         f"{config['name']} is a {config['task']!r} recipe with no such learning rate")
+    recipe_rate = config["optimizer"]["learning_rate"]
+    config = dict(config, optimizer=dict(config["optimizer"], learning_rate=float(start)))
+    prepared = train.prepare(task, config, quick=False)
+    training.seed_everything(config["train"]["seed"])
+    rates = learning_rates(start, end, steps)
+    losses = range_test(prepared.model, prepared.datasets["train"], rates)
+    rates = rates[: len(losses)]
+    finite = [index for index, loss in enumerate(losses) if math.isfinite(loss)]
+    if len(finite) < 3:
+        raise UsageError(f"the loss diverged at once (from {start:g}): try a smaller --start")
+    rates_seen, smoothed = rates[finite], smooth([losses[index] for index in finite])
+    suggestion = suggest(rates_seen, smoothed)
+    folder = runs.new_run_folder(f"{config['name']}-lr-find", out)
+    runs.atomic_write_text(folder / runs.CONFIG_FILE, config_module.to_toml(config))
+    runs.atomic_write_text(folder / "lr_find.csv", "learning_rate,loss,smoothed_loss\n" + "".join(
+        f"{rate:.6g},{losses[index]:.6g},{value:.6g}\n" for index, rate, value in zip(finite, rates_seen, smoothed)))
+    draw(rates_seen, np.asarray(losses)[finite], smoothed, suggestion, folder / "plots" / "lr_find.png", config["name"])
+    record = {"recipe": f"{config['name']}-lr-find", "task": config["task"], "status": "completed",
+              "lr_find": {**suggestion, "start": start, "end": end, "steps": len(losses)},
+              "metrics": {"suggested_learning_rate": suggestion["suggested"]}}
+    runs.atomic_write_json(folder / runs.METRICS_FILE, record)
+    report.write_section(folder, "10-lr-find", (
+        "## Learning-rate range test (Smith 2017)\n\n"
+        f"{len(losses)} steps with the rate growing from {start:g} to {rates[-1]:.3g} (one batch each).\n\n"
+        + report.markdown_table(["", "learning rate"], [["lowest smoothed loss", suggestion["minimum"]],
+                                                        ["steepest descent", suggestion["steepest"]],
+                                                        ["**suggested** (lowest / 10)", suggestion["suggested"]],
+                                                        ["the recipe's", str(recipe_rate)]])
+        + f"\n\nTry it: `dlzoo train {config['name']} --set optimizer.learning_rate={suggestion['suggested']:.2g}`\n\n"
+        "![loss vs learning rate](plots/lr_find.png)\n"))
+    report.write_report(folder)
+    echo(f"suggested learning rate {suggestion['suggested']:.3g} (lowest smoothed loss at {suggestion['minimum']:.3g}, "
+         f"steepest descent at {suggestion['steepest']:.3g}); the recipe uses {recipe_rate}")
+    echo(f"report: {folder / 'report.md'}")
+    return folder, record
+
+
+def draw(rates, losses, smoothed, suggestion, path, name):
+    """Loss vs learning rate (log scale), the smoothed curve and the suggested rate."""
+    figure, axes = plots._pyplot().subplots(figsize=(7, 4.5))
+    axes.plot(rates, losses, color="0.75", linewidth=0.8, label="loss per step")
+    axes.plot(rates, smoothed, color="C0", label="smoothed")
+    axes.axvline(suggestion["suggested"], color="C3", linestyle="--",
+                 label=f"suggested {suggestion['suggested']:.2g}")
+    axes.axvline(suggestion["minimum"], color="C2", linestyle=":", label=f"lowest loss {suggestion['minimum']:.2g}")
+    axes.set_xscale("log")
+    top = float(np.percentile(smoothed, 95)) * 1.5
+    axes.set_ylim(max(0.0, float(np.min(losses)) * 0.9), max(top, float(smoothed[0]) * 1.2))
+    axes.set_xlabel("learning rate (log scale)")
+    axes.set_ylabel("training loss")
+    axes.set_title(f"{name}: learning-rate range test")
+    axes.legend()
+    plots.save_figure(figure, path)

@@ -1,0 +1,78 @@
+"""Classical baselines next to every classification and regression run ("is deep learning worth it?")."""
+
+import json
+
+import numpy as np
+
+from dlzoo import baselines
+from dlzoo.data import make_splits
+
+QUICK = ("--quick", "--set", "train.verbose=0")
+
+
+def linear_problem(seed=0):
+    """Two Gaussian blobs far apart: logistic regression must separate them almost perfectly."""
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([rng.normal(-3, 1, (200, 5)), rng.normal(3, 1, (200, 5))]) * 50 + 1000  # raw, unscaled
+    y = np.repeat([0, 1], 200)
+    splits = make_splits("blobs", "features", ["a", "b"], x, y, seed=seed)
+    splits.normalization = {"mean": splits.x_train.mean(0).tolist(), "variance": splits.x_train.var(0).tolist()}
+    return splits
+
+
+def test_inputs_are_standardized_with_the_training_statistics():
+    splits = linear_problem()
+    rows, _ = baselines.standardized_rows(splits, "train")
+    assert np.allclose(rows.mean(0), 0, atol=1e-3) and np.allclose(rows.std(0), 1, atol=1e-3)
+
+
+def test_baselines_score_a_separable_problem_and_time_their_fit():
+    result = baselines.fit_baselines(linear_problem())
+    assert result["metric"] == "accuracy"
+    assert [model["name"] for model in result["models"]] == ["logistic regression", "RBF-SVM"]
+    for model in result["models"]:
+        assert model["test_accuracy"] >= 0.97 and model["fit_seconds"] > 0
+
+
+def test_verdict_says_which_side_wins():
+    result = {"metric": "accuracy", "models": [{"name": "RBF-SVM", "test_accuracy": 0.90, "fit_seconds": 0.1}]}
+    assert "beats" in baselines.verdict(0.99, result, 1000)
+    assert "classical baseline is better" in baselines.verdict(0.70, result, 1000)
+    assert "within noise" in baselines.verdict(0.905, result, 1000)
+
+
+def test_streamed_data_is_skipped_with_a_reason():
+    class Streamed:
+        name = "folder:images"
+    assert "streamed" in baselines.fit_baselines(Streamed())["skipped"]
+
+
+def test_classification_run_reports_baselines(cli_run, tmp_path):
+    result = cli_run("train", "softmax-regression", *QUICK, "--runs", "runs")
+    assert result.exit_code == 0, result.stderr
+    folder = next((tmp_path / "runs" / "softmax-regression").iterdir())
+    record = json.loads((folder / "metrics.json").read_text())
+    names = [model["name"] for model in record["baselines"]["models"]]
+    assert names == ["logistic regression", "RBF-SVM"]
+    best = max(model["test_accuracy"] for model in record["baselines"]["models"])
+    assert record["metrics"]["baseline_best_test_accuracy"] == best > 0.8  # 512 digits are plenty for an SVM
+    assert record["baselines"]["verdict"]
+    assert "## Classical baselines" in (folder / "report.md").read_text()
+
+
+def test_regression_run_reports_baselines_and_they_can_be_turned_off(cli_run, tmp_path):
+    assert cli_run("train", "linear-neuron", *QUICK, "--runs", "runs").exit_code == 0
+    assert cli_run("train", "linear-neuron", *QUICK, "--runs", "off", "--set", "train.baselines=false").exit_code == 0
+    record = json.loads((next((tmp_path / "runs" / "linear-neuron").iterdir()) / "metrics.json").read_text())
+    assert record["baselines"]["metric"] == "r2"
+    assert [model["name"] for model in record["baselines"]["models"]] == ["linear regression", "random forest"]
+    assert "baseline_best_test_r2" in record["metrics"]
+    record = json.loads((next((tmp_path / "off" / "linear-neuron").iterdir()) / "metrics.json").read_text())
+    assert "baselines" not in record and "baseline_best_test_r2" not in record["metrics"]
+
+
+def test_list_markdown_has_the_baseline_column(cli_run):
+    result = cli_run("list", "--markdown")
+    header = result.output.splitlines()[0]
+    assert "| baseline |" in header
+    assert "RBF-SVM accuracy" in result.output

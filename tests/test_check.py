@@ -1,0 +1,76 @@
+"""dlzoo check (no training) and train --overfit-batch: each finding must be able to fail."""
+
+import json
+
+import numpy as np
+from sklearn import datasets
+
+from dlzoo import check
+
+
+def digits_npz(path, planted):
+    """Digits as an .npz with an official test split; ``planted`` test images copied from train."""
+    digits = datasets.load_digits()
+    x = digits.images.astype("float32")[..., None]
+    y = digits.target
+    x_train, y_train, x_test, y_test = x[:1400], y[:1400], x[1400:].copy(), y[1400:].copy()
+    x_test[:planted], y_test[:planted] = x_train[:planted], y_train[:planted]  # exact leakage
+    x_test[planted:2 * planted] = x_train[planted:2 * planted] + 0.01  # near duplicates
+    y_test[planted:2 * planted] = y_train[planted:2 * planted]
+    np.savez(path, x=x_train, y=y_train, x_test=x_test, y_test=y_test)
+    return path
+
+
+def test_duplicates_finds_exact_and_near_copies_only():
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(300, 20)).astype("float32")
+    test = rng.normal(size=(100, 20)).astype("float32")
+    test[:5] = train[:5]
+    test[5:8] = train[10:13] + 1e-3
+    found = check.duplicates(train, test)
+    assert found["exact"] == [0, 1, 2, 3, 4]
+    assert found["near"] == [5, 6, 7]
+
+
+def test_findings_flag_problems():
+    assert check.loss_finding(20.0, np.log(10), "softmax")[0] == check.PROBLEM
+    assert check.loss_finding(2.4, np.log(10), "softmax")[0] == check.OK
+    assert check.gradient_finding([("a/kernel", 1.0), ("b/kernel", 0.0)])[0] == check.PROBLEM
+    assert check.gradient_finding([("a/kernel", 1.0), ("b/kernel", 1e-6)])[0] == check.WARNING
+    assert check.balance_finding({"train": [100, 10], "test": [10, 10]})[0] == check.WARNING
+    assert check.balance_finding({"train": [100, 90], "test": [10, 0]})[0] == check.PROBLEM
+
+
+def test_check_flags_planted_duplicates(cli_run, tmp_path):
+    path = digits_npz(tmp_path / "leaky.npz", planted=20)
+    result = cli_run("check", "softmax-regression", "--data", f"npz:{path}")
+    assert result.exit_code == 0, result.stderr
+    line = next(line for line in result.output.splitlines() if "leakage:" in line and "[" in line)
+    assert "[PROBLEM]" in line and "20 test examples also in train/val exactly, 20 more nearly" in line
+    assert "initial loss" in result.output and "ln(10)" in result.output
+    assert "examples per class" in result.output and "gradient norms at initialization" in result.output
+
+
+def test_check_passes_a_clean_recipe_and_sees_vanishing_gradients(cli_run):
+    clean = cli_run("check", "mlp")
+    assert clean.exit_code == 0 and "[PROBLEM]" not in clean.output and "[warning]" not in clean.output, clean.output
+    deep = cli_run("check", "deep-mlp")  # deep sigmoid network: the lesson of vanishing gradients
+    assert "[warning] gradients" in deep.output, deep.output
+
+
+def test_check_refuses_a_task_without_a_model(cli_run):
+    result = cli_run("check", "optimizers-2d")
+    assert result.exit_code == 2 and "classify and regress" in result.stderr
+
+
+def test_overfit_batch_passes_and_a_planted_bug_fails(cli_run, tmp_path):
+    good = cli_run("train", "mlp", "--overfit-batch", "--runs", "runs")
+    assert good.exit_code == 0 and good.output.startswith("ok:"), good.output
+    # The planted bug: a learning rate of zero, so nothing can learn.
+    bad = cli_run("train", "mlp", "--overfit-batch", "--runs", "runs", "--set", "optimizer.learning_rate=0.0")
+    assert bad.exit_code == 0 and "CANNOT overfit" in bad.output, bad.output
+    folders = sorted((tmp_path / "runs" / "mlp-overfit-batch").iterdir())
+    records = [json.loads((folder / "metrics.json").read_text())["overfit_batch"] for folder in folders]
+    assert [record["passed"] for record in records] == [True, False]
+    assert records[0]["final_loss"] < 0.05 * records[0]["first_loss"]
+    assert "FAILED" in (folders[1] / "report.md").read_text()

@@ -1,0 +1,68 @@
+"""The shapes dataset (with masks) and explanation maps scored against them."""
+
+import json
+
+import numpy as np
+
+from dlzoo import data, explanation_scores
+from dlzoo.data import shapes
+
+QUICK = ("--quick", "--set", "train.verbose=0")
+
+
+def test_shapes_have_one_object_each_and_balanced_classes():
+    images, labels, masks = shapes.generate(200, seed=3)
+    assert images.shape == (200, 32, 32, 3) and images.min() >= 0 and images.max() <= 255
+    assert np.bincount(labels).tolist() == [40] * 5
+    areas = masks.reshape(200, -1).mean(axis=1)
+    assert areas.min() > 0.03 and areas.max() < 0.5  # every object visible, none fills the image
+    # The object is painted in one colour (plus a little noise): inside differs from the background.
+    inside = np.array([images[i][masks[i]].mean() for i in range(200)])
+    outside = np.array([images[i][~masks[i]].mean() for i in range(200)])
+    assert (inside > outside).mean() > 0.95
+
+
+def test_loader_test_split_matches_the_masks():
+    splits = data.load("shapes", seed=1, options={"num_samples": 200})
+    masks, images, labels = shapes.test_masks(1, {"num_samples": 200})
+    assert np.array_equal(splits.arrays("test")[0], images) and np.array_equal(splits.arrays("test")[1], labels)
+    assert len(masks) == 50 and splits.class_names == shapes.CLASS_NAMES
+
+
+def test_perfect_and_inverted_maps_score_one_and_zero():
+    _, _, masks = shapes.generate(50, seed=0)
+    assert explanation_scores.pointing_game(masks.astype(float), masks).mean() == 1.0
+    assert np.allclose(explanation_scores.energy_inside(masks.astype(float), masks), 1.0)
+    assert explanation_scores.pointing_game((~masks).astype(float), masks).mean() == 0.0
+    assert explanation_scores.energy_inside(np.zeros(masks.shape), masks).sum() == 0.0
+
+
+def test_random_map_scores_its_expected_value():
+    _, _, masks = shapes.generate(2000, seed=5)
+    expected = explanation_scores.expected_random_score(masks)  # the mean object area
+    noise = explanation_scores.random_maps(masks.shape, seed=1)
+    hits = explanation_scores.pointing_game(noise, masks)
+    standard_error = np.sqrt(expected * (1 - expected) / len(masks))
+    assert abs(hits.mean() - expected) < 4 * standard_error  # ~0.03 around ~0.12
+    assert abs(explanation_scores.energy_inside(noise, masks).mean() - expected) < 0.01
+
+
+def test_score_needs_a_dataset_with_masks(cli_run, tmp_path):
+    assert cli_run("train", "softmax-regression", *QUICK, "--runs", "runs").exit_code == 0
+    folder = next((tmp_path / "runs" / "softmax-regression").iterdir())
+    result = cli_run("visualize", folder, "--score")
+    assert result.exit_code == 2 and "datasets with masks: shapes" in result.stderr, result.stderr
+
+
+def test_visualize_score_on_shapes(cli_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(explanation_scores, "SCORED_IMAGES", 30)
+    assert cli_run("train", "shapes-cnn", *QUICK, "--runs", "runs").exit_code == 0
+    folder = next((tmp_path / "runs" / "shapes-cnn").iterdir())
+    result = cli_run("visualize", folder, "--method", "all", "--score", "--samples", "4")
+    assert result.exit_code == 0, result.output + result.stderr
+    scores = json.loads((folder / "explanation_scores.json").read_text())
+    methods = [row["method"] for row in scores["methods"]]
+    assert methods == ["saliency", "smoothgrad", "integrated-gradients", "cam", "gradcam", "gradcam++", "random map"]
+    for row in scores["methods"]:
+        assert 0.0 <= row["pointing_game"] <= 1.0 and 0.0 <= row["energy_inside"] <= 1.0
+    assert "scored against the true masks" in (folder / "report.md").read_text()
