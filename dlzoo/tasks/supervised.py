@@ -112,13 +112,13 @@ def predict_split(model, bundle, split, batch_size=256):
     """``(outputs, targets)`` of a whole split, batch by batch through the bundle's pipeline.
 
     Streamed datasets are never read into memory at once: only the outputs and the targets,
-    which are small, are collected.
+    which are small, are collected. ``model.predict`` (not a loop of ``predict_on_batch``)
+    also gives one output per example when the model was built under a multi-device strategy.
     """
-    outputs, targets = [], []
-    for inputs, batch_targets in bundle.dataset(split, batch_size):
-        outputs.append(np.asarray(model.predict_on_batch(inputs)))
-        targets.append(np.asarray(batch_targets))
-    return np.concatenate(outputs), np.concatenate(targets)
+    dataset = bundle.dataset(split, batch_size)
+    outputs = np.asarray(model.predict(dataset.map(lambda inputs, targets: inputs), verbose=0))
+    targets = np.concatenate([np.asarray(batch) for batch in dataset.map(lambda inputs, targets: targets)])
+    return outputs, targets
 
 
 def value_range(splits):
