@@ -62,6 +62,31 @@ class RandomMasking(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="dlzoo")
+class RandomGaussianNoise(layers.Layer):
+    """Additive Gaussian noise of standard deviation ``stddev`` in the inputs' own units, in training only.
+
+    Keras's ``GaussianNoise`` accepts only ``stddev <= 1``; raw digits pixels run from 0 to 16,
+    so their noise is several ink levels wide.
+    """
+
+    def __init__(self, stddev, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.stddev = validation.check_number("stddev", stddev, minimum=0.0)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        """``inputs`` plus N(0, stddev^2) noise when ``training``."""
+        if not training or self.stddev == 0:
+            return inputs
+        return inputs + self.stddev * keras.random.normal(ops.shape(inputs), seed=self.seed_generator)
+
+    def get_config(self):
+        """The layer's arguments, for ``model.keras``."""
+        return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="dlzoo")
 class Sampling(layers.Layer):
     """The VAE's reparameterization ``z = mean + exp(log_var / 2) * epsilon``, epsilon ~ N(0, I).
 
@@ -105,7 +130,7 @@ def noise_layer(noise, noise_level, scale, seed):
     if noise == "none" or noise_level == 0:
         return None
     if noise == "gaussian":
-        return layers.GaussianNoise(float(noise_level) * float(scale), seed=seed, name="gaussian_noise")
+        return RandomGaussianNoise(float(noise_level) * float(scale), seed=seed, name="gaussian_noise")
     return RandomMasking(float(noise_level), seed=seed, name="masking_noise")
 
 

@@ -537,6 +537,18 @@ class AutoencodeTask(Task):
         exported["example"] = self.serving_example(splits, int(codes.shape[-1]))
         return exported
 
+    def check_sample_request(self, config, record, count, class_index):
+        """``dlzoo sample``: only a VAE has a prior to sample from, and no classes."""
+        if not is_vae(config):
+            raise UsageError(f"{config['name']} is a '{config['model']['name']}' autoencoder, not variational: it has no "
+                             "prior to sample from (dlzoo sample takes a vae, dcgan or cgan run)")
+        if class_index is not None:
+            raise UsageError(f"--class: {config['name']} is a VAE without classes; train a conditional GAN (cgan)")
+
+    def sample(self, model, config, record, count, class_index, seed):
+        """``(images, None)``: the decoder on ``count`` codes drawn from N(0, I), in raw units."""
+        return prior_samples(model.get_layer("decoder"), count, seed=seed), None
+
     def serving_example(self, splits, latent_dim=2):
         """The plain TensorFlow lines calling the three endpoints."""
         shape = ", ".join(str(side) for side in splits.input_shape)
