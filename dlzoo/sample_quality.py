@@ -85,7 +85,7 @@ def frechet_distance(features_a, features_b):
     ridge = 1e-6 * np.eye(features_a.shape[1])
     covariance_a = np.cov(features_a, rowvar=False) + ridge
     covariance_b = np.cov(features_b, rowvar=False) + ridge
-    root, _ = linalg.sqrtm(covariance_a @ covariance_b, disp=False)
+    root = linalg.sqrtm(covariance_a @ covariance_b)
     root = np.real(root)  # rounding can leave a tiny imaginary part
     return float(np.sum((mean_a - mean_b) ** 2) + np.trace(covariance_a + covariance_b - 2 * root))
 
