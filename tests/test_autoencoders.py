@@ -133,6 +133,9 @@ def test_vae_trains_logs_both_terms_exports_three_endpoints_and_samples(cli_run,
     assert samples.shape == (12, 8, 8, 1) and (tmp_path / "samples" / "samples.png").exists()
     assert -4 < samples.min() and samples.max() < 20  # raw ink counts (a linear output can overshoot 0-16 a bit)
     assert "kl" in (folder / "report.md").read_text().lower()
+    exported = cli_run("export", folder, "--out", tmp_path / "delivery")
+    assert exported.exit_code == 0, exported.output + exported.stderr
+    assert hasattr(tf.saved_model.load(str(tmp_path / "delivery" / "saved_model")), "decode")
 
 
 def test_denoising_run_reports_the_sweep_and_baselines(cli_run, tmp_path):

@@ -19,12 +19,34 @@ the adversarial training step is :class:`dlzoo.generative.GenerativeAdversarialN
 import inspect
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from dlzoo import validation
 from dlzoo.registry import Registry
 
 BUILDERS = Registry("gan")
+
+
+@keras.saving.register_keras_serializable(package="dlzoo")
+class MinibatchStddev(layers.Layer):
+    """Appends one feature map: the standard deviation of the features across the batch, averaged.
+
+    A stabilizer against mode collapse (Karras et al. 2018, "Progressive growing of GANs",
+    section 3): a batch of near-identical fakes has a much smaller spread than a batch of real
+    images, and this channel lets the discriminator see it, so the generator is pushed to vary.
+    """
+
+    def call(self, features):
+        """``features`` (batch, height, width, channels) -> (batch, height, width, channels + 1)."""
+        spread = ops.sqrt(ops.var(features, axis=0) + 1e-8)  # (height, width, channels)
+        value = ops.mean(spread)
+        shape = ops.shape(features)
+        plane = ops.ones((shape[0], shape[1], shape[2], 1), dtype=features.dtype) * value
+        return ops.concatenate([features, plane], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        """One more channel."""
+        return (*input_shape[:-1], input_shape[-1] + 1)
 
 
 def _check_image(image_shape):
@@ -60,7 +82,7 @@ def build_generator(image_shape, num_classes, raw_range, latent_dim, filters, co
     return keras.Model(inputs if conditional else noise, image, name="generator")
 
 
-def build_discriminator(image_shape, num_classes, raw_range, filters, conditional, dropout_rate):
+def build_discriminator(image_shape, num_classes, raw_range, filters, conditional, dropout_rate, minibatch_stddev=False):
     """``image [, label] -> logit`` (real: large, fake: small); raw images in."""
     image = keras.Input(image_shape, name="images")
     low, high = (float(value) for value in raw_range)
@@ -75,6 +97,8 @@ def build_discriminator(image_shape, num_classes, raw_range, filters, conditiona
     for index, count in enumerate(filters):
         features = layers.Conv2D(count, 3, strides=2, padding="same", name=f"conv_{index}")(features)
         features = layers.LeakyReLU(0.2, name=f"conv_{index}_leaky_relu")(features)
+    if minibatch_stddev:
+        features = MinibatchStddev(name="minibatch_stddev")(features)
     features = layers.Flatten(name="flatten")(features)
     features = layers.Dropout(dropout_rate, name="dropout")(features)
     logit = layers.Dense(1, name="logit")(features)
@@ -83,8 +107,12 @@ def build_discriminator(image_shape, num_classes, raw_range, filters, conditiona
 
 @BUILDERS.register("dcgan")
 def build_dcgan(image_shape, num_classes, raw_range, *, latent_dim=32, generator_filters=(128, 64),
-                discriminator_filters=(64, 128), conditional=False, embedding_dim=16, dropout_rate=0.3):
-    """A DCGAN pair ``(generator, discriminator)`` for ``image_shape``; ``conditional`` adds class labels."""
+                discriminator_filters=(64, 128), conditional=False, embedding_dim=16, dropout_rate=0.3, minibatch_stddev=False):
+    """A DCGAN pair ``(generator, discriminator)`` for ``image_shape``; ``conditional`` adds class labels.
+
+    ``minibatch_stddev`` gives the discriminator the batch's spread (:class:`MinibatchStddev`),
+    the switch against mode collapse.
+    """
     _check_image(image_shape)
     latent_dim = validation.check_integer("latent_dim", latent_dim, minimum=1)
     generator_filters = [validation.check_integer("generator_filters", count, minimum=1) for count in generator_filters]
@@ -98,7 +126,7 @@ def build_dcgan(image_shape, num_classes, raw_range, *, latent_dim=32, generator
     generator = build_generator(image_shape, num_classes, raw_range, latent_dim, generator_filters, conditional,
                                 embedding_dim)
     discriminator = build_discriminator(image_shape, num_classes, raw_range, discriminator_filters, conditional,
-                                        dropout_rate)
+                                        dropout_rate, bool(minibatch_stddev))
     return generator, discriminator
 
 
