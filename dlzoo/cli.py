@@ -354,6 +354,25 @@ def predict(run, inputs, input_file, runs_root, prompt, length, temperature):
 
 
 @cli.command()
+@click.argument("run")
+@click.option("--n", "count", type=int, default=64, show_default=True, help="Number of samples.")
+@click.option("--class", "class_index", type=int, help="Class to draw (conditional GANs only).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for samples.npy and samples.png (default: the run's samples/).")
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RUN when it is a recipe name.")
+def sample(run, count, class_index, seed, out, runs_root):
+    """Draw new examples from a generative run (GAN generator, VAE decoder): samples.npy (raw values) + samples.png."""
+    from dlzoo.sample_command import check_request
+
+    check_request(run, count, class_index, runs_root)  # bad requests fail before TensorFlow loads
+    load_tensorflow()
+    from dlzoo.sample_command import sample_run
+
+    for path in sample_run(run, count=count, class_index=class_index, seed=seed, out=out, root=runs_root):
+        click.echo(f"wrote {path}")
+
+
+@cli.command()
 @click.argument("patterns", nargs=-1)
 @click.option("--quick", is_flag=True, help="Tiny budgets: checks that every recipe runs, not its target.")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help=RUNS_HELP)

@@ -38,7 +38,8 @@ def export_saved_model(model, destination, endpoints, sample_inputs):
         model: the Keras model (tracked, so its variables are saved).
         destination: the SavedModel folder to create; it must not exist.
         endpoints: ``{name: (function, input_signature)}`` from the run's task.
-        sample_inputs: a batch of raw inputs for the ``serve`` endpoint's check.
+        sample_inputs: a batch of raw inputs for the ``serve`` endpoint's check (a tuple of
+            arrays for an endpoint with several inputs, e.g. a conditional GAN's noise and labels).
 
     The SavedModel is written to a temporary folder next to ``destination`` and renamed into
     place only after it passed the check, so a failed export never leaves a broken folder.
@@ -67,7 +68,7 @@ def export_saved_model(model, destination, endpoints, sample_inputs):
         "path": str(destination),
         "max_abs_difference": float(difference),
         "tolerance": tolerance,
-        "verified_on": int(len(sample_inputs)),
+        "verified_on": int(len(sample_inputs[0] if isinstance(sample_inputs, tuple) else sample_inputs)),
         "signature": describe_endpoints(endpoints),
     }
 
@@ -101,12 +102,13 @@ def load_saved_model(path, endpoint="serve"):
         raise ValueError(f"{path} has no '{endpoint}' endpoint; was it written by dlzoo or model.export?")
 
     def predict(inputs, batch_size=256):
-        """Run the endpoint over ``inputs`` in batches; outputs as a dict of arrays."""
+        """Run the endpoint over ``inputs`` (an array, or a tuple of arrays) in batches; outputs as a dict of arrays."""
         # The endpoint is looked up on `loaded` here: the loaded object owns the variables, and
         # holding only the function would let it be garbage-collected.
         function = getattr(loaded, endpoint)
-        batches = [as_output_dict(function(tf.constant(inputs[start:start + batch_size])))
-                   for start in range(0, len(inputs), batch_size)]
+        arguments = inputs if isinstance(inputs, tuple) else (inputs,)
+        batches = [as_output_dict(function(*(tf.constant(array[start:start + batch_size]) for array in arguments)))
+                   for start in range(0, len(arguments[0]), batch_size)]
         return {key: np.concatenate([batch[key] for batch in batches], axis=0) for key in batches[0]}
 
     return predict
@@ -124,7 +126,8 @@ def compare_with_saved_model(function, path, sample_inputs):
     and of the SavedModel's ``serve`` endpoint at ``path``."""
     import tensorflow as tf
 
-    expected = as_output_dict(function(tf.constant(sample_inputs)))
+    arguments = sample_inputs if isinstance(sample_inputs, tuple) else (sample_inputs,)
+    expected = as_output_dict(function(*(tf.constant(array) for array in arguments)))
     actual = load_saved_model(path)(sample_inputs)
     if set(expected) != set(actual):
         raise RunFailed(f"the SavedModel's outputs {sorted(actual)} differ from the model's {sorted(expected)}")

@@ -31,6 +31,7 @@ def load_keras_model(path):
     """Load a ``.keras`` file, registering dlzoo's custom objects (optimizers, losses, layers) first."""
     import keras
 
+    import dlzoo.models.autoencoder  # noqa: F401  (registers the masking-noise and sampling layers)
     import dlzoo.models.losses  # noqa: F401  (registers the squared-error loss)
     import dlzoo.models.preprocessing  # noqa: F401  (registers the Resize layer)
     import dlzoo.models.transformer  # noqa: F401  (attention, positional encoding, transformer blocks)

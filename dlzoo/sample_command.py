@@ -1,0 +1,60 @@
+"""``dlzoo sample RUN``: draw new examples from a trained generative run (a GAN's generator, a VAE's decoder).
+
+Writes ``samples.npy`` (raw value range, e.g. ink counts 0-16 for digits; with ``labels.npy``
+for a conditional GAN) and ``samples.png`` into ``--out`` (default: ``<run>/samples/``), never
+replacing earlier files (``samples-2.npy`` the second time).
+"""
+
+import pathlib
+
+import numpy as np
+
+from dlzoo.errors import UsageError
+
+
+def check_request(run, count, class_index, root=None):
+    """Refuse what cannot be sampled before TensorFlow loads; returns ``(folder, config, record, task)``."""
+    from dlzoo.models_io import read_run
+
+    if count < 1:
+        raise UsageError(f"--n must be at least 1, got {count}")
+    folder, config, record, task = read_run(run, root)
+    if not hasattr(task, "check_sample_request"):
+        raise UsageError(f"{folder} is a '{task.name}' run ({task.description}): it has no generator to sample "
+                         "from; dlzoo sample needs a generative run (dcgan, cgan, vae)")
+    task.check_sample_request(config, record, count, class_index)
+    return folder, config, record, task
+
+
+def sample_run(run, count=64, class_index=None, seed=0, out=None, root=None):
+    """Draw ``count`` samples; returns the paths written (``samples.npy``, ``samples.png``, ...)."""
+    from dlzoo import plots, runs
+    from dlzoo.models_io import load_run
+
+    check_request(run, count, class_index, root)
+    loaded = load_run(run, root)
+    images, labels = loaded.task.sample(loaded.model, loaded.config, loaded.record, count, class_index, seed)
+    destination = pathlib.Path(out) if out else loaded.folder / "samples"
+    destination.mkdir(parents=True, exist_ok=True)
+    arrays, picture = plots.new_file_paths(destination / "samples.npy", destination / "samples.png")
+    written = [runs.atomic_write_bytes(arrays, npy_bytes(images.astype("float32")))]
+    if labels is not None:
+        label_file = arrays.with_name(arrays.name.replace("samples", "labels"))
+        written.append(runs.atomic_write_bytes(label_file, npy_bytes(np.asarray(labels, "int32"))))
+    low, high = (loaded.record.get("data") or {}).get("raw_value_range") or (float(images.min()), float(images.max()))
+    columns = min(10, count)
+    from dlzoo.tasks.generate import sample_grid
+
+    title = f"{loaded.config['name']}: {count} samples, seed {seed}" + (f", class {class_index}" if class_index is not None else "")
+    written.append(sample_grid(images, (low, high), picture, title, columns=columns,
+                               labels=None if labels is None else labels[:columns]))
+    return written
+
+
+def npy_bytes(array):
+    """``array`` in NumPy's ``.npy`` format, as bytes (for the atomic writer)."""
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()

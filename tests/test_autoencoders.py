@@ -1,0 +1,166 @@
+"""The ``autoencode`` task: the linear-autoencoder/PCA oracle, denoising measures, the VAE, exports, bad input."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import linalg
+from sklearn.decomposition import PCA
+
+from dlzoo import data, export
+from dlzoo.models import autoencoder
+from dlzoo.tasks import autoencode
+
+QUICK = ("--quick", "--set", "train.verbose=0")
+
+
+def only_run(root, recipe):
+    """The one run folder of ``recipe`` under ``root``."""
+    folders = sorted((root / recipe).iterdir())
+    assert len(folders) == 1, folders
+    return folders[0]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits", seed=0)
+
+
+def linear_model(splits, latent_dim):
+    model, encoder, decoder = autoencoder.build("linear", splits.input_shape, splits.x_train.mean(axis=0),
+                                                autoencode.raw_scale(splits.x_train), latent_dim=latent_dim)
+    return model, encoder, decoder
+
+
+def test_the_oracle_sees_a_mixed_pca_basis_as_the_same_subspace(digits):
+    # A decoder whose basis images are an invertible mix of PCA's components spans PCA's
+    # subspace: angle 0 (up to float32), although no basis image is a component.
+    keras.utils.set_random_seed(0)
+    model, _, decoder = linear_model(digits, 5)
+    pca = PCA(5).fit(digits.x_train.reshape(len(digits.x_train), -1))
+    mixing = np.random.default_rng(0).normal(size=(5, 5)) + 3 * np.eye(5)
+    decoder.get_layer("decoder_basis").kernel.assign((mixing @ pca.components_).astype("float32"))
+    comparison = autoencode.pca_comparison(decoder, model, digits, 5)
+    assert comparison["principal_angle_max_degrees"] < 0.05
+    # ... while SciPy sees the basis images themselves far from the components (different axes).
+    first_basis = autoencode.decoder_basis(decoder)[:1].T
+    assert np.degrees(linalg.subspace_angles(first_basis, pca.components_[:1].T)).max() > 10
+
+
+def test_a_trained_linear_autoencoder_learns_the_pca_subspace(digits):
+    keras.utils.set_random_seed(0)
+    model, _, decoder = linear_model(digits, 3)
+    untrained = autoencode.pca_comparison(decoder, model, digits, 3)
+    schedule = keras.optimizers.schedules.CosineDecay(0.01, 40 * 20)
+    model.compile(keras.optimizers.Adam(schedule), "mse")
+    model.fit(digits.x_train, digits.x_train, batch_size=64, epochs=40, verbose=0)
+    trained = autoencode.pca_comparison(decoder, model, digits, 3)
+    assert untrained["principal_angle_max_degrees"] > 45  # the test can fail: random weights are far off
+    assert trained["principal_angle_max_degrees"] < 5
+    assert trained["mse_ratio_to_pca"] < 1.02
+    assert trained["mse_ratio_to_pca"] > 0.97  # PCA is optimal on the training split; test MSE is close to it
+
+
+def test_psnr_and_ssim_come_from_tensorflow_and_rank_noise_levels(digits):
+    clean = digits.x_test[:50]
+    scale = 16.0
+    perfect_psnr, perfect_ssim = autoencode.psnr_and_ssim(clean, clean, scale)
+    assert perfect_psnr == 100.0 and perfect_ssim == pytest.approx(1.0, abs=1e-5)
+    light = autoencode.psnr_and_ssim(autoencode.corrupt(clean, "gaussian", 0.1, scale), clean, scale)
+    heavy = autoencode.psnr_and_ssim(autoencode.corrupt(clean, "gaussian", 0.4, scale), clean, scale)
+    assert light[0] > heavy[0] + 6 and light[1] > heavy[1]  # 4x the noise std: 12 dB less before clipping
+    expected = float(np.mean(tf.image.psnr(np.clip(autoencode.corrupt(clean, "gaussian", 0.1, scale), 0, 16), clean,
+                                           max_val=16.0)))
+    assert light[0] == pytest.approx(expected, rel=1e-6)
+    masked = autoencode.corrupt(clean, "masking", 0.5, scale)
+    assert np.all((masked == clean) | (masked == 0)) and 0.3 < np.mean((masked == 0) & (clean > 0)) / np.mean(clean > 0) < 0.7
+
+
+def test_masking_noise_layer_is_active_in_training_only():
+    layer = autoencoder.RandomMasking(0.5, seed=0)
+    inputs = np.ones((4, 8, 8, 1), "float32")
+    assert np.array_equal(np.asarray(layer(inputs, training=False)), inputs)
+    masked = np.asarray(layer(inputs, training=True))
+    assert 0.3 < np.mean(masked == 0) < 0.7
+
+
+@pytest.mark.parametrize("name, options", [("dense", {"latent_dim": 3}), ("conv", {"latent_dim": 4, "noise": "masking",
+                                                                                  "noise_level": 0.2}),
+                                           ("linear", {"latent_dim": 2, "noise": "gaussian", "noise_level": 0.3})])
+def test_every_autoencoder_runs_forward_and_backward_in_raw_units(digits, name, options):
+    keras.utils.set_random_seed(0)
+    model, encoder, decoder = autoencoder.build(name, digits.input_shape, digits.x_train.mean(axis=0), 16.0, **options)
+    x = digits.x_train[:8]
+    with tf.GradientTape() as tape:
+        reconstruction = model(x, training=True)
+        loss = tf.reduce_mean(tf.square(reconstruction - x))
+    gradients = tape.gradient(loss, model.trainable_weights)
+    assert reconstruction.shape == x.shape and np.isfinite(float(loss))
+    assert all(gradient is not None and np.any(np.asarray(gradient) != 0) for gradient in gradients)
+    assert encoder(x).shape == (8, options["latent_dim"])
+    # An untrained decoder of code 0 gives the training mean image (the centring is inside the model).
+    blank = np.asarray(decoder(np.zeros((1, options["latent_dim"]), "float32")))
+    if name == "linear":
+        np.testing.assert_allclose(blank[0] - np.asarray(decoder.get_layer("decoder_basis").bias).reshape(x.shape[1:]) * 16,
+                                   digits.x_train.mean(axis=0), atol=1e-3)
+
+
+def test_vae_trains_logs_both_terms_exports_three_endpoints_and_samples(cli_run, tmp_path):
+    result = cli_run("train", "vae", *QUICK, "--set", "train.quick_epochs=2", "--runs", tmp_path / "runs")
+    assert result.exit_code == 0, result.output + result.stderr
+    folder = only_run(tmp_path / "runs", "vae")
+    header = (folder / "history.csv").read_text().splitlines()[0].split(",")
+    assert {"loss", "reconstruction_loss", "kl_loss", "val_kl_loss", "val_reconstruction_loss"} <= set(header)
+    record = json.loads((folder / "metrics.json").read_text())
+    metrics = record["metrics"]
+    assert metrics["test_negative_elbo"] == pytest.approx(metrics["test_reconstruction_loss"] + metrics["test_kl_loss"],
+                                                          rel=1e-5)
+    assert metrics["test_kl_loss"] >= 0
+    assert record["export"]["max_abs_difference"] <= 1e-4
+    assert set(record["export"]["endpoint_differences"]) == {"encode", "decode"}
+    loaded = tf.saved_model.load(str(folder / "saved_model"))
+    images = data.load("digits").x_test[:3]
+    codes = loaded.encode(tf.constant(images))
+    assert set(codes) == {"latent", "latent_log_variance"} and codes["latent"].shape == (3, 2)
+    decoded = loaded.decode(codes["latent"])["reconstruction"].numpy()
+    served = loaded.serve(tf.constant(images))
+    np.testing.assert_allclose(decoded, served["reconstruction"].numpy(), atol=1e-4)
+    sampled = cli_run("sample", folder, "--n", "12", "--seed", "3", "--out", tmp_path / "samples")
+    assert sampled.exit_code == 0, sampled.output + sampled.stderr
+    samples = np.load(tmp_path / "samples" / "samples.npy")
+    assert samples.shape == (12, 8, 8, 1) and (tmp_path / "samples" / "samples.png").exists()
+    assert -4 < samples.min() and samples.max() < 20  # raw ink counts (a linear output can overshoot 0-16 a bit)
+    assert "kl" in (folder / "report.md").read_text().lower()
+    exported = cli_run("export", folder, "--out", tmp_path / "delivery")
+    assert exported.exit_code == 0, exported.output + exported.stderr
+    assert hasattr(tf.saved_model.load(str(tmp_path / "delivery" / "saved_model")), "decode")
+
+
+def test_denoising_run_reports_the_sweep_and_baselines(cli_run, tmp_path):
+    result = cli_run("train", "denoising-ae", *QUICK, "--runs", tmp_path / "runs")
+    assert result.exit_code == 0, result.output + result.stderr
+    folder = only_run(tmp_path / "runs", "denoising-ae")
+    metrics = json.loads((folder / "metrics.json").read_text())["metrics"]
+    for key in ("noisy_psnr", "denoised_psnr", "median_psnr", "pca_psnr", "psnr_gain_db", "psnr_margin_over_baseline_db",
+                "denoised_ssim"):
+        assert np.isfinite(metrics[key]), key
+    assert metrics["psnr_gain_db"] == pytest.approx(metrics["denoised_psnr"] - metrics["noisy_psnr"])
+    assert (folder / "plots" / "denoising.png").exists() and "## Denoising" in (folder / "report.md").read_text()
+
+
+def test_autoencoder_bad_input(cli_run, tmp_path):
+    # A convolutional autoencoder on tabular data: its decoder cannot produce those inputs.
+    result = cli_run("train", "autoencoder-deep", *QUICK, "--data", "breast_cancer", "--runs", tmp_path / "runs")
+    assert result.exit_code == 2
+    assert "does not fit autoencoder 'conv'" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("metrics.json"))
+    result = cli_run("train", "autoencoder-deep", *QUICK, "--set", "model.latent_dims=3", "--runs", tmp_path / "runs")
+    assert result.exit_code == 2 and "model.latent_dims" in result.stderr
+    result = cli_run("train", "autoencoder-deep", *QUICK, "--set", "model.name=resnet", "--runs", tmp_path / "runs")
+    assert result.exit_code == 2 and "not an autoencoder" in result.stderr
+    result = cli_run("train", "denoising-ae", *QUICK, "--set", "model.noise=salt", "--runs", tmp_path / "runs")
+    assert result.exit_code == 2 and "noise must be one of" in result.stderr
+    result = cli_run("train", "vae", *QUICK, "--set", "autoencode.decoder_std=0", "--runs", tmp_path / "runs")
+    assert result.exit_code == 2 and "decoder_std" in result.stderr

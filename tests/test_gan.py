@@ -1,0 +1,135 @@
+"""The ``generate`` task: classifier-based sample scores, GAN training and export, ``dlzoo sample``, failures."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dlzoo import data, sample_quality
+from dlzoo.tasks import generate
+
+QUICK = ("--quick", "--set", "train.verbose=0")
+
+
+def only_run(root, recipe):
+    """The one run folder of ``recipe`` under ``root``."""
+    folders = sorted((root / recipe).iterdir())
+    assert len(folders) == 1, folders
+    return folders[0]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits", seed=0)
+
+
+@pytest.fixture(scope="module")
+def scorer(digits):
+    return sample_quality.train_scorer(digits, seed=0, epochs=8)
+
+
+def test_class_scores_detect_a_collapsed_generator():
+    balanced = np.eye(10)[np.arange(200) % 10]
+    collapsed = np.eye(10)[np.where(np.arange(200) % 4 == 0, 7, 1)]
+    good, bad = sample_quality.class_scores(balanced), sample_quality.class_scores(collapsed)
+    assert good["classes_covered"] == 10 and good["min_class_fraction"] == pytest.approx(0.1)
+    assert bad["classes_covered"] == 2 and bad["missing_classes"] == [0, 2, 3, 4, 5, 6, 8, 9]
+    assert sample_quality.class_scores(balanced, requested=np.arange(200) % 10)["conditional_accuracy"] == 1.0
+
+
+def test_frechet_distance_of_gaussians_matches_the_formula():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(4000, 3))
+    assert sample_quality.frechet_distance(features, features) == pytest.approx(0.0, abs=1e-4)
+    shifted = features + np.array([3.0, 0.0, 0.0])
+    assert sample_quality.frechet_distance(features, shifted) == pytest.approx(9.0, rel=1e-3)
+    widened = features * 2.0  # covariance 4I vs I: trace(I + 4I - 2*2I) = 3 per dimension... = 3
+    assert sample_quality.frechet_distance(features, widened) == pytest.approx(3.0, rel=0.05)
+
+
+def test_real_digits_score_high_and_noise_scores_low(digits, scorer):
+    assert scorer.test_accuracy > 0.9
+    real = sample_quality.score_samples(scorer, digits.x_test, digits, requested=digits.y_test)
+    assert real["classes_covered"] == 10 and real["mean_confidence"] > 0.8 and real["conditional_accuracy"] > 0.9
+    assert real["frechet_position"] < 0.1
+    noise = sample_quality.score_samples(
+        scorer, sample_quality.noise_images(digits.input_shape, 360, 0, 16, seed=5), digits,
+        requested=digits.y_test)
+    assert noise["classes_covered"] < 10 and noise["min_class_fraction"] < 0.05
+    assert noise["conditional_accuracy"] < 0.3 and noise["frechet_position"] > 0.8
+    assert noise["frechet_distance"] > 10 * real["frechet_distance"]
+
+
+def test_cgan_trains_exports_and_samples_in_the_raw_range(cli_run, tmp_path):
+    result = cli_run("train", "cgan", *QUICK, "--set", "train.quick_epochs=2", "--set", "generate.samples=100",
+                     "--runs", tmp_path / "runs")
+    assert result.exit_code == 0, result.output + result.stderr
+    folder = only_run(tmp_path / "runs", "cgan")
+    record = json.loads((folder / "metrics.json").read_text())
+    header = (folder / "history.csv").read_text().splitlines()[0].split(",")
+    assert {"discriminator_loss", "generator_loss", "loss"} <= set(header)
+    assert record["export"]["max_abs_difference"] <= 1e-4
+    assert record["export"]["signature"] == "serve(noise: float32[None, 32], labels: int32[None])"
+    assert 0 <= record["metrics"]["conditional_accuracy"] <= 1
+    for picture in ("samples.png", "progress.png", "progress.gif", "class_fractions.png"):
+        assert (folder / "plots" / picture).exists(), picture
+    loaded = tf.saved_model.load(str(folder / "saved_model"))
+    images = loaded.serve(tf.random.normal((5, 32)), tf.constant([0, 1, 2, 3, 4]))["samples"].numpy()
+    assert images.shape == (5, 8, 8, 1) and images.min() >= 0 and images.max() <= 16
+    sampled = cli_run("sample", folder, "--n", "7", "--class", "3", "--seed", "1", "--out", tmp_path / "out")
+    assert sampled.exit_code == 0, sampled.output + sampled.stderr
+    samples, labels = np.load(tmp_path / "out" / "samples.npy"), np.load(tmp_path / "out" / "labels.npy")
+    assert samples.shape == (7, 8, 8, 1) and samples.min() >= 0 and samples.max() <= 16 and samples.max() > 1
+    assert list(labels) == [3] * 7 and (tmp_path / "out" / "samples.png").exists()
+    again = cli_run("sample", folder, "--n", "7", "--class", "3", "--seed", "1", "--out", tmp_path / "out")
+    assert again.exit_code == 0 and np.array_equal(np.load(tmp_path / "out" / "samples-2.npy"), samples)
+    # Bad requests: one line, exit 2.
+    for arguments, message in ((("--n", "0"), "--n must be at least 1"), (("--class", "10"), "between 0 and 9"),
+                               (("--class", "-1"), "between 0 and 9")):
+        refused = cli_run("sample", folder, *arguments)
+        assert refused.exit_code == 2 and message in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_sample_refuses_unconditional_class_and_non_generative_runs(cli_run, tmp_path):
+    result = cli_run("train", "dcgan", *QUICK, "--set", "generate.samples=100", "--runs", tmp_path / "runs")
+    assert result.exit_code == 0, result.output + result.stderr
+    folder = only_run(tmp_path / "runs", "dcgan")
+    assert json.loads((folder / "metrics.json").read_text())["export"]["signature"] == "serve(noise: float32[None, 32])"
+    refused = cli_run("sample", folder, "--class", "2")
+    assert refused.exit_code == 2 and "unconditional GAN" in refused.stderr
+    sampled = cli_run("sample", folder, "--n", "5")
+    assert sampled.exit_code == 0 and np.load(folder / "samples" / "samples.npy").shape == (5, 8, 8, 1)
+    assert cli_run("train", "mlp", *QUICK, "--runs", tmp_path / "runs").exit_code == 0
+    refused = cli_run("sample", only_run(tmp_path / "runs", "mlp"))
+    assert refused.exit_code == 2 and "'classify' run" in refused.stderr and "no generator" in refused.stderr
+
+
+def test_a_gan_whose_discriminator_wins_is_marked_failed_and_not_exported(cli_run, tmp_path):
+    result = cli_run("train", "dcgan", *QUICK, "--set", "train.quick_epochs=12",
+                     "--set", "generate.generator_optimizer={learning_rate=1e-9}",
+                     "--set", "generate.discriminator_optimizer={learning_rate=0.01}",
+                     "--set", "generate.label_smoothing=0.0", "--set", "model.dropout_rate=0.0",
+                     "--set", "generate.divergence_patience=2", "--runs", tmp_path / "runs")
+    assert result.exit_code == 1, result.output + result.stderr
+    assert "the GAN diverged: the discriminator won" in result.stderr
+    folder = only_run(tmp_path / "runs", "dcgan")
+    record = json.loads((folder / "metrics.json").read_text())
+    assert record["status"] == "failed" and "discriminator won" in record["error"]
+    assert not (folder / "saved_model").exists() and not (folder / "model.keras").exists()
+    assert (folder / "history.csv").exists()
+
+
+def test_discriminator_won_needs_patience_epochs():
+    history = {"discriminator_loss": [0.5, 0.01, 0.01], "generator_loss": [1.0, 8.0, 9.0]}
+    assert generate.discriminator_won(history, 2) and not generate.discriminator_won(history, 3)
+    assert not generate.discriminator_won({"discriminator_loss": [0.01], "generator_loss": [1.0]}, 1)
+
+
+def test_generate_bad_input(cli_run, tmp_path):
+    result = cli_run("train", "dcgan", *QUICK, "--data", "breast_cancer", "--runs", tmp_path / "runs")
+    assert result.exit_code == 2 and "does not fit GAN 'dcgan'" in result.stderr
+    result = cli_run("train", "dcgan", *QUICK, "--set", "generate.generator_loss=wasserstein", "--runs", tmp_path / "runs")
+    assert result.exit_code == 2 and "generator_loss must be one of" in result.stderr
+    result = cli_run("train", "cgan", *QUICK, "--data", "diabetes", "--runs", tmp_path / "runs")
+    assert result.exit_code == 2
