@@ -47,13 +47,7 @@ def export_run(argument, export_format="saved_model", out=None, root=None, allow
     try:
         if export_format == "saved_model":
             splits = run.load_data()
-            if hasattr(run.task, "export"):  # tasks whose endpoints take other inputs (noise, codes) export themselves
-                check = run.task.export(run.model, splits, staging / "saved_model")
-            else:
-                check = export.export_saved_model(run.model, staging / "saved_model",
-                                                  run.task.serving_endpoints(run.model, splits),
-                                                  splits.arrays("test", limit=64)[0])
-                check["example"] = run.task.serving_example(splits)
+            check = run.task.export(run.model, splits, staging / "saved_model")
             check["path"] = str(destination / "saved_model")
         else:
             export.save_keras_model(run.model, staging / "model.keras")

@@ -81,6 +81,24 @@ class Task:
         """SavedModel endpoints: ``{name: (function, input_signature)}``; functions return dicts."""
         raise self.not_supported("export it as a SavedModel")
 
+    def export(self, model, bundle, destination):
+        """Write and verify the SavedModel at ``destination``; returns the record for ``metrics.json``.
+
+        The default writes :meth:`serving_endpoints` and checks ``serve`` on a few test inputs
+        (:meth:`export_sample`); tasks whose endpoints take other inputs (noise, latent codes)
+        override it.
+        """
+        from dlzoo import export
+
+        exported = export.export_saved_model(model, destination, self.serving_endpoints(model, bundle),
+                                             self.export_sample(bundle))
+        exported["example"] = self.serving_example(bundle)
+        return exported
+
+    def export_sample(self, bundle):
+        """Inputs of the ``serve`` endpoint the export is verified on: up to 64 test inputs."""
+        return bundle.arrays("test", limit=64)[0]
+
     def serving_example(self, bundle):
         """The plain-TensorFlow snippet (Markdown) that calls the exported ``serve`` endpoint."""
         return ""

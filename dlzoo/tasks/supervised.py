@@ -215,9 +215,7 @@ class SupervisedTask(Task):
         export.save_keras_model(model, folder / "model.keras")
         exported = None
         if config["train"]["export"]:
-            exported = export.export_saved_model(model, folder / "saved_model", self.serving_endpoints(model, splits),
-                                                 splits.arrays("test", limit=64)[0])
-            exported["example"] = self.serving_example(splits)
+            exported = self.export(model, splits, folder / "saved_model")
         if history.get("loss"):
             plots.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png",
                                   title=config["name"])
