@@ -271,19 +271,25 @@ def visualize(run, method, layer, class_index, samples, out, runs_root):
 @cli.command()
 @click.argument("run")
 @click.argument("inputs", nargs=-1)
-@click.option("--file", "input_file", type=click.Path(dir_okay=False), help="Inputs in a file (.npy, or .npz with x).")
+@click.option("--file", "input_file", type=click.Path(dir_okay=False), help="Inputs in a file (.npy, .npz with x; text: one string per line).")
+@click.option("--beam", type=int, help="Translators: beam-search width (default 1: greedy).")
+@click.option("--attention", is_flag=True, help="Translators: also write each input's attention heatmap.")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RUN when it is a recipe name.")
-def predict(run, inputs, input_file, runs_root):
+def predict(run, inputs, input_file, beam, attention, runs_root):
     """Predict with a trained run: one line per input (what each line holds depends on the task)."""
     from dlzoo.models_io import read_run
 
-    _, _, _, task = read_run(run, runs_root)  # a wrong run is reported before TensorFlow loads
+    folder, _, _, task = read_run(run, runs_root)  # a wrong run is reported before TensorFlow loads
+    # Task-specific options (translators: --beam, --attention) reach predict only when given.
+    options = {name: value for name, value in (("beam", beam), ("attention", attention)) if value not in (None, False)}
+    task.check_predict_options(options)
     values = task.read_inputs(list(inputs), input_file)
     load_tensorflow()
     from dlzoo.models_io import load_run
 
     loaded = load_run(run, runs_root)
-    for line in loaded.task.predict(loaded.model, loaded.load_data(), values):
+    extra = {**options, "folder": folder} if options else {}
+    for line in loaded.task.predict(loaded.model, loaded.load_data(), values, **extra):
         click.echo(line)
 
 

@@ -33,6 +33,8 @@ def load_keras_model(path):
 
     import dlzoo.models.losses  # noqa: F401  (registers the squared-error loss)
     import dlzoo.models.preprocessing  # noqa: F401  (registers the Resize layer)
+    import dlzoo.models.rnn  # noqa: F401  (registers the hand-written recurrent cells)
+    import dlzoo.models.seq2seq  # noqa: F401  (registers the encoder-decoder)
     import dlzoo.optimizers  # noqa: F401  (registers the hand-written optimizers)
 
     return keras.saving.load_model(str(path), compile=False)
