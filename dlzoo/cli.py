@@ -281,7 +281,9 @@ def predict(run, inputs, input_file, beam, attention, runs_root):
 
     folder, _, _, task = read_run(run, runs_root)  # a wrong run is reported before TensorFlow loads
     # Task-specific options (translators: --beam, --attention) reach predict only when given.
-    options = {name: value for name, value in (("beam", beam), ("attention", attention)) if value not in (None, False)}
+    options = {"beam": beam} if beam is not None else {}  # --beam 0 is given (and refused), not absent
+    if attention:
+        options["attention"] = True
     task.check_predict_options(options)
     values = task.read_inputs(list(inputs), input_file)
     load_tensorflow()

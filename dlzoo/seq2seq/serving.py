@@ -39,9 +39,21 @@ def serving_endpoints(model, beam_width=1):
     return {"serve": (translate_function(model, beam_width), [tf.TensorSpec([None], tf.string, name="texts")])}
 
 
+_COMPILED = {}  # (id(model), beam width) -> the traced translate function: traced once, reused per split
+
+
+def compiled_translate(model, beam_width=1):
+    """``translate_function(model, beam_width)`` as a ``tf.function`` (cached for the model's lifetime)."""
+    key = (id(model), beam_width)
+    if key not in _COMPILED or _COMPILED[key][0] is not model:
+        _COMPILED[key] = (model, tf.function(translate_function(model, beam_width),
+                                             input_signature=[tf.TensorSpec([None], tf.string)]))
+    return _COMPILED[key][1]
+
+
 def translate_texts(model, texts, beam_width=1, batch_size=256):
-    """Python strings in, Python strings out (compiled once per beam width and batch shape)."""
-    function = tf.function(translate_function(model, beam_width), reduce_retracing=True)
+    """Python strings in, Python strings out (compiled once per model and beam width)."""
+    function = compiled_translate(model, beam_width)
     results = []
     for start in range(0, len(texts), batch_size):
         batch = tf.constant([str(text) for text in texts[start:start + batch_size]])
