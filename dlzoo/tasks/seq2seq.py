@@ -303,8 +303,9 @@ class Seq2SeqTask(Task):
                  "yes" if sample["prediction"] == sample["target"] else "**no**"] for sample in samples]
         text = ("## Translations (test split)\n\n"
                 f"Exact match {test_result['exact_match']:.4f}, per-character accuracy "
-                f"{test_result['character_accuracy']:.4f}, mean edit distance {test_result['edit_distance']:.3f}, "
-                f"BLEU {test_result['bleu']:.1f} on {test_result['examples']} unseen inputs.\n\n"
+                f"{test_result['character_accuracy']:.4f}, mean edit distance {test_result['edit_distance']:.3f}"
+                + (f", BLEU {test_result['bleu']:.1f}" if "bleu" in test_result else "")
+                + f" on {test_result['examples']} unseen inputs.\n\n"
                 + report.markdown_table(["input", "expected", "predicted", "right"], rows) + "\n")
         if model.attention != "none":
             shown = samples[:4]
@@ -324,13 +325,15 @@ class Seq2SeqTask(Task):
 
     def headline(self, result):
         """The metrics of ``metrics.json`` (``test_exact_match`` first)."""
-        return {key: result[key] for key in ("exact_match", "character_accuracy", "edit_distance", "bleu")}
+        return {key: result[key] for key in ("exact_match", "character_accuracy", "edit_distance", "bleu")
+                if key in result}
 
     def evaluation_line(self, result):
         """``test exact match 0.9990 · characters 0.9998 · edit distance 0.002 · BLEU 99.8 on 4000 pairs``."""
+        bleu = f" · BLEU {result['bleu']:.1f}" if "bleu" in result else ""
         return (f"{result['split']} exact match {result['exact_match']:.4f} · characters "
-                f"{result['character_accuracy']:.4f} · edit distance {result['edit_distance']:.3f} · "
-                f"BLEU {result['bleu']:.1f} on {result['examples']} pairs")
+                f"{result['character_accuracy']:.4f} · edit distance {result['edit_distance']:.3f}{bleu} "
+                f"on {result['examples']} pairs")
 
     def serving_endpoints(self, model, bundle):
         """``serve(texts: string[None]) -> {"translation": string[None]}``, greedy decoding in the graph."""
