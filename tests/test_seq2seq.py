@@ -186,12 +186,12 @@ def test_string_saved_model_translates_without_dlzoo(translator):
 def test_predict_translates_strings_and_file(translator, tmp_path):
     result = invoke("predict", translator, "12+3", "40+2")
     assert result.exit_code == 0, result.output
-    assert len(result.output.strip().splitlines()) == 2
+    assert len(result.output.splitlines()) == 2  # one line per input (a half-trained model may say "")
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("1+1\n\n2+2\n3+3\n", encoding="utf-8")
     result = invoke("predict", translator, "--file", inputs, "--beam", "3")
     assert result.exit_code == 0, result.output
-    assert len(result.output.strip().splitlines()) == 3  # blank lines skipped
+    assert len(result.output.splitlines()) == 3  # blank lines of the file skipped
 
 
 def test_predict_attention_writes_heatmaps(translator):
