@@ -243,3 +243,16 @@ def test_seq2seq_config_errors(tmp_path):
         result = invoke("show", "seq2seq-dates", "--set", override)
         assert result.exit_code == 2, (override, result.output)
         assert message in result.output
+
+
+def test_seq2seq_choices_match_the_model_and_show_stays_light():
+    """The task checks recipes without importing Keras, with the model's own list of choices."""
+    from dlzoo.models import seq2seq
+    from dlzoo.tasks import seq2seq as task
+
+    assert task.CELLS == seq2seq.CELLS and task.ATTENTIONS == seq2seq.ATTENTIONS
+    program = ("import sys; from dlzoo import config; config.load_config('seq2seq-numbers'); "
+               "config.load_config('rnn-vanishing'); print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,
+                               cwd=pathlib.Path(__file__).parents[1])
+    assert completed.stdout.split() == ["False", "False"], completed.stderr[-1000:]

@@ -41,6 +41,9 @@ SEQ2SEQ_DEFAULTS = {
     "target_margin": 2,  # decoding steps beyond the longest training target
 }
 SHOWN_EXAMPLES = 8
+# The choices of dlzoo.models.seq2seq, repeated here: checking a recipe must not import Keras.
+CELLS = ("gru", "lstm")
+ATTENTIONS = ("luong", "bahdanau", "none")
 
 
 @dataclasses.dataclass
@@ -191,7 +194,6 @@ class Seq2SeqTask(Task):
 
     def check_config(self, config):
         """``[model]`` keys are the encoder-decoder's; the beam width is >= 1; the metric is ours."""
-        from dlzoo.models import seq2seq as seq2seq_models
         from dlzoo.validation import check_known_keys
 
         super().check_config(config)
@@ -200,11 +202,10 @@ class Seq2SeqTask(Task):
         model = {**MODEL_DEFAULTS, **model}
         if model["name"] != "seq2seq":
             raise UsageError(f"model.name of a seq2seq recipe must be 'seq2seq', got {model['name']!r}")
-        if model["cell"] not in seq2seq_models.CELLS:
-            raise UsageError(f"model.cell must be one of {', '.join(seq2seq_models.CELLS)}, got {model['cell']!r}")
-        if model["attention"] not in seq2seq_models.ATTENTIONS:
-            raise UsageError(f"model.attention must be one of {', '.join(seq2seq_models.ATTENTIONS)}, "
-                             f"got {model['attention']!r}")
+        if model["cell"] not in CELLS:
+            raise UsageError(f"model.cell must be one of {', '.join(CELLS)}, got {model['cell']!r}")
+        if model["attention"] not in ATTENTIONS:
+            raise UsageError(f"model.attention must be one of {', '.join(ATTENTIONS)}, got {model['attention']!r}")
         for key in ("units", "embedding_dim"):
             if isinstance(model[key], bool) or not isinstance(model[key], int) or model[key] < 1:
                 raise UsageError(f"model.{key} must be a whole number >= 1, got {model[key]!r}")
