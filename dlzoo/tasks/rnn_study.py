@@ -176,7 +176,8 @@ class RNNStudyTask(Task):
                 training.seed_everything(config["train"]["seed"])
                 model = adding_regressor(cell, length, 8 if prepared.quick else study["units"])
                 if length == max(lengths):
-                    gradient_curves[f"{cell} (init)"] = input_gradient_norms(model, test_inputs[:256], test_targets[:256])
+                    gradient_curves[f"{cell} (init)"] = input_gradient_norms(model, test_inputs[:256],
+                                                                             test_targets[:256])
                 rate = config["optimizer"].get("learning_rate", 0.001)
                 rate = float(rate) if isinstance(rate, (int, float)) else 0.001  # a plain rate: same for all
                 model.compile(optimizer=keras.optimizers.Adam(rate, clipnorm=1.0), loss="mse")
