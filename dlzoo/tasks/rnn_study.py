@@ -203,7 +203,8 @@ class RNNStudyTask(Task):
               "trained GRU/LSTM cells learn to keep their additive path open, a SimpleRNN cannot.\n\n"
             f"Exploding setting (SimpleRNN, recurrent weights N(0, {study['exploding_initializer_stddev']}²)): "
             f"the first gradient has norm {exploding['exploding_initial_gradient_norm']:.3g}; "
-            f"final training loss (plain SGD, rate 0.01) without clipping {exploding['exploding_loss_unclipped']:.4g}, with clipnorm "
+            "final training loss (plain SGD, rate 0.01) without clipping "
+            f"{exploding['exploding_loss_unclipped']:.4g}, with clipnorm "
             f"{study['clipnorm']}: {exploding['exploding_loss_clipped']:.4g}.\n"))
         return {"metrics": metrics, "epochs_run": epochs}
 

@@ -128,7 +128,8 @@ def read_text_inputs(values, file):
         if not values:
             raise UsageError(f"--file {path} has no non-empty line to translate")
     if not values:
-        raise UsageError('give strings to translate, e.g. dlzoo predict RUN "lundi 22 avril 2019", or --file inputs.txt')
+        raise UsageError('give strings to translate, e.g. dlzoo predict RUN "lundi 22 avril 2019", '
+                         'or --file inputs.txt')
     return [str(value) for value in values]
 
 
@@ -229,8 +230,6 @@ class Seq2SeqTask(Task):
 
     def prepare(self, config, quick=False):
         """Load the pairs, build vocabularies and the model, compile it, make the pipelines."""
-        import keras
-
         from dlzoo.models import seq2seq as seq2seq_models
         from dlzoo.seq2seq import vocabulary
         from dlzoo.tasks.supervised import build_optimizer
@@ -251,7 +250,6 @@ class Seq2SeqTask(Task):
         datasets = teacher_forcing_datasets(bundle, model.source_vocabulary, model.target_vocabulary,
                                             model.max_source_length, model.max_target_length,
                                             config["data"]["batch_size"], config["data"]["seed"])
-        del keras
         return PreparedTranslation(config=config, bundle=bundle, model=model, datasets=datasets, quick=quick)
 
     def describe(self, prepared):
