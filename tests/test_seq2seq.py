@@ -194,6 +194,12 @@ def test_predict_translates_strings_and_file(translator, tmp_path):
     assert len(result.output.splitlines()) == 3  # blank lines of the file skipped
 
 
+def test_evaluate_a_translator(translator):
+    result = invoke("evaluate", translator)
+    assert result.exit_code == 0, result.output
+    assert "test exact match" in result.output
+
+
 def test_predict_attention_writes_heatmaps(translator):
     result = invoke("predict", translator, "12+3", "--attention")
     assert result.exit_code == 0, result.output
