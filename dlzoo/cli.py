@@ -328,28 +328,37 @@ def visualize(run, method, layer, class_index, samples, out, runs_root, score):
 @cli.command()
 @click.argument("run")
 @click.argument("inputs", nargs=-1)
-@click.option("--file", "input_file", type=click.Path(dir_okay=False), help="Inputs in a file (.npy, or .npz with x).")
+@click.option("--file", "input_file", type=click.Path(dir_okay=False), help="Inputs in a file (.npy, .npz with x; text: one string per line).")
+@click.option("--beam", type=int, help="Translators: beam-search width (default 1: greedy).")
+@click.option("--attention", is_flag=True, help="Translators: also write each input's attention heatmap.")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RUN when it is a recipe name.")
 @click.option("--prompt", help="Text generators: the text to continue.")
 @click.option("--length", type=int, help="Text generators: characters to generate (default 200).")
 @click.option("--temperature", type=float, help="Text generators: sampling temperature (default 1.0; 0 = greedy).")
-def predict(run, inputs, input_file, runs_root, prompt, length, temperature):
+def predict(run, inputs, input_file, beam, attention, runs_root, prompt, length, temperature):
     """Predict with a trained run: one line per input (what each line holds depends on the task)."""
     from dlzoo.models_io import read_run
 
-    _, _, _, task = read_run(run, runs_root)  # a wrong run is reported before TensorFlow loads
+    folder, _, _, task = read_run(run, runs_root)  # a wrong run is reported before TensorFlow loads
     if prompt is not None or length is not None or temperature is not None:  # generation options
         if not hasattr(task, "read_generation_request"):
             raise UsageError(f"--prompt, --length and --temperature are for text generators; this run's task is "
                              f"'{task.name}'")
         values = task.read_generation_request(prompt, length, temperature)
+        options = {}
     else:
+        # Task-specific options (translators: --beam, --attention) reach predict only when given.
+        options = {"beam": beam} if beam is not None else {}  # --beam 0 is given (and refused), not absent
+        if attention:
+            options["attention"] = True
+        task.check_predict_options(options)
         values = task.read_inputs(list(inputs), input_file)
     load_tensorflow()
     from dlzoo.models_io import load_run
 
     loaded = load_run(run, runs_root)
-    for line in loaded.task.predict(loaded.model, loaded.load_data(), values):
+    extra = {**options, "folder": folder} if options else {}
+    for line in loaded.task.predict(loaded.model, loaded.load_data(), values, **extra):
         click.echo(line)
 
 

@@ -37,6 +37,8 @@ def load_keras_model(path):
     import dlzoo.models.transformer  # noqa: F401  (attention, positional encoding, transformer blocks)
     import dlzoo.models.vocabulary  # noqa: F401  (the vocabulary layer of token models)
     import dlzoo.models.word2vec  # noqa: F401  (word2vec's masked mean)
+    import dlzoo.models.rnn  # noqa: F401  (registers the hand-written recurrent cells)
+    import dlzoo.models.seq2seq  # noqa: F401  (registers the encoder-decoder)
     import dlzoo.optimizers  # noqa: F401  (registers the hand-written optimizers)
 
     try:

@@ -36,6 +36,12 @@ def visualize_run(argument, method="saliency", layer=None, class_index=None, sam
     from dlzoo.registry import unknown_name_message
 
     run = load_run(argument, root)
+    if hasattr(run.task, "visualize"):  # a task that draws its own pictures (translators: attention)
+        methods = run.task.visualize_methods(run.model)
+        if method not in (*methods, "all") or not methods:
+            raise UsageError(f"dlzoo visualize --method {method}: this run (task '{run.task.name}') offers "
+                             f"{', '.join(methods) or 'no method'}")
+        return run.task.visualize(run, methods[0] if method == "all" else method, samples, out)
     if method == "attention":  # transformers: per-head attention maps (dlzoo.visualize.attention_maps)
         return visualize_attention(run, samples, out)
     if method != "all" and method not in visualize.METHOD_NAMES:

@@ -45,6 +45,9 @@ INTENDED_INPUTS = {
     "cnn1d": [(SIGNAL, 10, {}), (SIGNAL, 2, {"global_pooling": "avg", "batch_norm": True})],
     "resnet": [(IMAGE_SMALL, 10, {"depth": 8}), (IMAGE_RGB, 2, {"depth": 8, "width": 4, "batch_norm": False})],
     "resnet20": [(IMAGE_SMALL, 10, {}), (IMAGE_RGB, 2, {"input_size": 40})],
+    "rnn": [(SIGNAL, 10, {"units": 8}), ((20, 2), 2, {"cell": "lstm", "units": 8, "num_layers": 2,
+                                                       "bidirectional": True, "dropout_rate": 0.1}),
+            ((12, 3), 3, {"cell": "simple", "units": 8, "unroll": True})],
 }
 
 CASES = [

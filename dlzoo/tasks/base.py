@@ -115,6 +115,13 @@ class Task:
         """One human-readable line per input for ``dlzoo predict``."""
         raise self.not_supported("predict with it")
 
+    def check_predict_options(self, options):
+        """Refuse ``dlzoo predict`` options this task has no use for (``--beam``, ``--attention``:
+        translators); a task that takes them overrides this and receives them in :meth:`predict`."""
+        if options:
+            names = ", ".join(f"--{name}" for name in options)
+            raise UsageError(f"{names} applies to translators (seq2seq runs); this run's task is '{self.name}'")
+
     def not_supported(self, action):
         """The usage error for a command this task has no answer to."""
         return UsageError(f"this run's task is '{self.name}'{': ' + self.description if self.description else ''}; "

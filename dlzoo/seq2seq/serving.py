@@ -1,0 +1,75 @@
+"""The translator as a function of strings: vocabulary and decoding loop inside the graph.
+
+:func:`translate_function` returns ``translate(texts) -> {"translation": strings}`` for a
+model with ``initial_state(source_ids)`` and ``decode_step(tokens, state)`` (any seq2seq model
+of dlzoo), ``source_vocabulary``, ``target_vocabulary``, ``max_source_length`` and
+``max_target_length``. It is the SavedModel's ``serve`` endpoint and what ``evaluate`` and
+``predict`` run, so the three agree by construction.
+"""
+
+import tensorflow as tf
+
+from dlzoo.seq2seq import decoding, vocabulary
+
+
+def translate_ids(model, source_ids, beam_width=1, length_penalty=0.0):
+    """Ids (batch, max_target_length) and attention (batch, T, S) (None with beam search)."""
+    batch_size = tf.shape(source_ids)[0]
+    state = model.initial_state(source_ids)
+    if beam_width <= 1:
+        return decoding.greedy_decode(model.decode_step, state, batch_size, model.max_target_length)
+    ids = decoding.beam_search(model.decode_step, state, batch_size, beam_width, model.max_target_length,
+                               length_penalty=length_penalty)
+    return ids, None
+
+
+def translate_function(model, beam_width=1, length_penalty=0.0):
+    """``translate(texts (batch,) tf.string) -> {"translation": tf.string (batch,)}``."""
+
+    def translate(texts):
+        source_ids = vocabulary.graph_encode(texts, model.source_vocabulary, model.max_source_length)
+        ids, _ = translate_ids(model, source_ids, beam_width, length_penalty)
+        return {"translation": vocabulary.graph_decode(ids, model.target_vocabulary)}
+
+    return translate
+
+
+def serving_endpoints(model, beam_width=1):
+    """``{"serve": (translate, [tf.TensorSpec([None], tf.string, name="texts")])}`` for the export."""
+    return {"serve": (translate_function(model, beam_width), [tf.TensorSpec([None], tf.string, name="texts")])}
+
+
+_COMPILED = {}  # (id(model), beam width) -> the traced translate function: traced once, reused per split
+
+
+def compiled_translate(model, beam_width=1):
+    """``translate_function(model, beam_width)`` as a ``tf.function`` (cached for the model's lifetime)."""
+    key = (id(model), beam_width)
+    if key not in _COMPILED or _COMPILED[key][0] is not model:
+        _COMPILED[key] = (model, tf.function(translate_function(model, beam_width),
+                                             input_signature=[tf.TensorSpec([None], tf.string)]))
+    return _COMPILED[key][1]
+
+
+def translate_texts(model, texts, beam_width=1, batch_size=256):
+    """Python strings in, Python strings out (compiled once per model and beam width)."""
+    function = compiled_translate(model, beam_width)
+    results = []
+    for start in range(0, len(texts), batch_size):
+        batch = tf.constant([str(text) for text in texts[start:start + batch_size]])
+        results += [value.decode("utf-8") for value in function(batch)["translation"].numpy()]
+    return results
+
+
+def attention_maps(model, texts):
+    """Greedy translations and their attention matrices: ``[(translation, weights (T, S))]``, each
+    cut to the output and input lengths."""
+    source_ids = vocabulary.graph_encode(tf.constant(list(texts)), model.source_vocabulary, model.max_source_length)
+    ids, attention = translate_ids(model, source_ids)
+    ids, attention = ids.numpy(), attention.numpy()
+    results = []
+    for row, text in enumerate(texts):
+        translation = vocabulary.decode(ids[row], model.target_vocabulary)
+        steps = len(translation) + 1  # the end token's step too
+        results.append((translation, attention[row, :steps, :min(len(text), model.max_source_length)]))
+    return results

@@ -1,0 +1,264 @@
+"""Sequence-to-sequence: vocabularies, decoding, metrics, the model, and a tiny translator end to end."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+# ---------------------------------------------------------------------------------------------
+# Pieces
+
+
+def test_vocabulary_round_trip_and_unknown_characters():
+    from dlzoo.seq2seq import vocabulary
+
+    characters = vocabulary.build_vocabulary(["abc", "cab+"])
+    ids = vocabulary.encode(["ab", "a☃c"], characters, 5, end=True)
+    assert ids[0].tolist()[:3] == [vocabulary.SPECIAL_TOKENS + 1, vocabulary.SPECIAL_TOKENS + 2, vocabulary.END]
+    assert ids[1, 1] == vocabulary.UNKNOWN
+    assert vocabulary.decode(ids[0], characters) == "ab"
+
+
+def test_graph_vocabulary_matches_numpy_and_never_crashes():
+    import tensorflow as tf
+
+    from dlzoo.seq2seq import vocabulary
+
+    characters = vocabulary.build_vocabulary(["lundi 22 avril", "Montag"])
+    texts = ["lundi 2", "Mo☃ntag é", "x" * 40]
+    graph_ids = vocabulary.graph_encode(tf.constant(texts), characters, 12).numpy()
+    np.testing.assert_array_equal(graph_ids, vocabulary.encode(texts, characters, 12))
+    decoded = vocabulary.graph_decode(tf.constant(vocabulary.encode(["lundi", "avril"], characters, 8, end=True)),
+                                      characters)
+    assert [value.decode() for value in decoded.numpy()] == ["lundi", "avril"]
+
+
+def test_metrics():
+    from dlzoo.seq2seq import metrics
+
+    assert metrics.edit_distance("kitten", "sitting") == 3
+    result = metrics.all_metrics(["2019-04-22", "2019-04-23"], ["2019-04-22", "2019-04-22"])
+    assert result["exact_match"] == 0.5
+    assert result["character_accuracy"] == pytest.approx(19 / 20)
+    assert result["edit_distance"] == 0.5
+    assert "bleu" not in result  # one-word outputs: BLEU (word 4-grams) would be 0 whatever the model does
+    sentences = ["trois cent quarante-deux mille sept cent un", "soixante et onze mille neuf cent deux"]
+    assert metrics.bleu(sentences, sentences) == pytest.approx(100.0)
+    assert metrics.all_metrics(sentences[::-1], sentences)["bleu"] < 50
+
+
+def toy_step(table):
+    """A step function whose next-token probabilities depend only on the previous token."""
+    import tensorflow as tf
+
+    log_table = tf.math.log(tf.constant(table, tf.float32) + 1e-9)
+
+    def step(tokens, state):
+        return tf.gather(log_table, tokens), state, tf.zeros([tf.shape(tokens)[0], 1])
+
+    return step
+
+
+def test_beam_search_finds_what_greedy_misses():
+    import tensorflow as tf
+
+    from dlzoo.seq2seq import decoding
+
+    # ids: 0 pad, 1 unk, 2 start, 3 end, 4 "A", 5 "B".
+    table = np.full((6, 6), 1e-6)
+    table[2, 4], table[2, 5] = 0.55, 0.45  # start: A is likelier...
+    table[4, 3], table[4, 4], table[4, 5] = 0.4, 0.3, 0.3  # ...but after A nothing is sure
+    table[5, 3] = 0.9  # after B the end is almost certain: "B" (0.405) beats "A" (0.22)
+    table[3, 0] = 1.0
+    table[0, 0] = 1.0
+    step = toy_step(table)
+    state = (tf.zeros([2, 1]),)
+    greedy, _ = decoding.greedy_decode(step, state, 2, 4)
+    beam = decoding.beam_search(step, state, 2, 2, 4)
+    assert greedy.numpy()[0].tolist() == [4, 3, 0, 0]
+    assert beam.numpy()[0].tolist() == [5, 3, 0, 0]
+    assert decoding.beam_search(step, state, 2, 1, 4).numpy()[0].tolist() == [4, 3, 0, 0]  # width 1 = greedy
+
+
+@pytest.mark.parametrize("attention", ["luong", "bahdanau", "none"])
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_seq2seq_model_trains_decodes_and_reloads(attention, cell, tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from dlzoo.models import seq2seq
+    from dlzoo.models_io import load_keras_model
+    from dlzoo.seq2seq import serving, vocabulary
+    from dlzoo.tasks.seq2seq import masked_loss
+
+    model = seq2seq.build_seq2seq(list("0123456789+"), list("0123456789"), 7, 6, cell=cell, units=8,
+                                  embedding_dim=4, attention=attention)
+    sources, targets = ["12+3", "40+2", "7+7"], ["15", "42", "14"]
+    source_ids = vocabulary.encode(sources, model.source_vocabulary, 7)
+    decoder_inputs = vocabulary.encode(targets, model.target_vocabulary, 5, start=True)
+    decoder_targets = vocabulary.encode(targets, model.target_vocabulary, 5, end=True)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss=masked_loss())
+    history = model.fit((source_ids, decoder_inputs), decoder_targets, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    # Step-by-step decoding (inference) computes what teacher forcing (training) computes.
+    logits = model((source_ids, decoder_inputs)).numpy()
+    state, stepped = model.initial_state(tf.constant(source_ids)), []
+    for position in range(decoder_inputs.shape[1]):
+        step_logits, state, weights = model.decode_step(tf.constant(decoder_inputs[:, position]), state)
+        stepped.append(step_logits.numpy())
+    np.testing.assert_allclose(np.stack(stepped, axis=1), logits, atol=1e-5)
+    if attention != "none":  # attention weights are a distribution over the real source characters
+        np.testing.assert_allclose(weights.numpy().sum(axis=-1), 1.0, atol=1e-5)
+        assert np.all(weights.numpy()[2, 3:] < 1e-6)  # "7+7" has 3 characters: no weight on padding
+    translations = serving.translate_texts(model, sources + ["9☃9+1"], beam_width=2)
+    assert len(translations) == 4 and all(isinstance(text, str) for text in translations)
+    model.save(tmp_path / "model.keras")
+    reloaded = load_keras_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(reloaded((source_ids, decoder_inputs)).numpy(), logits, atol=1e-5)
+    assert reloaded.attention == attention and reloaded.target_vocabulary == model.target_vocabulary
+
+
+def test_seq2seq_model_rejects_bad_options():
+    from dlzoo.models import seq2seq
+
+    with pytest.raises(ValueError, match="attention"):
+        seq2seq.Seq2Seq(["a"], ["b"], 3, 3, attention="dot")
+    with pytest.raises(ValueError, match="cell"):
+        seq2seq.Seq2Seq(["a"], ["b"], 3, 3, cell="rnn")
+
+
+# ---------------------------------------------------------------------------------------------
+# A tiny trained translator, end to end through the CLI
+
+TINY = ("--set", "model.units=16", "--set", "model.embedding_dim=8", "--set", "train.quick_train_samples=128",
+        "--set", "train.verbose=0")
+
+
+def invoke(*args):
+    """The real ``dlzoo`` entry point, in-process."""
+    from dlzoo.cli import cli
+
+    return CliRunner().invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def translator(tmp_path_factory):
+    """A quick seq2seq-addition run (Luong attention): its folder."""
+    runs_root = tmp_path_factory.mktemp("seq2seq") / "runs"
+    result = invoke("train", "seq2seq-addition", "--quick", *TINY, "--runs", runs_root)
+    assert result.exit_code == 0, result.output
+    return next((runs_root / "seq2seq-addition").iterdir())
+
+
+def test_translator_run_folder(translator):
+    record = json.loads((translator / "metrics.json").read_text())
+    for key in ("test_exact_match", "test_character_accuracy", "test_edit_distance"):
+        assert key in record["metrics"]
+    assert record["export"]["max_abs_difference"] == 0.0  # strings compared exactly
+    assert "serve(texts: string[None])" in record["export"]["signature"]
+    assert (translator / "plots" / "attention.png").is_file()
+    assert "Translations" in (translator / "report.md").read_text()
+
+
+def test_string_saved_model_translates_without_dlzoo(translator):
+    """A plain TensorFlow program, with dlzoo made unimportable, translates strings."""
+    program = (
+        "import sys; sys.modules['dlzoo'] = None  # any 'import dlzoo' now fails\n"
+        "import tensorflow as tf\n"
+        f"model = tf.saved_model.load({str(translator / 'saved_model')!r})\n"
+        "out = model.serve(tf.constant(['12+3', '999+999', '', 'x☃y']))['translation']\n"
+        "print('|'.join(value.decode('utf-8') for value in out.numpy()))\n"
+        "print(out.dtype.name, out.shape)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300,
+                               env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    lines = completed.stdout.strip().splitlines()
+    assert lines[-1] == "string (4,)"
+    assert len(lines[-2].split("|")) == 4
+    assert set(lines[-2]) <= set("0123456789|?")  # sums: digits only (unknown is "?")
+
+
+def test_predict_translates_strings_and_file(translator, tmp_path):
+    result = invoke("predict", translator, "12+3", "40+2")
+    assert result.exit_code == 0, result.output
+    assert len(result.output.splitlines()) == 2  # one line per input (a half-trained model may say "")
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("1+1\n\n2+2\n3+3\n", encoding="utf-8")
+    result = invoke("predict", translator, "--file", inputs, "--beam", "3")
+    assert result.exit_code == 0, result.output
+    assert len(result.output.splitlines()) == 3  # blank lines of the file skipped
+
+
+def test_evaluate_a_translator(translator):
+    result = invoke("evaluate", translator)
+    assert result.exit_code == 0, result.output
+    assert "test exact match" in result.output
+
+
+def test_predict_attention_writes_heatmaps(translator):
+    result = invoke("predict", translator, "12+3", "--attention")
+    assert result.exit_code == 0, result.output
+    assert (translator / "plots" / "predict-attention-1.png").is_file()
+
+
+def test_visualize_attention(translator):
+    result = invoke("visualize", translator, "--method", "attention", "--samples", "3")
+    assert result.exit_code == 0, result.output
+    assert "attention" in result.output
+    assert "Visualization: attention" in (translator / "report.md").read_text()
+    result = invoke("visualize", translator, "--method", "gradcam")
+    assert result.exit_code == 2 and "attention" in result.output
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--beam", "0", "1+1"], "beam width must be"),
+    ([""], "empty"),
+    (["--file", "missing.txt"], "no such file"),
+    ([], "give strings to translate"),
+])
+def test_predict_bad_input(translator, arguments, message):
+    result = invoke("predict", translator, *arguments)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_predict_over_long_and_unknown_characters(translator):
+    result = invoke("predict", translator, "1" * 50 + "+1", "é☃+1")
+    assert result.exit_code == 0, result.output
+    assert "the rest is cut" in result.output
+    assert len([line for line in result.output.splitlines() if not line.startswith("warning")]) == 2
+
+
+def test_predict_beam_on_a_run_that_is_not_a_translator(tmp_path):
+    runs_root = tmp_path / "runs"
+    assert invoke("train", "linear-neuron", "--quick", "--set", "train.verbose=0", "--runs", runs_root).exit_code == 0
+    run = next((runs_root / "linear-neuron").iterdir())
+    result = invoke("predict", run, "--beam", "2", "0.1")
+    assert result.exit_code == 2
+    assert "translators" in result.output and "regress" in result.output
+
+
+def test_seq2seq_config_errors(tmp_path):
+    for override, message in (("model.attention=\"dot\"", "model.attention"), ("model.cell=\"simple\"", "model.cell"),
+                              ("seq2seq.beam_width=0", "beam width"), ("model.layers=2", "layers")):
+        result = invoke("show", "seq2seq-dates", "--set", override)
+        assert result.exit_code == 2, (override, result.output)
+        assert message in result.output
+
+
+def test_seq2seq_choices_match_the_model_and_show_stays_light():
+    """The task checks recipes without importing Keras, with the model's own list of choices."""
+    from dlzoo.models import seq2seq
+    from dlzoo.tasks import seq2seq as task
+
+    assert task.CELLS == seq2seq.CELLS and task.ATTENTIONS == seq2seq.ATTENTIONS
+    program = ("import sys; from dlzoo import config; config.load_config('seq2seq-numbers'); "
+               "config.load_config('rnn-vanishing'); print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,
+                               cwd=pathlib.Path(__file__).parents[1])
+    assert completed.stdout.split() == ["False", "False"], completed.stderr[-1000:]
