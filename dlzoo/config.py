@@ -275,7 +275,8 @@ def check_data_section(table, uses_data=True):
     if not isinstance(table.get("dataset"), str):
         raise UsageError(f"data.dataset must be a string like 'digits', got {table.get('dataset')!r}")
     try:
-        extra = data.source_options(table["dataset"]) if uses_data else {}
+        # "none": a recipe that reads no dataset (a study of cells, a descent on a 2-D function).
+        extra = data.source_options(table["dataset"]) if uses_data and table["dataset"] != "none" else {}
     except UnknownNameError as error:
         raise UsageError(f"data.dataset {table['dataset']!r}: {error}") from None
     for key, value in table.items():

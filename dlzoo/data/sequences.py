@@ -42,7 +42,7 @@ TEXT = "text"  # the kind of a TextPairs bundle
 # The adding problem
 
 
-@register("adding")
+@register("adding", options={"num_samples": (int,)})
 def load_adding(argument, seed, options):
     """The adding problem: inputs (T, 2) = (uniform number in [0, 1], marker 0/1), target = sum of
     the two marked numbers (one in each half of the sequence, as in Hochreiter & Schmidhuber 1997).
@@ -184,7 +184,7 @@ def make_date_pairs(count, indices, seed, locales=DATE_LOCALES, formats=DATE_FOR
     return sources, targets
 
 
-@register("dates")
+@register("dates", options={"num_samples": (int,)})
 def load_dates(argument, seed, options):
     """Human-readable dates -> ISO ``YYYY-MM-DD`` (Géron, Hands-On ML ch. 16, here multilingual).
 
@@ -251,7 +251,7 @@ def make_number_pairs(numbers, source_language, target_language):
     return sources, targets
 
 
-@register("numbers")
+@register("numbers", options={"num_samples": (int,)})
 def load_numbers(argument, seed, options):
     """Number words translated between languages with num2words (``numbers:en-fr``: "seventy-one"
     -> "soixante et onze"), numbers 0 to 999,999.
@@ -279,7 +279,7 @@ def make_addition_pairs(pairs):
     return [f"{a}+{b}" for a, b in pairs], [str(a + b) for a, b in pairs]
 
 
-@register("addition")
+@register("addition", options={"num_samples": (int,)})
 def load_addition(argument, seed, options):
     """``"123+45"`` -> ``"168"``: operands of up to D digits (``addition:3``; keras-io addition_rnn).
 

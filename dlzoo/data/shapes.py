@@ -114,7 +114,7 @@ def test_masks(seed, options=None):
     return masks, images, labels
 
 
-@register("shapes")
+@register("shapes", options={"num_samples": (int,)})
 def load_shapes(argument, seed, options):
     """Generated shapes (circle, square, triangle, star, cross) on clutter, 32x32x3, with masks."""
     count = int(options.get("num_samples", DEFAULT_SAMPLES))
