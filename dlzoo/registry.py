@@ -89,3 +89,12 @@ class Registry:
 
     def __len__(self):
         return len(self._entries)
+
+
+def keyword_defaults(function):
+    """``{option: default}`` of ``function``'s keyword-only arguments: the keys a recipe may set
+    for a builder registered under a name (``[model]`` of autoencoders and GANs)."""
+    import inspect
+
+    return {parameter.name: parameter.default for parameter in inspect.signature(function).parameters.values()
+            if parameter.kind == parameter.KEYWORD_ONLY}

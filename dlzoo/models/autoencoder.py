@@ -22,13 +22,12 @@ This module imports ``keras`` only (no TensorFlow): the VAE's training step, whi
 ``tf.GradientTape``, lives in :mod:`dlzoo.generative`.
 """
 
-import inspect
 
 import keras
 import numpy as np
 from keras import layers, ops
 
-from dlzoo import validation
+from dlzoo import registry, validation
 from dlzoo.registry import Registry
 
 BUILDERS = Registry("autoencoder")
@@ -264,9 +263,7 @@ def names():
 
 def option_defaults(name):
     """``{option: default}`` of builder ``name`` (the keys its ``[model]`` table may set)."""
-    signature = inspect.signature(BUILDERS.get(name))
-    return {parameter.name: parameter.default for parameter in signature.parameters.values()
-            if parameter.kind == parameter.KEYWORD_ONLY}
+    return registry.keyword_defaults(BUILDERS.get(name))
 
 
 def build(name, input_shape, mean_image, scale, **options):

@@ -16,12 +16,11 @@ their keyword options are the keys of a recipe's ``[model]`` table. Keras only (
 the adversarial training step is :class:`dlzoo.generative.GenerativeAdversarialNetwork`.
 """
 
-import inspect
 
 import keras
 from keras import layers, ops
 
-from dlzoo import validation
+from dlzoo import registry, validation
 from dlzoo.registry import Registry
 
 BUILDERS = Registry("gan")
@@ -137,9 +136,7 @@ def names():
 
 def option_defaults(name):
     """``{option: default}`` of builder ``name`` (the keys its ``[model]`` table may set)."""
-    signature = inspect.signature(BUILDERS.get(name))
-    return {parameter.name: parameter.default for parameter in signature.parameters.values()
-            if parameter.kind == parameter.KEYWORD_ONLY}
+    return registry.keyword_defaults(BUILDERS.get(name))
 
 
 def build(name, image_shape, num_classes, raw_range, **options):
