@@ -108,7 +108,7 @@ def main():
         for repeat in range(arguments.repeats):
             # Alternate the two, so that a busy moment of a shared machine hits both alike.
             runs_root = os.path.join(temporary, f"runs{repeat}")
-            elapsed, _ = seconds([sys.executable, "-m", "dlzoo", "train", "cnn", "--out", runs_root], os.getcwd())
+            elapsed, _ = seconds([sys.executable, "-m", "dlzoo", "train", "cnn", "--runs", runs_root], os.getcwd())
             times["dlzoo train cnn"].append(elapsed)
             fit_times["dlzoo train cnn"].append(dlzoo_fit_seconds(runs_root))
             elapsed, output = seconds([sys.executable, script], temporary)
