@@ -55,6 +55,9 @@ SECTION_DEFAULTS = {
         "early_stopping_patience": 0,
         "restore_best": True,
         "monitor": "val_loss",
+        # The .weights.h5 checkpoints are written at most this often (and at the end); the
+        # resume state (last.state.npz) after every epoch. 0: every epoch.
+        "checkpoint_seconds": 30.0,
         "quick_epochs": 1,
         "quick_train_samples": 512,
         "gradient_statistics": False,
@@ -88,7 +91,7 @@ CHOICES = {
 MINIMUMS = {
     ("data", "batch_size"): 1, ("train", "epochs"): 1, ("train", "quick_epochs"): 1,
     ("data", "train_samples"): 0, ("train", "quick_train_samples"): 1, ("train", "early_stopping_patience"): 0,
-    ("train", "devices"): 0,
+    ("train", "devices"): 0, ("train", "checkpoint_seconds"): 0,
 }
 # Sections whose keys depend on a component (model builder, optimizer); their extra keys are
 # checked by check_component_options. A task's own section (``[transfer]``, ``[paths]``) is

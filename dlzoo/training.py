@@ -9,8 +9,10 @@ What both give every run, so no task writes it again:
 
 1. ``history.csv`` (one row per epoch; ``history-<stage>.csv`` for a named stage) and
    TensorBoard logs;
-2. checkpoints: ``checkpoints/best.weights.h5`` (by ``train.monitor``) and ``last.weights.h5``;
-   the best weights are restored after training when ``train.restore_best`` is on;
+2. checkpoints: ``checkpoints/last.state.npz`` after every epoch (what ``--resume`` reads),
+   ``best.weights.h5`` (by ``train.monitor``) and ``last.weights.h5`` at most every
+   ``train.checkpoint_seconds`` and at the end; the best weights are restored after training
+   when ``train.restore_best`` is on;
 3. guards: a NaN or infinite loss, or a loss that diverges far above its start, stops training
    and fails the run with a suggestion (nothing gets exported);
 4. early stopping (``train.early_stopping_patience``);
@@ -244,6 +246,7 @@ def platform_callbacks(folder, settings, stage=None, monitor=None, resumed=None)
 
     from dlzoo.callbacks.atomic_checkpoint import AtomicCheckpoint
     from dlzoo.callbacks.divergence_guard import DivergenceGuard
+    from dlzoo.callbacks.epoch_tensorboard import EpochTensorBoard
     from dlzoo.callbacks.signal_stop import SignalStop
 
     monitor = monitor or settings["monitor"]
@@ -259,9 +262,9 @@ def platform_callbacks(folder, settings, stage=None, monitor=None, resumed=None)
 
     callbacks = [
         keras.callbacks.CSVLogger(str(folder / history_name(stage)), append=resumed is not None),
-        keras.callbacks.TensorBoard(log_dir=str(folder / "tensorboard" / (stage or "")), write_graph=False),
+        EpochTensorBoard(log_dir=str(folder / "tensorboard" / (stage or ""))),
         AtomicCheckpoint(best, last, state_path(folder, stage), monitor=monitor, extra_state=history_state,
-                         best_value=(resumed or {}).get("best")),
+                         best_value=(resumed or {}).get("best"), every_seconds=settings.get("checkpoint_seconds", 0)),
         DivergenceGuard(factor=DIVERGENCE_FACTOR),
         SignalStop(),
     ]
@@ -300,11 +303,17 @@ def fit(model, train_data, val_data, folder, settings, epochs, stage=None, extra
     if resumed:
         skip_shuffles(train_data, initial_epoch)
     callbacks = list(extra_callbacks) + platform_callbacks(folder, settings, stage, monitor, resumed)
-    keras_history = model.fit(
-        train_data, validation_data=val_data, epochs=int(epochs), callbacks=callbacks,
-        verbose=keras_verbosity(settings.get("verbose", 1)), initial_epoch=initial_epoch,
-        shuffle=False,  # the tf.data pipeline already shuffles, with the recipe's seed
-    )
+    checkpoint = next(callback for callback in callbacks if type(callback).__name__ == "AtomicCheckpoint")
+    try:
+        keras_history = model.fit(
+            train_data, validation_data=val_data, epochs=int(epochs), callbacks=callbacks,
+            verbose=keras_verbosity(settings.get("verbose", 1)), initial_epoch=initial_epoch,
+            shuffle=False,  # the tf.data pipeline already shuffles, with the recipe's seed
+        )
+    except BaseException:
+        # Keras skips on_train_end when fit raises: keep the best weights still in memory.
+        checkpoint.on_fit_raised()
+        raise
     history = {key: list(values) for key, values in (resumed or {}).get("history", {}).items()}
     for key, values in keras_history.history.items():
         history.setdefault(key, []).extend(float(value) for value in values)

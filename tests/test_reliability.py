@@ -42,7 +42,9 @@ def test_interrupted_checkpoint_write_keeps_the_previous_best(cli_run, tmp_path,
         return original(self, filepath, *args, **kwargs)
 
     monkeypatch.setattr(keras.Model, "save_weights", save_weights)
-    result = cli_run("train", "softmax-regression", "--epochs", "6", "--set", "train.verbose=0", "--runs", "runs")
+    # checkpoint_seconds = 0: the weights files are written after every epoch, as a long run writes them.
+    result = cli_run("train", "softmax-regression", "--epochs", "6", "--set", "train.verbose=0",
+                     "--set", "train.checkpoint_seconds=0", "--runs", "runs")
     assert result.exit_code == 130, (result.output, result.stderr)
     (folder,) = run_folders(tmp_path / "runs", "softmax-regression")
     best = folder / "checkpoints" / "best.weights.h5"
@@ -50,6 +52,72 @@ def test_interrupted_checkpoint_write_keeps_the_previous_best(cli_run, tmp_path,
         pass
     assert not temporary_files(folder / "checkpoints")
     assert json.loads((folder / "metrics.json").read_text())["status"] == "interrupted"
+
+
+def tiny_model():
+    """A compiled one-layer Keras model whose weights a test can set to known values."""
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def epoch_weights(model, value):
+    """Set every weight of ``model`` to ``value`` (marks which epoch a checkpoint holds)."""
+    import numpy as np
+
+    model.set_weights([np.full_like(weights, value) for weights in model.get_weights()])
+
+
+def test_throttled_checkpoint_keeps_the_best_epoch_in_memory_until_the_end(tmp_path):
+    """With every_seconds far away, nothing .h5 is written during training; at the end the best
+    file holds the best epoch's weights (not the last), and the state names the best value."""
+    import numpy as np
+
+    from dlzoo.callbacks.atomic_checkpoint import AtomicCheckpoint
+
+    model = tiny_model()
+    paths = [tmp_path / "best.weights.h5", tmp_path / "last.weights.h5", tmp_path / "last.state.npz"]
+    checkpoint = AtomicCheckpoint(*paths, monitor="val_loss", every_seconds=1e9)
+    checkpoint.set_model(model)
+    checkpoint.on_train_begin()
+    for epoch, val_loss in enumerate([3.0, 1.0, 2.0]):
+        epoch_weights(model, epoch + 1)
+        checkpoint.on_epoch_end(epoch, {"val_loss": val_loss})
+        assert not paths[0].exists() and not paths[1].exists()
+        with np.load(paths[2]) as state:  # the resume state is written after every epoch
+            assert int(state["epoch"]) == epoch + 1 and np.isnan(state["best"])
+    checkpoint.on_train_end()
+    model.load_weights(str(paths[0]))
+    assert all(np.all(weights == 2) for weights in model.get_weights())  # epoch 2 had the lowest val_loss
+    model.load_weights(str(paths[1]))
+    assert all(np.all(weights == 3) for weights in model.get_weights())
+    with np.load(paths[2]) as state:
+        assert float(state["best"]) == 1.0
+
+
+def test_checkpoint_after_an_exception_writes_the_best_but_not_half_an_epoch(tmp_path):
+    """fit raised (Ctrl-C): the best weights in memory reach the disk, the unfinished epoch's do not."""
+    import numpy as np
+
+    from dlzoo.callbacks.atomic_checkpoint import AtomicCheckpoint
+
+    model = tiny_model()
+    paths = [tmp_path / "best.weights.h5", tmp_path / "last.weights.h5", tmp_path / "last.state.npz"]
+    checkpoint = AtomicCheckpoint(*paths, monitor="val_loss", every_seconds=1e9)
+    checkpoint.set_model(model)
+    checkpoint.on_train_begin()
+    epoch_weights(model, 1)
+    checkpoint.on_epoch_end(0, {"val_loss": 0.5})
+    epoch_weights(model, 7)  # half-way through epoch 2
+    checkpoint.on_fit_raised()
+    assert not paths[1].exists()
+    assert all(np.all(weights == 7) for weights in model.get_weights())  # the model itself is left alone
+    model.load_weights(str(paths[0]))
+    assert all(np.all(weights == 1) for weights in model.get_weights())
+    with np.load(paths[2]) as state:
+        assert float(state["best"]) == 0.5 and int(state["epoch"]) == 1
 
 
 def test_last_checkpoint_keeps_the_optimizer_state(cli_run, tmp_path):

@@ -4,6 +4,7 @@ import io
 import math
 import os
 import pathlib
+import time
 
 import keras
 import numpy as np
@@ -52,12 +53,17 @@ def atomic_save_state(path, state):
 
 
 class AtomicCheckpoint(keras.callbacks.Callback):
-    """Save the best weights (by ``monitor``) and the last state of the run after each epoch.
+    """Keep the best weights (by ``monitor``) and the last state of the run, never half written.
 
-    * ``best`` (a ``.weights.h5`` file): the weights of the epoch with the best ``monitor``;
-    * ``last`` (a ``.weights.h5`` file) and ``state`` (an ``.npz`` with the model's and the
-      optimizer's variables, the epoch, the best value so far and ``extra_state()``): what
-      ``dlzoo train --resume`` continues from.
+    * ``state`` (an ``.npz`` with the model's and the optimizer's variables, the epoch, the best
+      value on disk and ``extra_state()``), written after **every** epoch: what
+      ``dlzoo train --resume`` continues from. It costs a few milliseconds.
+    * ``best`` and ``last`` (``.weights.h5`` files, what ``model.load_weights`` reads): the
+      weights of the epoch with the best ``monitor`` and of the last epoch. Keras's
+      ``save_weights`` takes about 40 ms even for a small model (it walks every layer), so
+      these two are written at most every ``every_seconds`` and when training ends; in
+      between, the best weights wait in memory. A process killed in between loses at most
+      ``every_seconds`` of best weights, and ``state`` then names the best value that is on disk.
 
     Every file goes through a temporary file and a rename, so an interruption at any moment
     leaves the previous checkpoint whole.
@@ -69,9 +75,11 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         extra_state: a function returning more ``{name: array}`` to keep in ``state``
             (the training module adds the history so far).
         best_value: the best value of an earlier part of the run (when resuming).
+        every_seconds: the least time between two writes of the ``.weights.h5`` files (0: every epoch).
     """
 
-    def __init__(self, best_path, last_path, state_path, monitor="val_loss", extra_state=None, best_value=None):
+    def __init__(self, best_path, last_path, state_path, monitor="val_loss", extra_state=None, best_value=None,
+                 every_seconds=0.0):
         super().__init__()
         self.best_path = pathlib.Path(best_path)
         self.last_path = pathlib.Path(last_path)
@@ -80,13 +88,21 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         self.maximize = any(word in monitor for word in ("accuracy", "auc", "precision", "recall"))
         self.extra_state = extra_state
         self.initial_best = best_value
-        self.best = best_value
+        self.every_seconds = float(every_seconds)
+        self.reset()
+
+    def reset(self):
+        """Start from the best value of an earlier part of the run, or from nothing."""
+        self.best = self.initial_best  # the best value seen
+        self.saved_best = self.initial_best  # the best value whose weights are on disk
+        self.pending_best = None  # the best weights not written yet (a list of arrays)
+        self.last_write = time.monotonic()
+        self.last_state = None
         self.warned = False
 
     def on_train_begin(self, logs=None):
-        """Start from the best value of an earlier part of the run, or from nothing."""
-        self.best = self.initial_best
-        self.warned = False
+        """Forget an earlier fit of the same callback."""
+        self.reset()
 
     def improved(self, value):
         """True when ``value`` beats the best so far."""
@@ -97,20 +113,66 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         return value > self.best if self.maximize else value < self.best
 
     def on_epoch_end(self, epoch, logs=None):
-        """Write ``best`` when the monitored value improved, then ``last`` and ``state``."""
+        """Remember the best weights; write the ``.h5`` files when they are due, then ``state``."""
         logs = logs or {}
         value = logs.get(self.monitor)
         if value is None and not self.warned:
             self.warned = True
             print(f"AtomicCheckpoint: '{self.monitor}' is not in the logs ({', '.join(sorted(logs))}); "
                   "no best checkpoint is written")
-        if value is not None and self.improved(float(value)):
+        improved = value is not None and self.improved(float(value))
+        if improved:
             self.best = float(value)
-            atomic_save_weights(self.model, self.best_path)
-        atomic_save_weights(self.model, self.last_path)
+        if time.monotonic() - self.last_write >= self.every_seconds:
+            if improved:  # the best weights are the model's own: written without a copy
+                self.pending_best = None
+                atomic_save_weights(self.model, self.best_path)
+                self.saved_best = self.best
+            self.write_weights()
+        elif improved:
+            self.pending_best = self.model.get_weights()
         state = model_state(self.model)
         state["epoch"] = np.asarray(epoch + 1)
-        state["best"] = np.asarray(np.nan if self.best is None else self.best)
         if self.extra_state is not None:
             state.update(self.extra_state(epoch, logs))
-        atomic_save_state(self.state_path, state)
+        self.last_state = state
+        self.write_state()
+
+    def on_train_end(self, logs=None):
+        """Write what is still in memory: the best weights, the last weights, the best value."""
+        self.write_weights()
+        if self.last_state is not None:
+            self.write_state()
+
+    def on_fit_raised(self):
+        """Write the best weights still in memory when ``fit`` ended by an exception (Ctrl-C,
+        SIGTERM, a failure), which Keras does not report to callbacks. The model's current
+        weights belong to no finished epoch and are not written: ``state`` keeps the last one.
+        """
+        self.write_pending_best()
+        if self.last_state is not None:
+            self.write_state()
+
+    def write_weights(self):
+        """Write the pending best weights and the model's current weights (the last epoch's)."""
+        self.write_pending_best()
+        atomic_save_weights(self.model, self.last_path)
+        self.last_write = time.monotonic()
+
+    def write_pending_best(self):
+        """Write the best weights kept in memory, if any; the model's own weights are left as they were."""
+        if self.pending_best is None:
+            return
+        current = self.model.get_weights()
+        self.model.set_weights(self.pending_best)
+        try:
+            atomic_save_weights(self.model, self.best_path)
+        finally:
+            self.model.set_weights(current)
+        self.pending_best = None
+        self.saved_best = self.best
+
+    def write_state(self):
+        """Write the last epoch's state with the best value whose weights are on disk."""
+        self.last_state["best"] = np.asarray(np.nan if self.saved_best is None else self.saved_best)
+        atomic_save_state(self.state_path, self.last_state)
