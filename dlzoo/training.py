@@ -305,11 +305,12 @@ def fit(model, train_data, val_data, folder, settings, epochs, stage=None, extra
     callbacks = list(extra_callbacks) + platform_callbacks(folder, settings, stage, monitor, resumed)
     checkpoint = next(callback for callback in callbacks if type(callback).__name__ == "AtomicCheckpoint")
     try:
-        keras_history = model.fit(
-            train_data, validation_data=val_data, epochs=int(epochs), callbacks=callbacks,
-            verbose=keras_verbosity(settings.get("verbose", 1)), initial_epoch=initial_epoch,
-            shuffle=False,  # the tf.data pipeline already shuffles, with the recipe's seed
-        )
+        with multiworker_workarounds(model, train_data):
+            keras_history = model.fit(
+                train_data, validation_data=val_data, epochs=int(epochs), callbacks=callbacks,
+                verbose=keras_verbosity(settings.get("verbose", 1)), initial_epoch=initial_epoch,
+                shuffle=False,  # the tf.data pipeline already shuffles, with the recipe's seed
+            )
     except BaseException:
         # Keras skips on_train_end when fit raises: keep the best weights still in memory.
         checkpoint.on_fit_raised()
@@ -417,6 +418,54 @@ def skip_shuffles(dataset, epochs):
     """
     for _ in range(ITERATORS_PER_EPOCH * int(epochs)):
         iter(dataset)
+
+
+@contextlib.contextmanager
+def multiworker_workarounds(model, train_data):
+    """Make Keras 3.15's ``fit`` work under ``MultiWorkerMirroredStrategy`` (nothing otherwise).
+
+    Two bugs of Keras's TensorFlow trainer stop it (tensorflow/tensorflow#72388, closed
+    unfixed), both in how it reduces values across workers; the training step itself is right:
+
+    1. before the first step, ``_maybe_symbolic_build`` averages a *distributed batch* across
+       workers to learn the input shapes (``strategy.reduce`` of a batch fails); a batch of this
+       worker's dataset has the same shapes, so the build is given that one;
+    2. after each step, ``reduce_per_replica`` averages every logged value with ``axis=0``,
+       which does not exist for the scalar loss and metrics ("Invalid reduction dimension 0");
+       the multi-worker mean is taken over the workers instead (``axis=None``).
+
+    Both are private Keras functions, patched only while this ``fit`` runs; the two-worker test
+    in ``tests/test_scale.py`` will fail if a Keras release changes them.
+    """
+    import tensorflow as tf
+
+    strategy = getattr(model, "distribute_strategy", None)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        yield
+        return
+    from keras.src.backend.tensorflow import trainer as keras_trainer
+
+    local_batch = next(iter(train_data))
+    original_build = type(model)._maybe_symbolic_build
+    original_reduce = keras_trainer.reduce_per_replica
+
+    def build_from_local_batch(iterator=None, data_batch=None):
+        """The symbolic build on a batch of this worker's data (same shapes as the global one)."""
+        return original_build(model, data_batch=local_batch)
+
+    def reduce_per_replica(values, strategy, reduction):
+        """Average logged values over the workers without an axis; anything else as Keras does."""
+        if reduction in ("auto", "mean") and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return tf.nest.map_structure(lambda value: strategy.reduce("MEAN", value, axis=None), values)
+        return original_reduce(values, strategy, reduction)
+
+    model._maybe_symbolic_build = build_from_local_batch
+    keras_trainer.reduce_per_replica = reduce_per_replica
+    try:
+        yield
+    finally:
+        del model._maybe_symbolic_build
+        keras_trainer.reduce_per_replica = original_reduce
 
 
 def apply_compile_settings(model, settings):

@@ -67,9 +67,6 @@ def free_port():
         return probe.getsockname()[1]
 
 
-@pytest.mark.xfail(strict=True, reason="Keras 3.15 fit() under MultiWorkerMirroredStrategy fails in its symbolic "
-                   "build (strategy.reduce of a PerReplica batch; then 'Invalid reduction dimension 0' in the "
-                   "metrics): train.distribute = 'multiworker' does not train yet")
 def test_two_workers_on_localhost_finish_with_identical_weights(tmp_path):
     from dlzoo.models_io import load_keras_model
 
