@@ -185,7 +185,7 @@ def test_the_cut_is_the_last_feature_map():
 
 def test_transfer_shapes_quick_run_reports_three_accuracies_and_exports(tmp_path):
     root = tmp_path / "runs"
-    result = invoke("train", "transfer-shapes", "--quick", "--set", "train.verbose=0", "--runs", root)
+    result = invoke("train", "transfer-shapes", *QUICK, "--runs", root)
     assert result.exit_code == 0, result.output
     folder = only_run_folder(root)
     record = json.loads((folder / "metrics.json").read_text())
@@ -197,8 +197,8 @@ def test_transfer_shapes_quick_run_reports_three_accuracies_and_exports(tmp_path
                                                      - metrics["scratch_test_accuracy"])
     assert record["export"]["max_abs_difference"] <= 1e-4
     assert (folder / "saved_model" / "saved_model.pb").exists() and (folder / "model.keras").exists()
-    # The final model tells stars from crosses: two outputs, named in the report.
-    assert record["stages"]["frozen"]["trainable_parameters"] == 64 * 2 + 2  # only the new head
+    # Two classes: the new head is one sigmoid unit on the 64 features of the base.
+    assert record["stages"]["frozen"]["trainable_parameters"] == 64 + 1  # only the new head: one sigmoid unit
     report = (folder / "report.md").read_text()
     assert "## Transfer learning" in report and "Target classes [3, 4]" in report
 
