@@ -178,3 +178,41 @@ def test_the_cut_is_the_last_feature_map():
     assert extract_base(gap_cnn).layers[-1].name == "conv2_act"
     flatten_cnn = models.build("cnn", (8, 8, 1), 5, filters=[4, 8], global_pooling="flatten", dense_units=16)
     assert extract_base(flatten_cnn).layers[-1].name == "pool2"
+
+
+# transfer-shapes: pretrain on circles, squares and triangles; stars vs crosses from 20 labels.
+
+
+def test_transfer_shapes_quick_run_reports_three_accuracies_and_exports(tmp_path):
+    root = tmp_path / "runs"
+    result = invoke("train", "transfer-shapes", *QUICK, "--runs", root)
+    assert result.exit_code == 0, result.output
+    folder = only_run_folder(root)
+    record = json.loads((folder / "metrics.json").read_text())
+    assert record["status"] == "completed"
+    metrics = record["metrics"]
+    for name in ("frozen_test_accuracy", "fine_tuned_test_accuracy", "scratch_test_accuracy", "source_test_accuracy"):
+        assert 0.0 <= metrics[name] <= 1.0, name
+    assert metrics["transfer_gain"] == pytest.approx(metrics["fine_tuned_test_accuracy"]
+                                                     - metrics["scratch_test_accuracy"])
+    assert record["export"]["max_abs_difference"] <= 1e-4
+    assert (folder / "saved_model" / "saved_model.pb").exists() and (folder / "model.keras").exists()
+    # Two classes: the new head is one sigmoid unit on the 64 features of the base.
+    assert record["stages"]["frozen"]["trainable_parameters"] == 64 + 1  # only the new head: one sigmoid unit
+    report = (folder / "report.md").read_text()
+    assert "## Transfer learning" in report and "Target classes [3, 4]" in report
+
+
+def test_quick_transfer_generates_only_a_small_shapes_pool():
+    from dlzoo import config as config_module
+    from dlzoo.tasks.transfer import TransferTask
+
+    config = config_module.load_config("transfer-shapes", ["train.verbose=0", "train.quick_train_samples=100"])
+    prepared = TransferTask().prepare(config, quick=True)
+    # A pool of 100 images (25 test images over 5 shapes), not the recipe's 3000 (750 test images).
+    assert len(prepared.target_splits.y_test) + len(prepared.source_splits.y_test) <= 25
+    assert len(prepared.target_splits.y_train) == 20
+    assert prepared.target_splits.class_names == ["star", "cross"]
+    assert prepared.source_splits.class_names == ["circle", "square", "triangle"]
+    # The recipe's own settings are untouched: a full run generates the whole pool.
+    assert config["data"]["num_samples"] == 3000

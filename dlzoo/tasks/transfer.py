@@ -193,7 +193,11 @@ def record_target_data(config, options):
 
 
 def load_classes(config, classes, train_samples, quick):
-    """The recipe's dataset restricted to ``classes`` (relabelled 0..n-1), ``train_samples`` labels."""
+    """The recipe's dataset restricted to ``classes`` (relabelled 0..n-1), ``train_samples`` labels.
+
+    In quick mode at most ``train.quick_train_samples`` labels, and a generated dataset
+    (``shapes``) makes at most that many images in its pool.
+    """
     from dlzoo import data
 
     data_config = config["data"]
@@ -201,6 +205,10 @@ def load_classes(config, classes, train_samples, quick):
     if quick:
         limit = config["train"]["quick_train_samples"]
         options["train_samples"] = min(limit, train_samples or limit)
+        if "num_samples" in data.source_options(data_config["dataset"]):
+            # A generated source (shapes) would otherwise make its whole pool, twice (source and
+            # target classes), to keep a few hundred examples: generate only as many as a quick run uses.
+            options["num_samples"] = min(limit, options.get("num_samples") or limit)
     return data.load(data_config["dataset"], seed=data_config["seed"], options=options)
 
 
