@@ -146,6 +146,7 @@ def test_run_folder_metrics_export_and_report(translator):
     assert (translator / "plots" / "attention-heads-1.png").stat().st_size > 1000
     report = (translator / "report.md").read_text()
     assert "Translations" in report and "Every cross-attention head" in report
+    assert "## Positional encoding" in report and (translator / "plots" / "positional_encoding.png").is_file()
     # The side-by-side table: this run and the GRU run of the same data.
     assert "## Side by side: translators of dates" in report
     assert "| transformer-dates (this run) | transformer 1 layers x 2 heads, width 16 |" in report
@@ -197,3 +198,19 @@ def test_evaluate_a_transformer_translator(translator):
     result = invoke("evaluate", translator)
     assert result.exit_code == 0, result.output
     assert "test exact match" in result.output
+
+
+def test_positional_tables_of_a_translator(tmp_path):
+    from dlzoo.models import transformer
+    from dlzoo.visualize import positional_encoding
+
+    tables = positional_encoding.positional_tables(tiny_translator())
+    assert [(name, kind) for name, kind, _ in tables] == [("source_positions", "sinusoidal"),
+                                                          ("target_positions", "sinusoidal")]
+    np.testing.assert_allclose(tables[0][2], transformer.sinusoidal_encoding(9, 16))
+    similarity = positional_encoding.cosine_similarity(tables[0][2])
+    np.testing.assert_allclose(np.diag(similarity), 1.0, atol=1e-6)
+    np.testing.assert_allclose(similarity, similarity.T, atol=1e-6)
+    (tmp_path / "plots").mkdir()
+    assert positional_encoding.report_section(tiny_translator(), tmp_path).stat().st_size > 1000
+    assert "## Positional encoding" in (tmp_path / "sections" / "40-positional-encoding.md").read_text()

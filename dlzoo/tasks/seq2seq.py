@@ -344,6 +344,10 @@ class Seq2SeqTask(Task):
                                       [s["target"] for s in shown[:1]]):
                 text += f"\nEvery cross-attention head of every decoder block:\n\n![heads](plots/{path.name})\n"
         report.write_section(folder, "20-translations", text)
+        if getattr(model, "family", "rnn") == "transformer":
+            from dlzoo.visualize import positional_encoding
+
+            positional_encoding.report_section(model, folder)  # the source and target position vectors
 
     # 3. What the commands ask ----------------------------------------------------------------
 
