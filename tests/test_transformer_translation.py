@@ -69,7 +69,7 @@ def test_translator_trains_a_step_and_reloads(tmp_path):
 
     from dlzoo import models_io
 
-    model = tiny_translator(dropout_rate=0.1)
+    model = tiny_translator(dropout_rate=0.1, num_layers=1)
     source, decoder_input = sample_ids(model, batch=8)
     targets = np.roll(decoder_input, -1, axis=1)
     model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0))
