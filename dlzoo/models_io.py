@@ -35,6 +35,7 @@ def load_keras_model(path):
     import dlzoo.models.losses  # noqa: F401  (registers the squared-error loss)
     import dlzoo.models.preprocessing  # noqa: F401  (registers the Resize layer)
     import dlzoo.models.transformer  # noqa: F401  (attention, positional encoding, transformer blocks)
+    import dlzoo.models.transformer_translator  # noqa: F401  (the transformer encoder-decoder of seq2seq)
     import dlzoo.models.vocabulary  # noqa: F401  (the vocabulary layer of token models)
     import dlzoo.models.word2vec  # noqa: F401  (word2vec's masked mean)
     import dlzoo.models.rnn  # noqa: F401  (registers the hand-written recurrent cells)

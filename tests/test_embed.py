@@ -118,3 +118,25 @@ def test_similarity_file_without_known_pairs(tmp_path):
         embed.similarity_correlation(np.ones((4, 3)), ["", "[UNK]", "cat", "dog"], pairs)
     with pytest.raises(embed.UsageError, match="no such file"):
         embed.read_similarity_file(tmp_path / "missing.tsv")
+
+
+def test_cbow_separates_two_word_classes(cli_run, tmp_path):
+    """CBOW (the mean of the context predicts the center word) learns the same two classes."""
+    fruits, tools = two_class_corpus(tmp_path / "corpus.txt")
+    result = cli_run("train", "word2vec", "--data", f"text:{tmp_path / 'corpus.txt'}", "--epochs", "3",
+                     "--set", "train.verbose=0", "--set", "embed.subsample=0.0", "--set", 'embed.method="cbow"',
+                     "--set", "train.export=false", "--runs", tmp_path / "runs")
+    assert result.exit_code == 0, result.output + result.stderr
+    folder = only_run(tmp_path / "runs", "word2vec")
+    assert 'method = "cbow"' in (folder / "config.toml").read_text()
+    words = (folder / "embeddings" / "metadata.tsv").read_text().split("\n")[:-1]
+    vectors = np.loadtxt(folder / "embeddings" / "vectors.tsv", delimiter="\t")
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = {word: position for position, word in enumerate(words)}
+    same = [unit[index[a]] @ unit[index[b]] for group in (fruits, tools) for a in group for b in group if a != b]
+    across = [unit[index[a]] @ unit[index[b]] for a in fruits for b in tools]
+    assert np.mean(same) > np.mean(across) + 0.3, (np.mean(same), np.mean(across))
+    for word in fruits + tools:
+        group = fruits if word in fruits else tools
+        others = [other for other in fruits + tools if other != word]
+        assert max(others, key=lambda other: unit[index[word]] @ unit[index[other]]) in group, word

@@ -69,3 +69,9 @@ def test_prompt_options_on_a_run_that_does_not_generate(cli_run, tmp_path):
     assert result.exit_code == 2 and "for text generators" in result.stderr, result.stderr
     no_attention = cli_run("visualize", folder, "--method", "attention")
     assert no_attention.exit_code == 2 and "needs a transformer" in no_attention.stderr, no_attention.stderr
+
+
+def test_gpt_report_draws_its_positional_encoding(gpt_run):
+    assert (gpt_run / "plots" / "positional_encoding.png").stat().st_size > 1000
+    report = (gpt_run / "report.md").read_text()
+    assert "## Positional encoding" in report and "Learned: one trained vector per position" in report

@@ -94,6 +94,9 @@ class ClassifyTask(SupervisedTask):
         if splits.input_shape == (2,):
             plots.decision_boundary(lambda inputs: predict(model, inputs), *splits.arrays("test"),
                                     folder / "plots" / "decision_boundary.png", title=f"{config['name']} (test points)")
+        from dlzoo.visualize import positional_encoding
+
+        positional_encoding.report_section(model, folder)  # transformers: their position vectors (else nothing)
 
     def output_names(self):
         """``probabilities`` (one column per class) and ``predicted_class`` (an int32 id)."""

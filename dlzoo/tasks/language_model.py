@@ -237,6 +237,9 @@ class LanguageModelTask(Task):
                                          sample_length, temperature, seed=config["train"]["seed"])
                    for temperature in settings["temperatures"]}
         self.write_report(folder, metrics, samples)
+        from dlzoo.visualize import positional_encoding
+
+        positional_encoding.report_section(prepared.model, folder)  # the GPT's position vectors
         steps = self.steps(config, prepared.train_ids, prepared.quick)
         characters = steps * config["data"]["batch_size"] * length * len(history["loss"])
         return {"metrics": metrics, "parameters": int(prepared.model.count_params()),

@@ -16,7 +16,9 @@ Steps of one run:
 
 ``dlzoo predict RUN "lundi 22 avril 2019"`` prints ``2019-04-22`` (``--beam N``, ``--file``,
 ``--attention``); ``dlzoo visualize RUN --method attention`` draws the heatmaps.
-Reusable functions for other translators (the transformer): :func:`text_arrays`,
+``[model] name = "transformer"`` switches the RNN for a transformer encoder-decoder
+(:mod:`dlzoo.seq2seq.transformer_translation`); everything else is shared.
+Reusable functions for other translators: :func:`text_arrays`,
 :func:`teacher_forcing_datasets`, :func:`masked_loss`, :func:`evaluate_translator`,
 :func:`read_text_inputs`, :func:`check_text_inputs`, :func:`draw_attention`.
 """
@@ -30,6 +32,7 @@ import numpy as np
 
 from dlzoo import plots, report, runs, training
 from dlzoo.errors import UsageError
+from dlzoo.seq2seq import side_by_side, transformer_translation
 from dlzoo.tasks import register
 from dlzoo.tasks.base import Task
 
@@ -87,6 +90,26 @@ def teacher_forcing_datasets(bundle, source_vocabulary, target_vocabulary, max_s
             dataset = dataset.shuffle(len(source_ids), seed=seed, reshuffle_each_iteration=True)
         datasets[split] = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     return datasets
+
+
+def model_builder(config):
+    """``(build, options)`` of the recipe's model family: the RNN encoder-decoder (``[model] name =
+    "seq2seq"``) or the transformer (``"transformer"``); ``build(source vocabulary, target
+    vocabulary, max source length, max target length, **options)`` returns a built model."""
+    if transformer_translation.is_transformer(config):
+        return transformer_translation.build, transformer_translation.model_options(config["model"])
+    from dlzoo.models import seq2seq as seq2seq_models
+
+    return seq2seq_models.build_seq2seq, {key: value for key, value in {**MODEL_DEFAULTS, **config["model"]}.items()
+                                          if key != "name"}
+
+
+def head_pictures(model, texts, folder, stem, targets=None):
+    """Transformers only: one picture per text with every cross-attention head of every decoder
+    block (:mod:`dlzoo.seq2seq.transformer_translation`); ``[]`` for an RNN translator."""
+    if getattr(model, "family", "rnn") != "transformer":
+        return []
+    return transformer_translation.draw_heads_pictures(model, texts, folder, stem, targets)
 
 
 def masked_loss():
@@ -198,11 +221,16 @@ class Seq2SeqTask(Task):
         from dlzoo.validation import check_known_keys
 
         super().check_config(config)
+        if transformer_translation.is_transformer(config):  # the transformer family checks its own keys
+            transformer_translation.check_model_config(config["model"])
+            check_beam_width(self.settings(config)["beam_width"])
+            return
         model = config.get("model", {})
         check_known_keys("model", model, MODEL_DEFAULTS)
         model = {**MODEL_DEFAULTS, **model}
         if model["name"] != "seq2seq":
-            raise UsageError(f"model.name of a seq2seq recipe must be 'seq2seq', got {model['name']!r}")
+            raise UsageError(f"model.name of a seq2seq recipe must be 'seq2seq' (RNN) or 'transformer', "
+                             f"got {model['name']!r}")
         if model["cell"] not in CELLS:
             raise UsageError(f"model.cell must be one of {', '.join(CELLS)}, got {model['cell']!r}")
         if model["attention"] not in ATTENTIONS:
@@ -230,20 +258,18 @@ class Seq2SeqTask(Task):
 
     def prepare(self, config, quick=False):
         """Load the pairs, build vocabularies and the model, compile it, make the pipelines."""
-        from dlzoo.models import seq2seq as seq2seq_models
         from dlzoo.seq2seq import vocabulary
         from dlzoo.tasks.supervised import build_optimizer
 
         training.seed_everything(config["train"]["seed"])
         bundle = self.load_data(config, quick=quick)
         sources, targets = bundle.arrays("train")
-        options = {key: value for key, value in {**MODEL_DEFAULTS, **config["model"]}.items() if key != "name"}
+        build, options = model_builder(config)
         max_source_length = max(len(source) for source in sources)
         max_target_length = max(len(target) for target in targets) + self.settings(config)["target_margin"]
         with training.distribution_scope(config["train"]):
-            model = seq2seq_models.build_seq2seq(vocabulary.build_vocabulary(sources),
-                                                 vocabulary.build_vocabulary(targets), max_source_length,
-                                                 max_target_length, **options)
+            model = build(vocabulary.build_vocabulary(sources), vocabulary.build_vocabulary(targets),
+                          max_source_length, max_target_length, **options)
             epochs = config["train"]["quick_epochs"] if quick else config["train"]["epochs"]
             steps = epochs * -(-len(sources) // config["data"]["batch_size"])
             model.compile(optimizer=build_optimizer(config, steps), loss=masked_loss())
@@ -287,6 +313,9 @@ class Seq2SeqTask(Task):
             exported["example"] = self.serving_example(bundle)
         plots.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
         self.draw(model, bundle, folder, results["test"])
+        report.write_section(folder, "25-side-by-side", side_by_side.section(folder, config, side_by_side.row_of(
+            f"{config['name']} (this run)", config, metrics, int(model.count_params()), len(history["loss"]),
+            train_seconds), quick=prepared.quick))
         return {
             "metrics": metrics, "parameters": int(model.count_params()), "epochs_run": len(history["loss"]),
             "export": exported, "train_seconds": train_seconds,
@@ -311,7 +340,14 @@ class Seq2SeqTask(Task):
             draw_attention(attention_pairs(model, [s["source"] for s in shown], [s["target"] for s in shown]),
                            folder / "plots" / "attention.png", title=f"{model.attention} attention (test inputs)")
             text += "\n![attention](plots/attention.png)\n"
+            for path in head_pictures(model, [s["source"] for s in shown[:1]], folder / "plots", "attention-heads",
+                                      [s["target"] for s in shown[:1]]):
+                text += f"\nEvery cross-attention head of every decoder block:\n\n![heads](plots/{path.name})\n"
         report.write_section(folder, "20-translations", text)
+        if getattr(model, "family", "rnn") == "transformer":
+            from dlzoo.visualize import positional_encoding
+
+            positional_encoding.report_section(model, folder)  # the source and target position vectors
 
     # 3. What the commands ask ----------------------------------------------------------------
 
@@ -371,14 +407,17 @@ class Seq2SeqTask(Task):
         path = plots.new_file_paths(folder / "attention.png")[0]  # never replaces an earlier picture
         draw_attention(attention_pairs(run.model, [sources[i] for i in chosen], [targets[i] for i in chosen]), path,
                        title=f"{run.model.attention} attention (test inputs)")
+        heads = head_pictures(run.model, [sources[i] for i in chosen[:2]], path.parent, "attention-heads",
+                              [targets[i] for i in chosen[:2]])
         if out is None:
             note = f"{len(wrong)} of {len(sources)} test inputs translated wrongly" + (
                 "; the first picture is one of them." if wrong else ".")
             report.write_section(run.folder, "50-visualize-attention",
                                  f"## Visualization: attention\n\nAttention weights of each output character (rows) "
-                                 f"over the input characters (columns); {note}\n\n![attention](plots/{path.name})\n")
+                                 f"over the input characters (columns); {note}\n\n![attention](plots/{path.name})\n"
+                                 + "".join(f"\n![every head](plots/{head.name})\n" for head in heads))
             report.write_report(run.folder)
-        return [path]
+        return [path, *heads]
 
     def read_inputs(self, values, file):
         """Strings from the command line or one per line of ``--file``."""
@@ -404,4 +443,6 @@ class Seq2SeqTask(Task):
                 path = plots.new_file_paths(out / f"predict-attention-{index + 1}.png")[0]
                 draw_attention([pair], path)
                 print(f"attention of input {index + 1}: {path}", file=sys.stderr)
+            for index, path in enumerate(head_pictures(model, texts, out, "predict-attention-heads")):
+                print(f"every attention head of input {index + 1}: {path}", file=sys.stderr)
         return lines
