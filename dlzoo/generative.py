@@ -120,6 +120,12 @@ class GenerativeAdversarialNetwork(keras.Model):
         super().compile()
         self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
 
+    def optimizers_to_checkpoint(self):
+        """Both optimizers and the weights each updates: checkpoints save, and ``--resume``
+        restores, their moments and step counts (:func:`dlzoo.training.checkpointed_optimizers`)."""
+        return {"generator": (self.generator_optimizer, self.generator.trainable_weights),
+                "discriminator": (self.discriminator_optimizer, self.discriminator.trainable_weights)}
+
     @property
     def metrics(self):
         """The trackers Keras resets at the start of each epoch."""

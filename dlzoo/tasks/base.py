@@ -33,6 +33,9 @@ class Task:
         model_from_registry: ``[model]`` names a builder of :mod:`dlzoo.models` whose keyword
             arguments are the valid keys (checked before training).
         uses_data: the task reads ``[data] dataset`` (its source's keys are checked).
+        resume_unsupported: why ``dlzoo train --resume`` cannot continue this task's runs
+            (empty when it can: the task trains through :func:`dlzoo.training.fit` or a
+            :func:`dlzoo.training.run_epochs` loop given a checkpoint).
     """
 
     name = ""
@@ -41,6 +44,7 @@ class Task:
     description = ""
     model_from_registry = False
     uses_data = True
+    resume_unsupported = ""
 
     # 1. Configuration (must not import TensorFlow) ---------------------------------------------
 
@@ -50,6 +54,15 @@ class Task:
             check_known_keys(self.section, config[self.section], self.section_defaults)
 
     # 2. Training ---------------------------------------------------------------------------
+
+    def check_resume(self, prepared, folder):
+        """Before ``--resume`` writes anything: refuse a checkpoint in ``folder`` that does not
+        belong to the prepared model (the default checks ``prepared.model``'s variables)."""
+        from dlzoo import training
+
+        model = getattr(prepared, "model", None)
+        if model is not None and hasattr(model, "variables"):
+            training.check_state_fits(model, folder)
 
     def describe(self, prepared):
         """One line printed before training: the data, its split sizes, the model and its size."""

@@ -105,8 +105,29 @@ def discriminator_won(history, patience):
     return None
 
 
-def progress_callback(generator, noise, labels, frames, history, patience):
-    """A Keras callback: samples of the fixed noise after every epoch, and the divergence stop."""
+def frames_path(folder):
+    """Where the fixed-noise samples of every epoch so far are kept, so that ``--resume`` has them."""
+    return folder / "checkpoints" / "progress_frames.npy"
+
+
+def resumed_frames(folder):
+    """The per-epoch samples and the history of the part of the run ``--resume`` continues
+    (``([], {})`` for a new run)."""
+    epochs_done, history = training.resumed_progress(folder)
+    if not epochs_done:
+        return [], {}
+    path = frames_path(folder)
+    frames = list(np.load(path, allow_pickle=False))[:epochs_done] if path.is_file() else []
+    return frames, {key: list(values) for key, values in history.items()}
+
+
+def progress_callback(generator, noise, labels, frames, history, patience, folder=None):
+    """A Keras callback: samples of the fixed noise after every epoch, and the divergence stop.
+
+    With ``folder`` the samples so far are also written to :func:`frames_path` after every epoch.
+    """
+    import io
+
     import keras
 
     class Progress(keras.callbacks.Callback):
@@ -116,6 +137,10 @@ def progress_callback(generator, noise, labels, frames, history, patience):
 
         def on_epoch_end(self, epoch, logs=None):
             frames.append(generate(generator, noise, labels))
+            if folder is not None:
+                buffer = io.BytesIO()
+                np.save(buffer, np.stack(frames))
+                runs.atomic_write_bytes(frames_path(folder), buffer.getvalue())
             for key, value in (logs or {}).items():
                 history.setdefault(key, []).append(float(value))
             reason = discriminator_won(history, patience)
@@ -148,6 +173,10 @@ class GenerateTask(Task):
             if not isinstance(settings[which], dict):
                 raise UsageError(f"generate.{which} must be a table such as {{learning_rate = 0.0002}}, "
                                  f"got {settings[which]!r}")
+
+    def check_resume(self, prepared, folder):
+        """Refuse a checkpoint that is not this GAN's (both networks and both optimizers)."""
+        training.check_state_fits(prepared.gan, folder)
 
     def load_data(self, config, dataset=None, quick=False):
         """The run's images (raw values) and labels (used by the conditional GAN and the scorer)."""
@@ -219,8 +248,10 @@ class GenerateTask(Task):
         train_data = make_dataset(x_train, y_train.astype("int32"), config["data"]["batch_size"], training=True,
                                   seed=config["data"]["seed"])
         noise, labels = fixed_inputs(latent_size(prepared.generator), PROGRESS_SAMPLES, splits.num_classes, conditional)
-        frames, seen = [], {}
-        progress = progress_callback(prepared.generator, noise, labels, frames, seen, settings["divergence_patience"])
+        # A resumed run starts with the samples and losses of the epochs it already trained.
+        frames, seen = resumed_frames(folder)
+        progress = progress_callback(prepared.generator, noise, labels, frames, seen, settings["divergence_patience"],
+                                     folder)
         # No validation data, and "best" GAN weights by loss mean nothing: keep the last weights.
         train_settings = {**config["train"], "restore_best": False, "early_stopping_patience": 0}
         start = time.perf_counter()

@@ -112,6 +112,7 @@ class RNNStudyTask(Task):
     section = "study"
     section_defaults = STUDY_DEFAULTS
     description = "studies of recurrent cells (oracle check, vanishing gradients, unrolling)"
+    resume_unsupported = "a study trains several small models of its own and keeps no checkpoints"
 
     def check_config(self, config):
         """``study.kind`` must be a known study; lengths and cells must make sense."""

@@ -419,6 +419,7 @@ class TransferTask(ClassifyTask):
     section = "transfer"
     section_defaults = TRANSFER_DEFAULTS
     description = "transfer learning (a pretrained base on new classes with few labels)"
+    resume_unsupported = "it trains several models in stages (pretraining, frozen, fine-tuned, from scratch)"
 
     def check_config(self, config):
         """Check ``[transfer]`` (unknown keys, values) as well as the classification settings."""
