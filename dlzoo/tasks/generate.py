@@ -45,6 +45,9 @@ GENERATOR_LOSSES = ("non-saturating", "minimax")
 WON_DISCRIMINATOR_LOSS = 0.05
 WON_GENERATOR_LOSS = 5.0
 PROGRESS_SAMPLES = 40  # fixed-noise samples drawn after every epoch
+# The scores of sample_quality.score_samples that go into metrics.json.
+SAMPLE_METRICS = ("min_class_fraction", "classes_covered", "mean_confidence", "frechet_distance", "frechet_real_train",
+                  "frechet_noise", "frechet_position", "scorer_test_accuracy")
 
 
 @dataclasses.dataclass
@@ -158,6 +161,12 @@ class GenerateTask(Task):
     section = "generate"
     section_defaults = GENERATE_DEFAULTS
     description = "generative adversarial network (draws new inputs; dlzoo sample)"
+
+    def metric_names(self, config):
+        """The sample-quality scores (:mod:`dlzoo.sample_quality`) and the final losses; the
+        conditional accuracy of a cGAN."""
+        names = set(SAMPLE_METRICS) | {"final_discriminator_loss", "final_generator_loss"}
+        return names | {"conditional_accuracy"} if is_conditional(config) else names
 
     def check_config(self, config):
         """The ``[generate]`` keys and values (no TensorFlow here)."""
@@ -273,9 +282,7 @@ class GenerateTask(Task):
         samples = generate(prepared.generator, sample_noise, requested)
         scores = sample_quality.score_samples(scorer, samples, splits, requested=requested)
         runs.atomic_write_json(folder / "sample_quality.json", scores)
-        metrics = {key: float(scores[key]) for key in ("min_class_fraction", "classes_covered", "mean_confidence",
-                                                        "frechet_distance", "frechet_real_train", "frechet_noise",
-                                                        "frechet_position", "scorer_test_accuracy")}
+        metrics = {key: float(scores[key]) for key in SAMPLE_METRICS}
         if conditional:
             metrics["conditional_accuracy"] = scores["conditional_accuracy"]
         metrics["final_discriminator_loss"] = history["discriminator_loss"][-1]

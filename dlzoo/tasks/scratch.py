@@ -149,6 +149,10 @@ class NumpyMLPTask(ClassifyTask):
         optimizer = build_numpy_optimizer(config["optimizer"])
         return PreparedScratchRun(config, splits, standardize(splits), network, optimizer, quick)
 
+    def metric_names(self, config):
+        """The classifier's names and the two gradient checks."""
+        return super().metric_names(config) | {"gradient_check_max_relative_error", "tape_check_max_relative_error"}
+
     def check_resume(self, prepared, folder):
         """Refuse, before anything is written, a checkpoint of another network."""
         from dlzoo.errors import UsageError
