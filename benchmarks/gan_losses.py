@@ -95,11 +95,13 @@ def read_history(folder):
     return {key: [number(row[key]) for row in rows] for key in (rows[0] if rows else {})}
 
 
-def train_one(loss, seed, epochs, root, quick):
+def train_one(loss, seed, epochs, root, quick, overrides=()):
     """Train dcgan with one loss and seed in a fresh process; its record, history and wall time."""
     command = [sys.executable, "-m", "dlzoo", "train", "dcgan", "--seed", str(seed), "--runs", str(root),
                "--set", f"generate.generator_loss=\"{loss}\"", "--set", "train.verbose=0",
                "--set", "train.export=false"]
+    for override in overrides:
+        command += ["--set", override]
     command += ["--epochs", str(epochs)] if epochs else []
     command += ["--quick"] if quick else []
     start = time.perf_counter()
@@ -136,24 +138,32 @@ def main(argv=None):
     parser.add_argument("--runs", type=pathlib.Path, default=None, help="runs root (default: a temporary folder)")
     parser.add_argument("--quick", action="store_true", help="smoke test of this script (--quick runs)")
     parser.add_argument("--probe-only", action="store_true")
+    parser.add_argument("--no-probe", action="store_true")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="more overrides of every training, e.g. a faster discriminator: "
+                             "--set 'generate.discriminator_optimizer={learning_rate=0.004}'")
     arguments = parser.parse_args(argv)
 
-    print("## Generator gradient norm, same networks and noise, as the discriminator wins\n")
-    probe_rows = []
-    for seed in arguments.seeds:
-        for stage, fake_score, minimax, non_saturating in probe(seed):
-            probe_rows.append([seed, stage, fake_score, minimax, non_saturating, non_saturating / max(minimax, 1e-30)])
-    print(table(["seed", "discriminator", "mean D(G(z))", "minimax |grad|", "non-saturating |grad|", "ratio"],
-                probe_rows), flush=True)
+    if not arguments.no_probe:
+        print("## Generator gradient norm, same networks and noise, as the discriminator wins\n")
+        probe_rows = []
+        for seed in arguments.seeds:
+            for stage, fake_score, minimax, non_saturating in probe(seed):
+                probe_rows.append([seed, stage, fake_score, minimax, non_saturating,
+                                   non_saturating / max(minimax, 1e-30)])
+        print(table(["seed", "discriminator", "mean D(G(z))", "minimax |grad|", "non-saturating |grad|", "ratio"],
+                    probe_rows), flush=True)
     if arguments.probe_only:
         return
 
     root = arguments.runs or pathlib.Path(tempfile.mkdtemp(prefix="gan_losses_"))
-    print(f"\n## dcgan trainings (runs in {root})\n", flush=True)
+    print(f"\n## dcgan trainings (runs in {root})" + (f", with {' '.join(arguments.overrides)}" if arguments.overrides
+                                                     else "") + "\n", flush=True)
     rows = []
     for loss in arguments.losses:
         for seed in arguments.seeds:
-            record, history, seconds = train_one(loss, seed, arguments.epochs, root, arguments.quick)
+            record, history, seconds = train_one(loss, seed, arguments.epochs, root, arguments.quick,
+                                                 arguments.overrides)
             metrics = record.get("metrics", {})
             rows.append([loss, seed, record["status"], len(history.get("loss", [])),
                          metrics.get("classes_covered", "-"), metrics.get("min_class_fraction", "-"),

@@ -184,8 +184,13 @@ class GenerateTask(Task):
                                  f"got {settings[which]!r}")
 
     def check_resume(self, prepared, folder):
-        """Refuse a checkpoint that is not this GAN's (both networks and both optimizers)."""
+        """Refuse a checkpoint that is not this GAN's (both networks) or lacks an optimizer's state."""
         training.check_state_fits(prepared.gan, folder)
+        saved = training.read_state(folder)
+        for name in prepared.gan.optimizers_to_checkpoint():
+            if not any(key.startswith(f"optimizer-{name}/") for key in saved):
+                raise UsageError(f"the checkpoint in {folder} has no state for the {name} optimizer (written by an "
+                                 "older dlzoo): it cannot be resumed")
 
     def load_data(self, config, dataset=None, quick=False):
         """The run's images (raw values) and labels (used by the conditional GAN and the scorer)."""
