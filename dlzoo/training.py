@@ -485,19 +485,19 @@ def run_epochs(epoch_function, epochs, folder, settings, stage=None, checkpoint=
         for key, value in logs.items():
             history.setdefault(key, []).append(float(value))
         runs.atomic_write_text(folder / history_name(stage), history_csv(history))
-        if checkpoint is not None:
-            from dlzoo.callbacks.atomic_checkpoint import atomic_save_state
-
-            state_path(folder, stage).parent.mkdir(parents=True, exist_ok=True)
-            atomic_save_state(state_path(folder, stage), {**checkpoint.state(), "epoch": np.asarray(epoch + 1),
-                                                          "history": np.asarray(json.dumps(history))})
         if settings.get("verbose", 1):
             print(f"epoch {epoch + 1}/{epochs}: " + " - ".join(f"{key} {value:.4f}" for key, value in logs.items()),
                   flush=True)
         loss = float(logs.get("loss", 0.0))
         first_loss = loss if first_loss is None else first_loss
         if not math.isfinite(loss) or diverged(loss, first_loss):
-            break
+            break  # the checkpoint keeps the last good epoch
+        if checkpoint is not None:
+            from dlzoo.callbacks.atomic_checkpoint import atomic_save_state
+
+            state_path(folder, stage).parent.mkdir(parents=True, exist_ok=True)
+            atomic_save_state(state_path(folder, stage), {**checkpoint.state(), "epoch": np.asarray(epoch + 1),
+                                                          "history": np.asarray(json.dumps(history))})
     check_history(history)
     return history
 
