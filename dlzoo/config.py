@@ -343,6 +343,7 @@ def load_config(recipe, overrides=(), **shortcuts):
         apply_override(config, keys, value)
     apply_shortcuts(config, **shortcuts)
     check_types(config)
+    task_of(config).check_expect(config)  # a target the task never reports: refused before training
     return config
 
 

@@ -112,12 +112,19 @@ class GenerativeAdversarialNetwork(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in
-                         ("loss", "discriminator_loss", "generator_loss", "real_score", "fake_score")}
+                         ("loss", "discriminator_loss", "generator_loss", "real_score", "fake_score",
+                          "discriminator_gradient_norm", "generator_gradient_norm")}
 
     def compile(self, generator_optimizer, discriminator_optimizer):
         """Two optimizers, one per network (the platform's checkpoints save both)."""
         super().compile()
         self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
+
+    def optimizers_to_checkpoint(self):
+        """Both optimizers and the weights each updates: checkpoints save, and ``--resume``
+        restores, their moments and step counts (:func:`dlzoo.training.checkpointed_optimizers`)."""
+        return {"generator": (self.generator_optimizer, self.generator.trainable_weights),
+                "discriminator": (self.discriminator_optimizer, self.discriminator.trainable_weights)}
 
     @property
     def metrics(self):
@@ -153,7 +160,8 @@ class GenerativeAdversarialNetwork(keras.Model):
             discriminator_loss = (self.cross_entropy(tf.ones_like(real_logits) * (1 - self.label_smoothing), real_logits)
                                   + self.cross_entropy(tf.zeros_like(fake_logits), fake_logits))
         weights = self.discriminator.trainable_weights
-        self.discriminator_optimizer.apply_gradients(zip(tape.gradient(discriminator_loss, weights), weights))
+        discriminator_gradients = tape.gradient(discriminator_loss, weights)
+        self.discriminator_optimizer.apply_gradients(zip(discriminator_gradients, weights))
         # 2. Generator: fresh noise, through the updated discriminator.
         noise = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
         with tf.GradientTape() as tape:
@@ -164,9 +172,13 @@ class GenerativeAdversarialNetwork(keras.Model):
             else:
                 generator_loss = -self.cross_entropy(tf.zeros_like(fake_logits), fake_logits)  # log(1 - D(G(z)))
         weights = self.generator.trainable_weights
-        self.generator_optimizer.apply_gradients(zip(tape.gradient(generator_loss, weights), weights))
+        generator_gradients = tape.gradient(generator_loss, weights)
+        self.generator_optimizer.apply_gradients(zip(generator_gradients, weights))
+        # The gradient norms are the lesson of the minimax loss: when the discriminator wins,
+        # log(1 - D(G(z))) is flat and the generator's gradient vanishes (history.csv shows it).
         values = (discriminator_loss + generator_loss, discriminator_loss, generator_loss,
-                  tf.reduce_mean(tf.sigmoid(real_logits)), tf.reduce_mean(tf.sigmoid(fake_logits)))
+                  tf.reduce_mean(tf.sigmoid(real_logits)), tf.reduce_mean(tf.sigmoid(fake_logits)),
+                  tf.linalg.global_norm(discriminator_gradients), tf.linalg.global_norm(generator_gradients))
         for tracker, value in zip(self.trackers.values(), values):
             tracker.update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}

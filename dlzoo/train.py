@@ -201,6 +201,10 @@ def check_resumable(argument):
                          f"{record.get('host')})")
     if record.get("task") == "sweep":
         raise UsageError(f"--resume {argument}: sweeps cannot be resumed; train the sweep again")
+    task_class = tasks.get(record["task"]) if record.get("task") in tasks.names() else None
+    if task_class is not None and task_class.resume_unsupported:
+        raise UsageError(f"--resume {argument}: runs of task '{task_class.name}' cannot be resumed "
+                         f"({task_class.resume_unsupported}); train the recipe again")
     training.read_state(folder)  # missing or corrupt: said now
     return folder
 
@@ -228,9 +232,7 @@ def resume(folder, device="auto", deterministic=False, devices=None, echo=print)
     training.configure_determinism(config["train"])
     task = tasks.create(config["task"])
     prepared = prepare(task, config, quick)
-    model = getattr(prepared, "model", None)
-    if model is not None and hasattr(model, "variables"):
-        training.check_state_fits(model, folder)  # a foreign checkpoint: said before anything is written
+    task.check_resume(prepared, folder)  # a foreign checkpoint: said before anything is written
     if config["train"]["verbose"]:
         echo(f"== {config['name']} ({task.name}) on {device_name}: resuming {folder} after epoch "
              f"{int(training.read_state(folder)['epoch'])}")

@@ -298,7 +298,9 @@ def fit(model, train_data, val_data, folder, settings, epochs, stage=None, extra
     """
     monitor = monitor or (settings["monitor"] if val_data is not None else "loss")
     apply_compile_settings(model, settings)
-    resumed = restore_state(model, folder, stage) if RESUMING["folder"] == folder else None
+    # A stage of a multi-stage run that had not started when the run stopped starts afresh.
+    resuming_here = RESUMING["folder"] == folder and (stage is None or state_path(folder, stage).is_file())
+    resumed = restore_state(model, folder, stage) if resuming_here else None
     initial_epoch = resumed["epoch"] if resumed else 0
     if resumed:
         skip_shuffles(train_data, initial_epoch)
@@ -390,11 +392,16 @@ def restore_state(model, folder, stage=None):
     state = read_state(folder, stage)
     for variable, value in zip(model.variables, numbered(state, "model")):
         variable.assign(value)
-    optimizer_values = numbered(state, "optimizer")
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer_values and optimizer is not None:
+    named = checkpointed_optimizers(model)
+    for prefix, (optimizer, variables) in named.items():
+        optimizer_values = numbered(state, prefix)
+        if not optimizer_values:
+            if prefix != "optimizer":  # one of several optimizers: its state cannot be made up
+                raise UsageError(f"the checkpoint in {folder} has no state for the {prefix[len('optimizer-'):]} "
+                                 "optimizer (written by an older dlzoo): it cannot be resumed")
+            continue
         if not optimizer.built:
-            optimizer.build(model.trainable_variables)
+            optimizer.build(variables)
         if [tuple(value.shape) for value in optimizer_values] != [tuple(v.shape) for v in optimizer.variables]:
             raise UsageError(f"the optimizer state in {folder} belongs to another optimizer: it cannot be resumed here")
         for variable, value in zip(optimizer.variables, optimizer_values):
@@ -402,6 +409,32 @@ def restore_state(model, folder, stage=None):
     best = float(state["best"]) if "best" in state else math.nan
     history = json.loads(str(state["history"])) if "history" in state else {}
     return {"epoch": int(state["epoch"]), "best": None if math.isnan(best) else best, "history": history}
+
+
+def checkpointed_optimizers(model):
+    """``{state prefix: (optimizer, the variables it updates)}`` of a model, for checkpoints.
+
+    A compiled model has one, ``model.optimizer`` (prefix ``optimizer``). A model that trains
+    with several optimizers (a GAN: one per network) lists them in a method
+    ``optimizers_to_checkpoint() -> {name: (optimizer, variables)}``; each is then saved and
+    restored under ``optimizer-<name>``, so that ``--resume`` continues all of them.
+    """
+    several = getattr(model, "optimizers_to_checkpoint", None)
+    if callable(several):
+        return {f"optimizer-{name}": pair for name, pair in several().items()}
+    optimizer = getattr(model, "optimizer", None)
+    return {"optimizer": (optimizer, model.trainable_variables)} if optimizer is not None else {}
+
+
+def resumed_progress(folder, stage=None):
+    """``(epochs done, history so far)`` of the run ``--resume`` continues in ``folder``, or
+    ``(0, {})`` when this is not a resumed run (for tasks that keep per-epoch things of their own)."""
+    import json
+
+    if RESUMING["folder"] != folder or not state_path(folder, stage).is_file():
+        return 0, {}
+    state = read_state(folder, stage)
+    return int(state["epoch"]), json.loads(str(state["history"])) if "history" in state else {}
 
 
 ITERATORS_PER_EPOCH = 2
@@ -474,23 +507,38 @@ def apply_compile_settings(model, settings):
         model.jit_compile = bool(settings["jit_compile"])
 
 
-def run_epochs(epoch_function, epochs, folder, settings, stage=None):
+def run_epochs(epoch_function, epochs, folder, settings, stage=None, checkpoint=None):
     """Train with a loop of the task's own (no Keras ``fit``), with the same history and guards.
 
     Args:
         epoch_function: ``epoch_function(epoch) -> logs``, one epoch of training that returns
             its metrics (``{"loss": ..., "val_loss": ..., ...}``).
         epochs, folder, settings, stage: as in :func:`fit`.
+        checkpoint: what makes the loop resumable: an object with ``state() -> {name: array}``
+            (everything training changes: parameters, optimizer slots, random generators;
+            the network's parameters under ``model/0``, ``model/1``, ...) and
+            ``restore(state)``. After every epoch its state, the epoch and the history go to
+            ``checkpoints/last.state.npz`` (atomically); under ``dlzoo train --resume`` the
+            loop restores them and continues with the next epoch. None: not resumable.
 
     Returns:
         The history, ``{metric: [one value per epoch]}``; ``history.csv`` is written after
         every epoch, so an interrupted run keeps its curves.
     """
+    import json
+
+    import numpy as np
+
     from dlzoo import runs
 
-    history = {}
-    first_loss = None
-    for epoch in range(int(epochs)):
+    history, start = {}, 0
+    if checkpoint is not None and RESUMING["folder"] == folder:
+        state = read_state(folder, stage)
+        checkpoint.restore(state)
+        start = int(state["epoch"])
+        history = {key: list(values) for key, values in json.loads(str(state["history"])).items()}
+    first_loss = history["loss"][0] if history.get("loss") else None
+    for epoch in range(start, int(epochs)):
         logs = epoch_function(epoch)
         for key, value in logs.items():
             history.setdefault(key, []).append(float(value))
@@ -501,7 +549,13 @@ def run_epochs(epoch_function, epochs, folder, settings, stage=None):
         loss = float(logs.get("loss", 0.0))
         first_loss = loss if first_loss is None else first_loss
         if not math.isfinite(loss) or diverged(loss, first_loss):
-            break
+            break  # the checkpoint keeps the last good epoch
+        if checkpoint is not None:
+            from dlzoo.callbacks.atomic_checkpoint import atomic_save_state
+
+            state_path(folder, stage).parent.mkdir(parents=True, exist_ok=True)
+            atomic_save_state(state_path(folder, stage), {**checkpoint.state(), "epoch": np.asarray(epoch + 1),
+                                                          "history": np.asarray(json.dumps(history))})
     check_history(history)
     return history
 

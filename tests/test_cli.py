@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from dlzoo import config
+from dlzoo import config, tasks
 
 QUICK = ("--quick", "--set", "train.verbose=0")
 
@@ -38,6 +38,10 @@ def test_every_recipe_trains_in_quick_mode(cli_run, tmp_path, recipe):
     record = json.loads((folder / "metrics.json").read_text())
     assert record["status"] == "completed"
     assert (folder / "config.toml").exists() and (folder / "report.md").exists()
+    if record["task"] != "sweep":  # the names expect.metric is checked against up front cover what the run reports
+        resolved = config.load_config(str(folder / "config.toml"))
+        names = tasks.create(resolved["task"]).metric_names(resolved)
+        assert names is None or set(record["metrics"]) <= names, set(record["metrics"]) - names
     assert f"run folder:  {folder.relative_to(tmp_path)}" in result.output or str(folder) in result.output
 
 

@@ -34,12 +34,16 @@ def model_state(model):
 
     ``model.variables`` includes the random seed states of dropout and noise layers;
     ``optimizer.variables`` the moments and the iteration count (the learning-rate schedule's
-    step), so that training can continue exactly where it stopped.
+    step), so that training can continue exactly where it stopped. A model with several
+    optimizers (a GAN) names them (:func:`dlzoo.training.checkpointed_optimizers`): each is
+    saved under its own prefix (``optimizer-generator/0``, ...).
     """
+    from dlzoo import training
+
     state = {f"model/{index}": np.asarray(variable) for index, variable in enumerate(model.variables)}
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and getattr(optimizer, "built", False):
-        state.update({f"optimizer/{index}": np.asarray(variable) for index, variable in enumerate(optimizer.variables)})
+    for prefix, (optimizer, _) in training.checkpointed_optimizers(model).items():
+        if getattr(optimizer, "built", False):
+            state.update({f"{prefix}/{index}": np.asarray(variable) for index, variable in enumerate(optimizer.variables)})
     return state
 
 

@@ -244,6 +244,21 @@ class AutoencodeTask(Task):
     section_defaults = AUTOENCODE_DEFAULTS
     description = "autoencoder (reconstruct the inputs through a small code; labels unused)"
 
+    def metric_names(self, config):
+        """Reconstruction per split; the ELBO terms (VAE), the PCA comparison (linear), the
+        denoising table (with noise), as :meth:`run` adds them."""
+        names = {f"{split}_{key}" for split in ("train", "val", "test") for key in ("mse", "psnr", "ssim")}
+        if is_vae(config):
+            names |= {"test_reconstruction_loss", "test_kl_loss", "test_negative_elbo", "test_elbo"}
+        if config["model"]["name"] == "linear":
+            names |= {"principal_angle_max_degrees", "mse_ratio_to_pca", "pca_test_mse"}
+            for k in settings_of(config)["pca_latent_sizes"]:
+                names |= {f"k{k}/principal_angle_max_degrees", f"k{k}/mse_ratio_to_pca"}
+        if noise_of(config)[0] != "none":
+            names |= {f"{kind}_{measure}" for kind in ("noisy", "denoised", "median", "pca") for measure in ("psnr", "ssim")}
+            names |= {"psnr_gain_db", "psnr_margin_over_baseline_db"}
+        return names
+
     def check_config(self, config):
         """The ``[autoencode]`` keys and values (no TensorFlow here)."""
         super().check_config(config)

@@ -33,6 +33,9 @@ class Task:
         model_from_registry: ``[model]`` names a builder of :mod:`dlzoo.models` whose keyword
             arguments are the valid keys (checked before training).
         uses_data: the task reads ``[data] dataset`` (its source's keys are checked).
+        resume_unsupported: why ``dlzoo train --resume`` cannot continue this task's runs
+            (empty when it can: the task trains through :func:`dlzoo.training.fit` or a
+            :func:`dlzoo.training.run_epochs` loop given a checkpoint).
     """
 
     name = ""
@@ -41,6 +44,7 @@ class Task:
     description = ""
     model_from_registry = False
     uses_data = True
+    resume_unsupported = ""
 
     # 1. Configuration (must not import TensorFlow) ---------------------------------------------
 
@@ -49,7 +53,52 @@ class Task:
         if self.section and self.section in config:
             check_known_keys(self.section, config[self.section], self.section_defaults)
 
+    def metric_names(self, config):
+        """Every name a run of ``config`` can put in ``metrics.json``'s ``metrics``, or None when
+        the task cannot tell before it runs.
+
+        Cheap and without TensorFlow: :meth:`check_expect` asks it before anything is loaded.
+        A superset is fine (a name produced only in full runs, or only with some data); a
+        name missing here is not: a recipe targeting it would be refused.
+        """
+        return None
+
+    def check_expect(self, config):
+        """Refuse an ``expect.metric`` this task never produces for ``config`` (before training).
+
+        A sweep's metric is ``<variant>/<metric>``: the variant must exist too. Tasks whose
+        :meth:`metric_names` is None are checked after the run only (``metrics.json`` says so).
+        """
+        from dlzoo.registry import did_you_mean
+
+        metric = config.get("expect", {}).get("metric", "test_accuracy")
+        prefix, where = "", f"task '{self.name}'"
+        sweep = config.get("sweep")
+        if sweep and isinstance(sweep.get("variants"), list):
+            variants = [variant.get("name") for variant in sweep["variants"] if isinstance(variant, dict)]
+            variant, _, metric_part = metric.partition("/")
+            if variant not in variants or not metric_part:
+                raise UsageError(f"expect.metric '{metric}' must be <variant>/<metric> for a sweep, with a variant among "
+                                 f"{', '.join(map(str, variants))}")
+            prefix, where = f"{variant}/", f"{where} (variant '{variant}')"
+        names = self.metric_names(config)
+        if names is None or metric[len(prefix):] in names:
+            return
+        names = sorted(prefix + name for name in names)
+        hint = did_you_mean(metric, names)
+        raise UsageError(f"expect.metric '{metric}' is not a metric of {where}" + (f"; {hint}" if hint else "")
+                         + f" (its metrics: {', '.join(names)})")
+
     # 2. Training ---------------------------------------------------------------------------
+
+    def check_resume(self, prepared, folder):
+        """Before ``--resume`` writes anything: refuse a checkpoint in ``folder`` that does not
+        belong to the prepared model (the default checks ``prepared.model``'s variables)."""
+        from dlzoo import training
+
+        model = getattr(prepared, "model", None)
+        if model is not None and hasattr(model, "variables"):
+            training.check_state_fits(model, folder)
 
     def describe(self, prepared):
         """One line printed before training: the data, its split sizes, the model and its size."""

@@ -72,11 +72,21 @@ class ClassifyTask(SupervisedTask):
         result = classification_metrics(labels, outputs, splits.class_names)
         return {"split": split, "dataset": splits.name, "loss": result["log_loss"], **result}
 
+    def headline_keys(self, split):
+        """Loss and accuracy of every split; macro F1, ECE and ROC-AUC (two classes) of the test split too."""
+        return ("loss", "accuracy") if split != "test" else \
+            ("loss", "accuracy", "macro_f1", "expected_calibration_error", "roc_auc")
+
     def headline(self, result):
         """Loss and accuracy of every split; macro F1, ECE and ROC-AUC of the test split too."""
-        keys = ("loss", "accuracy") if result["split"] != "test" else \
-            ("loss", "accuracy", "macro_f1", "expected_calibration_error", "roc_auc")
-        return {key: result[key] for key in keys if key in result}
+        return {key: result[key] for key in self.headline_keys(result["split"]) if key in result}
+
+    def metric_names(self, config):
+        """The supervised names, and the gradient ratios with ``train.gradient_statistics``."""
+        names = super().metric_names(config)
+        if config["train"].get("gradient_statistics"):
+            names |= {"gradient_ratio_init", "gradient_ratio_final"}
+        return names
 
     def evaluation_line(self, result):
         """``test accuracy 0.9861 · macro F1 0.9860 · ECE 0.0123 on 360 examples``."""

@@ -321,6 +321,11 @@ class EmbedTask(Task):
         """The ``[embed]`` table with defaults filled in."""
         return {**self.section_defaults, **config.get(self.section, {})}
 
+    def metric_names(self, config):
+        """What :meth:`measure` can find (it depends on the corpus and files), and the final loss."""
+        return {"neighbour_precision_at_5", "analogy_accuracy", "analogy_questions", "similarity_spearman",
+                "similarity_pairs_found", "loss"}
+
     def check_config(self, config):
         """Known keys, and values in range (no TensorFlow)."""
         super().check_config(config)

@@ -45,6 +45,9 @@ GENERATOR_LOSSES = ("non-saturating", "minimax")
 WON_DISCRIMINATOR_LOSS = 0.05
 WON_GENERATOR_LOSS = 5.0
 PROGRESS_SAMPLES = 40  # fixed-noise samples drawn after every epoch
+# The scores of sample_quality.score_samples that go into metrics.json.
+SAMPLE_METRICS = ("min_class_fraction", "classes_covered", "mean_confidence", "frechet_distance", "frechet_real_train",
+                  "frechet_noise", "frechet_position", "scorer_test_accuracy")
 
 
 @dataclasses.dataclass
@@ -105,8 +108,29 @@ def discriminator_won(history, patience):
     return None
 
 
-def progress_callback(generator, noise, labels, frames, history, patience):
-    """A Keras callback: samples of the fixed noise after every epoch, and the divergence stop."""
+def frames_path(folder):
+    """Where the fixed-noise samples of every epoch so far are kept, so that ``--resume`` has them."""
+    return folder / "checkpoints" / "progress_frames.npy"
+
+
+def resumed_frames(folder):
+    """The per-epoch samples and the history of the part of the run ``--resume`` continues
+    (``([], {})`` for a new run)."""
+    epochs_done, history = training.resumed_progress(folder)
+    if not epochs_done:
+        return [], {}
+    path = frames_path(folder)
+    frames = list(np.load(path, allow_pickle=False))[:epochs_done] if path.is_file() else []
+    return frames, {key: list(values) for key, values in history.items()}
+
+
+def progress_callback(generator, noise, labels, frames, history, patience, folder=None):
+    """A Keras callback: samples of the fixed noise after every epoch, and the divergence stop.
+
+    With ``folder`` the samples so far are also written to :func:`frames_path` after every epoch.
+    """
+    import io
+
     import keras
 
     class Progress(keras.callbacks.Callback):
@@ -116,6 +140,10 @@ def progress_callback(generator, noise, labels, frames, history, patience):
 
         def on_epoch_end(self, epoch, logs=None):
             frames.append(generate(generator, noise, labels))
+            if folder is not None:
+                buffer = io.BytesIO()
+                np.save(buffer, np.stack(frames))
+                runs.atomic_write_bytes(frames_path(folder), buffer.getvalue())
             for key, value in (logs or {}).items():
                 history.setdefault(key, []).append(float(value))
             reason = discriminator_won(history, patience)
@@ -134,6 +162,12 @@ class GenerateTask(Task):
     section_defaults = GENERATE_DEFAULTS
     description = "generative adversarial network (draws new inputs; dlzoo sample)"
 
+    def metric_names(self, config):
+        """The sample-quality scores (:mod:`dlzoo.sample_quality`) and the final losses; the
+        conditional accuracy of a cGAN."""
+        names = set(SAMPLE_METRICS) | {"final_discriminator_loss", "final_generator_loss"}
+        return names | {"conditional_accuracy"} if is_conditional(config) else names
+
     def check_config(self, config):
         """The ``[generate]`` keys and values (no TensorFlow here)."""
         super().check_config(config)
@@ -148,6 +182,15 @@ class GenerateTask(Task):
             if not isinstance(settings[which], dict):
                 raise UsageError(f"generate.{which} must be a table such as {{learning_rate = 0.0002}}, "
                                  f"got {settings[which]!r}")
+
+    def check_resume(self, prepared, folder):
+        """Refuse a checkpoint that is not this GAN's (both networks) or lacks an optimizer's state."""
+        training.check_state_fits(prepared.gan, folder)
+        saved = training.read_state(folder)
+        for name in prepared.gan.optimizers_to_checkpoint():
+            if not any(key.startswith(f"optimizer-{name}/") for key in saved):
+                raise UsageError(f"the checkpoint in {folder} has no state for the {name} optimizer (written by an "
+                                 "older dlzoo): it cannot be resumed")
 
     def load_data(self, config, dataset=None, quick=False):
         """The run's images (raw values) and labels (used by the conditional GAN and the scorer)."""
@@ -219,8 +262,10 @@ class GenerateTask(Task):
         train_data = make_dataset(x_train, y_train.astype("int32"), config["data"]["batch_size"], training=True,
                                   seed=config["data"]["seed"])
         noise, labels = fixed_inputs(latent_size(prepared.generator), PROGRESS_SAMPLES, splits.num_classes, conditional)
-        frames, seen = [], {}
-        progress = progress_callback(prepared.generator, noise, labels, frames, seen, settings["divergence_patience"])
+        # A resumed run starts with the samples and losses of the epochs it already trained.
+        frames, seen = resumed_frames(folder)
+        progress = progress_callback(prepared.generator, noise, labels, frames, seen, settings["divergence_patience"],
+                                     folder)
         # No validation data, and "best" GAN weights by loss mean nothing: keep the last weights.
         train_settings = {**config["train"], "restore_best": False, "early_stopping_patience": 0}
         start = time.perf_counter()
@@ -242,9 +287,7 @@ class GenerateTask(Task):
         samples = generate(prepared.generator, sample_noise, requested)
         scores = sample_quality.score_samples(scorer, samples, splits, requested=requested)
         runs.atomic_write_json(folder / "sample_quality.json", scores)
-        metrics = {key: float(scores[key]) for key in ("min_class_fraction", "classes_covered", "mean_confidence",
-                                                        "frechet_distance", "frechet_real_train", "frechet_noise",
-                                                        "frechet_position", "scorer_test_accuracy")}
+        metrics = {key: float(scores[key]) for key in SAMPLE_METRICS}
         if conditional:
             metrics["conditional_accuracy"] = scores["conditional_accuracy"]
         metrics["final_discriminator_loss"] = history["discriminator_loss"][-1]

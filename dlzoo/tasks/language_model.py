@@ -119,6 +119,10 @@ class LanguageModelTask(Task):
         """The ``[language_model]`` table with defaults filled in."""
         return {**self.section_defaults, **config.get(self.section, {})}
 
+    def metric_names(self, config):
+        """Perplexities of the model (test, validation) and of the unigram baseline."""
+        return {"test_perplexity", "val_perplexity", "unigram_test_perplexity"}
+
     def check_config(self, config):
         """Known keys and sensible values."""
         super().check_config(config)

@@ -400,6 +400,7 @@ class OptimizerPathsTask(Task):
     section_defaults = PATHS_DEFAULTS
     description = "optimizer paths on 2-D test functions (no model, no data)"
     uses_data = False
+    resume_unsupported = "its descents take seconds and keep no checkpoints"
 
     def check_config(self, config):
         """Check ``[paths]`` before anything is imported or run."""

@@ -78,9 +78,15 @@ class RegressTask(SupervisedTask):
                 "mae": float(metrics.mean_absolute_error(y, predictions)), "rmse": float(np.sqrt(mse)),
                 "r2": float(metrics.r2_score(y, predictions))}
 
+    baseline_metric = "r2"
+
+    def headline_keys(self, split):
+        """MSE (as the loss), MAE, RMSE and R² of every split."""
+        return ("loss", "mae", "rmse", "r2")
+
     def headline(self, result):
         """MSE (as the loss), MAE, RMSE and R² of every split."""
-        return {key: result[key] for key in ("loss", "mae", "rmse", "r2")}
+        return {key: result[key] for key in self.headline_keys(result["split"])}
 
     def evaluation_line(self, result):
         """``test R² 0.482 · RMSE 53.1 · MAE 42.7 on 89 examples``."""

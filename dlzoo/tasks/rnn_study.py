@@ -112,6 +112,21 @@ class RNNStudyTask(Task):
     section = "study"
     section_defaults = STUDY_DEFAULTS
     description = "studies of recurrent cells (oracle check, vanishing gradients, unrolling)"
+    resume_unsupported = "a study trains several small models of its own and keeps no checkpoints"
+
+    def metric_names(self, config):
+        """The names of the chosen study (lengths of full and of ``--quick`` runs)."""
+        study = {**STUDY_DEFAULTS, **config.get("study", {})}
+        if study["kind"] == "cells":
+            return {"max_difference"} | {f"{cell}_{what}_difference" for cell in ("lstm", "gru")
+                                         for what in ("output", "gradient")}
+        if study["kind"] == "vanishing":
+            return ({f"test_mse_{cell}_T{length}" for cell in study["cells"] for length in [10, *study["lengths"]]}
+                    | {"exploding_initial_gradient_norm", "exploding_loss_unclipped", "exploding_loss_clipped"})
+        if study["kind"] == "unrolling":
+            return {"max_difference"} | {f"step_ms_{kind}_T{length}" for kind in ("static", "dynamic")
+                                         for length in [5, 10, *study["lengths"]]}
+        return None
 
     def check_config(self, config):
         """``study.kind`` must be a known study; lengths and cells must make sense."""

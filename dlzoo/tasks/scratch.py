@@ -53,6 +53,70 @@ def standardize(splits):
     return {name: (((x - mean) / std).astype("float32"), y) for name, (x, y) in arrays.items()}
 
 
+class ScratchCheckpoint:
+    """Everything one epoch of a NumPy run changes, for :func:`dlzoo.training.run_epochs`'s
+    checkpoints (and so ``dlzoo train --resume``).
+
+    ``state()`` gives the network's parameters (``model/0``, ``model/1``, ... in the order of
+    ``network.parameters()``), the optimizer's step count and per-parameter slots (momentum
+    velocities, Adam moments, ...: every list of arrays it keeps), and the states of the
+    random generators (the shuffling one and the network's dropout one) as JSON text.
+    ``restore(state)`` puts them back, in place, so that the next epoch is the one an
+    uninterrupted run would have trained.
+    """
+
+    def __init__(self, network, optimizer, shuffle_rng):
+        self.network, self.optimizer, self.shuffle_rng = network, optimizer, shuffle_rng
+
+    def optimizer_slots(self):
+        """``{attribute: [arrays]}``: the optimizer's per-parameter state (empty before its first step)."""
+        return {name: value for name, value in vars(self.optimizer).items()
+                if isinstance(value, list) and value and all(isinstance(item, np.ndarray) for item in value)}
+
+    def state(self):
+        """The arrays to save after an epoch."""
+        import json
+
+        state = {f"model/{index}": np.array(parameter) for index, parameter in enumerate(self.network.parameters())}
+        state["numpy_optimizer/iterations"] = np.asarray(self.optimizer.iterations)
+        for name, arrays in self.optimizer_slots().items():
+            state.update({f"numpy_optimizer/{name}/{index}": np.array(array) for index, array in enumerate(arrays)})
+        state["random_states"] = np.asarray(json.dumps({
+            "shuffle": self.shuffle_rng.bit_generator.state,
+            "dropout": self.network._dropout_rng.bit_generator.state}))
+        return state
+
+    def restore(self, state):
+        """Put a saved state back; a usage error when it belongs to another network or optimizer."""
+        import json
+
+        from dlzoo.errors import UsageError
+
+        parameters = self.network.parameters()
+        saved = training.numbered(state, "model")
+        if [value.shape for value in saved] != [parameter.shape for parameter in parameters]:
+            raise UsageError(f"the checkpoint holds another network ({len(saved)} arrays of shapes "
+                             f"{[value.shape for value in saved]}): it cannot be resumed here")
+        for parameter, value in zip(parameters, saved):
+            parameter[...] = value  # in place: the optimizer and the network share these arrays
+        iterations = int(state.get("numpy_optimizer/iterations", 0))
+        if iterations:
+            # The first step builds the slots; build them now, then overwrite them with the saved ones.
+            self.optimizer.parameter_shapes = [parameter.shape for parameter in parameters]
+            self.optimizer.build(parameters)
+            for name, arrays in self.optimizer_slots().items():
+                values = training.numbered(state, f"numpy_optimizer/{name}")
+                if [value.shape for value in values] != [array.shape for array in arrays]:
+                    raise UsageError(f"the checkpoint's optimizer state '{name}' belongs to another optimizer: "
+                                     "it cannot be resumed here")
+                for array, value in zip(arrays, values):
+                    array[...] = value
+        self.optimizer.iterations = iterations
+        random_states = json.loads(str(state["random_states"]))
+        self.shuffle_rng.bit_generator.state = random_states["shuffle"]
+        self.network._dropout_rng.bit_generator.state = random_states["dropout"]
+
+
 @register("numpy-mlp")
 class NumpyMLPTask(ClassifyTask):
     """Train :class:`dlzoo.scratch.NumpyMLP`, check its gradients, export it through Keras.
@@ -85,6 +149,20 @@ class NumpyMLPTask(ClassifyTask):
         optimizer = build_numpy_optimizer(config["optimizer"])
         return PreparedScratchRun(config, splits, standardize(splits), network, optimizer, quick)
 
+    def metric_names(self, config):
+        """The classifier's names and the two gradient checks."""
+        return super().metric_names(config) | {"gradient_check_max_relative_error", "tape_check_max_relative_error"}
+
+    def check_resume(self, prepared, folder):
+        """Refuse, before anything is written, a checkpoint of another network."""
+        from dlzoo.errors import UsageError
+
+        saved = [value.shape for value in training.numbered(training.read_state(folder), "model")]
+        expected = [parameter.shape for parameter in prepared.network.parameters()]
+        if saved != expected:
+            raise UsageError(f"the checkpoint in {folder} belongs to another model ({len(saved)} arrays, this recipe's "
+                             f"NumPy network has {len(expected)} of other shapes): it cannot be resumed here")
+
     def describe(self, prepared):
         """What is about to be trained, printed before epoch 1."""
         sizes = prepared.splits.sizes()
@@ -113,7 +191,8 @@ class NumpyMLPTask(ClassifyTask):
                     "epoch_seconds": seconds}
 
         start = time.perf_counter()
-        history = training.run_epochs(one_epoch, epochs, folder, config["train"])
+        history = training.run_epochs(one_epoch, epochs, folder, config["train"],
+                                      checkpoint=ScratchCheckpoint(prepared.network, prepared.optimizer, rng))
         train_seconds = time.perf_counter() - start
         checks = gradient_checks(prepared.network, prepared.standardized)
         keras_model = with_standardization(to_keras_model(prepared.network, splits.input_shape), config, splits)

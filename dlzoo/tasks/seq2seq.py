@@ -216,6 +216,11 @@ class Seq2SeqTask(Task):
 
     # 1. Configuration ------------------------------------------------------------------------
 
+    def metric_names(self, config):
+        """:meth:`headline` of every split, and the last training loss."""
+        return {f"{split}_{key}" for split in ("train", "val", "test")
+                for key in ("exact_match", "character_accuracy", "edit_distance", "bleu")} | {"train_loss"}
+
     def check_config(self, config):
         """``[model]`` keys are the encoder-decoder's; the beam width is >= 1; the metric is ours."""
         from dlzoo.validation import check_known_keys

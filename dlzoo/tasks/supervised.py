@@ -155,6 +155,20 @@ class SupervisedTask(Task):
         """``(loss, [metrics])`` for ``model.compile``."""
         raise NotImplementedError
 
+    # What ``metrics.json`` gets for each split (``headline``) and the baselines' metric.
+    baseline_metric = "accuracy"
+
+    def headline_keys(self, split):
+        """The keys of :meth:`headline` for ``split`` (``"train"``, ``"val"``, ``"test"``)."""
+        return ()
+
+    def metric_names(self, config):
+        """``<split>_<headline key>`` for every split, and the best baseline's test score."""
+        names = {f"{split}_{key}" for split in ("train", "val", "test") for key in self.headline_keys(split)}
+        if config["train"].get("baselines", True):
+            names.add(f"baseline_best_test_{self.baseline_metric}")
+        return names
+
     def compile_model(self, model, config, splits, quick=False):
         """Compile ``model`` with the recipe's optimizer and this task's loss and metrics."""
         loss, metrics = self.loss_and_metrics(config, splits)

@@ -427,6 +427,12 @@ class TransferTask(ClassifyTask):
     section = "transfer"
     section_defaults = TRANSFER_DEFAULTS
     description = "transfer learning (a pretrained base on new classes with few labels)"
+    resume_unsupported = "it trains several models in stages (pretraining, frozen, fine-tuned, from scratch)"
+
+    def metric_names(self, config):
+        """The fine-tuned classifier's names and every stage's test accuracy (:func:`stage_metrics`)."""
+        return super().metric_names(config) | {"frozen_test_accuracy", "fine_tuned_test_accuracy",
+                                               "scratch_test_accuracy", "transfer_gain", "source_test_accuracy"}
 
     def check_config(self, config):
         """Check ``[transfer]`` (unknown keys, values) as well as the classification settings."""
