@@ -306,6 +306,7 @@ def fit(model, train_data, val_data, folder, settings, epochs, stage=None, extra
         skip_shuffles(train_data, initial_epoch)
     callbacks = list(extra_callbacks) + platform_callbacks(folder, settings, stage, monitor, resumed)
     checkpoint = next(callback for callback in callbacks if type(callback).__name__ == "AtomicCheckpoint")
+    build_optimizers(model)
     try:
         with multiworker_workarounds(model, train_data):
             keras_history = model.fit(
@@ -409,6 +410,24 @@ def restore_state(model, folder, stage=None):
     best = float(state["best"]) if "best" in state else math.nan
     history = json.loads(str(state["history"])) if "history" in state else {}
     return {"epoch": int(state["epoch"]), "best": None if math.isnan(best) else best, "history": history}
+
+
+def build_optimizers(model):
+    """Create the optimizers' variables (moments, step count) before ``fit`` traces its step.
+
+    Left to ``fit``, the first trace of the training step creates them, and TensorFlow then
+    traces the whole step a second time (a ``tf.function`` may create variables only in its
+    first trace): for the transformer translator that is 12 s of tracing instead of 7 s before
+    the first batch. Only done for a model whose layers are all built: an optimizer built on a
+    partial variable list could not update the rest.
+    """
+    if not getattr(model, "built", False) or not all(getattr(layer, "built", True) for layer in model.layers):
+        return
+    strategy = getattr(model, "distribute_strategy", None)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        for optimizer, variables in checkpointed_optimizers(model).values():
+            if optimizer is not None and not getattr(optimizer, "built", True) and variables:
+                optimizer.build(variables)
 
 
 def checkpointed_optimizers(model):
