@@ -46,6 +46,9 @@ def test_metrics():
     assert result["character_accuracy"] == pytest.approx(19 / 20)
     assert result["edit_distance"] == 0.5
     assert "bleu" not in result  # one-word outputs: BLEU (word 4-grams) would be 0 whatever the model does
+    assert 50 < result["character_bleu"] < 100  # character n-grams: one wrong digit of two dates
+    assert metrics.all_metrics(["2019-04-22"], ["2019-04-22"])["character_bleu"] == pytest.approx(100.0)
+    assert metrics.character_bleu(["2019-04-22"], ["1987-11-30"]) < 20
     sentences = ["trois cent quarante-deux mille sept cent un", "soixante et onze mille neuf cent deux"]
     assert metrics.bleu(sentences, sentences) == pytest.approx(100.0)
     assert metrics.all_metrics(sentences[::-1], sentences)["bleu"] < 50
@@ -84,9 +87,84 @@ def test_beam_search_finds_what_greedy_misses():
     assert decoding.beam_search(step, state, 2, 1, 4).numpy()[0].tolist() == [4, 3, 0, 0]  # width 1 = greedy
 
 
-@pytest.mark.parametrize("attention", ["luong", "bahdanau", "none"])
+def test_decoders_never_choose_padding_unknown_or_start():
+    """A model that scores padding, unknown or start highest still writes a character at each step."""
+    import tensorflow as tf
+
+    from dlzoo.seq2seq import decoding
+
+    # ids: 0 pad, 1 unk, 2 start, 3 end, 4 "A", 5 "B". Padding is the likeliest everywhere.
+    table = np.full((6, 6), 1e-3)
+    table[:, 0], table[:, 1], table[:, 2] = 0.5, 0.2, 0.1
+    table[2, 4] = table[4, 5] = table[5, 3] = 0.15  # then: start -> A -> B -> end
+    step = toy_step(table)
+    state = (tf.zeros([2, 1]),)
+    greedy, _ = decoding.greedy_decode(step, state, 2, 5)
+    assert greedy.numpy()[0].tolist() == [4, 5, 3, 0, 0]
+    for width in (2, 3):
+        assert decoding.beam_search(step, state, 2, width, 5).numpy()[0].tolist() == [4, 5, 3, 0, 0]
+
+
+def tiny_model(**options):
+    """An untrained translator of digit strings (units 8)."""
+    from dlzoo.models import seq2seq
+
+    return seq2seq.build_seq2seq(list("0123456789+"), list("0123456789x"), 7, 6, units=8, embedding_dim=4, **options)
+
+
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_seq2seq_model_trains_decodes_and_reloads(attention, cell, tmp_path):
+def test_bidirectional_encoder_sees_the_following_characters(cell):
+    """The cause of seq2seq-dates' "3" -> "33": a left-to-right encoder's output at the "3" of
+    "3 de" cannot know whether a digit follows. The recipes' encoder must; padding changes nothing."""
+    from dlzoo import config as dlzoo_config
+    from dlzoo.seq2seq import vocabulary
+    from dlzoo.tasks import seq2seq as task
+
+    def outputs(model, texts, length=7):
+        memory, states, _ = model.encode(vocabulary.encode(texts, model.source_vocabulary, length))
+        return np.asarray(memory), [np.asarray(state) for state in states]
+
+    forward = tiny_model(cell=cell, encoder="forward")
+    one_digit, two_digits = outputs(forward, ["3+4", "34+4"])[0]
+    np.testing.assert_allclose(one_digit[0], two_digits[0], atol=1e-7)  # the flaw, shown
+    for name in ("seq2seq-dates", "seq2seq-numbers", "seq2seq-addition"):
+        options = {**task.MODEL_DEFAULTS, **dlzoo_config.load_config(name)["model"]}
+        assert options["encoder"] == "bidirectional", name
+    model = tiny_model(cell=cell, encoder="bidirectional")
+    (one_digit, two_digits), states = outputs(model, ["3+4", "34+4"])
+    assert np.abs(one_digit[0] - two_digits[0]).max() > 1e-4  # the "3" knows what follows it
+    assert one_digit.shape[-1] == 8 and [state.shape for state in states] == [(2, 8)] * (2 if cell == "lstm" else 1)
+    padded, padded_states = outputs(model, ["3+4"], length=7)
+    unpadded, unpadded_states = outputs(model, ["3+4"], length=3)
+    np.testing.assert_allclose(padded[:, :3], unpadded, atol=1e-6)  # the backward pass skips the padding
+    for first, second in zip(padded_states, unpadded_states):
+        np.testing.assert_allclose(first, second, atol=1e-6)
+
+
+def test_output_cut_at_the_maximum_length_and_special_ids(tmp_path):
+    """A decoder that never ends and prefers padding: every step writes a character, Python and
+    in-graph decoding agree, and the heatmap has one row per output character (no end row)."""
+    from dlzoo.seq2seq import serving
+    from dlzoo.tasks import seq2seq as task
+
+    model = tiny_model(attention="luong")
+    bias = np.zeros(model.target_size, "float32")
+    bias[0], bias[4 + model.target_vocabulary.index("x")] = 100.0, 50.0  # padding first, then "x", never end
+    model.output_layer.bias.assign(bias)
+    [(translation, weights)] = serving.attention_maps(model, ["12+3"])
+    assert translation == "x" * model.max_target_length
+    assert weights.shape == (model.max_target_length, 4)
+    assert serving.translate_texts(model, ["12+3"]) == [translation]
+    assert serving.translate_texts(model, ["12+3"], beam_width=3) == [translation]
+    path = task.draw_attention(task.attention_pairs(model, ["12+3"], ["15"]), tmp_path / "attention.png")
+    assert path.is_file()
+
+
+@pytest.mark.parametrize("cell, attention, encoder", [
+    ("gru", "luong", "forward"), ("gru", "bahdanau", "forward"), ("gru", "none", "forward"),
+    ("lstm", "luong", "forward"), ("lstm", "bahdanau", "forward"), ("lstm", "none", "forward"),
+    ("gru", "luong", "bidirectional"), ("lstm", "bahdanau", "bidirectional"), ("lstm", "none", "bidirectional")])
+def test_seq2seq_model_trains_decodes_and_reloads(cell, attention, encoder, tmp_path):
     import keras
     import tensorflow as tf
 
@@ -96,7 +174,7 @@ def test_seq2seq_model_trains_decodes_and_reloads(attention, cell, tmp_path):
     from dlzoo.tasks.seq2seq import masked_loss
 
     model = seq2seq.build_seq2seq(list("0123456789+"), list("0123456789"), 7, 6, cell=cell, units=8,
-                                  embedding_dim=4, attention=attention)
+                                  embedding_dim=4, attention=attention, encoder=encoder)
     sources, targets = ["12+3", "40+2", "7+7"], ["15", "42", "14"]
     source_ids = vocabulary.encode(sources, model.source_vocabulary, 7)
     decoder_inputs = vocabulary.encode(targets, model.target_vocabulary, 5, start=True)
@@ -120,6 +198,7 @@ def test_seq2seq_model_trains_decodes_and_reloads(attention, cell, tmp_path):
     reloaded = load_keras_model(tmp_path / "model.keras")
     np.testing.assert_allclose(reloaded((source_ids, decoder_inputs)).numpy(), logits, atol=1e-5)
     assert reloaded.attention == attention and reloaded.target_vocabulary == model.target_vocabulary
+    assert reloaded.encoder_type == encoder
 
 
 def test_seq2seq_model_rejects_bad_options():
@@ -129,6 +208,10 @@ def test_seq2seq_model_rejects_bad_options():
         seq2seq.Seq2Seq(["a"], ["b"], 3, 3, attention="dot")
     with pytest.raises(ValueError, match="cell"):
         seq2seq.Seq2Seq(["a"], ["b"], 3, 3, cell="rnn")
+    with pytest.raises(ValueError, match="encoder"):
+        seq2seq.Seq2Seq(["a"], ["b"], 3, 3, encoder="backward")
+    with pytest.raises(ValueError, match="even"):
+        seq2seq.Seq2Seq(["a"], ["b"], 3, 3, units=7, encoder="bidirectional")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,7 +328,8 @@ def test_predict_beam_on_a_run_that_is_not_a_translator(tmp_path):
 
 def test_seq2seq_config_errors(tmp_path):
     for override, message in (("model.attention=\"dot\"", "model.attention"), ("model.cell=\"simple\"", "model.cell"),
-                              ("seq2seq.beam_width=0", "beam width"), ("model.layers=2", "layers")):
+                              ("seq2seq.beam_width=0", "beam width"), ("model.layers=2", "layers"),
+                              ("model.encoder=\"both\"", "model.encoder"), ("model.units=7", "even")):
         result = invoke("show", "seq2seq-dates", "--set", override)
         assert result.exit_code == 2, (override, result.output)
         assert message in result.output
@@ -257,6 +341,7 @@ def test_seq2seq_choices_match_the_model_and_show_stays_light():
     from dlzoo.tasks import seq2seq as task
 
     assert task.CELLS == seq2seq.CELLS and task.ATTENTIONS == seq2seq.ATTENTIONS
+    assert task.ENCODERS == seq2seq.ENCODERS
     program = ("import sys; from dlzoo import config; config.load_config('seq2seq-numbers'); "
                "config.load_config('rnn-vanishing'); print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,

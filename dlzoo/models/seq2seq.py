@@ -1,6 +1,9 @@
 """A recurrent encoder-decoder (Sutskever et al. 2014) for character sequences, with attention.
 
     source ids ─► Embedding ─► encoder GRU/LSTM ─► outputs (batch, S, units), final state(s)
+        forward:        one left-to-right layer (Sutskever et al.)
+        bidirectional:  a left-to-right and a right-to-left layer of units/2 each, concatenated
+                        (Bahdanau et al. 2015): the output at a character also knows what follows
     [START] y_1 .. y_{n} ─► Embedding ─► decoder GRU/LSTM (initial state = encoder's) ─► h_t
         luong:     c_t = attention(h_t, encoder outputs), score(h, e) = h W e   (Luong et al. 2015)
                    a_t = tanh(W_c [h_t; c_t])
@@ -14,6 +17,13 @@ Training uses *teacher forcing*: the decoder reads the true previous characters
 :meth:`Seq2Seq.initial_state` once, then :meth:`Seq2Seq.decode_step` (greedy and beam search in
 :mod:`dlzoo.seq2seq.decoding` drive it). Both paths use the same layers, so they agree.
 
+Why a bidirectional encoder: with a left-to-right encoder the output at the "3" of
+"jueves, 3 de noviembre" cannot know whether a second digit follows, so writing the "0" of
+"-03" needs attention on the character *after* the day. Some initializations never find that
+and copy the digit ("-33"): seq2seq-dates with train.seed 0 stayed at 0.91 exact match, while
+seeds 1 and 2 reached 1.000 after one epoch. Reading both directions puts the answer at the
+digit itself.
+
 Token ids: 0 padding, 1 unknown, 2 start, 3 end, then one per character of the vocabulary
 (:mod:`dlzoo.seq2seq.vocabulary`). The model keeps its vocabularies and maximum lengths in its
 config, so ``model.keras`` alone is enough to translate. keras and keras.ops only.
@@ -24,6 +34,7 @@ from keras import layers, ops
 
 CELLS = ("gru", "lstm")
 ATTENTIONS = ("luong", "bahdanau", "none")
+ENCODERS = ("forward", "bidirectional")
 PAD, UNKNOWN, START, END = 0, 1, 2, 3
 SPECIAL_TOKENS = 4
 MASKED_SCORE = -1e9
@@ -33,6 +44,14 @@ def recurrent_layer(cell, units, name):
     """A GRU or LSTM layer returning its sequence of outputs and its final state(s)."""
     layer_class = layers.GRU if cell == "gru" else layers.LSTM
     return layer_class(units, return_sequences=True, return_state=True, name=name)
+
+
+def encoder_layer(cell, units, encoder):
+    """The encoder: one forward layer of ``units``, or two directions of ``units // 2`` concatenated
+    (so that its outputs and states have the decoder's size ``units`` either way)."""
+    if encoder == "forward":
+        return recurrent_layer(cell, units, "encoder")
+    return layers.Bidirectional(recurrent_layer(cell, units // 2, "encoder"), merge_mode="concat", name="encoder")
 
 
 @keras.saving.register_keras_serializable(package="dlzoo")
@@ -45,28 +64,36 @@ class Seq2Seq(keras.Model):
         max_target_length: decoding steps at most (the longest training target + a margin).
         cell: ``gru`` or ``lstm``. units: state size. embedding_dim: character embedding size.
         attention: ``luong``, ``bahdanau`` or ``none``.
+        encoder: ``forward`` (the default, so that models saved before this option load
+            unchanged) or ``bidirectional`` (``units`` must then be even).
     """
 
     def __init__(self, source_vocabulary, target_vocabulary, max_source_length, max_target_length, cell="gru",
-                 units=128, embedding_dim=32, attention="luong", **kwargs):
+                 units=128, embedding_dim=32, attention="luong", encoder="forward", **kwargs):
         super().__init__(**kwargs)
         if cell not in CELLS:
             raise ValueError(f"model.cell must be one of {', '.join(CELLS)}, got {cell!r}")
         if attention not in ATTENTIONS:
             raise ValueError(f"model.attention must be one of {', '.join(ATTENTIONS)}, got {attention!r}")
+        if encoder not in ENCODERS:
+            raise ValueError(f"model.encoder must be one of {', '.join(ENCODERS)}, got {encoder!r}")
         for name, value in (("units", units), ("embedding_dim", embedding_dim)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"model.{name} must be a whole number >= 1, got {value!r}")
+        if encoder == "bidirectional" and units % 2:
+            raise ValueError(f"model.units must be even with a bidirectional encoder (units/2 per direction), "
+                             f"got {units}")
         self.source_vocabulary = list(source_vocabulary)
         self.target_vocabulary = list(target_vocabulary)
         self.max_source_length = int(max_source_length)
         self.max_target_length = int(max_target_length)
         self.cell_type, self.units, self.embedding_dim, self.attention = cell, units, embedding_dim, attention
+        self.encoder_type = encoder
         self.target_size = SPECIAL_TOKENS + len(self.target_vocabulary)
         self.source_embedding = layers.Embedding(SPECIAL_TOKENS + len(self.source_vocabulary), embedding_dim,
                                                  name="source_embedding")
         self.target_embedding = layers.Embedding(self.target_size, embedding_dim, name="target_embedding")
-        self.encoder = recurrent_layer(cell, units, "encoder")
+        self.encoder = encoder_layer(cell, units, encoder)
         self.decoder = recurrent_layer(cell, units, "decoder")
         if attention == "luong":
             self.score_weights = layers.Dense(units, use_bias=False, name="luong_score")  # W in h W e
@@ -93,7 +120,13 @@ class Seq2Seq(keras.Model):
         """``source`` ids (batch, S) -> (encoder outputs (batch, S, units), [final states], mask (batch, S))."""
         mask = ops.not_equal(source, PAD)
         encoded = self.encoder(self.source_embedding(source), mask=mask, training=training)
-        return encoded[0], list(encoded[1:]), ops.cast(mask, "float32")
+        states = list(encoded[1:])
+        if self.encoder_type == "bidirectional":
+            # [forward h (, c), backward h (, c)] -> the decoder's [h (, c)] = [forward; backward]
+            count = len(states) // 2
+            states = [ops.concatenate([forward, backward], axis=-1)
+                      for forward, backward in zip(states[:count], states[count:])]
+        return encoded[0], states, ops.cast(mask, "float32")
 
     def attend(self, query, memory, keys, mask):
         """Attention weights (batch, T, S) and contexts (batch, T, units) for queries (batch, T, units)."""
@@ -171,7 +204,8 @@ class Seq2Seq(keras.Model):
         return {**super().get_config(), "source_vocabulary": self.source_vocabulary,
                 "target_vocabulary": self.target_vocabulary, "max_source_length": self.max_source_length,
                 "max_target_length": self.max_target_length, "cell": self.cell_type, "units": self.units,
-                "embedding_dim": self.embedding_dim, "attention": self.attention}
+                "embedding_dim": self.embedding_dim, "attention": self.attention,
+                "encoder": self.encoder_type}
 
 
 def build_seq2seq(source_vocabulary, target_vocabulary, max_source_length, max_target_length, **options):

@@ -7,11 +7,26 @@ encoder outputs, masks; a transformer would carry its encoder outputs and the pr
 says where it looked. Both decoders run a ``tf.while_loop`` of ``max_length`` steps, so they
 work eagerly and inside a SavedModel. Outputs are ids (batch, max_length), padded with 0 after
 the end id.
+
+Padding, unknown and start ids are never *chosen*: their logits are set to a very low value
+before the choice. A half-trained model can score them highest, and then each of them would be
+a decoding step without an output character: Python and in-graph decoders treated them
+differently, and attention rows no longer matched the characters they were drawn for. With
+them forbidden, every step before the end id writes exactly one character.
 """
 
 import tensorflow as tf
 
-PAD, START, END = 0, 2, 3
+PAD, UNKNOWN, START, END = 0, 1, 2, 3
+FORBIDDEN_IDS = (PAD, UNKNOWN, START)
+FORBIDDEN_LOGIT = -1e9
+
+
+def forbid_special_ids(logits, forbidden_ids=FORBIDDEN_IDS):
+    """``logits`` (batch, vocabulary) with the ``forbidden_ids`` columns set to a very low value."""
+    vocabulary = tf.shape(logits)[-1]
+    forbidden = tf.reduce_any(tf.equal(tf.range(vocabulary)[:, tf.newaxis], tf.constant(forbidden_ids)), axis=-1)
+    return tf.where(forbidden[tf.newaxis, :], tf.cast(FORBIDDEN_LOGIT, logits.dtype), logits)
 
 
 def greedy_decode(step, state, batch_size, max_length, start_id=START, end_id=END):
@@ -24,7 +39,7 @@ def greedy_decode(step, state, batch_size, max_length, start_id=START, end_id=EN
 
     def body(index, tokens, finished, state, outputs, attentions):
         logits, state, attention = step(tokens, state)
-        next_tokens = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        next_tokens = tf.argmax(forbid_special_ids(tf.cast(logits, tf.float32)), axis=-1, output_type=tf.int32)
         next_tokens = tf.where(finished, PAD, next_tokens)  # nothing after the end
         outputs = outputs.write(index, next_tokens)
         attentions = attentions.write(index, tf.cast(attention, tf.float32))
@@ -56,7 +71,8 @@ def beam_search(step, state, batch_size, beam_width, max_length, start_id=START,
     def body(index, tokens, scores, finished, lengths, sequences, state):
         scores_in, finished_in, lengths_in, sequences_in = scores, finished, lengths, sequences
         logits, stepped_state, _ = step(tokens, state)
-        log_probabilities = tf.nn.log_softmax(tf.cast(logits, tf.float32))  # (batch * width, vocabulary)
+        # (batch * width, vocabulary); padding/unknown/start are never chosen
+        log_probabilities = tf.nn.log_softmax(forbid_special_ids(tf.cast(logits, tf.float32)))
         vocabulary = tf.shape(log_probabilities)[-1]
         log_probabilities = tf.reshape(log_probabilities, [batch_size, width, vocabulary])
         # A finished beam extends only with padding, at no cost.

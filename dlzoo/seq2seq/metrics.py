@@ -1,5 +1,6 @@
 """Metrics of string predictions against references: exact match, per-character accuracy,
-edit distance (Levenshtein) and BLEU (sacrebleu's corpus BLEU, the standard implementation)."""
+edit distance (Levenshtein), BLEU and character BLEU (sacrebleu's corpus BLEU, the standard
+implementation, with its word tokenizer and with its character tokenizer)."""
 
 import numpy as np
 
@@ -41,17 +42,27 @@ def bleu(predictions, references):
     return float(sacrebleu.corpus_bleu(list(predictions), [list(references)]).score)
 
 
-def all_metrics(predictions, references):
-    """``{"exact_match", "character_accuracy", "edit_distance", "examples"}``, and ``"bleu"`` when the
-    references are sentences (some contain a space).
+def character_bleu(predictions, references):
+    """Corpus BLEU (0-100) over *character* n-grams (sacrebleu's ``tokenize="char"``): meaningful
+    for one-word outputs such as "2019-04-22", where word BLEU is 0 or 100 per output."""
+    import sacrebleu
 
-    BLEU counts word n-grams up to 4: for one-word outputs (an ISO date, a sum) it is 0 whatever
-    the model does, so it is left out there; exact match and per-character accuracy say it all.
+    return float(sacrebleu.corpus_bleu(list(predictions), [list(references)], tokenize="char").score)
+
+
+def all_metrics(predictions, references):
+    """``{"exact_match", "character_accuracy", "edit_distance", "character_bleu", "examples"}``, and
+    ``"bleu"`` (word BLEU) when the references are sentences (some contain a space).
+
+    Word BLEU counts word n-grams up to 4: for one-word outputs (an ISO date, a sum) it is 0
+    whatever the model does unless the output is exactly right, so it is left out there;
+    ``character_bleu`` counts character n-grams and is reported for every translator.
     """
     predictions, references = [str(p) for p in predictions], [str(r) for r in references]
     result = {"exact_match": exact_match(predictions, references),
               "character_accuracy": character_accuracy(predictions, references),
-              "edit_distance": mean_edit_distance(predictions, references), "examples": len(references)}
+              "edit_distance": mean_edit_distance(predictions, references),
+              "character_bleu": character_bleu(predictions, references), "examples": len(references)}
     if any(" " in reference for reference in references):
         result["bleu"] = bleu(predictions, references)
     return result
