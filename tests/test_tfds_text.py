@@ -209,3 +209,36 @@ def test_bundles_hold_raw_strings(mock_tfds):
         sources, targets = pairs.arrays(split)
         assert all(isinstance(text, str) and 0 < len(text) <= 12 for text in [*sources, *targets])
     assert 0 < pairs.sizes()["train"] < 20  # the mock's longer pairs were left out
+
+
+@pytest.mark.parametrize("recipe, dataset, expected", [
+    ("seq2seq-addition", IMDB, "is not made of string pairs"),
+    ("mnist1d-gru", TED, "is made of string pairs; use a seq2seq recipe"),
+])
+def test_a_text_source_for_the_wrong_task_is_a_usage_error(mock_tfds, tmp_path, recipe, dataset, expected):
+    result = invoke("train", recipe, "--data", dataset, "--quick", *QUIET, "--runs", tmp_path / "runs")
+    assert result.exit_code == 2, result.output
+    assert expected in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# A TFDS text dataset as the corpus of the embed task
+
+
+def test_imdb_reviews_as_an_embedding_corpus(mock_tfds, tmp_path):
+    from dlzoo.data import tfds_text
+    from dlzoo.data.tfds_text import TextSplits
+
+    reviews = TextSplits("tfds:imdb_reviews", "text", ["neg", "pos"], *[None] * 6)
+    reviews.x_train = ["A fine film.<br /><br />I liked it.", "<br />", "Dull"]
+    corpus = tfds_text.as_corpus(reviews)
+    assert corpus.lines == ["A fine film.  I liked it.", "Dull"]  # HTML breaks removed, empty reviews dropped
+    assert tfds_text.as_corpus(corpus) is None  # not a TFDS text bundle
+    result = invoke("train", "word2vec", "--data", IMDB, "--quick", *QUIET, "--runs", tmp_path / "runs",
+                    "--set", "embed.min_count=1", "--set", "embed.embedding_dim=8",
+                    "--set", "embed.subsample=0")  # 20 mock reviews: every word is "frequent"
+    assert result.exit_code == 0, result.output + (result.stderr or "")
+    folder = only_run_folder(tmp_path / "runs", "word2vec")
+    record = json.loads((folder / "metrics.json").read_text())
+    assert record["status"] == "completed" and record["data"]["dataset"] == IMDB
+    assert (folder / "embeddings" / "vectors.tsv").is_file()

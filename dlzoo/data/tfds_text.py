@@ -12,7 +12,7 @@ module; what comes back depends on the label:
 (label: text)                               target) strings, for ``seq2seq``
 ==========================================  ==================================================
 
-The ``embed`` task reads the training texts of either as a corpus (:func:`corpus_lines`).
+The ``embed`` task reads the training texts of either as a corpus (:func:`as_corpus`).
 
 Translation pairs stay **character level**, like the generated seq2seq data: the translator's
 vocabulary and its decoding loop live inside the exported graph as a character table
@@ -168,13 +168,30 @@ def load_text_pairs(name, builder, split_names, source_key, target_key, options)
                                                  f"at most {max_length} characters")
 
 
-def corpus_lines(bundle):
-    """The training texts of a TFDS text bundle, one per line, for the ``embed`` task.
+def as_corpus(bundle, options=None):
+    """A TFDS text bundle as a :class:`~dlzoo.data.text.TextBundle` for the ``embed`` task, or ``None``
+    when ``bundle`` is not one.
 
-    A review or a translation's source side is one "line" (the embed task splits lines into
-    words with ``TextVectorization``).
+    Each training text is one line: a review (HTML line breaks such as IMDB's ``<br />``
+    removed), or the source side of a translation pair. The corpus has no known word classes or
+    analogies, so an embed run on it reports nearest neighbours and, with ``--similarity``, the
+    correlation with human judgements. ``options`` (``[data]``) may give ``test_fraction`` and
+    ``val_fraction`` of the lines, as for ``text:`` files.
     """
+    import re
+
+    from dlzoo.data.text import TextBundle
+
     if isinstance(bundle, TextSplits):
-        return [str(text) for text in bundle.x_train]
-    sources, _ = bundle.arrays("train")
-    return [str(text) for text in sources]
+        texts = bundle.x_train
+    elif isinstance(bundle, TextPairs) and str(bundle.name).startswith("tfds:"):
+        texts = bundle.arrays("train")[0]
+    else:
+        return None
+    lines = [re.sub(r"<[^>]{0,20}>", " ", str(text)).strip() for text in texts]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise UsageError(f"{bundle.name} has no text in its training split")
+    options = options or {}
+    return TextBundle(bundle.name, lines, test_fraction=float(options.get("test_fraction", 0.1)),
+                      val_fraction=float(options.get("val_fraction", 0.1)))
