@@ -119,6 +119,15 @@ def test_imdb_model_vectorizes_inside(imdb_gru):
     ids = vectorize(["a b c"]).numpy()
     assert ids.shape == (1, 16)  # cut or padded to data.sequence_length
     assert model.get_layer("word_embedding").output_dim == 8
+    assert model.get_layer("word_embedding").mask_zero  # the GRU skips the padding
+
+
+def test_padding_mask_only_where_the_first_layer_takes_it(imdb_transformer):
+    """The transformer cuts the words into patches (a Reshape), which would drop a mask with a warning."""
+    from dlzoo import models_io
+
+    model = models_io.load_keras_model(imdb_transformer / "model.keras")
+    assert not model.get_layer("word_embedding").mask_zero
 
 
 def test_imdb_predict_prints_a_class_per_string(imdb_gru):
