@@ -17,8 +17,9 @@ The ``embed`` task reads the training texts of either as a corpus (:func:`as_cor
 Translation pairs stay **character level**, like the generated seq2seq data: the translator's
 vocabulary and its decoding loop live inside the exported graph as a character table
 (:mod:`dlzoo.seq2seq.vocabulary`), and a character model needs no tokenizer that a client would
-have to install. Characters make long sequences (a TED sentence has about 100), so pairs longer
-than ``data.max_length`` characters on either side are left out of every split.
+have to install. Characters make long sequences (a TED sentence runs to tens or hundreds of
+them), so pairs longer than ``data.max_length`` characters on either side are left out of every
+split.
 
 Everything is read into memory (IMDB: 50,000 reviews, about 65 MB of text; TED pt-en: 55,000
 pairs). Raw strings stay raw: lower-casing and punctuation stripping happen inside the model.
