@@ -39,7 +39,8 @@ def _download_failed(what, error):
     )
 
 
-@register("tfds", options={"data_dir": (str,), "image_size": (int, list), "kind": (str,)})
+@register("tfds", options={"data_dir": (str,), "image_size": (int, list), "kind": (str,), "vocabulary_size": (int,),
+                           "sequence_length": (int,), "embedding_dim": (int,), "max_length": (int,)})
 def load_tfds(argument, seed, options):
     """A supervised TFDS dataset ``tfds:<name>``, streamed from its prepared files.
 
@@ -48,6 +49,11 @@ def load_tfds(argument, seed, options):
     position (``train[:n]``; TFDS stores examples shuffled), with ``test_fraction`` and
     ``val_fraction`` as for other sources. Images keep their stored values (uint8 pixels); images
     of varying size need ``data.image_size``. ``data.stream = false`` reads everything into memory.
+
+    Text inputs (``tfds:imdb_reviews``, ``tfds:ted_hrlr_translate/pt_to_en``) are read into
+    memory by :mod:`dlzoo.data.tfds_text`: labelled strings for ``classify`` (options
+    ``vocabulary_size``, ``sequence_length``, ``embedding_dim``), string pairs for ``seq2seq``
+    (option ``max_length``).
     """
     if not argument:
         raise UsageError("tfds needs a dataset name, e.g. 'tfds:mnist'")
@@ -68,6 +74,9 @@ def load_tfds(argument, seed, options):
         raise UsageError(f"tfds:{argument} has no (input, label) pair (no supervised_keys); dlzoo needs a labelled dataset")
     input_key, label_key = info.supervised_keys[:2]
     input_feature, label_feature = info.features[input_key], info.features[label_key]
+    if _is_text(input_feature):
+        return _load_tfds_text(argument, builder, splits, input_key, label_key, input_feature, label_feature,
+                               seed, options)
     input_shape, transform, kind, input_dtype = _tfds_inputs(argument, input_feature, options)
     class_names = list(getattr(label_feature, "names", None) or [])
     if not class_names:
@@ -84,6 +93,26 @@ def load_tfds(argument, seed, options):
     if options.get("train_samples"):
         bundle.sources["train"] = bundle.sources["train"].first(int(options["train_samples"]))
     return bundle
+
+
+def _is_text(feature):
+    """True for a TFDS string feature (``tfds.features.Text``: a review, a sentence)."""
+    return np.dtype(getattr(feature, "np_dtype", "float32")).kind in "OSU" or type(feature).__name__ == "Text"
+
+
+def _load_tfds_text(argument, builder, splits, input_key, label_key, input_feature, label_feature, seed, options):
+    """Labelled strings (a class label) or string pairs (a text label) of a TFDS dataset."""
+    from dlzoo.data import tfds_text
+
+    name = f"tfds:{argument}"
+    split_names = _tfds_split_names(splits, float(options.get("test_fraction", 0.2)),
+                                    float(options.get("val_fraction", 0.1)))
+    if _is_text(label_feature):
+        return tfds_text.load_text_pairs(name, builder, split_names, input_key, label_key, options)
+    class_names = list(getattr(label_feature, "names", None) or [])
+    if not class_names:
+        raise UsageError(f"{name}: its label '{label_key}' is neither a class label nor text")
+    return tfds_text.load_text_classes(name, builder, split_names, input_key, class_names, label_key, seed, options)
 
 
 def _tfds_split_sizes(builder):

@@ -9,7 +9,9 @@ into the model itself:
 * :class:`Resize` upsamples small images inside the model (the 8x8 digits for LeNet-5);
 * :func:`with_preprocessing` puts such layers between a built model's input and its first
   layer, keeping the model flat (layer names unchanged for ``dlzoo visualize``);
-* :func:`with_target_scaling` makes a regression model answer in the target's own units.
+* :func:`with_target_scaling` makes a regression model answer in the target's own units;
+* :func:`with_text_vectorization` puts ``TextVectorization`` (a word list from the training
+  split) and a word embedding in front of a sequence model, so that it reads raw strings.
 
 This module imports ``keras`` only (no TensorFlow), like every model module.
 """
@@ -19,6 +21,8 @@ import numpy as np
 from keras import layers
 
 STANDARDIZE_LAYER = "standardize"
+VECTORIZE_LAYER = "vectorize"
+WORD_EMBEDDING_LAYER = "word_embedding"
 TARGET_SCALING_LAYER = "to_target_units"
 
 
@@ -78,6 +82,41 @@ def with_preprocessing(model, preprocessing_layers, input_dtype="float32"):
     joined = keras.Model(raw_inputs, outputs, name=model.name)
     # ... and layers with two nodes answer `layer.output` from the old graph. Rebuilding from the
     # configuration gives every layer one node; the weights are copied, so nothing else changes.
+    rebuilt = keras.Model.from_config(joined.get_config())
+    rebuilt.set_weights(joined.get_weights())
+    return rebuilt
+
+
+def with_text_vectorization(model, vocabulary, sequence_length, embedding_dim):
+    """A flat copy of the sequence model ``model`` that reads a batch of raw strings.
+
+    ``Input (batch,) string -> vectorize (batch, sequence_length) word ids -> word_embedding
+    (batch, sequence_length, embedding_dim) -> model's layers``. ``vectorize`` is
+    ``keras.layers.TextVectorization`` with a fixed word list (``vocabulary``: ``["", "[UNK]",
+    most frequent training words...]``, built from the training split only): it lower-cases,
+    strips punctuation, splits on whitespace, cuts or pads to ``sequence_length``. Padding is id 0;
+    when the model's first layer can take a mask (a recurrent layer), the embedding masks the
+    padding (``mask_zero``), so the recurrent layers skip it. (The transformer's first layer cuts
+    the sequence into patches, which a mask cannot follow: there the padding is read as a word.)
+    The word list is part of the layer's configuration, so
+    ``model.keras`` and the SavedModel carry it.
+
+    ``model`` must take ``(sequence_length, embedding_dim)`` float inputs.
+    """
+    expected = (int(sequence_length), int(embedding_dim))
+    if tuple(model.inputs[0].shape[1:]) != expected:
+        raise ValueError(f"{model.name} takes inputs {tuple(model.inputs[0].shape[1:])}, not word vectors {expected}")
+    texts = keras.Input(shape=(), dtype="string", name="text")
+    vectorize = layers.TextVectorization(vocabulary=list(vocabulary), output_sequence_length=int(sequence_length),
+                                         name=VECTORIZE_LAYER)
+    word_ids = vectorize(texts)  # (batch, sequence_length) int64
+    first_layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)][:1]
+    mask_zero = bool(first_layers) and first_layers[0].supports_masking
+    vectors = layers.Embedding(len(vocabulary), int(embedding_dim), mask_zero=mask_zero,
+                               name=WORD_EMBEDDING_LAYER)(word_ids)
+    outputs = model.call(vectors, training=None)
+    joined = keras.Model(texts, outputs, name=model.name)
+    # As in with_preprocessing: rebuilding gives every layer one node; weights are copied.
     rebuilt = keras.Model.from_config(joined.get_config())
     rebuilt.set_weights(joined.get_weights())
     return rebuilt

@@ -30,6 +30,9 @@ class ClassifyTask(SupervisedTask):
 
     def check_targets(self, splits):
         """A classifier needs class labels."""
+        if splits.targets == "strings":
+            raise UsageError(f"dataset {splits.name} is made of string pairs; use a seq2seq recipe "
+                             "(e.g. dlzoo train seq2seq-dates --data ...)")
         if splits.targets != "classes":
             raise UsageError(f"dataset {splits.name} has real-valued targets; use task = \"regress\"")
 

@@ -348,6 +348,10 @@ class EmbedTask(Task):
 
         bundle = data.load(dataset or config["data"]["dataset"], seed=config["data"]["seed"], options=config["data"])
         if not hasattr(bundle, "split_lines"):
+            from dlzoo.data import tfds_text
+
+            bundle = tfds_text.as_corpus(bundle, config["data"]) or bundle  # tfds:imdb_reviews: the reviews as lines
+        if not hasattr(bundle, "split_lines"):
             raise UsageError(f"dataset {bundle.name} is not text: the embed task reads text:<file> or grammar")
         if quick:
             bundle.lines = bundle.lines[:self.settings(config)["quick_sentences"]]

@@ -263,7 +263,7 @@ class Seq2SeqTask(Task):
         from dlzoo.tasks.supervised import load_splits
 
         bundle = load_splits(config, quick, dataset)
-        if getattr(bundle, "kind", None) != "text":
+        if getattr(bundle, "kind", None) != "text" or getattr(bundle, "targets", "strings") != "strings":
             raise UsageError(f"dataset {bundle.name} is not made of string pairs; a seq2seq recipe needs one of "
                              "dates, numbers:<src>-<dst>, addition:<digits>")
         return bundle

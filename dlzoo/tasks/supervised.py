@@ -52,27 +52,47 @@ def load_splits(config, quick, dataset=None):
     return data.load(dataset or data_config["dataset"], seed=data_config["seed"], options=options)
 
 
-def build_trunk(config, splits, num_classes):
-    """The recipe's model for the data (from :mod:`dlzoo.models`); a shape that does not fit is a usage error."""
+def build_trunk(config, splits, num_classes, input_shape=None):
+    """The recipe's model for the data (from :mod:`dlzoo.models`); a shape that does not fit is a usage error.
+
+    ``input_shape`` replaces the data's input shape (text: the word vectors the model reads).
+    """
     from dlzoo import models
 
     options = {key: value for key, value in config["model"].items() if key != "name"}
     name = config["model"]["name"]
+    input_shape = tuple(input_shape or splits.input_shape)
     try:
-        model = models.build(name, splits.input_shape, num_classes, **options)
+        model = models.build(name, input_shape, num_classes, **options)
     except (ValueError, TypeError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         if "unexpected keyword" in message or isinstance(error, UsageError):
             raise UsageError(message) from error
         raise UsageError(
-            f"dataset {splits.name} (inputs {splits.input_shape}) does not fit model '{name}': {message}"
+            f"dataset {splits.name} (inputs {input_shape}) does not fit model '{name}': {message}"
         ) from error
     expected = tuple(model.input_shape[1:])
-    if expected != splits.input_shape:
+    if expected != input_shape:
         raise UsageError(
-            f"dataset {splits.name} has inputs of shape {splits.input_shape} but model '{name}' expects {expected}"
+            f"dataset {splits.name} has inputs of shape {input_shape} but model '{name}' expects {expected}"
         )
     return model
+
+
+def is_text(splits):
+    """True when the inputs are raw strings (``tfds:imdb_reviews``): the model vectorizes them itself."""
+    return getattr(splits, "input_dtype", None) == "string"
+
+
+def build_text_model(config, splits, num_classes):
+    """Strings in: ``TextVectorization`` (word list of the training split), a word embedding, then
+    the recipe's sequence model (``rnn``, ``transformer``) reading ``(sequence_length, embedding_dim)``."""
+    from dlzoo.models import preprocessing
+
+    settings = splits.text_settings
+    shape = (settings["sequence_length"], settings["embedding_dim"])
+    trunk = build_trunk(config, splits, num_classes, input_shape=shape)
+    return preprocessing.with_text_vectorization(trunk, splits.vocabulary(), *shape)
 
 
 def with_standardization(model, config, splits):
@@ -122,8 +142,12 @@ def predict_split(model, bundle, split, batch_size=256):
 
 
 def value_range(splits):
-    """The smallest and largest raw training input value, for the "use it without dlzoo" snippet."""
+    """The smallest and largest raw training input value, for the "use it without dlzoo" snippet
+    (text: the shortest and longest training string's length in characters)."""
     inputs, _ = splits.arrays("train", limit=1024)
+    if is_text(splits):
+        lengths = [len(str(text)) for text in inputs] or [0]
+        return float(min(lengths)), float(max(lengths))
     return float(np.min(inputs)), float(np.max(inputs))
 
 
@@ -148,7 +172,10 @@ class SupervisedTask(Task):
         raise NotImplementedError
 
     def build_standardized(self, config, splits, num_classes):
-        """The recipe's model (with its classifier head) behind the ``standardize`` layer."""
+        """The recipe's model (with its classifier head) behind the ``standardize`` layer (text:
+        behind ``TextVectorization`` and a word embedding)."""
+        if is_text(splits):
+            return build_text_model(config, splits, num_classes)
         return with_standardization(build_trunk(config, splits, num_classes), config, splits)
 
     def loss_and_metrics(self, config, splits):
@@ -271,12 +298,21 @@ class SupervisedTask(Task):
 
         def serve(inputs):
             """The model in inference mode on a batch of raw inputs (uint8 pixels become float32)."""
-            return self.serving_outputs(model(tf.cast(inputs, tf.float32), training=False))
+            return self.serving_outputs(model(inputs if inputs.dtype == tf.string else tf.cast(inputs, tf.float32),
+                                              training=False))
 
         return {"serve": (serve, [signature])}
 
     def serving_example(self, splits):
         """Markdown: the plain TensorFlow lines that call the SavedModel, with shape, dtype and range."""
+        if is_text(splits):
+            example = str(splits.arrays("test", limit=1)[0][0])[:60] if splits.sizes()["test"] else "..."
+            return ("```python\n"
+                    "import tensorflow as tf\n"
+                    "model = tf.saved_model.load(\"saved_model\")\n"
+                    f"outputs = model.serve(tf.constant([{example!r}]))  # raw {splits.name} strings\n"
+                    f"print({{name: value.numpy() for name, value in outputs.items()}})  # {', '.join(self.output_names())}\n"
+                    "```\n")
         low, high = value_range(splits)
         shape = ", ".join(str(side) for side in splits.input_shape)
         return (
@@ -294,16 +330,23 @@ class SupervisedTask(Task):
         raise NotImplementedError
 
     def read_inputs(self, values, file):
-        """``dlzoo predict`` inputs: ``--file`` (``.npy``, or ``.npz`` with ``x``) or numbers per argument."""
-        if file:
+        """``dlzoo predict`` inputs: ``--file`` (``.npy``, ``.npz`` with ``x``, or text with one string per
+        line) or one input per argument, kept as :class:`TextInputs` (strings, and their numbers when
+        they are numbers): whether the model reads numbers or strings is known once its data is."""
+        if file and str(file).lower().endswith((".npy", ".npz")):
             return read_array_file(file)
+        if file:
+            return TextInputs([*values, *read_text_lines(file)])
         if not values:
-            raise UsageError("give inputs to predict: numbers separated by commas, or --file inputs.npy")
+            raise UsageError("give inputs to predict: numbers separated by commas (strings for a text model), "
+                             "or --file inputs.npy")
+        inputs = TextInputs(str(value) for value in values)
         try:
-            rows = [[float(number) for number in value.replace(",", " ").split()] for value in values]
+            inputs.numbers = np.asarray([[float(number) for number in value.replace(",", " ").split()]
+                                         for value in values], dtype="float32")
         except ValueError:
-            raise UsageError("each input must be numbers separated by commas, e.g. \"0.1,2,3\"") from None
-        return np.asarray(rows, dtype="float32")
+            pass  # strings: fine for a text model, refused by fit_inputs for the others
+        return inputs
 
     def fit_inputs(self, inputs, splits):
         """``inputs`` as a batch of the model's input shape, or a usage error saying why they do not fit.
@@ -311,6 +354,15 @@ class SupervisedTask(Task):
         Accepted: a batch ``(n, *input_shape)``, one example ``input_shape``, or flat rows
         ``(n, size)`` (numbers typed on the command line).
         """
+        if is_text(splits):
+            if not isinstance(inputs, TextInputs):
+                raise UsageError("this model reads strings: give them as arguments or --file with one per line")
+            return np.asarray(list(inputs), dtype=object)
+        if isinstance(inputs, TextInputs):
+            if inputs.numbers is None:
+                raise UsageError("each input must be numbers separated by commas, e.g. \"0.1,2,3\" "
+                                 "(or --file inputs.npy)")
+            inputs = inputs.numbers
         shape = tuple(splits.input_shape)
         size = int(np.prod(shape))
         if inputs.shape == shape:
@@ -321,6 +373,29 @@ class SupervisedTask(Task):
             return inputs.reshape((-1, *shape))
         raise UsageError(f"inputs of shape {inputs.shape} do not fit the model, which takes {shape} per example "
                          f"({size} numbers)")
+
+
+class TextInputs(list):
+    """``dlzoo predict`` arguments as typed (strings); ``numbers`` holds them parsed as rows of
+    numbers, or ``None`` when they are not numbers."""
+
+    numbers = None
+
+
+def read_text_lines(path):
+    """The non-empty lines of a UTF-8 text file (``dlzoo predict --file`` for a text model)."""
+    import pathlib
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise UsageError(f"--file {path}: no such file")
+    try:
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"--file {path}: not a .npy/.npz file and not UTF-8 text ({type(error).__name__})") from None
+    if not lines:
+        raise UsageError(f"--file {path} has no non-empty line")
+    return lines
 
 
 def read_array_file(path):
