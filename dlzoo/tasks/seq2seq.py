@@ -45,6 +45,8 @@ SEQ2SEQ_DEFAULTS = {
     "target_margin": 2,  # decoding steps beyond the longest training target
 }
 SHOWN_EXAMPLES = 8
+# What metrics.json keeps of each split's evaluation (BLEU only for sentence outputs).
+HEADLINE_KEYS = ("exact_match", "character_accuracy", "edit_distance", "bleu", "character_bleu")
 # The choices of dlzoo.models.seq2seq, repeated here: checking a recipe must not import Keras.
 CELLS = ("gru", "lstm")
 ATTENTIONS = ("luong", "bahdanau", "none")
@@ -220,8 +222,7 @@ class Seq2SeqTask(Task):
 
     def metric_names(self, config):
         """:meth:`headline` of every split, and the last training loss."""
-        return {f"{split}_{key}" for split in ("train", "val", "test")
-                for key in ("exact_match", "character_accuracy", "edit_distance", "bleu")} | {"train_loss"}
+        return {f"{split}_{key}" for split in ("train", "val", "test") for key in HEADLINE_KEYS} | {"train_loss"}
 
     def check_config(self, config):
         """``[model]`` keys are the encoder-decoder's; the beam width is >= 1; the metric is ours."""
@@ -375,8 +376,7 @@ class Seq2SeqTask(Task):
 
     def headline(self, result):
         """The metrics of ``metrics.json`` (``test_exact_match`` first)."""
-        return {key: result[key] for key in ("exact_match", "character_accuracy", "edit_distance", "bleu",
-                                             "character_bleu") if key in result}
+        return {key: result[key] for key in HEADLINE_KEYS if key in result}
 
     def evaluation_line(self, result):
         """``test exact match 0.9990 · characters 0.9998 · edit distance 0.002 · BLEU 99.8 · character BLEU
