@@ -347,3 +347,34 @@ def test_seq2seq_choices_match_the_model_and_show_stays_light():
     completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,
                                cwd=pathlib.Path(__file__).parents[1])
     assert completed.stdout.split() == ["False", "False"], completed.stderr[-1000:]
+
+
+def test_side_by_side_shows_this_recipe_without_attention(tmp_path):
+    """The report's table puts the latest finished run of the same recipe with another model (no
+    attention) next to this run; runs of the same model, quick runs and failed runs stay out."""
+    import json
+
+    from dlzoo.seq2seq import side_by_side
+
+    def pretend_run(stamp, attention, status="completed", quick=False, exact_match=0.5):
+        folder = tmp_path / "runs" / "seq2seq-numbers" / stamp
+        folder.mkdir(parents=True)
+        (folder / "config.toml").write_text(f'name = "seq2seq-numbers"\ntask = "seq2seq"\n[model]\nname = "seq2seq"\n'
+                                            f'cell = "gru"\nunits = 128\nattention = "{attention}"\n')
+        (folder / "metrics.json").write_text(json.dumps({
+            "status": status, "quick": quick, "metrics": {"test_exact_match": exact_match},
+            "parameters": 100, "epochs_run": 6, "train_seconds": 60.0}))
+        return folder
+
+    pretend_run("20260101-000000", "none", exact_match=0.61)
+    pretend_run("20260102-000000", "none", status="failed", exact_match=0.99)  # failed: not shown
+    pretend_run("20260103-000000", "none", quick=True, exact_match=0.98)  # quick: not shown
+    pretend_run("20260104-000000", "luong", exact_match=0.97)  # the same model as this run: not a variant
+    this_run = pretend_run("20260105-000000", "luong")
+    config = {"name": "seq2seq-numbers", "data": {"dataset": "numbers:en-fr"},
+              "model": {"name": "seq2seq", "cell": "gru", "units": 128, "attention": "luong"}}
+    text = side_by_side.section(this_run, config, ["seq2seq-numbers (this run)", "GRU + luong attention, 128 units",
+                                                   1.0, 1.0, 100, 6, 60.0])
+    assert "| seq2seq-numbers (20260101-000000) | GRU + none attention, 128 units | 0.61 |" in text
+    for hidden in ("20260102", "20260103", "20260104"):
+        assert hidden not in text

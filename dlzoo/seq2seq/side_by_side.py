@@ -2,8 +2,10 @@
 
 A seq2seq run's report gets a section comparing it with the latest run of every *other* seq2seq
 recipe on the same dataset (``seq2seq-dates`` next to ``transformer-dates``) found under the same
-runs folder: exact match, per-character accuracy, parameters, epochs and training time. A
-recipe without a finished run gets a row that says how to make one. Reads TOML and JSON only.
+runs folder, and with the latest run of *this* recipe for every other model (the same
+translator trained with ``--set model.attention='"none"'``: with and without attention):
+exact match, per-character accuracy, parameters, epochs and training time. A recipe without a
+finished run gets a row that says how to make one. Reads TOML and JSON only.
 """
 
 import pathlib
@@ -41,10 +43,41 @@ def counterparts(config):
     return names
 
 
+def finished(folder, quick=False):
+    """The run's ``metrics.json`` record if it completed (a ``--quick`` run only when ``quick``), else None."""
+    if not runs.is_run_folder(folder):
+        return None
+    record = runs.read_json(folder / runs.METRICS_FILE)
+    if record.get("status") != "completed" or (record.get("quick") and not quick):
+        return None
+    return record
+
+
+def other_models_of_this_recipe(folder, config, root, quick=False):
+    """``[(run folder, config, record)]``: the latest finished run of this recipe for each model
+    other than this run's (e.g. the same translator without attention), newest first."""
+    this_model, latest = model_description(config), {}
+    recipe_root = root / config["name"]
+    if not recipe_root.is_dir():
+        return []
+    for other in sorted(recipe_root.iterdir(), key=runs.run_order, reverse=True):
+        record = None if other.resolve() == pathlib.Path(folder).resolve() else finished(other, quick)
+        if record is None:
+            continue
+        other_config = config_module.read_toml(other / runs.CONFIG_FILE)
+        description = model_description(other_config)
+        if description != this_model and description not in latest:
+            latest[description] = (other, other_config, record)
+    return list(latest.values())
+
+
 def section(folder, config, this_row, quick=False):
     """The Markdown section for the run in ``folder`` (``this_row`` from :func:`row_of`)."""
     root = pathlib.Path(folder).parent.parent  # <root>/<recipe>/<timestamp>
     rows, missing = [this_row], []
+    for other, other_config, record in other_models_of_this_recipe(folder, config, root, quick):
+        rows.append(row_of(f"{config['name']} ({other.name})", other_config, record.get("metrics") or {},
+                           record.get("parameters"), record.get("epochs_run"), record.get("train_seconds")))
     for name in counterparts(config):
         other = runs.latest_run(name, root, include_quick=quick)
         if other is None:
@@ -55,8 +88,9 @@ def section(folder, config, this_row, quick=False):
         rows.append(row_of(f"{name} ({other.name})", other_config, record.get("metrics") or {},
                            record.get("parameters"), record.get("epochs_run"), record.get("train_seconds")))
     text = (f"## Side by side: translators of {config['data']['dataset']}\n\n"
-            "This run and the latest finished run of every other translator recipe on the same data "
-            f"(under {root}); training times depend on the machine and its load.\n\n"
+            "This run, the latest finished run of this recipe with each other model (e.g. "
+            "`--set model.attention='\"none\"'`: without attention) and of every other translator recipe on "
+            f"the same data (under {root}); training times depend on the machine and its load.\n\n"
             + report.markdown_table(HEADER, rows) + "\n")
     if missing:
         commands = ", ".join(f"`dlzoo train {name}`" for name in missing)
