@@ -125,6 +125,17 @@ def only_folder(root, recipe):
     return folder
 
 
+def interrupted_folder(cli_run, tmp_path, monkeypatch, interrupt, command, root, recipe):
+    """Run ``command`` with ``interrupt`` patched in (Ctrl-C after the first epoch), expect exit
+    130, undo the patch and return the interrupted run's folder under ``tmp_path / root``."""
+    interrupt(monkeypatch)
+    result = cli_run(*command, "--runs", root)
+    assert result.exit_code == 130, result.stderr
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    return only_folder(tmp_path / root, recipe)
+
+
 def history_without_timings(folder):
     """``history.csv`` without its per-epoch wall times (they differ between any two runs)."""
     import csv
@@ -154,12 +165,8 @@ def test_numpy_mlp_resume_equals_an_uninterrupted_run(cli_run, tmp_path, monkeyp
     assert cli_run(*NUMPY_TRAIN, "--runs", "whole").exit_code == 0
     whole = only_folder(tmp_path / "whole", "mlp-numpy")
 
-    interrupt_run_epochs_after_first_epoch(monkeypatch)
-    result = cli_run(*NUMPY_TRAIN, "--runs", "parts")
-    assert result.exit_code == 130, result.stderr
-    monkeypatch.undo()
-    monkeypatch.chdir(tmp_path)
-    parts = only_folder(tmp_path / "parts", "mlp-numpy")
+    parts = interrupted_folder(cli_run, tmp_path, monkeypatch, interrupt_run_epochs_after_first_epoch, NUMPY_TRAIN,
+                               "parts", "mlp-numpy")
     assert len(history_without_timings(parts)) == 1
 
     result = cli_run("train", "--resume", parts)
@@ -174,11 +181,8 @@ def test_numpy_mlp_resume_equals_an_uninterrupted_run(cli_run, tmp_path, monkeyp
 
 
 def test_numpy_mlp_resume_refuses_another_network(cli_run, tmp_path, monkeypatch):
-    interrupt_run_epochs_after_first_epoch(monkeypatch)
-    assert cli_run(*NUMPY_TRAIN, "--runs", "runs").exit_code == 130
-    monkeypatch.undo()
-    monkeypatch.chdir(tmp_path)
-    folder = only_folder(tmp_path / "runs", "mlp-numpy")
+    folder = interrupted_folder(cli_run, tmp_path, monkeypatch, interrupt_run_epochs_after_first_epoch, NUMPY_TRAIN,
+                                "runs", "mlp-numpy")
     config = folder / "config.toml"
     config.write_text(config.read_text().replace("hidden_units = [\n    128,\n]", "hidden_units = [\n    16,\n]"))
     assert "16" in config.read_text()
@@ -197,12 +201,7 @@ def test_gan_resume_restores_both_optimizers_and_equals_an_uninterrupted_run(cli
     for name in ("generator", "discriminator"):
         assert sum(key.startswith(f"optimizer-{name}/") for key in state.files) > 2, state.files
 
-    interrupt_after_first_epoch(monkeypatch)
-    result = cli_run(*GAN_TRAIN, "--runs", "parts")
-    assert result.exit_code == 130, result.stderr
-    monkeypatch.undo()
-    monkeypatch.chdir(tmp_path)
-    parts = only_folder(tmp_path / "parts", "dcgan")
+    parts = interrupted_folder(cli_run, tmp_path, monkeypatch, interrupt_after_first_epoch, GAN_TRAIN, "parts", "dcgan")
 
     # A checkpoint without the generator optimizer's state (as older dlzoo wrote) is refused up front.
     import shutil

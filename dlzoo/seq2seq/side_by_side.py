@@ -75,16 +75,15 @@ def section(folder, config, this_row, quick=False):
     """The Markdown section for the run in ``folder`` (``this_row`` from :func:`row_of`)."""
     root = pathlib.Path(folder).parent.parent  # <root>/<recipe>/<timestamp>
     rows, missing = [this_row], []
-    for other, other_config, record in other_models_of_this_recipe(folder, config, root, quick):
-        rows.append(row_of(f"{config['name']} ({other.name})", other_config, record.get("metrics") or {},
-                           record.get("parameters"), record.get("epochs_run"), record.get("train_seconds")))
+    others = [(config["name"], *found) for found in other_models_of_this_recipe(folder, config, root, quick)]
     for name in counterparts(config):
         other = runs.latest_run(name, root, include_quick=quick)
         if other is None:
             missing.append(name)
-            continue
-        record = runs.read_json(other / runs.METRICS_FILE)
-        other_config = config_module.read_toml(other / runs.CONFIG_FILE)
+        else:
+            others.append((name, other, config_module.read_toml(other / runs.CONFIG_FILE),
+                           runs.read_json(other / runs.METRICS_FILE)))
+    for name, other, other_config, record in others:
         rows.append(row_of(f"{name} ({other.name})", other_config, record.get("metrics") or {},
                            record.get("parameters"), record.get("epochs_run"), record.get("train_seconds")))
     text = (f"## Side by side: translators of {config['data']['dataset']}\n\n"
