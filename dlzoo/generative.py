@@ -131,6 +131,28 @@ class GenerativeAdversarialNetwork(keras.Model):
         """The trackers Keras resets at the start of each epoch."""
         return list(self.trackers.values())
 
+    def generator_is_averaged(self):
+        """True when the generator's optimizer keeps a moving average of its weights (``use_ema``)."""
+        return bool(getattr(self.generator_optimizer, "use_ema", False))
+
+    def use_averaged_generator(self):
+        """Replace the generator's weights by the moving average its optimizer kept, if it kept one.
+
+        An exponential moving average of the generator's weights over the last steps
+        (Yazıcı et al. 2019, "The unusual effectiveness of averaging in GAN training"; used by
+        ProGAN, StyleGAN, BigGAN) draws better and steadier samples than the last step's weights:
+        a GAN's generator keeps circling around the equilibrium (one epoch it under-draws one
+        class, the next another), and the average sits nearer the middle. Keras's optimizers keep
+        the average themselves (``use_ema = true``, ``ema_momentum``); ``fit`` copies it in at the
+        end only for ``model.optimizer``, which a GAN does not have, so the task calls this.
+        Batch-normalization statistics are not trainable weights: they stay those of the last
+        steps, as StyleGAN does with its buffers. Returns whether the weights were replaced.
+        """
+        if not self.generator_is_averaged():
+            return False
+        self.generator_optimizer.finalize_variable_values(self.generator.trainable_weights)
+        return True
+
     def call(self, inputs, training=False):
         """Images from noise (``[noise, labels]`` when conditional)."""
         return self.generator(inputs, training=training)

@@ -120,6 +120,48 @@ def test_a_gan_whose_discriminator_wins_is_marked_failed_and_not_exported(cli_ru
     assert (folder / "history.csv").exists()
 
 
+def test_the_averaged_generator_is_the_moving_average_of_its_weights_after_every_step():
+    import keras
+
+    from dlzoo import generative
+    from dlzoo.models import gan as gan_models
+
+    keras.utils.set_random_seed(0)
+    generator, discriminator = gan_models.build("dcgan", (8, 8, 1), 10, (0, 16), generator_filters=(8, 4),
+                                                discriminator_filters=(4, 8))
+    model = generative.GenerativeAdversarialNetwork(generator, discriminator, latent_dim=32)
+    momentum = 0.6
+    model.compile(generator_optimizer=keras.optimizers.Adam(0.01, use_ema=True, ema_momentum=momentum),
+                  discriminator_optimizer=keras.optimizers.Adam(0.001))
+    steps = []  # the generator's trainable weights after each training step
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            steps.append([weight.numpy().copy() for weight in generator.trainable_weights])
+
+    images = np.random.default_rng(0).uniform(0, 16, size=(40, 8, 8, 1)).astype("float32")
+    model.fit(tf.data.Dataset.from_tensor_slices(images).batch(8), epochs=1, verbose=0, callbacks=[Record()])
+    assert len(steps) == 5
+    statistics = [weight.numpy().copy() for weight in generator.non_trainable_weights]
+    # By hand: the average starts at the first step's weights, then average <- m * average + (1 - m) * weights.
+    expected = steps[0]
+    for weights in steps[1:]:
+        expected = [momentum * average + (1 - momentum) * value for average, value in zip(expected, weights)]
+    assert model.use_averaged_generator()
+    for weight, average, last in zip(generator.trainable_weights, expected, steps[-1]):
+        np.testing.assert_allclose(weight.numpy(), average, rtol=1e-5, atol=1e-6)
+    assert max(np.abs(average - last).max() for average, last in zip(expected, steps[-1])) > 1e-3
+    # Batch-normalization statistics are not averaged: they stay as the last step left them.
+    for weight, before in zip(generator.non_trainable_weights, statistics):
+        np.testing.assert_array_equal(weight.numpy(), before)
+    # Without use_ema nothing is replaced.
+    plain = generative.GenerativeAdversarialNetwork(generator, discriminator, latent_dim=32)
+    plain.compile(generator_optimizer=keras.optimizers.Adam(0.01), discriminator_optimizer=keras.optimizers.Adam(0.01))
+    weights = [weight.numpy().copy() for weight in generator.weights]
+    assert not plain.use_averaged_generator()
+    assert all(np.array_equal(weight.numpy(), before) for weight, before in zip(generator.weights, weights))
+
+
 def test_discriminator_won_needs_patience_epochs():
     history = {"discriminator_loss": [0.5, 0.01, 0.01], "generator_loss": [1.0, 8.0, 9.0]}
     assert generate.discriminator_won(history, 2) and not generate.discriminator_won(history, 3)

@@ -8,7 +8,9 @@ Two optimizers: ``[optimizer]`` is the default of both, and the tables
 ``generate.generator_optimizer`` / ``generate.discriminator_optimizer`` change keys for one of
 them (``{learning_rate = 1e-3}``). Stabilizers are switches of ``[generate]``:
 ``label_smoothing`` (one-sided), ``instance_noise``, ``generator_loss = "non-saturating" |
-"minimax"``.
+"minimax"``. A generator optimizer with Keras's ``use_ema = true`` keeps a moving average of
+the generator's weights, and the run samples, scores and exports that average
+(:meth:`~dlzoo.generative.GenerativeAdversarialNetwork.use_averaged_generator`).
 
 Quality is measured (:mod:`dlzoo.sample_quality`): a digits classifier trained in the run
 scores ``samples`` generated images (class coverage, confidence, conditional accuracy,
@@ -277,6 +279,9 @@ class GenerateTask(Task):
         draw_progress(frames, labels, prepared.raw_range, folder)
         if progress.reason:
             raise RunFailed(f"the GAN diverged: {progress.reason}")
+        # From here on (scores, samples, export) the generator is its weights' moving average,
+        # when the generator optimizer kept one (use_ema); the progress frames above are not.
+        averaged = prepared.gan.use_averaged_generator()
 
         # Quality, measured by a classifier trained here on the same training split.
         scorer = sample_quality.train_scorer(splits, seed=config["train"]["seed"],
@@ -299,11 +304,13 @@ class GenerateTask(Task):
         exported = None
         if config["train"]["export"]:
             exported = self.export(prepared.generator, splits, folder / "saved_model")
-        report.write_section(folder, "10-samples", samples_section(scores, conditional, len(frames)))
+        average = optimizer_table(config, "generator").get("ema_momentum", 0.99) if averaged else None
+        report.write_section(folder, "10-samples", samples_section(scores, conditional, len(frames), average))
         trained = splits.sizes()["train"] * len(history.get("loss", []))
         return {"metrics": metrics, "parameters": int(prepared.generator.count_params()
                                                       + prepared.discriminator.count_params()),
                 "generator_parameters": int(prepared.generator.count_params()),
+                "generator_weights": "moving average" if averaged else "last step",
                 "epochs_run": len(history.get("loss", [])), "export": exported,
                 "train_seconds": train_seconds, "samples_per_second": trained / max(train_seconds, 1e-9),
                 "data": {"dataset": splits.name, "input_shape": list(splits.input_shape), "sizes": splits.sizes(),
@@ -450,8 +457,12 @@ def draw_class_fractions(scores, folder):
     plots.save_figure(figure, folder / "plots" / "class_fractions.png")
 
 
-def samples_section(scores, conditional, epochs):
-    """Report: the measured quality of the samples, mode collapse, the pictures."""
+def samples_section(scores, conditional, epochs, average_momentum=None):
+    """Report: the measured quality of the samples, mode collapse, the pictures.
+
+    ``average_momentum``: the momentum of the generator's weight average when the samples come
+    from it (None: the last step's weights).
+    """
     rows = [["classes with >= 5% of samples", scores["classes_covered"]],
             ["smallest class share", scores["min_class_fraction"]],
             ["mean classifier confidence", scores["mean_confidence"]]]
@@ -468,9 +479,18 @@ def samples_section(scores, conditional, epochs):
     else:
         collapse = "No mode collapse detected: every class gets at least 5% of the samples.\n\n" if not conditional else ""
     closer = "closer to real digits than to noise" if scores["frechet_position"] < 0.5 else "**closer to noise than to real digits**"
+    if average_momentum is None:
+        weights = "The samples come from the generator's weights after the last training step.\n\n"
+    else:
+        # An exponential average with momentum m weighs about the last 1 / (1 - m) steps.
+        span = f": about the last {1 / (1 - average_momentum):,.0f} steps" if average_momentum < 1 else ""
+        weights = (f"The samples (and the exported generator) use the **moving average** of the generator's weights "
+                   f"(momentum {average_momentum:g}{span}), which "
+                   "draws steadier samples than the last step's weights; the progress pictures show the last step's "
+                   "weights after each epoch.\n\n")
     return ("## Samples, measured\n\n"
             "A small CNN trained in this run on the same training split scores the samples (dlzoo.sample_quality); "
-            "Fréchet distances are computed in its penultimate feature space.\n\n"
+            "Fréchet distances are computed in its penultimate feature space.\n\n" + weights
             + report.markdown_table(["measure", "value"], rows) + "\n\n" + collapse
             + f"The samples are {closer}.\n\n"
             + report.picture("samples.png", "Generated samples")
