@@ -111,6 +111,22 @@ def test_vocabulary_smaller_than_window_or_negatives(cli_run, tmp_path):
     assert result.exit_code == 2 and "too few for a window" in result.stderr, result.stderr
 
 
+def test_a_tiny_corpus_that_subsampling_would_empty_is_refused_up_front(cli_run, tmp_path):
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
+    lines = [" ".join(words[(line + step * 3) % 10] for step in range(6)) for line in range(5)]
+    path = tmp_path / "tiny.txt"
+    path.write_text("\n".join(lines))
+    result = cli_run("train", "word2vec", *QUICK, "--data", f"text:{path}", "--runs", tmp_path / "runs")
+    assert result.exit_code == 2 and "set embed.subsample = 0" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "runs" / "word2vec").exists()
+    # Without subsampling the same corpus gives examples every epoch.
+    vocabulary, sentences = embed.tokenize(lines, 1)
+    sampler = embed.PairSampler(sentences, len(vocabulary), "skipgram", 2, 3, 0.0, 16, seed=0)
+    for _ in range(3):
+        center, candidates = sampler.draw()
+        assert len(center) == len(candidates) > 50
+
+
 def test_similarity_file_without_known_pairs(tmp_path):
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("zebra\tyak\t5\nquark\tlepton\t7\n")

@@ -81,6 +81,9 @@ def vectorize(layer, lines, batch=4096):
     return rows
 
 
+MINIMUM_KEPT_WORDS = 20  # words an epoch must keep on average after subsampling
+
+
 class PairSampler:
     """Fresh word2vec examples every epoch, in a fixed number of batches.
 
@@ -99,6 +102,14 @@ class PairSampler:
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(frequency > 0, subsample / frequency, 1.0)
         self.keep_probability = np.minimum(1.0, np.sqrt(ratio) + ratio) if subsample > 0 else np.ones_like(frequency)
+        # Subsampling is made for large corpora, where every word is rare; in a tiny corpus every
+        # word is "frequent" and an epoch could keep almost nothing: say so before training.
+        expected = sum(float(self.keep_probability[ids].sum()) for ids in self.sentences)
+        if expected < MINIMUM_KEPT_WORDS:
+            total = sum(len(ids) for ids in self.sentences)
+            raise UsageError(f"subsampling (embed.subsample = {subsample:g}) keeps about {expected:.0f} of the "
+                             f"corpus's {total} words per epoch: too few to learn from; give more text, or set "
+                             "embed.subsample = 0 (keep every word) for a corpus this small")
         noise = counts ** 0.75
         self.noise = noise / noise.sum()
         self.examples = self.draw()
@@ -106,8 +117,10 @@ class PairSampler:
 
     def draw(self):
         """One epoch of ``(center, candidates)`` id arrays."""
-        kept = [ids[self.rng.random(len(ids)) < self.keep_probability[ids]] for ids in self.sentences]
-        kept = [ids for ids in kept if len(ids) >= 2]
+        kept = []
+        while not kept:  # at least MINIMUM_KEPT_WORDS words are kept on average: an empty draw is rare
+            kept = [ids[self.rng.random(len(ids)) < self.keep_probability[ids]] for ids in self.sentences]
+            kept = [ids for ids in kept if len(ids) >= 2]
         tokens = np.concatenate(kept)
         sentence = np.concatenate([np.full(len(ids), index) for index, ids in enumerate(kept)])
         reach = self.rng.integers(1, self.window + 1, size=len(tokens))  # the dynamic window of each center
