@@ -20,7 +20,9 @@ Two measurements:
    first epochs (``history.csv``: ``generator_gradient_norm``, ``fake_score``). A run that
    fails (the discriminator won: the run's divergence check) is listed with its reason.
 
-Measured 2026-11-29 on 2 shared CPU cores (recipe budget, 80 epochs, seeds 0 1 2):
+Measured 2026-11-29 on 2 shared CPU cores with the recipe of that day (80 epochs, samples from
+the last step's weights; the recipe now trains 150 epochs and samples from the generator's
+weight average, see its ``[expect] source``), seeds 0 1 2:
 
 * probe: after 50 discriminator-only steps D(G(z)) = 0.0007-0.0014 and the generator's
   gradient norm is 0.08-0.14 under minimax vs 72-104 non-saturating (526-1311x); at
