@@ -76,3 +76,12 @@ def test_list_markdown_has_the_baseline_column(cli_run):
     header = result.output.splitlines()[0]
     assert "| baseline |" in header
     assert "RBF-SVM accuracy" in result.output
+
+
+def test_the_readme_recipe_table_is_what_list_markdown_prints(cli_run):
+    import pathlib
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text().splitlines()
+    printed = [line for line in cli_run("list", "--markdown").output.splitlines() if line.startswith("| ")]
+    stale = [line[:80] for line in printed if line not in readme]
+    assert not stale, f"README.md's recipe table is stale (paste `dlzoo list --markdown`): {stale}"
