@@ -220,6 +220,18 @@ def test_bundles_hold_raw_strings(mock_tfds):
     assert 0 < pairs.sizes()["train"] < 20  # the mock's longer pairs were left out
 
 
+def test_a_quick_run_reads_a_few_hundred_held_out_examples_not_the_whole_split():
+    import tensorflow_datasets as tfds
+
+    from dlzoo import data
+
+    with tfds.testing.mock_data(num_examples=300, policy=tfds.testing.MockPolicy.USE_CODE):
+        whole = data.load(IMDB, seed=0, options={})
+        quick = data.load(IMDB, seed=0, options={"train_samples": 40})
+    assert whole.sizes()["test"] == 300 and whole.sizes()["val"] > 64
+    assert quick.sizes()["val"] == quick.sizes()["test"] == 64 and quick.sizes()["train"] <= 40
+
+
 @pytest.mark.parametrize("recipe, dataset, expected", [
     ("seq2seq-addition", IMDB, "is not made of string pairs"),
     ("mnist1d-gru", TED, "is made of string pairs; use a seq2seq recipe"),

@@ -141,11 +141,17 @@ class TextPairs:
         return np.zeros(1, dtype="float32"), np.ones(1, dtype="float32")
 
 
+def quick_held_out_size(train_samples):
+    """Examples kept in each held-out split when ``data.train_samples`` is set (a quick run):
+    enough for every metric, few enough that evaluating (decoding, above all) stays quick."""
+    return min(256, max(64, int(train_samples) // 2))
+
+
 def split_sizes(options, default_train):
     """``(train, val, test)`` pair counts from ``[data]`` (``train_samples`` / ``num_samples``)."""
     train = int(options.get("train_samples") or options.get("num_samples") or default_train)
     if options.get("train_samples"):  # a quick run: small evaluation splits too
-        held_out = min(256, max(64, train // 2))
+        held_out = quick_held_out_size(train)
         return train, held_out, held_out
     return train, max(200, train // 20), max(500, train // 10)
 

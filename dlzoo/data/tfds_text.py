@@ -29,8 +29,9 @@ import dataclasses
 
 import numpy as np
 
-from dlzoo.data.splits import CLASSES, Splits
+from dlzoo.data import sequences
 from dlzoo.data.sequences import TextPairs
+from dlzoo.data.splits import CLASSES, Splits
 from dlzoo.errors import UsageError
 
 TEXT = "text"
@@ -126,9 +127,13 @@ def as_text(value):
 def load_text_classes(name, builder, split_names, input_key, class_names, label_key, seed, options):
     """A :class:`TextSplits` of labelled strings (``split_names``: ``{split: (tfds split, size)}``)."""
     settings = text_settings(options)
+    # A quick run (data.train_samples) reads a few hundred held-out examples, not all 25,000.
+    train_limit = int(options.get("train_samples") or 0)
+    held_out_limit = sequences.quick_held_out_size(train_limit) if train_limit else None
     arrays = {}
     for split, (tfds_split, _) in split_names.items():
-        texts, labels = read_split(builder, tfds_split, input_key, label_key)
+        texts, labels = read_split(builder, tfds_split, input_key, label_key,
+                                   limit=None if split == "train" else held_out_limit)
         arrays[split] = (texts, np.asarray(labels, dtype="int32").reshape(-1))
     if not len(arrays["train"][0]):
         raise UsageError(f"{name} has no training examples")
@@ -149,7 +154,7 @@ def load_text_pairs(name, builder, split_names, source_key, target_key, options)
     settings = text_settings(options)
     max_length = settings["max_length"]
     train_limit = int(options.get("train_samples") or 0) or None
-    held_out_limit = min(256, max(64, train_limit // 2)) if train_limit else None
+    held_out_limit = sequences.quick_held_out_size(train_limit) if train_limit else None
 
     def generate():
         pairs = {}
