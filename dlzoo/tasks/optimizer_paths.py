@@ -406,6 +406,19 @@ class OptimizerPathsTask(Task):
         """Check ``[paths]`` before anything is imported or run."""
         read_paths_options(config.get("paths", {}))
 
+    def metric_names(self, config):
+        """The names :func:`flat_metrics` gives for the surfaces and optimizers of ``[paths]``
+        (no TensorFlow: ``expect.metric`` is checked against them before anything runs)."""
+        options = read_paths_options(config.get("paths", {}))
+        names = set()
+        for surface_name in options["functions"]:
+            names |= {f"best_distance_{surface_name}", f"best_loss_{surface_name}"}
+            per_path = ["distance", "final_loss"]
+            if functions2d.get(surface_name).saddle_point is not None:
+                per_path.append("distance_from_saddle")
+            names |= {f"{surface_name}/{optimizer}/{key}" for optimizer in options["optimizers"] for key in per_path}
+        return names
+
     def describe(self, prepared):
         """What is about to run, printed first."""
         return f"{len(prepared.plans)} descents (optimizer x test function)"
