@@ -3,8 +3,10 @@
 :func:`translate_function` returns ``translate(texts) -> {"translation": strings}`` for a
 model with ``initial_state(source_ids)`` and ``decode_step(tokens, state)`` (any seq2seq model
 of dlzoo), ``source_vocabulary``, ``target_vocabulary``, ``max_source_length`` and
-``max_target_length``. It is the SavedModel's ``serve`` endpoint and what ``evaluate`` and
-``predict`` run, so the three agree by construction.
+``max_target_length``. It is the SavedModel's ``serve`` endpoint. ``evaluate``, ``predict`` and
+the attention pictures run the same decoding (:func:`decoded_function`, which also returns the
+ids and attention), traced once per model (:func:`compiled_translate`), so all of them agree by
+construction.
 """
 
 import tensorflow as tf
@@ -25,11 +27,10 @@ def translate_ids(model, source_ids, beam_width=1, length_penalty=0.0):
 
 def translate_function(model, beam_width=1, length_penalty=0.0):
     """``translate(texts (batch,) tf.string) -> {"translation": tf.string (batch,)}``."""
+    decoded = decoded_function(model, beam_width, length_penalty)
 
     def translate(texts):
-        source_ids = vocabulary.graph_encode(texts, model.source_vocabulary, model.max_source_length)
-        ids, _ = translate_ids(model, source_ids, beam_width, length_penalty)
-        return {"translation": vocabulary.graph_decode(ids, model.target_vocabulary)}
+        return {"translation": decoded(texts)["translation"]}
 
     return translate
 
@@ -39,14 +40,32 @@ def serving_endpoints(model, beam_width=1):
     return {"serve": (translate_function(model, beam_width), [tf.TensorSpec([None], tf.string, name="texts")])}
 
 
-_COMPILED = {}  # (id(model), beam width) -> the traced translate function: traced once, reused per split
+def decoded_function(model, beam_width=1, length_penalty=0.0):
+    """``decoded(texts) -> {"translation", "source_ids", "ids"[, "attention"]}``: the translations
+    with the ids they were decoded from (and, greedy only, the attention of every step)."""
+
+    def decoded(texts):
+        source_ids = vocabulary.graph_encode(texts, model.source_vocabulary, model.max_source_length)
+        ids, attention = translate_ids(model, source_ids, beam_width, length_penalty)
+        outputs = {"translation": vocabulary.graph_decode(ids, model.target_vocabulary), "source_ids": source_ids,
+                   "ids": ids}
+        if attention is not None:
+            outputs["attention"] = attention
+        return outputs
+
+    return decoded
+
+
+_COMPILED = {}  # (id(model), beam width) -> the traced decoding function: traced once, reused
 
 
 def compiled_translate(model, beam_width=1):
-    """``translate_function(model, beam_width)`` as a ``tf.function`` (cached for the model's lifetime)."""
+    """:func:`decoded_function` as a ``tf.function``, cached for the model's lifetime: evaluating
+    every split and drawing the attention pictures share one trace (run eagerly, the decoding
+    loop of a transformer costs about 0.1 s a step)."""
     key = (id(model), beam_width)
     if key not in _COMPILED or _COMPILED[key][0] is not model:
-        _COMPILED[key] = (model, tf.function(translate_function(model, beam_width),
+        _COMPILED[key] = (model, tf.function(decoded_function(model, beam_width),
                                              input_signature=[tf.TensorSpec([None], tf.string)]))
     return _COMPILED[key][1]
 
@@ -64,9 +83,8 @@ def translate_texts(model, texts, beam_width=1, batch_size=256):
 def attention_maps(model, texts):
     """Greedy translations and their attention matrices: ``[(translation, weights (T, S))]``, each
     cut to the output and input lengths."""
-    source_ids = vocabulary.graph_encode(tf.constant(list(texts)), model.source_vocabulary, model.max_source_length)
-    ids, attention = translate_ids(model, source_ids)
-    ids, attention = ids.numpy(), attention.numpy()
+    outputs = compiled_translate(model)(tf.constant([str(text) for text in texts]))
+    ids, attention = outputs["ids"].numpy(), outputs["attention"].numpy()
     results = []
     for row, text in enumerate(texts):
         translation = vocabulary.decode(ids[row], model.target_vocabulary)

@@ -73,8 +73,8 @@ def cross_attention_maps(model, texts):
     from dlzoo.seq2seq import serving, vocabulary
 
     texts = [str(text) for text in texts]
-    source_ids = vocabulary.graph_encode(tf.constant(texts), model.source_vocabulary, model.max_source_length)
-    ids, _ = serving.translate_ids(model, source_ids)
+    decoded = serving.compiled_translate(model)(tf.constant(texts))  # the trace evaluation already made
+    source_ids, ids = decoded["source_ids"], decoded["ids"]
     decoder_input = tf.concat([tf.fill([len(texts), 1], vocabulary.START), ids], axis=1)[:, :model.decoder_length]
     blocks = np.stack([np.asarray(weights) for weights in model.cross_attention(source_ids, decoder_input)], axis=1)
     results = []
@@ -99,10 +99,12 @@ def draw_cross_attention_heads(maps, path, target=None):
             axis = axes[block, head]
             axis.imshow(weights[block, head], cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
             axis.set_title(f"decoder block {block + 1}, head {head + 1}", fontsize=7)
+            # Characters along the left column and the bottom row only: every panel shares them
+            # (and hundreds of repeated labels made this picture the slowest of a run to draw).
             axis.set_xticks(range(weights.shape[3]))
-            axis.set_xticklabels(list(text[:weights.shape[3]]), fontsize=5)
+            axis.set_xticklabels(list(text[:weights.shape[3]]) if block == blocks - 1 else [], fontsize=5)
             axis.set_yticks(range(len(rows)))
-            axis.set_yticklabels(rows, fontsize=5)
+            axis.set_yticklabels(rows if head == 0 else [], fontsize=5)
     axes[-1, 0].set_xlabel("input characters")
     axes[0, 0].set_ylabel("output characters")
     verdict = "" if target is None else (" (right)" if translation == target else f" (WRONG; expected {target})")
