@@ -71,7 +71,7 @@ def test_cgan_trains_exports_and_samples_in_the_raw_range(cli_run, tmp_path):
     assert {"discriminator_loss", "generator_loss", "loss"} <= set(header)
     assert record["export"]["max_abs_difference"] <= 1e-4
     assert record["export"]["signature"] == "serve(noise: float32[None, 32], labels: int32[None])"
-    assert 0 <= record["metrics"]["conditional_accuracy"] <= 1
+    assert 0 <= record["metrics"]["conditional_accuracy"] <= 1 and record["generator_weights"] == "last step"
     for picture in ("samples.png", "progress.png", "progress.gif", "class_fractions.png"):
         assert (folder / "plots" / picture).exists(), picture
     loaded = tf.saved_model.load(str(folder / "saved_model"))
@@ -95,7 +95,11 @@ def test_sample_refuses_unconditional_class_and_non_generative_runs(cli_run, tmp
     result = cli_run("train", "dcgan", *QUICK, "--set", "generate.samples=100", "--runs", tmp_path / "runs")
     assert result.exit_code == 0, result.output + result.stderr
     folder = only_run(tmp_path / "runs", "dcgan")
-    assert json.loads((folder / "metrics.json").read_text())["export"]["signature"] == "serve(noise: float32[None, 32])"
+    record = json.loads((folder / "metrics.json").read_text())
+    assert record["export"]["signature"] == "serve(noise: float32[None, 32])"
+    # The recipe's generator optimizer keeps an average (use_ema): samples and export come from it.
+    assert record["generator_weights"] == "moving average"
+    assert "**moving average** of the generator's weights" in (folder / "report.md").read_text()
     refused = cli_run("sample", folder, "--class", "2")
     assert refused.exit_code == 2 and "unconditional GAN" in refused.stderr
     sampled = cli_run("sample", folder, "--n", "5")

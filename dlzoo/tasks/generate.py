@@ -304,7 +304,7 @@ class GenerateTask(Task):
         exported = None
         if config["train"]["export"]:
             exported = self.export(prepared.generator, splits, folder / "saved_model")
-        average = optimizer_table(config, "generator").get("ema_momentum", 0.99) if averaged else None
+        average = float(prepared.gan.generator_optimizer.ema_momentum) if averaged else None
         report.write_section(folder, "10-samples", samples_section(scores, conditional, len(frames), average))
         trained = splits.sizes()["train"] * len(history.get("loss", []))
         return {"metrics": metrics, "parameters": int(prepared.generator.count_params()
