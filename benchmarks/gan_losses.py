@@ -20,21 +20,21 @@ Two measurements:
    first epochs (``history.csv``: ``generator_gradient_norm``, ``fake_score``). A run that
    fails (the discriminator won: the run's divergence check) is listed with its reason.
 
-Measured 2026-11-29 on 2 shared CPU cores with the recipe of that day (80 epochs, samples from
-the last step's weights; the recipe now trains 150 epochs and samples from the generator's
-weight average, see its ``[expect] source``), seeds 0 1 2:
+Measured 2026-11-29 on 2 CPU cores, seeds 0 1 2:
 
 * probe: after 50 discriminator-only steps D(G(z)) = 0.0007-0.0014 and the generator's
   gradient norm is 0.08-0.14 under minimax vs 72-104 non-saturating (526-1311x); at
   initialization (D(G(z)) ~ 0.5) the two are equal (ratio 0.97-1.07).
-* recipe as is (discriminator lr 4e-4): D(G(z)) ~ 0.51 after epoch 1, the discriminator never
-  wins, and both losses train: smallest class share 0.074/0.070/0.041 (non-saturating, 2 of 3
-  seeds >= 0.05) vs 0.056/0.078/0.068 (minimax, 3 of 3); Fréchet position 0.015 vs 0.015;
-  generator gradient norm over epochs 1-5: 2.31 vs 1.66.
-* ``--set 'generate.discriminator_optimizer={learning_rate=0.004}'`` (a 10x faster
-  discriminator): D(G(z)) ~ 0.04-0.06 over epochs 1-5; generator gradient norm 40.5 (non-
-  saturating) vs 4.6 (minimax); smallest class share 0.064/0.068/0.074 vs 0.044/0.074/0.084;
-  Fréchet position 0.0067 vs 0.0082 (mean). No run diverged.
+* the recipe (discriminator lr 4e-4, 150 epochs, samples from the generator's weight average;
+  *quiet*, 106-128 s a run): D(G(z)) ~ 0.51 after epoch 1, the discriminator never wins, and
+  both losses train: smallest class share 0.074/0.078/0.084 (non-saturating) vs
+  0.075/0.068/0.080 (minimax), every class >= 5 % in all six runs; Fréchet position 0.0033 vs
+  0.0032 (mean); generator gradient norm over epochs 1-5: 2.31 vs 1.66. The recipe of the
+  day before (80 epochs, last step's weights) gave 0.074/0.070/0.041 vs 0.056/0.078/0.068.
+* with that older recipe and ``--set 'generate.discriminator_optimizer={learning_rate=0.004}'``
+  (a 10x faster discriminator): D(G(z)) ~ 0.04-0.06 over epochs 1-5; generator gradient norm
+  40.5 (non-saturating) vs 4.6 (minimax); smallest class share 0.064/0.068/0.074 vs
+  0.044/0.074/0.084; Fréchet position 0.0067 vs 0.0082 (mean). No run diverged.
 """
 
 import argparse
