@@ -7,8 +7,6 @@ called with raw strings by a Python that cannot import dlzoo.
 """
 
 import json
-import subprocess
-import sys
 
 import pytest
 from click.testing import CliRunner
@@ -51,15 +49,13 @@ def train(tmp_path_factory, recipe, *options):
     return only_run_folder(runs_root, recipe)
 
 
-def call_without_dlzoo(calls):
+def call_without_dlzoo(plain_tensorflow, calls):
     """Call ``serve`` of SavedModels on strings in one Python where ``import dlzoo`` fails.
 
     ``calls``: ``[(saved_model folder, [texts], output name)]``; returns, per call, the output's
     dtype name, shape and values (as Python lists).
     """
-    program = (
-        "import json, sys; sys.modules['dlzoo'] = None  # any 'import dlzoo' now fails\n"
-        "import tensorflow as tf\n"
+    lines = plain_tensorflow(
         "answers = []\n"
         f"for folder, texts, output in {[(str(folder), list(texts), output) for folder, texts, output in calls]!r}:\n"
         "    model = tf.saved_model.load(folder)  # held: the endpoint needs its variables alive\n"
@@ -68,10 +64,7 @@ def call_without_dlzoo(calls):
         "    answers.append([value.dtype.name, list(value.shape), values])\n"
         "print(json.dumps(answers))\n"
     )
-    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300,
-                               env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return json.loads(lines[-1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,11 +157,12 @@ def test_ted_translator_run(ted_translator):
     assert "serve(texts: string[None])" in record["export"]["signature"]
 
 
-def test_saved_models_answer_raw_strings_without_dlzoo(imdb_gru, imdb_transformer, ted_translator):
+def test_saved_models_answer_raw_strings_without_dlzoo(imdb_gru, imdb_transformer, ted_translator,
+                                                      plain_tensorflow):
     """A plain TensorFlow program, with dlzoo unimportable, gets classes and translations of strings
     it never saw, of any length, empty or outside the vocabulary."""
     reviews = ["a wonderful film", "", "zzz " * 100, "ÉTÉ ☃ !!"]
-    answers = call_without_dlzoo([(imdb_gru / "saved_model", reviews, "probabilities"),
+    answers = call_without_dlzoo(plain_tensorflow, [(imdb_gru / "saved_model", reviews, "probabilities"),
                                   (imdb_transformer / "saved_model", reviews, "probabilities"),
                                   (ted_translator / "saved_model", ["obrigado", "", "olá ☃"], "translation")])
     for dtype, shape, rows in answers[:2]:

@@ -154,7 +154,7 @@ def test_run_folder_metrics_export_and_report(translator):
         in report
 
 
-def test_saved_model_translates_string_for_string_without_dlzoo(translator):
+def test_saved_model_translates_string_for_string_without_dlzoo(translator, plain_tensorflow):
     """A plain TensorFlow program, with dlzoo made unimportable, gives Python's greedy translations."""
     from dlzoo import models_io
     from dlzoo.data import sequences  # noqa: F401  (the dates loader)
@@ -163,17 +163,12 @@ def test_saved_model_translates_string_for_string_without_dlzoo(translator):
     model = models_io.load_keras_model(translator / "model.keras")
     inputs = ["6 feb 2001", "Freitag, 13. Juli 2096", "21.10.2001", "", "x☃y", "9" * 60]
     expected = serving.translate_texts(model, inputs)
-    program = (
-        "import sys, json; sys.modules['dlzoo'] = None  # any 'import dlzoo' now fails\n"
-        "import tensorflow as tf\n"
+    lines = plain_tensorflow(
         f"model = tf.saved_model.load({str(translator / 'saved_model')!r})\n"
         f"out = model.serve(tf.constant({inputs!r}))['translation']\n"
         "print(json.dumps([value.decode('utf-8') for value in out.numpy()]))\n"
     )
-    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300,
-                               env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    assert json.loads(completed.stdout.strip().splitlines()[-1]) == expected
+    assert json.loads(lines[-1]) == expected
 
 
 def test_predict_with_beam_search_and_attention(translator):
