@@ -29,8 +29,7 @@ import dataclasses
 
 import numpy as np
 
-from dlzoo.data import sequences
-from dlzoo.data.sequences import TextPairs
+from dlzoo.data.sequences import TextPairs, quick_held_out_size
 from dlzoo.data.splits import CLASSES, Splits
 from dlzoo.errors import UsageError
 
@@ -129,7 +128,7 @@ def load_text_classes(name, builder, split_names, input_key, class_names, label_
     settings = text_settings(options)
     # A quick run (data.train_samples) reads a few hundred held-out examples, not all 25,000.
     train_limit = int(options.get("train_samples") or 0)
-    held_out_limit = sequences.quick_held_out_size(train_limit) if train_limit else None
+    held_out_limit = quick_held_out_size(train_limit) if train_limit else None
     arrays = {}
     for split, (tfds_split, _) in split_names.items():
         texts, labels = read_split(builder, tfds_split, input_key, label_key,
@@ -154,7 +153,7 @@ def load_text_pairs(name, builder, split_names, source_key, target_key, options)
     settings = text_settings(options)
     max_length = settings["max_length"]
     train_limit = int(options.get("train_samples") or 0) or None
-    held_out_limit = sequences.quick_held_out_size(train_limit) if train_limit else None
+    held_out_limit = quick_held_out_size(train_limit) if train_limit else None
 
     def generate():
         pairs = {}
