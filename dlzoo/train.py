@@ -80,13 +80,18 @@ def train(config, out=None, quick=False, device="auto", echo=print):
     prepared = prepare(task, config, quick)
     training.check_monitor(prepared, config["train"])
     folder = runs.new_run_folder(config["name"], out)
-    if config["train"]["verbose"]:
+
+    def announce():
+        """The lines before epoch 1: what trains where, on which data, and the run folder."""
+        if not config["train"]["verbose"]:
+            return
         echo(f"== {config['name']} ({task.name}) on {device_name}{' (quick)' if quick else ''}")
         description = task.describe(prepared)
         if description:
             echo(f"   {description}")
         echo(f"   run folder: {folder}")
-    return execute(task, prepared, config, folder, quick, device_name)
+
+    return execute(task, prepared, config, folder, quick, device_name, announce=announce)
 
 
 @contextlib.contextmanager
@@ -124,11 +129,13 @@ def write_failure(error):
     return None
 
 
-def execute(task, prepared, config, folder, quick, device_name, resumed_record=None):
+def execute(task, prepared, config, folder, quick, device_name, resumed_record=None, announce=None):
     """Run a prepared task in ``folder``, recording its status whatever happens.
 
     ``resumed_record`` is the metrics.json of an interrupted or failed run that ``--resume``
     continues in the same folder: its record is kept and the run goes on from its checkpoint.
+    ``announce`` prints the lines before epoch 1; it runs once ``config.toml`` and
+    ``metrics.json`` exist, so that even a failure there leaves a folder that says why.
     """
     now = datetime.datetime.now().isoformat(timespec="seconds")
     if resumed_record is None:
@@ -147,6 +154,8 @@ def execute(task, prepared, config, folder, quick, device_name, resumed_record=N
     start = time.perf_counter()
     try:
         with sigterm_as_interrupt(), training.resuming(folder if resumed_record is not None else None):
+            if announce is not None:
+                announce()
             results = task.run(prepared, folder)
     except BaseException as error:  # also Ctrl-C and SIGTERM: the folder must say the run did not finish
         interrupted = isinstance(error, KeyboardInterrupt)

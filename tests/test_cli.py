@@ -25,13 +25,15 @@ def quick_arguments(recipe):
     whole sweeps; every variant's configuration is still checked before training)."""
     sweep = config.load_config(recipe).get("sweep")
     if not sweep:
-        return QUICK
+        return ("--quick",)
     names = [variant["name"] for variant in sweep["variants"]]
-    return (*QUICK, "--set", f"sweep.only={[names[0], names[-1]]!r}".replace("'", '"'))
+    return ("--quick", "--set", f"sweep.only={[names[0], names[-1]]!r}".replace("'", '"'))
 
 
 @pytest.mark.parametrize("recipe", config.recipe_names())
-def test_every_recipe_trains_in_quick_mode(cli_run, tmp_path, recipe):
+def test_every_recipe_trains_in_quick_mode_with_its_default_output(cli_run, tmp_path, recipe):
+    # As a user types it: no train.verbose=0, so the lines before epoch 1 (task.describe) and
+    # Keras's own progress output run too.
     result = cli_run("train", recipe, *quick_arguments(recipe), "--runs", tmp_path / "runs")
     assert result.exit_code == 0, result.output + result.stderr
     folder = run_folder(tmp_path / "runs", recipe)
@@ -42,7 +44,18 @@ def test_every_recipe_trains_in_quick_mode(cli_run, tmp_path, recipe):
         resolved = config.load_config(str(folder / "config.toml"))
         names = tasks.create(resolved["task"]).metric_names(resolved)
         assert names is None or set(record["metrics"]) <= names, set(record["metrics"]) - names
+        # The header, then the task's one-line description, then the run folder.
+        header = f"== {recipe} ({resolved['task']}) on "
+        lines = result.output.splitlines()
+        assert lines[0].startswith(header) and lines[0].endswith("(quick)"), lines[:3]
+        assert lines[1].startswith("   ") and len(lines[1].strip()) > 20, lines[:3]
+        assert lines[2].startswith("   run folder: "), lines[:3]
+    # The summary block: status, the target verdict of a smoke test, where things are.
+    assert f"== {recipe} (quick): completed in " in result.output
+    assert "(quick run: a smoke test, not the recipe's budget)" in result.output
     assert f"run folder:  {folder.relative_to(tmp_path)}" in result.output or str(folder) in result.output
+    assert "report:      " in result.output
+    assert "Traceback" not in result.output and "Error" not in result.stderr
 
 
 def test_run_folder_contract(cli_run, tmp_path):
@@ -157,3 +170,21 @@ def test_help_list_and_show_do_not_import_tensorflow():
 def test_python_dash_m_runs_the_cli():
     completed = subprocess.run([sys.executable, "-m", "dlzoo", "--help"], capture_output=True, text=True)
     assert completed.returncode == 0 and "train" in completed.stdout
+
+
+def test_a_run_that_fails_before_epoch_one_still_says_why_in_its_folder(cli_run, tmp_path, monkeypatch):
+    # The description printed before epoch 1 is part of the run: when it breaks (as the
+    # transformer translators' did), the folder has config.toml and metrics.json saying failed.
+    task_class = tasks.get("classify")
+
+    def broken_describe(self, prepared):
+        raise AttributeError("no attribute 'encoder_type'")
+
+    monkeypatch.setattr(task_class, "describe", broken_describe)
+    result = cli_run("train", "softmax-regression", "--quick", "--runs", "runs")
+    assert result.exit_code == 1, result.output
+    assert "run failed: AttributeError: no attribute 'encoder_type'" in result.stderr
+    folder = run_folder(tmp_path / "runs", "softmax-regression")
+    record = json.loads((folder / "metrics.json").read_text())
+    assert record["status"] == "failed" and "encoder_type" in record["error"]
+    assert config.load_config(str(folder / "config.toml"))["name"] == "softmax-regression"

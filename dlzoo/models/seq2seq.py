@@ -105,6 +105,10 @@ class Seq2Seq(keras.Model):
             self.combine = layers.Dense(units, activation="tanh", name="attention_combine")  # W_c [h; c]
         self.output_layer = layers.Dense(self.target_size, name="next_character_logits")
 
+    def architecture(self):
+        """One line for the run's description: cell, encoder and attention."""
+        return f"{self.cell_type} encoder-decoder ({self.encoder_type} encoder), attention {self.attention}"
+
     def build(self, input_shape=None):
         """Create every weight by one call on zeros (a subclassed model learns its shapes by running)."""
         if self.built:

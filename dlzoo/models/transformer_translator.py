@@ -74,6 +74,12 @@ class TransformerTranslator(keras.Model):
         self.network = transformer.build_translator(SPECIAL_TOKENS + len(self.source_vocabulary), self.target_size,
                                                     self.max_source_length, self.decoder_length, **self.options)
 
+    def architecture(self):
+        """One line for the run's description: layers, heads and widths."""
+        options = self.options
+        return (f"transformer encoder-decoder, {self.num_layers} layers, {options['num_heads']} heads, "
+                f"model_dim {options['model_dim']}, feed-forward {options['feed_forward_dim']}")
+
     def build(self, input_shape=None):
         """The functional network holds every weight and is built already."""
         self.built = True

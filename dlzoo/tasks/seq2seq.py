@@ -297,7 +297,7 @@ class Seq2SeqTask(Task):
         return (f"data {prepared.bundle.name}: {sizes['train']} train / {sizes['val']} val / {sizes['test']} test "
                 f"pairs; {len(model.source_vocabulary)} source and {len(model.target_vocabulary)} target characters, "
                 f"at most {model.max_source_length} in / {model.max_target_length} out; "
-                f"{model.cell_type} encoder-decoder ({model.encoder_type} encoder), attention {model.attention}: "
+                f"{model.architecture()}: "
                 f"{model.count_params():,} parameters")
 
     def run(self, prepared, folder):
