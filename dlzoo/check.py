@@ -189,10 +189,10 @@ def duplicate_finding(found, test_size):
 
 def check(config, echo=print, batch_size=256):
     """Run every check on the recipe's data and untrained model; returns ``{name: (level, line)}``."""
-    from dlzoo import train, training
+    from dlzoo import lifecycle, training
 
     task = supervised_task(config)
-    prepared = train.prepare(task, config, quick=False)
+    prepared = lifecycle.prepare(task, config, quick=False)
     model, splits = prepared.model, prepared.splits
     findings = {}
     echo(f"== check {config['name']}: {task.describe(prepared)}")
@@ -235,10 +235,10 @@ def overfit_batch(config, out=None, steps=300, echo=print):
     import keras
 
     from dlzoo import config as config_module
-    from dlzoo import train, training
+    from dlzoo import lifecycle, training
 
     task = supervised_task(config)
-    prepared = train.prepare(task, config, quick=False)
+    prepared = lifecycle.prepare(task, config, quick=False)
     model, splits = prepared.model, prepared.splits
     batch = config["data"]["batch_size"]
     inputs, labels = splits.arrays("train", limit=batch)

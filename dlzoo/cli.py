@@ -178,68 +178,43 @@ def show(recipe, overrides):
 def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, device, resume_run, deterministic, devices,
           overfit_batch):
     """Train a recipe (a name from 'dlzoo list' or a .toml file), or --resume a run."""
-    from dlzoo import config
-
     refuse_out_as_runs_root(out, "train")
     if resume_run is not None:
         if recipe or overrides or dataset or epochs or seed is not None or quick:
             raise UsageError("--resume continues a run with its own config.toml: give no recipe, --set, --data, "
                              "--epochs, --seed or --quick with it")
-        from dlzoo import train as train_module
+        from dlzoo import lifecycle
 
-        folder = train_module.check_resumable(resume_run)
+        folder = lifecycle.check_resumable(resume_run)
         load_tensorflow()
-        folder, record = train_module.resume(folder, device=device, deterministic=deterministic, devices=devices,
-                                             echo=click.echo)
+        folder, record = lifecycle.resume(folder, device=device, deterministic=deterministic, devices=devices,
+                                          echo=click.echo)
         click.echo(summary_block(folder, record))
         return
     if recipe is None:
         raise UsageError("give a recipe to train (a name from 'dlzoo list' or a .toml file), or --resume RUN")
+    from dlzoo import api
+
     overrides = list(overrides) + (["train.deterministic=true"] if deterministic else []) + \
         ([f"train.devices={devices}"] if devices else [])
-    resolved = config.load_config(recipe, overrides, dataset=dataset, epochs=epochs, seed=seed)
-    check_runs_root(runs_root)
-    load_tensorflow()
     if overfit_batch:
+        resolved = api.resolve(recipe, data=dataset, epochs=epochs, seed=seed, set_=overrides)
+        check_runs_root(runs_root)
+        load_tensorflow()
         from dlzoo import check as check_module
 
         check_module.overfit_batch(resolved, out=runs_root, echo=click.echo)
         return
-    from dlzoo.sweep import train_recipe
-
-    folder, record = train_recipe(resolved, out=runs_root, quick=quick, device=device, echo=click.echo)
-    click.echo(summary_block(folder, record))
+    run = api.train(recipe, data=dataset, epochs=epochs, seed=seed, quick=quick, runs=runs_root, device=device,
+                    set_=overrides, echo=click.echo, debug=debug_enabled(click.get_current_context()))
+    click.echo(run.summary())
 
 
 def summary_block(folder, record):
-    """The block printed at the end of a run: final metrics, wall time, where things are."""
-    from dlzoo import config
-    from dlzoo.report import TRAIN_ACCURACY_NOTE, target_bound
+    """The block printed at the end of a run (:func:`dlzoo.api.summary_block`)."""
+    from dlzoo import api
 
-    quick = " (quick)" if record.get("quick") else ""
-    lines = ["", f"== {record['recipe']}{quick}: {record['status']} in {record.get('wall_seconds', 0):.1f} s "
-                 f"on {record.get('device', '?')}"]
-    metrics = record.get("metrics") or {}
-    for key, value in metrics.items():
-        lines.append(f"   {key:34s} {value:.4g}" if isinstance(value, float) else f"   {key:34s} {value}")
-    if "train_accuracy" in metrics:
-        lines.append(f"   ({TRAIN_ACCURACY_NOTE})")
-    target = record.get("target")
-    if target and target.get("error"):
-        lines.append(f"   target: {target['error']}")
-    elif target and target.get("value") is not None:
-        verdict = "passed" if target["passed"] else "below target"
-        changes = config.describe_changed_settings(record.get("changed_settings"))
-        if changes:
-            verdict += f" ({changes})"
-        if record.get("quick"):
-            verdict += " (quick run: a smoke test, not the recipe's budget)"
-        lines.append(f"   target: {target['metric']} {target_bound(target)}: {target['value']:.4g} {verdict}")
-    lines.append(f"   run folder:  {folder}")
-    if (folder / "saved_model").exists():
-        lines.append(f"   SavedModel:  {folder / 'saved_model'}")
-    lines.append(f"   report:      {folder / 'report.md'}")
-    return "\n".join(lines)
+    return api.summary_block(folder, record)
 
 
 @cli.command()

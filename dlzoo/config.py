@@ -179,10 +179,22 @@ def parse_override(assignment):
     path, separator, text = assignment.partition("=")
     if not separator or not path.strip():
         raise UsageError(f"--set expects section.key=value, got {assignment!r}")
+    return split_dotted_key(path, assignment), parse_value(text.strip())
+
+
+def parse_pair(dotted, value):
+    """An override given as ``("section.key", value)`` (the Python API's dict) -> ``(keys, value)``."""
+    if not isinstance(dotted, str) or not dotted.strip():
+        raise UsageError(f"override keys are 'section.key' strings, got {dotted!r}")
+    return split_dotted_key(dotted, f"{dotted}={value!r}"), value
+
+
+def split_dotted_key(path, assignment):
+    """``"section.key"`` -> ``["section", "key"]``; a bare word must be a top-level key (``name``)."""
     keys = [key.strip() for key in path.strip().split(".")]
     if len(keys) < 2 and keys[0] not in TOP_LEVEL:
         raise UsageError(f"--set expects section.key=value, got {assignment!r}")
-    return keys, parse_value(text.strip())
+    return keys
 
 
 def apply_override(config, keys, value):
@@ -207,7 +219,7 @@ def unknown_key_message(dotted, key, table):
     return f"unknown key '{dotted}'" + (f"; {hint}" if hint else "") + f" (valid keys: {', '.join(valid)})"
 
 
-# Moved to dlzoo.validation (it raises ValueError, which train.prepare turns into a UsageError);
+# Moved to dlzoo.validation (it raises ValueError, which lifecycle.prepare turns into a UsageError);
 # kept under this name for the tasks that import it from here.
 check_known_keys = validation.check_known_keys
 
@@ -339,7 +351,7 @@ def load_config(recipe, overrides=(), **shortcuts):
     if dataset is not None:  # before --set, which may then set the new source's keys
         switch_dataset(config, dataset)
     for assignment in overrides:
-        keys, value = parse_override(assignment)
+        keys, value = parse_override(assignment) if isinstance(assignment, str) else parse_pair(*assignment)
         apply_override(config, keys, value)
     apply_shortcuts(config, **shortcuts)
     check_types(config)

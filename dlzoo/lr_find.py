@@ -93,7 +93,7 @@ def range_test(model, dataset, rates):
 
 def find(config, out=None, start=1e-6, end=1.0, steps=200, echo=print):
     """Run the range test on the recipe; write its folder and return ``(folder, record)``."""
-    from dlzoo import tasks, train, training
+    from dlzoo import lifecycle, tasks, training
     from dlzoo.tasks.supervised import SupervisedTask
 
     task = tasks.create(config["task"])
@@ -102,7 +102,7 @@ def find(config, out=None, start=1e-6, end=1.0, steps=200, echo=print):
                          f"{config['name']} is a {config['task']!r} recipe with no such learning rate")
     recipe_rate = config["optimizer"]["learning_rate"]
     config = dict(config, optimizer=dict(config["optimizer"], learning_rate=float(start)))
-    prepared = train.prepare(task, config, quick=False)
+    prepared = lifecycle.prepare(task, config, quick=False)
     training.seed_everything(config["train"]["seed"])
     rates = learning_rates(start, end, steps)
     losses = range_test(prepared.model, prepared.datasets["train"], rates)

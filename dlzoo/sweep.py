@@ -61,17 +61,17 @@ def check_sweep(config):
 
 def train_recipe(config, out=None, quick=False, device="auto", echo=print):
     """Train a resolved recipe: every variant of a sweep, or the one run of any other recipe."""
-    from dlzoo import train
+    from dlzoo import lifecycle
 
     if config.get("sweep"):
         return run_sweep(config, out=out, quick=quick, device=device)
-    return train.train(config, out=out, quick=quick, device=device, echo=echo)
+    return lifecycle.train(config, out=out, quick=quick, device=device, echo=echo)
 
 
 def run_sweep(config, out=None, quick=False, device="auto"):
     """Train every variant, then write the comparison into the sweep's own run folder."""
     from dlzoo import tasks, training
-    from dlzoo.train import execute, prepare, target_check, versions
+    from dlzoo.lifecycle import execute, prepare, target_check, versions
 
     children = check_sweep(config)
     device_name = training.configure_device(device)

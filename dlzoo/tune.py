@@ -158,7 +158,7 @@ def make_tuner(settings, folder, echo):
     import keras_tuner
     from keras_tuner.engine import base_tuner
 
-    from dlzoo import train
+    from dlzoo import lifecycle
 
     objective_name, direction = settings["objective"], settings["direction"]
     objective = keras_tuner.Objective(objective_name, direction)
@@ -190,7 +190,7 @@ def make_tuner(settings, folder, echo):
             resolved["train"]["verbose"] = 0
             echo(f"-- trial {trial.trial_id}: " + ", ".join(overrides))
             try:
-                run_folder, record = train.train(resolved, out=folder / "trials", quick=settings["quick"])
+                run_folder, record = lifecycle.train(resolved, out=folder / "trials", quick=settings["quick"])
             except (RunFailed, UsageError) as error:
                 trials_log(folder).append({"trial": trial.trial_id, "values": values, "status": "failed",
                                            "error": str(error).splitlines()[0]})

@@ -369,6 +369,8 @@ class SupervisedTask(Task):
             return inputs[np.newaxis]
         if inputs.shape[1:] == shape:
             return inputs
+        if shape[-1:] == (1,) and inputs.shape[1:] == shape[:-1]:  # grey images without their channel axis
+            return inputs[..., np.newaxis]
         if inputs.ndim == 2 and inputs.shape[1] == size:
             return inputs.reshape((-1, *shape))
         raise UsageError(f"inputs of shape {inputs.shape} do not fit the model, which takes {shape} per example "
