@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "recipes": "dlzoo.api", "resolve": "dlzoo.api", "train": "dlzoo.api", "load": "dlzoo.api", "Run": "dlzoo.api",
     "UsageError": "dlzoo.errors", "RunFailed": "dlzoo.errors",
+    "register_model": "dlzoo.plugins", "register_optimizer": "dlzoo.plugins", "register_dataset": "dlzoo.plugins",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -49,14 +49,17 @@ def recipes(pattern=None, topic=None):
     return rows
 
 
-def resolve(recipe, *, epochs=None, seed=None, data=None, overrides=None, set_=()):
+def resolve(recipe, *, epochs=None, seed=None, data=None, overrides=None, plugins=(), set_=()):
     """The resolved configuration of ``recipe`` (a name or a ``.toml`` path), as ``dlzoo show`` prints it.
 
     ``overrides`` is a dict of dotted keys (``{"optimizer.learning_rate": 0.01}``) checked by the
     ``--set`` rules; ``set_`` takes ``--set`` strings (``"optimizer.learning_rate=0.01"``).
     """
+    if isinstance(plugins, (str, pathlib.Path)):
+        plugins = [plugins]
     assignments = list(set_) + [(dotted, value) for dotted, value in dict(overrides or {}).items()]
-    return config_module.load_config(recipe, assignments, dataset=data, epochs=epochs, seed=seed)
+    return config_module.load_config(recipe, assignments, dataset=data, epochs=epochs, seed=seed,
+                                     plugins=list(plugins))
 
 
 def train(recipe, *, epochs=None, seed=None, data=None, quick=False, runs="runs", overrides=None, plugins=(),
@@ -79,9 +82,7 @@ def train(recipe, *, epochs=None, seed=None, data=None, quick=False, runs="runs"
         dlzoo.UsageError: bad input, before anything is written.
         dlzoo.RunFailed: the run started and failed (its folder says why).
     """
-    if plugins:
-        raise UsageError("plugins are not supported yet")
-    resolved = resolve(recipe, epochs=epochs, seed=seed, data=data, overrides=overrides, set_=set_)
+    resolved = resolve(recipe, epochs=epochs, seed=seed, data=data, overrides=overrides, plugins=plugins, set_=set_)
     runs_module.check_writable(runs or runs_module.DEFAULT_ROOT)
     import_tensorflow(debug)
     from dlzoo.sweep import train_recipe

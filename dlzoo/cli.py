@@ -21,6 +21,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SET_HELP = "Override a recipe key, e.g. --set optimizer.learning_rate=0.01 (repeatable; values are TOML)."
 RUNS_HELP = "Runs root folder: where runs are written and where a recipe name finds its latest run (default: runs/)."
+PLUGIN_HELP = ("A Python file of your own models, optimizers or datasets (@dlzoo.register_model, ...); "
+               "repeatable. Its code runs: name only files you trust.")
 DEVICE_HELP = "Where to train: auto (a GPU when TensorFlow sees one), cpu, or gpu (fail if there is none)."
 
 
@@ -175,14 +177,15 @@ def show(recipe, overrides):
 @click.option("--deterministic", is_flag=True, help="Seeded, deterministic ops: the same run twice gives the same numbers (train.deterministic).")
 @click.option("--devices", type=click.IntRange(min=1), help="Split the CPU into N logical devices (train.devices; with train.distribute = \"mirrored\").")
 @click.option("--overfit-batch", is_flag=True, help="Debugging: train on ONE batch until the loss is near zero (a model that cannot has a bug).")
+@click.option("--plugin", "plugin_files", multiple=True, type=click.Path(dir_okay=False), help=PLUGIN_HELP)
 def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, device, resume_run, deterministic, devices,
-          overfit_batch):
+          overfit_batch, plugin_files):
     """Train a recipe (a name from 'dlzoo list' or a .toml file), or --resume a run."""
     refuse_out_as_runs_root(out, "train")
     if resume_run is not None:
-        if recipe or overrides or dataset or epochs or seed is not None or quick:
+        if recipe or overrides or dataset or epochs or seed is not None or quick or plugin_files:
             raise UsageError("--resume continues a run with its own config.toml: give no recipe, --set, --data, "
-                             "--epochs, --seed or --quick with it")
+                             "--epochs, --seed, --quick or --plugin with it")
         from dlzoo import lifecycle
 
         folder = lifecycle.check_resumable(resume_run)
@@ -198,7 +201,7 @@ def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, devic
     overrides = list(overrides) + (["train.deterministic=true"] if deterministic else []) + \
         ([f"train.devices={devices}"] if devices else [])
     if overfit_batch:
-        resolved = api.resolve(recipe, data=dataset, epochs=epochs, seed=seed, set_=overrides)
+        resolved = api.resolve(recipe, data=dataset, epochs=epochs, seed=seed, plugins=plugin_files, set_=overrides)
         check_runs_root(runs_root)
         load_tensorflow()
         from dlzoo import check as check_module
@@ -206,7 +209,8 @@ def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, devic
         check_module.overfit_batch(resolved, out=runs_root, echo=click.echo)
         return
     run = api.train(recipe, data=dataset, epochs=epochs, seed=seed, quick=quick, runs=runs_root, device=device,
-                    set_=overrides, echo=click.echo, debug=debug_enabled(click.get_current_context()))
+                    plugins=plugin_files, set_=overrides, echo=click.echo,
+                    debug=debug_enabled(click.get_current_context()))
     click.echo(run.summary())
 
 

@@ -29,6 +29,8 @@ from dlzoo.registry import did_you_mean
 RECIPES_DIR = pathlib.Path(__file__).parent / "recipes"
 
 TOP_LEVEL = {"name": "", "topic": "", "task": "classify", "summary": ""}
+# The optional top-level list of plug-in files (dlzoo.plugins): ``plugins = ["my_models.py"]``.
+PLUGINS_KEY = "plugins"
 
 # Defaults of the sections whose keys are fixed. A default's type is the key's type;
 # None means "any value of a type listed in OPTIONAL_TYPES".
@@ -232,7 +234,7 @@ def check_types(config):
     task = task_of(config)
     known_sections = set(SECTION_DEFAULTS) | set(OPEN_SECTIONS) | ({task.section} if task.section else set())
     for section, table in config.items():
-        if section in TOP_LEVEL:
+        if section in TOP_LEVEL or section == PLUGINS_KEY:
             continue
         if section not in known_sections:
             valid = sorted(known_sections | set(TOP_LEVEL))
@@ -347,16 +349,39 @@ def load_config(recipe, overrides=(), **shortcuts):
     config = merge(defaults(), raw)
     if not config["name"]:
         config["name"] = path.stem
+    resolve_plugins(config, path, shortcuts.pop("plugins", ()))
     dataset = shortcuts.pop("dataset", None)
     if dataset is not None:  # before --set, which may then set the new source's keys
         switch_dataset(config, dataset)
-    for assignment in overrides:
-        keys, value = parse_override(assignment) if isinstance(assignment, str) else parse_pair(*assignment)
+    parsed = [parse_override(assignment) if isinstance(assignment, str) else parse_pair(*assignment)
+              for assignment in overrides]
+    # model.name first: another builder starts from its own defaults (the recipe's other [model]
+    # keys were options of the recipe's builder), and the model.<key> overrides then apply to it.
+    parsed.sort(key=lambda pair: pair[0] != ["model", "name"])
+    for keys, value in parsed:
+        if keys == ["model", "name"] and value != config["model"].get("name"):
+            config["model"] = {"name": value}
         apply_override(config, keys, value)
     apply_shortcuts(config, **shortcuts)
     check_types(config)
     task_of(config).check_expect(config)  # a target the task never reports: refused before training
     return config
+
+
+def resolve_plugins(config, recipe_path, extra=()):
+    """``config["plugins"]``: absolute paths of the recipe's plug-ins (relative to the recipe
+    file, so a run's config.toml finds its own copies) and of ``extra`` (relative to the current
+    folder); missing files are a usage error now. No plug-in is imported here."""
+    from dlzoo import plugins
+
+    listed = config.get(PLUGINS_KEY, [])
+    if not isinstance(listed, list) or not all(isinstance(item, str) for item in listed):
+        raise UsageError(f"'{PLUGINS_KEY}' must be a list of file paths, got {listed!r}")
+    paths = [pathlib.Path(recipe_path).parent / item for item in listed] + [pathlib.Path(item) for item in extra]
+    resolved = [str(path) for path in plugins.check_files(paths)]
+    config.pop(PLUGINS_KEY, None)
+    if resolved:
+        config[PLUGINS_KEY] = list(dict.fromkeys(resolved))
 
 
 def switch_dataset(config, dataset):
@@ -369,6 +394,10 @@ def switch_dataset(config, dataset):
     from dlzoo.registry import UnknownNameError
 
     config["data"]["dataset"] = dataset
+    if config.get(PLUGINS_KEY) and data.parse_spec(dataset)[0] not in data.names():
+        from dlzoo import plugins
+
+        plugins.load(config[PLUGINS_KEY])  # the dataset may be one of theirs (named explicitly: may run)
     try:
         kept = set(SECTION_DEFAULTS["data"]) | set(data.source_options(dataset))
     except UnknownNameError as error:
@@ -427,6 +456,9 @@ def check_component_options(config):
     Imports Keras (the builders and optimizers live in Keras modules), so it runs only where a
     model is about to be built or the user overrode one of those keys.
     """
+    from dlzoo import plugins
+
+    plugins.load(config.get(PLUGINS_KEY, []))  # their models, optimizers and datasets are names too
     try:
         check_model_and_optimizer(config)
     except UsageError:

@@ -55,7 +55,7 @@ def target_check(expect, metrics):
 
 def prepare(task, config, quick):
     """Run ``task.prepare``; a ValueError raised here is the user's input, so it becomes a UsageError."""
-    config_module.check_component_options(config)
+    config_module.check_component_options(config)  # imports the plug-ins first
     try:
         return task.prepare(config, quick)
     except UsageError:
@@ -139,11 +139,12 @@ def execute(task, prepared, config, folder, quick, device_name, resumed_record=N
     """
     now = datetime.datetime.now().isoformat(timespec="seconds")
     if resumed_record is None:
-        runs.atomic_write_text(folder / runs.CONFIG_FILE, config_module.to_toml(config))
+        saved, plugin_records = with_plugin_copies(config, folder)
+        runs.atomic_write_text(folder / runs.CONFIG_FILE, config_module.to_toml(saved))
         record = {
             "recipe": config["name"], "task": config["task"], "status": "running", "quick": quick,
             "seed": config["train"]["seed"], "device": device_name, "versions": versions(),
-            "started": now,
+            "started": now, **({"plugins": plugin_records} if plugin_records else {}),
         }
     else:
         record = {key: value for key, value in resumed_record.items() if key not in ("error", "wall_seconds")}
@@ -191,6 +192,17 @@ def execute(task, prepared, config, folder, quick, device_name, resumed_record=N
     runs.atomic_write_json(folder / runs.METRICS_FILE, record)
     report.write_report(folder)
     return folder, record
+
+
+def with_plugin_copies(config, folder):
+    """``(config to save, plug-in records)``: the run keeps a copy of each plug-in file, and its
+    config.toml names the copies (relative to the run folder), so the run outlives the originals."""
+    from dlzoo import plugins
+
+    if not config.get(config_module.PLUGINS_KEY):
+        return config, []
+    relative, records = plugins.copy_into_run(config[config_module.PLUGINS_KEY], folder)
+    return {**config, config_module.PLUGINS_KEY: relative}, records
 
 
 def check_resumable(argument):

@@ -71,6 +71,10 @@ def load_run(argument, root=None):
     error that says so.
     """
     folder, config, record, task = read_run(argument, root)
+    from dlzoo import plugins
+
+    # The run's own copies of its plug-ins: their models, layers and datasets exist before loading.
+    plugins.load([folder / path for path in config.get(config_module.PLUGINS_KEY, [])])
     model_path = folder / "model.keras"
     if not model_path.exists():
         status = record.get("status", "unknown")

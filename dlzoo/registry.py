@@ -58,12 +58,14 @@ class Registry:
     def __init__(self, kind):
         self.kind = kind
         self._entries = {}
+        self.replaceable = set()  # names registered by plug-ins (dlzoo.plugins), which may register again
 
-    def register(self, name):
-        """Decorator registering the decorated object under ``name``; names must be unique."""
+    def register(self, name, replace=False):
+        """Decorator registering the decorated object under ``name``; names must be unique unless
+        ``replace`` (a plug-in registering its edited component again)."""
 
         def decorator(obj):
-            if name in self._entries and self._entries[name] is not obj:
+            if name in self._entries and self._entries[name] is not obj and not replace:
                 raise ValueError(f"{self.kind} '{name}' is registered twice")
             self._entries[name] = obj
             return obj
