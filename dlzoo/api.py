@@ -258,7 +258,7 @@ def to_number(text):
 
 def summary_block(folder, record):
     """The block printed at the end of a run: final metrics, wall time, where things are."""
-    from dlzoo.report import TRAIN_ACCURACY_NOTE, target_bound
+    from dlzoo.report import TRAIN_ACCURACY_NOTE
 
     quick = " (quick)" if record.get("quick") else ""
     lines = ["", f"== {record.get('recipe', folder.parent.name)}{quick}: {record.get('status', 'unknown')} in "
@@ -278,7 +278,7 @@ def summary_block(folder, record):
             verdict += f" ({changes})"
         if record.get("quick"):
             verdict += " (quick run: a smoke test, not the recipe's budget)"
-        lines.append(f"   target: {target['metric']} {target_bound(target)}: {target['value']:.4g} {verdict}")
+        lines.append(f"   target: {target['metric']} {config_module.target_bound(target)}: {target['value']:.4g} {verdict}")
     lines.append(f"   run folder:  {folder}")
     if (folder / "saved_model").exists():
         lines.append(f"   SavedModel:  {folder / 'saved_model'}")

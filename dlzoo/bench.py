@@ -7,7 +7,7 @@ import pathlib
 from dlzoo import config as config_module
 from dlzoo import runs
 from dlzoo.errors import RunFailed, UsageError
-from dlzoo.report import markdown_table, target_bound
+from dlzoo.report import markdown_table
 
 HEADER = ("recipe", "metric", "value", "target", "pass", "wall s", "samples/s")
 
@@ -29,7 +29,7 @@ def bench_row(name, record=None, error=None):
         return {"recipe": name, "metric": "", "value": None, "target": "", "pass": False, "wall s": None,
                 "samples/s": None, "error": error}
     target = record.get("target") or {}
-    bound = target_bound(target)
+    bound = config_module.target_bound(target)
     return {"recipe": name, "metric": target.get("metric", ""), "value": target.get("value"), "target": bound,
             "pass": bool(target.get("passed")), "wall s": record.get("wall_seconds"),
             "samples/s": record.get("samples_per_second"), "run": record.get("folder")}

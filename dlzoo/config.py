@@ -431,11 +431,16 @@ def drop_none(value):
     return value
 
 
+def target_bound(target):
+    """``">= 0.98"`` or ``"<= 0.001"``: the bound of a target check or ``[expect]`` table."""
+    if target.get("maximum") is not None:
+        return f"<= {target['maximum']}"
+    return f">= {target.get('minimum', 0.0)}"
+
+
 def recipe_summary(path):
     """One row of ``dlzoo list``: name, topic, task, dataset, target, from a recipe file."""
     raw = read_toml(path)
-    from dlzoo.report import target_bound
-
     expect = raw.get("expect", {})
     target = f"{expect.get('metric', 'test_accuracy')} {target_bound(expect)}" if expect else ""
     return {

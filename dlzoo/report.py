@@ -60,13 +60,6 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
-def target_bound(target):
-    """``">= 0.98"`` or ``"<= 0.001"``: the bound of a target check or ``[expect]`` table."""
-    if target.get("maximum") is not None:
-        return f"<= {target['maximum']}"
-    return f">= {target.get('minimum', 0.0)}"
-
-
 # Why the final train accuracy can be higher than the accuracy Keras prints during an epoch.
 TRAIN_ACCURACY_NOTE = ("train accuracy is measured after training, in inference mode (dropout off, batch norm "
                        "with its moving statistics), so it can exceed the accuracy shown during the epochs")
@@ -77,7 +70,7 @@ def target_section(record):
     target = record.get("target")
     if not target:
         return ""
-    bound = target_bound(target)
+    bound = config.target_bound(target)
     verdict = "**passed**" if target.get("passed") else "**not reached**"
     changes = config.describe_changed_settings(record.get("changed_settings"))
     if changes:
