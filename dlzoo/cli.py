@@ -224,6 +224,8 @@ def summary_block(folder, record):
         lines.append(f"   {key:34s} {value:.4g}" if isinstance(value, float) else f"   {key:34s} {value}")
     if "train_accuracy" in metrics:
         lines.append(f"   ({TRAIN_ACCURACY_NOTE})")
+    for key, note in (record.get("metric_notes") or {}).items():  # what a task's own numbers mean
+        lines.append(f"   {key}: {note}")
     target = record.get("target")
     if target and target.get("error"):
         lines.append(f"   target: {target['error']}")
@@ -377,7 +379,8 @@ def sample(run, count, class_index, seed, out, runs_root):
     load_tensorflow()
     from dlzoo.sample_command import sample_run
 
-    for path in sample_run(run, count=count, class_index=class_index, seed=seed, out=out, root=runs_root):
+    for path in sample_run(run, count=count, class_index=class_index, seed=seed, out=out, root=runs_root,
+                           echo=click.echo):
         click.echo(f"wrote {path}")
 
 

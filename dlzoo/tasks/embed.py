@@ -427,6 +427,7 @@ class EmbedTask(Task):
                                                  self.serving_endpoints(prepared.model, vocabulary),
                                                  np.array(vocabulary[2:66] + ["no-such-word"], dtype=object))
             exported["example"] = self.serving_example(prepared.bundle)
+            exported["takes"] = "words (strings, lower-cased inside; an unknown word gets known = False)"
         plots.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
         self.draw_and_report(folder, vectors, vocabulary, prepared.bundle, settings, metrics)
         examples = prepared.sampler.steps * prepared.sampler.batch_size * len(history["loss"])
