@@ -144,7 +144,8 @@ def find(config, out=None, start=1e-6, end=1.0, steps=200, echo=print):
     draw(rates_seen, np.asarray(losses)[finite], smoothed, suggestion, folder / "plots" / "lr_find.png", config["name"])
     record = {"recipe": f"{config['name']}-lr-find", "task": config["task"], "status": "completed",
               "lr_find": {**suggestion, "start": start, "end": end, "steps": len(losses)},
-              "metrics": {} if suggestion["suggested"] is None else {"suggested_learning_rate": suggestion["suggested"]}}
+              "metrics": {} if suggestion["suggested"] is None else
+              {"suggested_learning_rate": suggestion["suggested"]}}
     runs.atomic_write_json(folder / runs.METRICS_FILE, record)
     report.write_section(folder, "10-lr-find", lr_find_section(config["name"], suggestion, len(losses), start,
                                                                 rates[-1], recipe_rate))
