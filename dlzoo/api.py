@@ -268,6 +268,8 @@ def summary_block(folder, record):
         lines.append(f"   {key:34s} {value:.4g}" if isinstance(value, float) else f"   {key:34s} {value}")
     if "train_accuracy" in metrics:
         lines.append(f"   ({TRAIN_ACCURACY_NOTE})")
+    for key, note in (record.get("metric_notes") or {}).items():  # what a task's own numbers mean
+        lines.append(f"   {key}: {note}")
     target = record.get("target")
     if target and target.get("error"):
         lines.append(f"   target: {target['error']}")

@@ -356,7 +356,8 @@ def sample(run, count, class_index, seed, out, runs_root):
     load_tensorflow()
     from dlzoo.sample_command import sample_run
 
-    for path in sample_run(run, count=count, class_index=class_index, seed=seed, out=out, root=runs_root):
+    for path in sample_run(run, count=count, class_index=class_index, seed=seed, out=out, root=runs_root,
+                           echo=click.echo):
         click.echo(f"wrote {path}")
 
 

@@ -5,7 +5,9 @@ exponentially from ``start`` to ``end``; record the loss of every step. The loss
 flat (the rate is too small to move), then falls (good rates), then explodes (too large).
 The suggested rate is a tenth of the rate at the lowest smoothed loss (the fastai rule: the
 minimum itself is already on the edge of divergence); the rate of the steepest descent is
-reported too.
+reported too. When the curve has no clear descent (the lowest smoothed loss is less than
+``MIN_DESCENT`` below the loss at the start, or sits at the start of the range), no rate is
+suggested: the report says so and what to try instead.
 
 Each test writes ``runs/<recipe>-lr-find/<time>/``: ``plots/lr_find.png`` (loss vs rate on a
 log scale, suggestion marked), ``lr_find.csv``, ``metrics.json`` and ``report.md``.
@@ -24,6 +26,9 @@ DIVERGENCE = 4.0
 # Exponential smoothing of the per-step losses: about the last 10 steps (fastai's 0.98 lags
 # far behind a loss that falls quickly in a 100-200 step test).
 SMOOTHING = 0.9
+# A "clear descent": the lowest smoothed loss at least this fraction below the starting loss.
+# Mini-batch noise moves the smoothed curve by a few percent; a drop of 10 % is a real descent.
+MIN_DESCENT = 0.1
 
 
 def check_arguments(start, end, steps):
@@ -49,17 +54,37 @@ def smooth(losses, beta=SMOOTHING):
 
 
 def suggest(rates, smoothed):
-    """``{"suggested", "minimum", "steepest"}`` learning rates from the smoothed loss curve.
+    """``{"suggested", "minimum", "steepest", "descent"}`` from the smoothed loss curve.
 
-    ``minimum``: the rate at the lowest smoothed loss; ``suggested``: a tenth of it; ``steepest``:
-    where the loss falls fastest per factor of rate (the most negative slope in log-rate).
+    ``minimum``: the rate at the lowest smoothed loss; ``suggested``: a tenth of it (the
+    steepest-descent rate when a tenth would fall below the first rate tried, where the loss
+    was never measured); ``steepest``: where the loss falls fastest per factor of rate (the most
+    negative slope in log-rate); ``descent``: how far the lowest smoothed loss is below the
+    loss at the start, as a fraction of it. Without a clear descent (``descent <
+    MIN_DESCENT``, or the lowest loss in the first tenth of the steps) ``suggested`` is None.
     """
     rates, smoothed = np.asarray(rates), np.asarray(smoothed)
     best = int(np.argmin(smoothed))
     slopes = np.gradient(smoothed, np.log(rates)) if len(rates) > 2 else np.zeros_like(rates)
     skip = len(rates) // 10  # the first steps' slopes are noise of the smoothing's warm-up
     steepest = skip + int(np.argmin(slopes[skip: best + 1])) if best > skip else best
-    return {"suggested": float(rates[best] / 10.0), "minimum": float(rates[best]), "steepest": float(rates[steepest])}
+    initial = float(np.median(smoothed[: max(1, skip)]))  # the flat start of the curve
+    descent = (initial - float(smoothed[best])) / abs(initial) if initial else 0.0
+    suggested = float(rates[best] / 10.0)
+    if suggested < rates[0]:
+        suggested = float(rates[steepest])
+    if descent < MIN_DESCENT or best <= skip:
+        suggested = None
+    return {"suggested": suggested, "minimum": float(rates[best]), "steepest": float(rates[steepest]),
+            "descent": descent}
+
+
+def no_descent_advice(suggestion, start, last_rate):
+    """Why no rate is suggested, and what to try (one sentence for the terminal and the report)."""
+    return (f"no clear descent: the smoothed loss fell only {max(suggestion['descent'], 0.0):.0%} below its start "
+            f"between {start:g} and {last_rate:.3g} (a clear descent is {MIN_DESCENT:.0%} or more), so no learning "
+            "rate is suggested; try a wider range (--start, --end), more --steps, or check that the model can learn "
+            "(dlzoo train RECIPE --overfit-batch)")
 
 
 def range_test(model, dataset, rates):
@@ -119,22 +144,35 @@ def find(config, out=None, start=1e-6, end=1.0, steps=200, echo=print):
     draw(rates_seen, np.asarray(losses)[finite], smoothed, suggestion, folder / "plots" / "lr_find.png", config["name"])
     record = {"recipe": f"{config['name']}-lr-find", "task": config["task"], "status": "completed",
               "lr_find": {**suggestion, "start": start, "end": end, "steps": len(losses)},
-              "metrics": {"suggested_learning_rate": suggestion["suggested"]}}
+              "metrics": {} if suggestion["suggested"] is None else
+              {"suggested_learning_rate": suggestion["suggested"]}}
     runs.atomic_write_json(folder / runs.METRICS_FILE, record)
-    report.write_section(folder, "10-lr-find", (
-        "## Learning-rate range test (Smith 2017)\n\n"
-        f"{len(losses)} steps with the rate growing from {start:g} to {rates[-1]:.3g} (one batch each).\n\n"
-        + report.markdown_table(["", "learning rate"], [["lowest smoothed loss", suggestion["minimum"]],
-                                                        ["steepest descent", suggestion["steepest"]],
-                                                        ["**suggested** (lowest / 10)", suggestion["suggested"]],
-                                                        ["the recipe's", str(recipe_rate)]])
-        + f"\n\nTry it: `dlzoo train {config['name']} --set optimizer.learning_rate={suggestion['suggested']:.2g}`\n\n"
-        "![loss vs learning rate](plots/lr_find.png)\n"))
+    report.write_section(folder, "10-lr-find", lr_find_section(config["name"], suggestion, len(losses), start,
+                                                                rates[-1], recipe_rate))
     report.write_report(folder)
-    echo(f"suggested learning rate {suggestion['suggested']:.3g} (lowest smoothed loss at {suggestion['minimum']:.3g}, "
-         f"steepest descent at {suggestion['steepest']:.3g}); the recipe uses {recipe_rate}")
+    if suggestion["suggested"] is None:
+        echo(no_descent_advice(suggestion, start, rates[-1]) + f"; the recipe uses {recipe_rate}")
+    else:
+        echo(f"suggested learning rate {suggestion['suggested']:.3g} (lowest smoothed loss at "
+             f"{suggestion['minimum']:.3g}, steepest descent at {suggestion['steepest']:.3g}); "
+             f"the recipe uses {recipe_rate}")
     echo(f"report: {folder / 'report.md'}")
     return folder, record
+
+
+def lr_find_section(name, suggestion, steps, start, last_rate, recipe_rate):
+    """The report section: the rates found, and the suggestion (or why there is none)."""
+    suggested = suggestion["suggested"]
+    rows = [["lowest smoothed loss", suggestion["minimum"]], ["steepest descent", suggestion["steepest"]],
+            ["**suggested** (lowest / 10)", "none (no clear descent)" if suggested is None else suggested],
+            ["the recipe's", str(recipe_rate)]]
+    reason = no_descent_advice(suggestion, start, last_rate)
+    advice = (f"**{reason[0].upper() + reason[1:]}.**" if suggested is None else
+              f"Try it: `dlzoo train {name} --set optimizer.learning_rate={suggested:.2g}`")
+    return ("## Learning-rate range test (Smith 2017)\n\n"
+            f"{steps} steps with the rate growing from {start:g} to {last_rate:.3g} (one batch each).\n\n"
+            + report.markdown_table(["", "learning rate"], rows) + f"\n\n{advice}\n\n"
+            "![loss vs learning rate](plots/lr_find.png)\n")
 
 
 def draw(rates, losses, smoothed, suggestion, path, name):
@@ -142,8 +180,9 @@ def draw(rates, losses, smoothed, suggestion, path, name):
     figure, axes = plots._pyplot().subplots(figsize=(7, 4.5))
     axes.plot(rates, losses, color="0.75", linewidth=0.8, label="loss per step")
     axes.plot(rates, smoothed, color="C0", label="smoothed")
-    axes.axvline(suggestion["suggested"], color="C3", linestyle="--",
-                 label=f"suggested {suggestion['suggested']:.2g}")
+    if suggestion["suggested"] is not None:
+        axes.axvline(suggestion["suggested"], color="C3", linestyle="--",
+                     label=f"suggested {suggestion['suggested']:.2g}")
     axes.axvline(suggestion["minimum"], color="C2", linestyle=":", label=f"lowest loss {suggestion['minimum']:.2g}")
     axes.set_xscale("log")
     top = float(np.percentile(smoothed, 95)) * 1.5

@@ -53,10 +53,15 @@ def format_number(value):
     return str(value)
 
 
+def markdown_cell(value):
+    """One table cell: the number formatted, a ``|`` escaped (``KL(q || p)`` would end the cell)."""
+    return format_number(value).replace("|", "\\|")
+
+
 def markdown_table(header, rows):
     """A Markdown table from a header list and rows of values."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(format_number(value) for value in row) + " |" for row in rows]
+    lines = ["| " + " | ".join(markdown_cell(name) for name in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(markdown_cell(value) for value in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -86,16 +91,16 @@ def metrics_section(record):
     metrics = record.get("metrics") or {}
     if not metrics:
         return ""
-    rows = []
-    for split in ("train", "val", "test"):
-        if f"{split}_accuracy" in metrics or f"{split}_loss" in metrics:
-            rows.append([split, metrics.get(f"{split}_loss"), metrics.get(f"{split}_accuracy")])
-    text = "## Metrics\n\n" + markdown_table(["split", "loss", "accuracy"], rows) + "\n"
+    text = "## Metrics\n\n" + split_table(metrics)
     if "train_accuracy" in metrics:
         text += f"\nThe {TRAIN_ACCURACY_NOTE}.\n"
     others = {key: value for key, value in metrics.items()
               if not any(key == f"{split}_{name}" for split in ("train", "val", "test") for name in ("loss", "accuracy"))}
-    if others:
+    notes = record.get("metric_notes") or {}  # what a task's own metrics mean, where a name is not enough
+    if others and notes:
+        rows = [[key, value, notes.get(key, "")] for key, value in sorted(others.items())]
+        text += "\n" + markdown_table(["metric", "value", "what it is"], rows) + "\n"
+    elif others:
         text += "\n" + markdown_table(["metric", "value"], sorted(others.items())) + "\n"
     facts = [("parameters", record.get("parameters")), ("epochs", record.get("epochs_run")),
              ("wall time (s)", record.get("wall_seconds")), ("training samples/s", record.get("samples_per_second")),
@@ -110,14 +115,29 @@ def metrics_section(record):
     return text
 
 
+def split_table(metrics):
+    """Loss and accuracy per split, with only the columns and splits the run has ("" when none)."""
+    columns = [name for name in ("loss", "accuracy")
+               if any(f"{split}_{name}" in metrics for split in ("train", "val", "test"))]
+    rows = [[split] + [metrics.get(f"{split}_{name}", "") for name in columns] for split in ("train", "val", "test")
+            if any(f"{split}_{name}" in metrics for name in columns)]
+    return markdown_table(["split", *columns], rows) + "\n" if rows else ""
+
+
+# What a SavedModel takes unless its task says otherwise (``export["takes"]``: noise, strings, words).
+RAW_VALUES = "the dataset's raw values"
+
+
 def serving_section(record):
-    """How to call the exported SavedModel from plain TensorFlow (no dlzoo needed)."""
+    """How to call the exported SavedModel from plain TensorFlow (no dlzoo needed); the export's
+    ``takes`` says what its inputs are and ``notes`` what to know before calling it."""
     exported = record.get("export") or {}
     if not exported.get("example"):
         return ""
     return ("## Use it without dlzoo\n\n"
-            f"The SavedModel `saved_model/` takes the dataset's raw values: `{exported['signature']}`. "
-            "Plain TensorFlow calls it like this:\n\n" + exported["example"])
+            f"The SavedModel `saved_model/` takes {exported.get('takes', RAW_VALUES)}: `{exported['signature']}`. "
+            "Plain TensorFlow calls it like this:\n\n" + exported["example"]
+            + "".join(f"\n{note}\n" for note in exported.get("notes", [])))
 
 
 def per_class_section(evaluation):

@@ -115,8 +115,8 @@ def test_vae_trains_logs_both_terms_exports_three_endpoints_and_samples(cli_run,
     assert {"loss", "reconstruction_loss", "kl_loss", "val_kl_loss", "val_reconstruction_loss"} <= set(header)
     record = json.loads((folder / "metrics.json").read_text())
     metrics = record["metrics"]
-    assert metrics["test_negative_elbo"] == pytest.approx(metrics["test_reconstruction_loss"] + metrics["test_kl_loss"],
-                                                          rel=1e-5)
+    assert metrics["test_vae_loss"] == pytest.approx(metrics["test_reconstruction_loss"] + metrics["test_kl_loss"],
+                                                     rel=1e-5)
     assert metrics["test_kl_loss"] >= 0
     assert record["export"]["max_abs_difference"] <= 1e-4
     assert set(record["export"]["endpoint_differences"]) == {"encode", "decode"}
@@ -164,3 +164,36 @@ def test_autoencoder_bad_input(cli_run, tmp_path):
     assert result.exit_code == 2 and "noise must be one of" in result.stderr
     result = cli_run("train", "vae", *QUICK, "--set", "autoencode.decoder_std=0", "--runs", tmp_path / "runs")
     assert result.exit_code == 2 and "decoder_std" in result.stderr
+
+
+def test_vae_summary_and_report_say_what_each_number_is(cli_run, tmp_path):
+    result = cli_run("train", "vae", "--quick", "--runs", tmp_path / "runs")  # the default output
+    assert result.exit_code == 0, result.output + result.stderr
+    folder = only_run(tmp_path / "runs", "vae")
+    metrics = json.loads((folder / "metrics.json").read_text())["metrics"]
+    assert "test_negative_elbo" not in metrics  # the old name sat beside test_elbo with another value
+    # The loss leaves out the Gaussian's constant D/2 log(2 pi std^2): ELBO = -(loss + constant).
+    constant = 0.5 * 64 * np.log(2 * np.pi * 0.15 ** 2)
+    assert metrics["test_elbo"] == pytest.approx(-(metrics["test_vae_loss"] + constant), rel=1e-4, abs=1e-3)
+    summary = result.output[result.output.index("== vae"):]
+    for key in ("test_elbo", "test_vae_loss"):
+        assert f"   {key}: " in summary  # printed with what it is, next to its value
+    assert "log-density" in summary and "uniform distribution" in summary and "constant" in summary
+    text = (folder / "report.md").read_text()
+    assert "| split | loss | accuracy |" not in text  # no empty per-split table
+    kl_rows = [line for line in text.splitlines() if line.startswith("| KL(q(z")]
+    assert kl_rows and all(line.count("|") - line.count("\\|") == 5 for line in kl_rows)  # 4 cells, escaped bar
+    assert "can be positive" in text and "the Gaussian's constant" in text
+    sampled = cli_run("sample", folder, "--n", "64")
+    assert sampled.exit_code == 0, sampled.output + sampled.stderr
+    samples = np.load(folder / "samples" / "samples.npy")
+    outside = samples.min() < -0.02 or samples.max() > 16.02  # the decoder's mean is not bounded to 0-16
+    assert ("note: the samples range from" in sampled.output) == outside
+
+
+def test_sample_notes_only_samples_outside_the_data_range():
+    from dlzoo import sample_command
+
+    assert sample_command.range_note(np.array([0.0, 8.0, 16.0]), 0.0, 16.0) == ""
+    note = sample_command.range_note(np.array([-1.33, 8.0, 17.56]), 0.0, 16.0)
+    assert "-1.33 to 17.6" in note and "np.clip(samples, 0, 16)" in note

@@ -91,6 +91,26 @@ def test_quick_run_writes_projector_files_and_picture(cli_run, tmp_path):
     assert "analogy_accuracy" in json.loads((folder / "metrics.json").read_text())["metrics"]
 
 
+def test_predict_lists_the_vocabulary_and_says_which_words_are_unknown(cli_run, tmp_path):
+    result = cli_run("train", "word2vec", "--quick", "--runs", tmp_path / "runs")  # the default output
+    assert result.exit_code == 0, result.output + result.stderr
+    folder = only_run(tmp_path / "runs", "word2vec")
+    words = (folder / "embeddings" / "metadata.tsv").read_text().split()
+    assert "| split | loss | accuracy |" not in (folder / "report.md").read_text()
+    listed = cli_run("predict", folder)  # no words: the vocabulary
+    assert listed.exit_code == 0, listed.stderr
+    header, *rows = listed.output.splitlines()
+    assert header.startswith(f"{len(words)} words in the vocabulary") and "metadata.tsv" in header
+    assert " ".join(rows).split(", ") == words  # every word, in the file's order
+    asked = cli_run("predict", folder, "king - man + woman", "pariss", "paris - france + italy")
+    assert asked.exit_code == 0, asked.stderr
+    king, typo, analogy = asked.output.splitlines()
+    assert "not in the vocabulary: king (" in king and "man (" in king and "woman (" in king
+    assert "'dlzoo predict RUN' with no words lists them" in king and '"paris - france + italy"' in king
+    assert "pariss (closest: paris" in typo
+    assert "not in the vocabulary" not in analogy and len(analogy.split(": ", 1)[1].split(", ")) == 5
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", "is empty"), (b"  \n\n ", "is empty"), (b"\x00\x01binary\x00", "binary"),
     (b"caf\xe9 au lait\n", "not UTF-8"),

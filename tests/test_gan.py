@@ -99,7 +99,11 @@ def test_sample_refuses_unconditional_class_and_non_generative_runs(cli_run, tmp
     assert record["export"]["signature"] == "serve(noise: float32[None, 32])"
     # The recipe's generator optimizer keeps an average (use_ema): samples and export come from it.
     assert record["generator_weights"] == "moving average"
-    assert "**moving average** of the generator's weights" in (folder / "report.md").read_text()
+    text = (folder / "report.md").read_text()
+    assert "**moving average** of the generator's weights" in text
+    assert "| split | loss | accuracy |" not in text  # a GAN has neither: no empty table
+    serving = text[text.index("## Use it without dlzoo"):]
+    assert "takes noise drawn from N(0, I), 32 numbers" in serving and "dataset's raw values" not in serving
     refused = cli_run("sample", folder, "--class", "2")
     assert refused.exit_code == 2 and "unconditional GAN" in refused.stderr
     sampled = cli_run("sample", folder, "--n", "5")

@@ -100,3 +100,25 @@ def test_report_lists_numbered_files_in_the_order_they_were_written():
     assert sorted(names, key=report.natural_order) == [
         "50-visualize-09-feature-maps.md", "60-evaluation-test-digits.md", "60-evaluation-test-digits-2.md",
         "filters.png", "gradcam.png", "gradcam-2.png", "gradcam-10.png"]
+
+
+@pytest.mark.parametrize("metrics, header", [
+    ({"test_mse": 1.5, "test_elbo": 8.2}, None),  # autoencoders, GANs, word2vec, rnn studies, lr-find: no table
+    ({"train_loss": 0.1, "test_exact_match": 0.9}, "| split | loss |"),  # translators: loss, no accuracy
+    ({"train_loss": 0.1, "test_loss": 0.2, "test_accuracy": 0.9}, "| split | loss | accuracy |"),
+])
+def test_metrics_table_shows_only_the_columns_a_run_has(metrics, header):
+    from dlzoo import report
+
+    text = report.metrics_section({"metrics": metrics})
+    assert "None" not in text
+    split_headers = [line for line in text.splitlines() if line.startswith("| split |")]
+    assert split_headers == ([header] if header else [])
+
+
+def test_markdown_cells_escape_the_bar():
+    from dlzoo import report
+
+    table = report.markdown_table(["term", "value"], [["KL(q(z|x) || N(0, I))", 1.0]])
+    row = table.splitlines()[2]
+    assert row.replace("\\|", "").count("|") == 3  # two cells: the bars inside the text are escaped

@@ -311,6 +311,45 @@ def test_predict_over_long_and_unknown_characters(translator):
     assert len([line for line in result.output.splitlines() if not line.startswith("warning")]) == 2
 
 
+def test_predict_shows_each_input_and_flags_inputs_unlike_the_training_data(translator):
+    result = invoke("predict", translator, "12+3", "hello world", "1" * 12 + "+1")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3  # one line per input, nothing else on stdout
+    assert [line.split(" -> ")[0] for line in lines] == ["12+3", "hello world", "1" * 12 + "+1"]
+    assert "never seen in training" in lines[1] and "'d'" in lines[1]  # letters: no sum has them
+    assert "longer than any training input" in lines[2] and "the rest is cut" in lines[2]
+    # A plausible input is flagged only for what its output is (a quick model may answer anything).
+    output = lines[0].split(" -> ", 1)[1].split("   (")[0]
+    assert ("unlike the training data" in lines[0]) == bool(
+        not output.isdigit() or int(output) > 1998 or len(output) >= 6)
+
+
+def test_outputs_the_data_could_not_hold_are_flagged():
+    from types import SimpleNamespace
+
+    from dlzoo import data
+    from dlzoo.tasks.seq2seq import unlike_training
+
+    dates = data.load("dates", seed=0)  # lazy: no pair is generated
+    model = SimpleNamespace(source_vocabulary=sorted(set("0123456789+ abcdefghijklmnopqrstuvwxyz,.")),
+                            max_source_length=30, max_target_length=12)
+    assert unlike_training("22 avril 2019", "2019-04-22", model, dates) == []
+    (reason,) = unlike_training("hello world", "1044-07-09", model, dates)
+    assert "outside the data's 1900-2099" in reason
+    assert "not a valid" in unlike_training("hello", "2019-13-45", model, dates)[0]
+    addition = data.load("addition:3", seed=0)
+    assert unlike_training("999+999", "1998", model, addition) == []
+    assert "at most 1998" in unlike_training("999+999", "2998", model, addition)[0]
+    assert "not a whole number" in unlike_training("999+999", "19-8", model, addition)[0]
+
+
+def test_the_saved_model_section_says_long_inputs_are_cut_silently(translator):
+    text = (translator / "report.md").read_text()
+    serving = text[text.index("## Use it without dlzoo"):]
+    assert "takes strings" in serving and "cuts longer strings silently" in serving
+
+
 def test_predict_beam_on_a_run_that_is_not_a_translator(tmp_path):
     runs_root = tmp_path / "runs"
     assert invoke("train", "linear-neuron", "--quick", "--set", "train.verbose=0", "--runs", runs_root).exit_code == 0

@@ -32,6 +32,13 @@ def test_gpt_reports_perplexity_samples_and_export(gpt_run):
     assert "Sample at temperature 0.5" in (gpt_run / "report.md").read_text()
 
 
+def test_sample_on_a_text_generator_points_at_predict_prompt(cli_run, gpt_run):
+    result = cli_run("sample", gpt_run)
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "text generator" in result.stderr and f"dlzoo predict {gpt_run} --prompt" in result.stderr
+    assert "windows of character ids" in (gpt_run / "report.md").read_text()  # what its SavedModel takes
+
+
 def test_predict_generates_from_a_prompt(cli_run, gpt_run):
     result = cli_run("predict", gpt_run, "--prompt", "the dog", "--length", "15")
     assert result.exit_code == 0, result.stderr

@@ -100,6 +100,8 @@ class TextPairs:
     ``sizes()`` the split sizes; ``input_statistics()`` is trivial (strings are not standardized).
     The pairs are made lazily (``generate()`` returns ``{split: (sources, targets)}``), so that
     ``dlzoo predict`` on a trained translator does not wait for the data to be regenerated.
+    ``implausible(target)``, when the generator knows its outputs, says why a translation could
+    not be one of them ("" when it could): ``dlzoo predict`` flags such outputs.
     """
 
     name: str
@@ -111,6 +113,7 @@ class TextPairs:
     class_names: list = dataclasses.field(default_factory=list)
     input_shape: tuple = ()
     input_dtype: str = "string"
+    implausible: object = None
     _pairs: dict = None
 
     @property
@@ -209,7 +212,19 @@ def load_dates(argument, seed, options):
         return {split: make_date_pairs(size, part, seed + offset)
                 for offset, (split, size, part) in enumerate(zip(("train", "val", "test"), sizes, parts))}
 
-    return TextPairs("dates", generate, description="dates in 5 locales and 3 formats -> ISO 8601")
+    return TextPairs("dates", generate, description="dates in 5 locales and 3 formats -> ISO 8601",
+                     implausible=implausible_date)
+
+
+def implausible_date(text):
+    """Why ``text`` is no output of the ``dates`` data: not an ISO date, or outside 1900-2099 ("" if it is one)."""
+    try:
+        date = datetime.date.fromisoformat(text)
+    except ValueError:
+        return "not a valid YYYY-MM-DD date"
+    if not FIRST_DATE <= date <= LAST_DATE:
+        return f"a date outside the data's {FIRST_DATE.year}-{LAST_DATE.year}"
+    return ""
 
 
 def parse_languages(argument):
@@ -314,4 +329,15 @@ def load_addition(argument, seed, options):
         return {split: make_addition_pairs([(int(code) // largest, int(code) % largest) for code in part])
                 for split, part in zip(("train", "val", "test"), parts)}
 
-    return TextPairs(f"addition:{digits}", generate, description=f"sums of up to {digits}-digit numbers")
+    return TextPairs(f"addition:{digits}", generate, description=f"sums of up to {digits}-digit numbers",
+                     implausible=lambda text: implausible_sum(text, digits))
+
+
+def implausible_sum(text, digits):
+    """Why ``text`` is no sum of two numbers of up to ``digits`` digits ("" when it could be one)."""
+    largest = 2 * (10 ** digits - 1)
+    if not text.isdigit():
+        return "not a whole number"
+    if int(text) > largest:
+        return f"larger than any sum in the data (at most {largest})"
+    return ""

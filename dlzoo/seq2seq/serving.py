@@ -7,6 +7,11 @@ of dlzoo), ``source_vocabulary``, ``target_vocabulary``, ``max_source_length`` a
 the attention pictures run the same decoding (:func:`decoded_function`, which also returns the
 ids and attention), traced once per model (:func:`compiled_translate`), so all of them agree by
 construction.
+
+The SavedModel checks nothing, by design (it is a graph of string ops): it reads the first
+``max_source_length`` characters of each input and cuts the rest *silently*, maps characters
+never seen in training to the unknown id, and writes at most ``max_target_length`` characters.
+:func:`limits_note` says so in the report; ``dlzoo predict`` flags such inputs.
 """
 
 import tensorflow as tf
@@ -26,13 +31,22 @@ def translate_ids(model, source_ids, beam_width=1, length_penalty=0.0):
 
 
 def translate_function(model, beam_width=1, length_penalty=0.0):
-    """``translate(texts (batch,) tf.string) -> {"translation": tf.string (batch,)}``."""
+    """``translate(texts (batch,) tf.string) -> {"translation": tf.string (batch,)}``; each text is cut to
+    ``model.max_source_length`` characters without a warning (see the module docstring)."""
     decoded = decoded_function(model, beam_width, length_penalty)
 
     def translate(texts):
         return {"translation": decoded(texts)["translation"]}
 
     return translate
+
+
+def limits_note(model):
+    """What the exported ``serve`` does with inputs unlike the training data (for the report)."""
+    return (f"`serve` reads at most {model.max_source_length} characters of each input (the longest training input) "
+            "and **cuts longer strings silently**; characters never seen in training become the unknown id, and a "
+            f"translation has at most {model.max_target_length} characters. It answers every input, nonsense "
+            "included: `dlzoo predict` flags inputs unlike the training data, the SavedModel does not.")
 
 
 def serving_endpoints(model, beam_width=1):

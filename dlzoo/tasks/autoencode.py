@@ -14,7 +14,11 @@ One task, four lessons, chosen by ``[model] name`` (builders in :mod:`dlzoo.mode
   of the noisy input, the denoised output and two classical baselines (a 3x3 median filter and
   a projection on the clean data's leading principal components).
 * ``vae``: a variational autoencoder (:class:`dlzoo.generative.VariationalAutoencoder`): the
-  history holds ``reconstruction_loss`` and ``kl_loss`` separately; the test ELBO is reported.
+  history holds ``reconstruction_loss`` and ``kl_loss`` separately. The run reports
+  ``test_elbo`` (the ELBO in nats, a bound on the log-density of the inputs scaled to [0, 1]:
+  it can be positive, and 0 is the log-density of a uniform distribution on [0, 1]^D) and
+  ``test_vae_loss`` (the training loss, reconstruction + KL: the negative ELBO without the
+  Gaussian's constant, which does not depend on the weights).
 
 Labels are never used for training: they only colour the pictures of the latent space.
 ``model.keras`` is the inference autoencoder; the SavedModel has three endpoints taking raw
@@ -249,7 +253,7 @@ class AutoencodeTask(Task):
         denoising table (with noise), as :meth:`run` adds them."""
         names = {f"{split}_{key}" for split in ("train", "val", "test") for key in ("mse", "psnr", "ssim")}
         if is_vae(config):
-            names |= {"test_reconstruction_loss", "test_kl_loss", "test_negative_elbo", "test_elbo"}
+            names |= {"test_reconstruction_loss", "test_kl_loss", "test_vae_loss", "test_elbo"}
         if config["model"]["name"] == "linear":
             names |= {"principal_angle_max_degrees", "mse_ratio_to_pca", "pca_test_mse"}
             for k in settings_of(config)["pca_latent_sizes"]:
@@ -337,8 +341,10 @@ class AutoencodeTask(Task):
         for split in ("train", "val", "test"):
             metrics.update({f"{split}_{key}": value for key, value in self.evaluate(prepared.autoencoder, splits, split).items()
                             if isinstance(value, float)})
+        notes = {}
         if is_vae(config):
             metrics.update(self.vae_metrics(prepared))
+            notes = vae_metric_notes(prepared.trainer, prepared.splits.input_shape)
         sections = []
         if config["model"]["name"] == "linear":
             metrics_pca, section = self.compare_with_pca(prepared, folder, epochs)
@@ -351,7 +357,7 @@ class AutoencodeTask(Task):
             sections.append(("10-denoising", section))
         sections.append(("20-pictures", self.draw(prepared, folder)))
         if is_vae(config):
-            sections.append(("15-vae", vae_section(metrics)))
+            sections.append(("15-vae", vae_section(metrics, notes)))
 
         runs.atomic_write_json(folder / "evaluation.json", self.evaluate(prepared.autoencoder, splits, "test"))
         export.save_keras_model(prepared.autoencoder, folder / "model.keras")
@@ -364,7 +370,7 @@ class AutoencodeTask(Task):
         for key, markdown in sections:
             report.write_section(folder, key, markdown)
         trained = splits.sizes()["train"] * len(history.get("loss", []))
-        return {"metrics": metrics, "parameters": int(prepared.autoencoder.count_params()),
+        return {"metrics": metrics, "metric_notes": notes, "parameters": int(prepared.autoencoder.count_params()),
                 "epochs_run": len(history.get("loss", [])), "export": exported,
                 "train_seconds": train_seconds, "samples_per_second": trained / max(train_seconds, 1e-9),
                 "data": {"dataset": splits.name, "input_shape": list(splits.input_shape), "sizes": splits.sizes(),
@@ -387,14 +393,14 @@ class AutoencodeTask(Task):
                 f"SSIM {result['ssim']:.3f} on {result['examples']} examples")
 
     def vae_metrics(self, prepared):
-        """The test ELBO and its two terms (per example, nats, inputs scaled to [0, 1])."""
+        """The test ELBO, the training loss and its two terms (per example, nats, inputs scaled to [0, 1])."""
         x_test, _ = prepared.splits.arrays("test")
         trainer = prepared.trainer
         losses = [[float(value) for value in trainer.losses_of(x_test, training=False)] for _ in range(5)]
         loss, reconstruction, kl = np.mean(losses, axis=0)
         constant = trainer.log_likelihood_constant(int(np.prod(prepared.splits.input_shape)))
         return {"test_reconstruction_loss": float(reconstruction), "test_kl_loss": float(kl),
-                "test_negative_elbo": float(loss), "test_elbo": float(-(loss + constant))}
+                "test_vae_loss": float(loss), "test_elbo": float(-(loss + constant))}
 
     def compare_with_pca(self, prepared, folder, epochs):
         """PCA oracle at the recipe's k (and, in full runs, at ``pca_latent_sizes``); metrics and report section."""
@@ -598,16 +604,33 @@ def prior_samples(decoder, count, seed=0):
     return predict(decoder, codes)
 
 
-def vae_section(metrics):
-    """Report: the test ELBO and its two terms."""
+def vae_metric_notes(trainer, input_shape):
+    """What each VAE number means (printed next to them in the summary and the report)."""
+    size = int(np.prod(input_shape))
+    constant = trainer.log_likelihood_constant(size)
+    return {
+        "test_elbo": (f"ELBO per test example in nats, higher is better: a lower bound on log p(x), a log-density "
+                      f"of the {size} inputs scaled to [0, 1], so it can be positive; 0 is the log-density of a "
+                      f"uniform distribution on [0, 1]^{size}"),
+        "test_vae_loss": (f"the training loss on the test split, lower is better: reconstruction + KL = -ELBO - C, "
+                          f"C = D/2 log(2 pi std^2) = {constant:.4g} here (the Gaussian's constant, the same for every "
+                          "model, left out of the loss)"),
+        "test_reconstruction_loss": "sum of squared errors / (2 std^2) per example, inputs scaled to [0, 1]",
+        "test_kl_loss": "KL(q(z|x) || N(0, I)) per example, in nats",
+    }
+
+
+def vae_section(metrics, notes):
+    """Report: the test ELBO, the training loss and its two terms, each with what it is."""
+    rows = [[name, key, metrics[key], notes[key]] for name, key in (
+        ("reconstruction", "test_reconstruction_loss"), ("KL(q(z|x) || N(0, I))", "test_kl_loss"),
+        ("training loss (reconstruction + KL)", "test_vae_loss"), ("**ELBO**", "test_elbo"))]
     return ("## Variational autoencoder: test ELBO\n\n"
             "Per test example, in nats, inputs divided by their range (Gaussian decoder with fixed standard deviation "
-            "`autoencode.decoder_std`):\n\n"
-            + report.markdown_table(["term", "value"], [
-                ["reconstruction (sum of squared errors / 2 std^2)", metrics["test_reconstruction_loss"]],
-                ["KL(q(z|x) || N(0, I))", metrics["test_kl_loss"]],
-                ["negative ELBO without the constant", metrics["test_negative_elbo"]],
-                ["ELBO (with the Gaussian's constant)", metrics["test_elbo"]]]) + "\n")
+            "`autoencode.decoder_std`). The training loss and the ELBO differ by a constant that no weight changes: "
+            "the loss leaves it out, the ELBO keeps it, so that the ELBO is a true bound on the log-density of the "
+            "data (a density, not a probability: it can exceed 1, and the ELBO can be positive).\n\n"
+            + report.markdown_table(["term", "metric", "value", "what it is"], rows) + "\n")
 
 
 # Pictures (arrays in, PNG out) ------------------------------------------------------------------

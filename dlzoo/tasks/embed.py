@@ -427,6 +427,7 @@ class EmbedTask(Task):
                                                  self.serving_endpoints(prepared.model, vocabulary),
                                                  np.array(vocabulary[2:66] + ["no-such-word"], dtype=object))
             exported["example"] = self.serving_example(prepared.bundle)
+            exported["takes"] = "words (strings, lower-cased inside; an unknown word gets known = False)"
         plots.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
         self.draw_and_report(folder, vectors, vocabulary, prepared.bundle, settings, metrics)
         examples = prepared.sampler.steps * prepared.sampler.batch_size * len(history["loss"])
@@ -502,21 +503,24 @@ class EmbedTask(Task):
                 "print(outputs[\"vectors\"].shape, outputs[\"known\"].numpy())  # (2, dim) [ True  True]\n```\n")
 
     def read_inputs(self, values, file):
-        """Words (nearest neighbours) or analogies ``"paris - france + italy"``."""
+        """Words (nearest neighbours) or analogies ``"paris - france + italy"``; none: list the vocabulary."""
         if file:
             import pathlib
 
             values = [line.strip() for line in pathlib.Path(file).read_text(encoding="utf-8").splitlines()
                       if line.strip()]
-        if not values:
-            raise UsageError("give words to look up, e.g. dlzoo predict word2vec paris \"paris - france + italy\"")
-        return list(values)
+            if not values:
+                raise UsageError(f"--file {file} has no word to look up")
+        return list(values)  # [] asks for the vocabulary (see predict)
 
     def predict(self, model, bundle, inputs):
-        """The 5 nearest words of each word, or of ``b - a + c`` for ``"b - a + c"``."""
+        """The 5 nearest words of each word, or of ``b - a + c`` for ``"b - a + c"``; the vocabulary
+        when no input is given (``dlzoo predict word2vec``)."""
         import re
 
         vocabulary = vocabulary_of(model)
+        if not inputs:
+            return vocabulary_lines(vocabulary)
         index_of = {word: index for index, word in enumerate(vocabulary)}
         vectors = unit_rows(word_vectors(model))
         lines = []
@@ -524,12 +528,39 @@ class EmbedTask(Task):
             terms = re.findall(r"([+-]?)\s*([^\s+-]+)", text.lower())
             missing = [word for _, word in terms if word not in index_of]
             if missing:
-                lines.append(f"{text}: not in the vocabulary: {', '.join(missing)}")
+                lines.append(unknown_words_line(text, missing, vocabulary, bundle))
                 continue
             query = sum((-1 if sign == "-" else 1) * vectors[index_of[word]] for sign, word in terms)
             found = nearest(vectors, vocabulary, query, 5, [index_of[word] for _, word in terms])
             lines.append(f"{text}: " + ", ".join(f"{word} {similarity:.3f}" for word, similarity in found))
         return lines
+
+
+def vocabulary_lines(vocabulary, width=100):
+    """``dlzoo predict`` without words: how many words there are, then all of them, most frequent first."""
+    import textwrap
+
+    words = vocabulary[2:]  # padding and [UNK] are not words
+    return ([f"{len(words)} words in the vocabulary, most frequent first (one per line in the run's "
+             "embeddings/metadata.tsv):"] + textwrap.wrap(", ".join(words), width))
+
+
+def unknown_words_line(text, missing, vocabulary, bundle=None):
+    """Which words of ``text`` are unknown, the closest known words to each, and how to see them all."""
+    import difflib
+
+    words = vocabulary[2:]
+    hints = []
+    for word in dict.fromkeys(missing):
+        close = difflib.get_close_matches(word, words, n=3, cutoff=0.6)
+        hints.append(f"{word} (closest: {', '.join(close)})" if close else f"{word} (no close word)")
+    line = (f"{text}: not in the vocabulary: {'; '.join(hints)}. This run knows {len(words)} words of its own "
+            "corpus: 'dlzoo predict RUN' with no words lists them")
+    analogies = getattr(bundle, "analogies", None)
+    if analogies:  # the grammar corpus: an analogy its words can answer
+        a, b, c, _ = analogies[0]
+        line += f"; an analogy this corpus answers: \"{b} - {a} + {c}\""
+    return line
 
 
 def vocabulary_of(model):

@@ -348,6 +348,10 @@ class GenerateTask(Task):
         exported = export.export_saved_model(generator, destination, self.serving_endpoints(generator, splits),
                                              sample_inputs)
         exported["example"] = self.serving_example(splits, latent_size(generator), conditional)
+        # The report's "Use it without dlzoo" says what the endpoint takes: noise, not data.
+        exported["takes"] = (f"noise drawn from N(0, I), {latent_size(generator)} numbers per sample"
+                             + (", and class labels" if conditional else "")
+                             + ", and returns samples in the dataset's raw range")
         return exported
 
     def serving_example(self, splits, latent_dim=32, conditional=False):

@@ -234,6 +234,7 @@ class LanguageModelTask(Task):
             exported = export.export_saved_model(prepared.model, folder / "saved_model",
                                                  self.serving_endpoints(prepared.model, None), sample)
             exported["example"] = self.serving_example(prepared.bundle)
+            exported["takes"] = "windows of character ids (not text)"
         plots.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
         sample_length = min(settings["sample_length"], QUICK_SAMPLE_LENGTH) if prepared.quick else \
             settings["sample_length"]

@@ -14,8 +14,12 @@ Steps of one run:
    batch of strings (vocabulary and decoding loop inside the graph), verified string for string;
 5. draw attention heatmaps of test inputs (a wrong one first, if any) and a table of examples.
 
-``dlzoo predict RUN "lundi 22 avril 2019"`` prints ``2019-04-22`` (``--beam N``, ``--file``,
-``--attention``); ``dlzoo visualize RUN --method attention`` draws the heatmaps.
+``dlzoo predict RUN "lundi 22 avril 2019"`` prints ``lundi 22 avril 2019 -> 2019-04-22``
+(``--beam N``, ``--file``, ``--attention``), one line per input; an input unlike the training
+data (characters never seen in training, longer than the longest training input, or an output
+that the data could not hold, e.g. a date outside 1900-2099) gets the line's end
+``(unlike the training data: ...)``: a translator answers every input, sense or nonsense.
+``dlzoo visualize RUN --method attention`` draws the heatmaps.
 ``[model] name = "transformer"`` switches the RNN for a transformer encoder-decoder
 (:mod:`dlzoo.seq2seq.transformer_translation`); everything else is shared.
 Reusable functions for other translators: :func:`text_arrays`,
@@ -175,6 +179,25 @@ def check_text_inputs(texts, max_length, echo=None):
     return checked
 
 
+def unlike_training(text, translation, model, bundle=None):
+    """Why ``text`` and its ``translation`` are unlike the training data ([] when nothing is)."""
+    reasons = []
+    unknown = sorted(set(text) - set(model.source_vocabulary))
+    if unknown:
+        shown = " ".join(repr(character) for character in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
+        reasons.append(f"{len(unknown)} character(s) never seen in training ({shown}), read as unknown")
+    if len(text) > model.max_source_length:
+        reasons.append(f"{len(text)} characters, longer than any training input: the model reads the first "
+                       f"{model.max_source_length}, the rest is cut")
+    if len(translation) >= model.max_target_length:
+        reasons.append(f"the output stopped at the decoder's limit of {model.max_target_length} characters")
+    implausible = getattr(bundle, "implausible", None)
+    reason = implausible(translation) if implausible else ""
+    if reason:
+        reasons.append(f"the output is {reason}")
+    return reasons
+
+
 def draw_attention(pairs, path, title=""):
     """Heatmaps of attention weights: ``pairs`` = ``[(source, translation, weights (T, S), target)]``."""
     pyplot = plots._pyplot()
@@ -303,6 +326,7 @@ class Seq2SeqTask(Task):
     def run(self, prepared, folder):
         """Train with teacher forcing, then evaluate, save, export and draw."""
         from dlzoo import export
+        from dlzoo.seq2seq import serving
 
         config, model, bundle = prepared.config, prepared.model, prepared.bundle
         epochs = config["train"]["quick_epochs"] if prepared.quick else config["train"]["epochs"]
@@ -325,6 +349,8 @@ class Seq2SeqTask(Task):
             exported = export.export_saved_model(model, folder / "saved_model", self.serving_endpoints(model, bundle),
                                                  sample)
             exported["example"] = self.serving_example(bundle)
+            exported["takes"] = "strings and returns strings"
+            exported["notes"] = [serving.limits_note(model)]
         plots.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
         self.draw(model, bundle, folder, results["test"])
         report.write_section(folder, "25-side-by-side", side_by_side.section(folder, config, side_by_side.row_of(
@@ -447,12 +473,18 @@ class Seq2SeqTask(Task):
             check_beam_width(options["beam"])
 
     def predict(self, model, bundle, inputs, beam=None, attention=False, folder=None):
-        """One translation per input; ``attention=True`` also writes each input's heatmap."""
+        """``input -> translation`` per input, flagged when unlike the training data (:func:`unlike_training`);
+        ``attention=True`` also writes each input's heatmap."""
         from dlzoo.seq2seq import serving
 
-        texts = check_text_inputs(inputs, model.max_source_length)
+        texts = check_text_inputs(inputs, model.max_source_length, echo=lambda message: None)  # flagged below
         beam = check_beam_width(beam) if beam is not None else 1
-        lines = serving.translate_texts(model, texts, beam_width=beam)
+        translations = serving.translate_texts(model, texts, beam_width=beam)
+        lines = []
+        for text, translation in zip(inputs, translations):
+            reasons = unlike_training(text, translation, model, bundle)
+            lines.append(f"{text} -> {translation}" + (f"   (unlike the training data: {'; '.join(reasons)})"
+                                                        if reasons else ""))
         if attention:
             if model.attention == "none":
                 raise UsageError("--attention: this translator has no attention (model.attention = \"none\")")
