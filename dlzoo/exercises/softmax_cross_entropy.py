@@ -7,7 +7,7 @@ the batch of ``-log softmax(logits)[label]`` and its gradient with respect to th
 cases, ordinary logits first:
 
 * ``ordinary logits``: any correct formula passes;
-* ``large logits`` (about +-1000): exp(1000) overflows to inf, so a softmax that does not first
+* ``large logits`` (about 1000): exp(1000) overflows to inf, so a softmax that does not first
   subtract each row's maximum gives inf / inf = NaN;
 * ``a confident wrong answer``: the true class is 800 below the best one; its probability
   exp(-800) is 0 even in float64, so -log(softmax) is inf where log-sum-exp gives 800.
@@ -26,7 +26,7 @@ def _cases():
     generator = np.random.default_rng(3)
     labels = np.array([0, 2, 1, 4, 3, 2])
     ordinary = generator.normal(0.0, 2.0, size=(6, 5))
-    large = generator.normal(0.0, 500.0, size=(6, 5))
+    large = generator.normal(0.0, 3.0, size=(6, 5)) + 1000.0  # exp(1000) is inf even in float64
     confident = generator.normal(0.0, 1.0, size=(6, 5))
     confident[np.arange(6), labels] -= 800.0  # the true class far below the others
     return [("ordinary logits", ordinary, labels), ("large logits", large, labels),
@@ -169,7 +169,7 @@ Check it with:
     dlzoo exercise check softmax-cross-entropy THIS_FILE.py
 
 The checker compares it with Keras's sparse_categorical_crossentropy(from_logits=True) and
-tf.GradientTape's gradient, on ordinary logits, on large logits (about +-1000) and on a
+tf.GradientTape's gradient, on ordinary logits, on large logits (about 1000) and on a
 confident wrong answer (the true class 800 below the best): the last two need a numerically
 stable formula.
 """
