@@ -508,7 +508,8 @@ def exercise_list():
 
 @exercise.command("start")
 @click.argument("name")
-@click.option("--to", "destination", required=True, type=click.Path(dir_okay=False), help="The new .py file to write (never overwritten).")
+@click.option("--to", "destination", required=True, type=click.Path(dir_okay=False),
+              help="The new .py file to write (never overwritten).")
 def exercise_start(name, destination):
     """Write the skeleton of exercise NAME (interface, docstring, TODOs) to a new file."""
     from dlzoo import exercises

@@ -12,7 +12,6 @@ import importlib.util
 import pathlib
 import re
 import sys
-import traceback
 
 from dlzoo.errors import UsageError
 from dlzoo.exercises import base
