@@ -339,6 +339,25 @@ def test_an_unknown_mistake_gets_a_hint_from_the_pattern():
     assert "0.5 times Keras's" in verdict.hint
 
 
+def test_a_difference_that_fades_after_the_first_steps_points_at_the_bias_correction():
+    # t counted from 2 is not one of the known mistakes: the hint comes from the pattern.
+    verdict = exercises.check_object("adam", adam_variant(first_step=2))
+    assert not verdict.passed and verdict.summary.startswith("step 1, ")
+    assert "differ most in the first steps and the difference fades" in verdict.hint
+    assert "bias correction" in verdict.hint
+
+
+def test_code_that_only_works_eagerly_fails_with_a_tf_function_hint():
+    class PythonFloatSGD(optimizers.SGD):
+        def update_step(self, gradient, variable, learning_rate):
+            if float(self.iterations) >= 0:  # a Python value of a tensor: not inside tf.function
+                self.assign_sub(variable, learning_rate * gradient)
+
+    verdict = exercises.check_object("sgd", PythonFloatSGD)
+    assert not verdict.passed and verdict.summary.startswith("at step 1: ")
+    assert "tf.function" in verdict.hint
+
+
 def test_an_exception_in_the_students_code_is_a_failure_naming_the_place():
     def broken_conv2d(inputs, kernel, bias, strides=(1, 1), padding="valid"):
         return inputs @ kernel  # shapes do not fit
@@ -393,7 +412,7 @@ def test_check_passes_with_exit_0_and_fails_with_exit_1(cli_run, tmp_path):
     ("def conv2d(inputs, kernel, bias\n    return inputs\n", "", "my_file.py, line 1: SyntaxError"),
     ("import numpy\nvalue = undefined_name\n", "", "my_file.py, line 2: NameError"),
     ("def something():\n    pass\n", ":conv2d", "has no 'conv2d' (it defines: something)"),
-    ("conv2d = 3\n", "", "'conv2d' is a int, not a function"),
+    ("conv2d = 3\n", "", "'conv2d' is of type int, not a function"),
 ])
 def test_an_unusable_file_is_one_line_and_exit_2(cli_run, tmp_path, content, target_suffix, message):
     path = tmp_path / "my_file.py"
@@ -435,6 +454,9 @@ def test_start_writes_a_skeleton_and_never_overwrites(cli_run, tmp_path):
     skeleton = (tmp_path / "my_adam.py").read_text()
     assert "class MyAdam(keras.optimizers.Optimizer)" in skeleton and "TODO" in skeleton
     assert "beta_1" in skeleton and "sqrt(v_hat) + epsilon" in skeleton
+    unchanged = cli_run("exercise", "check", "adam", "my_adam.py")
+    assert unchanged.exit_code == 1
+    assert unchanged.output.startswith("FAILED: not implemented yet: MyAdam.build (my_adam.py, line ")
     (tmp_path / "my_adam.py").write_text("# my work\n")
     again = cli_run("exercise", "start", "adam", "--to", "my_adam.py")
     assert again.exit_code == 2 and "already exists" in again.output

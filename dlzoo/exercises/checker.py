@@ -116,7 +116,10 @@ def failure_from_exception(error, record, path):
     if isinstance(error, NotImplementedError):
         return base.Verdict(False, f"not implemented yet: {where}",
                             hint="replace the TODO and the 'raise NotImplementedError' there with your code")
-    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    # Inside tf.function TensorFlow wraps the message: "in user code:", frames, then the error.
+    message = (lines[-1] if lines[0] == "in user code:" else lines[0]) if lines else ""
+    message = message.removeprefix(f"{type(error).__name__}: ")
     summary = f"{place}{where} raised {type(error).__name__}" + (f": {message}" if message else "")
     return base.Verdict(False, summary[:400], hint=_exception_hint(error))
 

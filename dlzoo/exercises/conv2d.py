@@ -116,7 +116,7 @@ class Conv2DExercise(base.Exercise):
 
     def kind_problem(self, candidate):
         if isinstance(candidate, type) or not callable(candidate):
-            return f"is a {type(candidate).__name__}, not a function"
+            return f"is of type {type(candidate).__name__}, not a function"
         return None
 
     def expected(self):

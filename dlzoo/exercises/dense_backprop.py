@@ -149,7 +149,7 @@ class DenseBackpropExercise(base.Exercise):
     def kind_problem(self, candidate):
         """None for a class with forward and backward methods."""
         if not isinstance(candidate, type):
-            return f"is a {type(candidate).__name__}, not a class"
+            return f"is of type {type(candidate).__name__}, not a class"
         missing = [method for method in ("forward", "backward") if not callable(getattr(candidate, method, None))]
         if missing:
             return f"has no method {' or '.join(missing)}"

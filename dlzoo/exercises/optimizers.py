@@ -132,7 +132,7 @@ class OptimizerExercise(base.Exercise):
         if isinstance(candidate, keras.optimizers.Optimizer):
             return "is an optimizer instance, not its class (give the class: the checker creates it)"
         if not isinstance(candidate, type):
-            return f"is a {type(candidate).__name__}, not a class"
+            return f"is of type {type(candidate).__name__}, not a class"
         if not issubclass(candidate, keras.optimizers.Optimizer):
             return "is a class that does not derive from keras.optimizers.Optimizer"
         return None
@@ -193,6 +193,9 @@ class OptimizerExercise(base.Exercise):
         ratios = ratios[np.abs(expected_change) > 0.1 * scale]
         ratio = float(np.median(ratios))
         constant = np.allclose(ratios, ratio, rtol=0.01)
+        if _fades(expected, got):
+            return ("your steps differ most in the first steps and the difference fades: a correction of the "
+                    "early steps is missing or wrong (Adam's bias correction 1 - beta ** t, with t from 1)")
         if constant and abs(ratio + 1) < 0.01:
             return "your steps go the wrong way (the sign is flipped): a weight moves against its gradient"
         if constant:
@@ -216,6 +219,30 @@ def _changes(expected, got, step, variable):
               else expected_values[(f"step {step - 1}", variable)])
     return (expected_values[(f"step {step}", variable)] - before,
             got_values[(f"step {step}", variable)] - before)
+
+
+def _fades(expected, got):
+    """True if the student's steps are too long or too short at first and then become as long as
+    Keras's: the size of step 1 is off by more than 5 % and that of the last 10 steps by at most a
+    fifth as much (the signature of a wrong bias correction; a wrong constant factor stays)."""
+    expected_values, got_values = expected.lookup(), got.lookup()
+    previous = {name: value.astype(np.float64) for name, value in initial_weights().items()}
+    previous_got = dict(previous)
+    ratios = []
+    for step in range(1, STEPS + 1):
+        expected_length = got_length = 0.0
+        for name in WEIGHT_NAMES[:4]:
+            key = (f"step {step}", name)
+            if key not in got_values:
+                return False
+            expected_length += float(np.sum((expected_values[key] - previous[name]) ** 2))
+            got_length += float(np.sum((got_values[key] - previous_got[name]) ** 2))
+            previous[name], previous_got[name] = expected_values[key], got_values[key]
+        ratios.append(np.sqrt(got_length / max(expected_length, np.finfo(np.float64).tiny)))
+    deviations = np.abs(np.array(ratios) - 1.0)
+    if not np.all(np.isfinite(deviations)):
+        return False
+    return bool(deviations[0] > 0.05 and deviations[-10:].max() <= 0.2 * deviations[0])
 
 
 @functools.lru_cache(maxsize=None)

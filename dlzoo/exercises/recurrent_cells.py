@@ -108,7 +108,7 @@ class RecurrentCellExercise(base.Exercise):
         import keras
 
         if not isinstance(candidate, type):
-            return f"is a {type(candidate).__name__}, not a class"
+            return f"is of type {type(candidate).__name__}, not a class"
         if not issubclass(candidate, keras.layers.Layer):
             return "is a class that does not derive from keras.layers.Layer"
         return None

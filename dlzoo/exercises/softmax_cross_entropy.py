@@ -103,7 +103,7 @@ class SoftmaxCrossEntropyExercise(base.Exercise):
     def kind_problem(self, candidate):
         """None for a plain function."""
         if isinstance(candidate, type) or not callable(candidate):
-            return f"is a {type(candidate).__name__}, not a function"
+            return f"is of type {type(candidate).__name__}, not a function"
         return None
 
     def expected(self):
