@@ -79,7 +79,7 @@ def start(name, destination):
         raise UsageError(f"{path.parent}: no such folder")
     try:
         with open(path, "x", encoding="utf-8") as handle:  # "x": fails rather than overwrite
-            handle.write(exercise.skeleton())
+            handle.write(exercise.skeleton().replace("THIS_FILE.py", path.name))
     except FileExistsError:
         raise UsageError(f"{path} already exists; choose another --to (nothing was written)") from None
     return path

@@ -102,8 +102,7 @@ class AttentionExercise(base.Exercise):
     order = 60
     topic = "transformers"
     object_name = "scaled_dot_product_attention"
-    task = ("def scaled_dot_product_attention(query, key, value, mask=None) -> (output, weights), "
-            "softmax(Q K^T / sqrt(d)) V")
+    task = "def scaled_dot_product_attention(query, key, value, mask=None) -> (output, weights)"
     kind = "a function scaled_dot_product_attention(query, key, value, mask=None) returning (output, weights)"
     tolerance = 1e-4
 

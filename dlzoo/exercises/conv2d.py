@@ -110,7 +110,7 @@ class Conv2DExercise(base.Exercise):
     order = 40
     topic = "cnn"
     object_name = "conv2d"
-    task = "def conv2d(inputs, kernel, bias, strides, padding): Conv2D's forward pass in NumPy (channels last)"
+    task = "def conv2d(inputs, kernel, bias, strides, padding): Conv2D's forward pass in NumPy"
     kind = "a function conv2d(inputs, kernel, bias, strides=(1, 1), padding='valid')"
     tolerance = 1e-4
 

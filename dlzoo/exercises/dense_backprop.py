@@ -142,7 +142,7 @@ class DenseBackpropExercise(base.Exercise):
     order = 20
     topic = "backprop"
     object_name = "DenseLayer"
-    task = "class DenseLayer: forward(x) = activation(x @ kernel + bias) and backward(dL/dy) in NumPy"
+    task = "class DenseLayer: forward(inputs) and backward(output_gradient) in NumPy"
     kind = "a class DenseLayer(kernel, bias, activation) with forward(inputs) and backward(output_gradient)"
     tolerance = 1e-6
 

@@ -270,7 +270,7 @@ class SGDExercise(OptimizerExercise):
     name = "sgd"
     order = 10
     object_name = "MySGD"
-    task = "class MySGD(keras.optimizers.Optimizer): w <- w - learning_rate * g"
+    task = "class MySGD(keras.optimizers.Optimizer): w <- w - lr * g"
     keras_class = "SGD"
     keras_options = {"momentum": 0.0}
     options = {"learning_rate": 0.1}
@@ -306,7 +306,7 @@ class MomentumExercise(OptimizerExercise):
     name = "momentum"
     order = 11
     object_name = "MyMomentum"
-    task = "class MyMomentum(keras.optimizers.Optimizer): v <- momentum * v - learning_rate * g; w <- w + v"
+    task = "class MyMomentum(keras.optimizers.Optimizer): v <- momentum * v - lr * g; w <- w + v"
     keras_class = "SGD"
     options = {"learning_rate": 0.05, "momentum": 0.8}
     signature = "learning_rate=0.01, momentum=0.9"
@@ -350,8 +350,7 @@ class NesterovExercise(OptimizerExercise):
     name = "nesterov"
     order = 12
     object_name = "MyNesterov"
-    task = ("class MyNesterov(keras.optimizers.Optimizer): v <- momentum * v - learning_rate * g; "
-            "w <- w + momentum * v - learning_rate * g")
+    task = "class MyNesterov(keras.optimizers.Optimizer): momentum with Keras's look-ahead step"
     keras_class = "SGD"
     keras_options = {"nesterov": True}
     options = {"learning_rate": 0.05, "momentum": 0.8}
@@ -393,8 +392,7 @@ class AdaGradExercise(OptimizerExercise):
     name = "adagrad"
     order = 13
     object_name = "MyAdaGrad"
-    task = ("class MyAdaGrad(keras.optimizers.Optimizer): s <- s + g * g; "
-            "w <- w - learning_rate * g / sqrt(s + epsilon)")
+    task = "class MyAdaGrad(keras.optimizers.Optimizer): s <- s + g * g; w <- w - lr * g / sqrt(s + eps)"
     keras_class = "Adagrad"
     options = {"learning_rate": 0.1, "initial_accumulator_value": 0.2, "epsilon": 1e-6}
     signature = "learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7"
@@ -430,8 +428,7 @@ class RMSPropExercise(OptimizerExercise):
     name = "rmsprop"
     order = 14
     object_name = "MyRMSProp"
-    task = ("class MyRMSProp(keras.optimizers.Optimizer): s <- rho * s + (1 - rho) * g * g; "
-            "w <- w - learning_rate * g / sqrt(s + epsilon)")
+    task = "class MyRMSProp(keras.optimizers.Optimizer): a decaying average of g * g divides the step"
     keras_class = "RMSprop"
     options = {"learning_rate": 0.001, "rho": 0.8, "epsilon": 1e-10}
     signature = "learning_rate=0.001, rho=0.9, epsilon=1e-7"
@@ -485,7 +482,7 @@ class AdamExercise(OptimizerExercise):
     name = "adam"
     order = 15
     object_name = "MyAdam"
-    task = "class MyAdam(keras.optimizers.Optimizer): moments m and v with bias correction (Kingma & Ba 2015)"
+    task = "class MyAdam(keras.optimizers.Optimizer): moments m and v, bias-corrected (Kingma & Ba)"
     keras_class = "Adam"
     keras_options = {"amsgrad": False}
     options = {"learning_rate": 0.003, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-10}

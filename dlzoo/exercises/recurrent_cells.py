@@ -204,7 +204,7 @@ class LSTMCellExercise(RecurrentCellExercise):
     name = "lstm-cell"
     order = 50
     object_name = "MyLSTMCell"
-    task = "class MyLSTMCell(keras.layers.Layer): the four gates, with LSTMCell's weights and gate order"
+    task = "class MyLSTMCell(keras.layers.Layer): four gates, LSTMCell's weights and gate order"
     cell_kind = "lstm"
     keras_class = "LSTMCell"
 
@@ -273,7 +273,7 @@ class GRUCellExercise(RecurrentCellExercise):
     name = "gru-cell"
     order = 51
     object_name = "MyGRUCell"
-    task = "class MyGRUCell(keras.layers.Layer): update and reset gates, GRUCell's weights (reset_after)"
+    task = "class MyGRUCell(keras.layers.Layer): update and reset gates, GRUCell's weights"
     cell_kind = "gru"
     keras_class = "GRUCell"
 

@@ -96,7 +96,7 @@ class SoftmaxCrossEntropyExercise(base.Exercise):
     order = 1
     topic = "neuron"
     object_name = "softmax_cross_entropy"
-    task = "def softmax_cross_entropy(logits, labels) -> (mean loss, d loss / d logits), NumPy, stable"
+    task = "def softmax_cross_entropy(logits, labels) -> (loss, gradient), NumPy, stable"
     kind = "a function softmax_cross_entropy(logits, labels) returning (loss, gradient)"
     tolerance = 1e-5
 
