@@ -527,7 +527,7 @@ def exercise_check(name, target):
 
     exercises.prepare_check(name, target)  # unknown exercise, missing file, syntax error: before TensorFlow
     load_tensorflow()
-    verdict = exercises.check(name, target)
+    verdict = exercises.check(name, target, debug=debug_enabled(click.get_current_context()))
     for line in verdict.lines():
         click.echo(line)
     sys.exit(0 if verdict.passed else 1)

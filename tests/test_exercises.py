@@ -22,10 +22,10 @@ SOLUTIONS_FILE = pathlib.Path(exercise_solutions.__file__)
 
 
 def zoo_attention(query, key, value, mask=None):
-    """The zoo's scaled_dot_product_attention (inputs split in heads) for one head."""
+    """The zoo's scaled_dot_product_attention (inputs split in heads) for one head: Keras tensors out."""
     output, weights = attention.scaled_dot_product_attention(
         query[:, :, None], key[:, :, None], value[:, :, None], None if mask is None else mask[:, None])
-    return ops.convert_to_numpy(output)[:, :, 0], ops.convert_to_numpy(weights)[:, 0]
+    return output[:, :, 0], weights[:, 0]
 
 
 # The reference solutions: the zoo's implementations, and tests/exercise_solutions.py for the
@@ -365,7 +365,16 @@ def test_an_exception_in_the_students_code_is_a_failure_naming_the_place():
     verdict = exercises.check_object("conv2d", broken_conv2d)
     assert not verdict.passed
     assert verdict.summary.startswith("at case 'valid, 3x3 kernel, stride 1': ")
-    assert "raised ValueError" in verdict.summary and "shape" in verdict.hint
+    assert "raised ValueError" in verdict.summary and "shape" in verdict.hint and "--debug" in verdict.hint
+
+
+def test_debug_shows_the_traceback_of_the_students_code(cli_run, tmp_path):
+    (tmp_path / "my_conv.py").write_text("def conv2d(inputs, kernel, bias, strides=(1, 1), padding='valid'):\n"
+                                         "    return inputs @ kernel\n")
+    result = cli_run("exercise", "check", "conv2d", "my_conv.py", "--debug")
+    assert result.exit_code == 1
+    assert "Traceback" in result.output and 'my_conv.py", line 2' in result.output
+    assert "FAILED: at case 'valid, 3x3 kernel, stride 1': conv2d (my_conv.py, line 2) raised" in result.output
 
 
 # ---------------------------------------------------------------------------------------------

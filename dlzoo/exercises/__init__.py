@@ -95,11 +95,14 @@ def prepare_check(name, target):
     return exercise
 
 
-def check(name, target):
-    """Check the student's ``target`` (``FILE[:OBJECT]``) against exercise ``name``: a Verdict."""
+def check(name, target, debug=False):
+    """Check the student's ``target`` (``FILE[:OBJECT]``) against exercise ``name``: a Verdict.
+
+    ``debug`` prints the traceback when the student's code raises.
+    """
     from dlzoo.exercises import checker
 
-    return checker.check_file(prepare_check(name, target), target)
+    return checker.check_file(prepare_check(name, target), target, debug)
 
 
 def check_object(name, candidate):

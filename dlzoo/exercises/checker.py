@@ -109,9 +109,17 @@ def _where(error, path):
     return f"{getattr(code, 'co_qualname', code.co_name)} ({path.name}, line {frame.tb_lineno})"
 
 
-def failure_from_exception(error, record, path):
-    """The verdict for student code that raised ``error`` while the checker ran it."""
-    place = f"at {record.place}: " if record.place else ""
+def failure_from_exception(error, record, path, debug=False):
+    """The verdict for student code that raised ``error`` while the checker ran it.
+
+    With ``debug`` the traceback is printed on stderr first.
+    """
+    if debug:
+        import traceback
+
+        traceback.print_exception(error)
+    place = record.place or ""
+    place = f"{place}: " if place.startswith("while") else (f"at {place}: " if place else "")
     where = _where(error, path)
     if isinstance(error, NotImplementedError):
         return base.Verdict(False, f"not implemented yet: {where}",
@@ -121,7 +129,8 @@ def failure_from_exception(error, record, path):
     message = (lines[-1] if lines[0] == "in user code:" else lines[0]) if lines else ""
     message = message.removeprefix(f"{type(error).__name__}: ")
     summary = f"{place}{where} raised {type(error).__name__}" + (f": {message}" if message else "")
-    return base.Verdict(False, summary[:400], hint=_exception_hint(error))
+    hint = _exception_hint(error) + ("" if debug else " (rerun with --debug for the traceback)")
+    return base.Verdict(False, summary[:400], hint=hint)
 
 
 def _exception_hint(error):
@@ -139,8 +148,9 @@ def _exception_hint(error):
     return "run the failing call yourself on small inputs to see why it raises"
 
 
-def run_check(exercise, candidate, path=None):
-    """Check ``candidate`` (an object from the student's file ``path``) against ``exercise``."""
+def run_check(exercise, candidate, path=None, debug=False):
+    """Check ``candidate`` (an object from the student's file ``path``) against ``exercise``;
+    ``debug`` prints the traceback of an exception in the student's code."""
     expected = exercise.expected()
     got = base.Record()
     try:
@@ -150,14 +160,14 @@ def run_check(exercise, candidate, path=None):
     except Exception as error:  # the student's code raised: a failed check, not a crash
         difference, _ = base.compare(expected, got, exercise.tolerance, partial=True)
         if difference is None:  # nothing differed before it raised: the exception is the news
-            return failure_from_exception(error, got, path)
+            return failure_from_exception(error, got, path, debug)
         return _failure_from_difference(exercise, difference, expected, got)
     difference, largest = base.compare(expected, got, exercise.tolerance)
     if difference is None:
         try:
             problem = exercise.final_checks(candidate)
         except Exception as error:
-            return failure_from_exception(error, base.Record(), path)
+            return failure_from_exception(error, base.Record(), path, debug)
         if problem:
             return base.Verdict(False, problem[0], hint=problem[1])
         return base.Verdict(True, exercise.passed_summary(largest))
@@ -177,13 +187,10 @@ def _failure_from_difference(exercise, difference, expected, got):
     return base.Verdict(False, difference.describe(), hint=hint)
 
 
-def check_file(exercise, target):
-    """Check the object named by ``target`` (``FILE[:OBJECT]``); returns a :class:`Verdict`.
-
-    The caller has checked the file with :func:`read_source` (before importing TensorFlow).
-    """
+def check_file(exercise, target, debug=False):
+    """Check the object named by ``target`` (``FILE[:OBJECT]``); returns a :class:`Verdict`."""
     path, object_name = parse_target(target)
     read_source(path)
     module = import_file(path)
     candidate = find_object(module, path, object_name, exercise)
-    return run_check(exercise, candidate, path)
+    return run_check(exercise, candidate, path, debug)

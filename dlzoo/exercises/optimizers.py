@@ -149,7 +149,7 @@ class OptimizerExercise(base.Exercise):
 
     def outputs(self, candidate, record):
         """The student's weights after each step, from an instance made with the check's options."""
-        record.place = "creating the optimizer"
+        record.place = "while creating the optimizer"
         optimizer = candidate(**self.options)
         run_keras_optimizer(optimizer, record)
 

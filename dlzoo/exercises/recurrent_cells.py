@@ -124,7 +124,7 @@ class RecurrentCellExercise(base.Exercise):
         return cell
 
     def outputs(self, candidate, record):
-        record.place = "building the cell"
+        record.place = "while building the cell"
         run_cell(self.build_cell(candidate), self.cell_kind, record)
 
     def final_checks(self, candidate):
