@@ -368,6 +368,18 @@ def test_an_exception_in_the_students_code_is_a_failure_naming_the_place():
     assert "raised ValueError" in verdict.summary and "shape" in verdict.hint and "--debug" in verdict.hint
 
 
+def test_a_cell_with_a_mis_shaped_weight_is_told_keras_shapes():
+    class SmallBiasLSTMCell(rnn.HandLSTMCell):
+        def build(self, input_shape):
+            super().build(input_shape)
+            self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+
+    verdict = exercises.check_object("lstm-cell", SmallBiasLSTMCell)
+    assert not verdict.passed
+    assert verdict.summary == "weight 'bias' has shape (5,); keras.layers.LSTMCell's has (20,)"
+    assert "Keras's order" in verdict.hint
+
+
 def test_debug_shows_the_traceback_of_the_students_code(cli_run, tmp_path):
     (tmp_path / "my_conv.py").write_text("def conv2d(inputs, kernel, bias, strides=(1, 1), padding='valid'):\n"
                                          "    return inputs @ kernel\n")
