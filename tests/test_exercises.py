@@ -380,6 +380,20 @@ def test_a_cell_with_a_mis_shaped_weight_is_told_keras_shapes():
     assert "Keras's order" in verdict.hint
 
 
+def test_a_missing_return_is_named():
+    def softmax_cross_entropy(logits, labels):
+        loss = 0.0  # the student forgot to return
+
+    verdict = exercises.check_object("softmax-cross-entropy", softmax_cross_entropy)
+    assert not verdict.passed and "returned NoneType, expected a pair (loss, gradient)" in verdict.summary
+
+    def half_done(logits, labels):
+        return 1.0, None
+
+    verdict = exercises.check_object("softmax-cross-entropy", half_done)
+    assert verdict.summary == "case 'ordinary logits': your code gave None for 'gradient'"
+
+
 def test_debug_shows_the_traceback_of_the_students_code(cli_run, tmp_path):
     (tmp_path / "my_conv.py").write_text("def conv2d(inputs, kernel, bias, strides=(1, 1), padding='valid'):\n"
                                          "    return inputs @ kernel\n")

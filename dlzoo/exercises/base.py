@@ -37,8 +37,20 @@ class Record:
         self.place = None
 
     def add(self, variable, value, place=None):
-        """Keep ``value`` (converted to a float64 NumPy array) as ``variable`` at ``place``."""
-        self.entries.append((self.place if place is None else place, variable, as_array(value)))
+        """Keep ``value`` (converted to a float64 NumPy array) as ``variable`` at ``place``.
+
+        Raises InterfaceProblem when the value is not numbers (None from a missing return, ...).
+        """
+        place = self.place if place is None else place
+        try:
+            array = None if value is None else as_array(value)
+        except (TypeError, ValueError) as error:
+            raise InterfaceProblem(f"{place}: '{variable}' is not an array of numbers ({type(value).__name__}: "
+                                   f"{error})", "return NumPy arrays or tensors of the shapes in the docstring")
+        if array is None:
+            raise InterfaceProblem(f"{place}: your code gave None for '{variable}'",
+                                   "a function that ends without 'return' gives None")
+        self.entries.append((place, variable, array))
 
     def lookup(self):
         """``{(place, variable): array}``."""

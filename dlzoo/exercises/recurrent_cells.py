@@ -85,7 +85,7 @@ def run_cell(cell, kind, record):
     states = [np.array(state) for state in initial_states]
     for time_step in range(TIME):
         record.place = _place(time_step + 1)
-        output, states = cell(sequence[:, time_step], states)
+        output, states = cell(sequence[:, time_step].copy(), states)
         states = _states_list(states)
         record.add("output", output)
         if kind == "lstm":
