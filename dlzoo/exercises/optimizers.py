@@ -80,6 +80,8 @@ def run_keras_optimizer(optimizer, record):
     import tensorflow as tf
 
     variables = [keras.Variable(value, name=name) for name, value in initial_weights().items()]
+    record.place = "step 1"
+    optimizer.build(variables)  # the state is created eagerly, so that tf.function traces once
 
     @tf.function  # as model.fit runs the optimizer: Python code in update_step runs once, traced
     def apply(step_gradients):
