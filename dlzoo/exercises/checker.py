@@ -41,7 +41,7 @@ def read_source(path):
     try:
         compile(source, str(path), "exec")
     except SyntaxError as error:
-        raise UsageError(f"{path}, line {error.lineno}: SyntaxError: {error.msg}") from None
+        raise UsageError(f"{path}, line {error.lineno}: {type(error).__name__}: {error.msg}") from None
     return source
 
 
@@ -52,6 +52,8 @@ def import_file(path):
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # Keras serialization and dataclasses look modules up here
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)  # as `python FILE` does: the file may import its neighbours
     try:
         spec.loader.exec_module(module)
     except Exception as error:
@@ -59,6 +61,8 @@ def import_file(path):
         line = _line_in_file(error, path)
         where = f"{path}, line {line}" if line else str(path)
         raise UsageError(f"{where}: {type(error).__name__}: {error} (raised while importing the file)") from None
+    finally:
+        sys.path.remove(folder)
     return module
 
 
