@@ -471,6 +471,53 @@ def doctor(runs_root):
         click.echo(line)
 
 
+@cli.group()
+def exercise():
+    """Auto-checked exercises: write an optimizer, a backward pass, a cell...; compared with Keras."""
+
+
+@exercise.command("list")
+def exercise_list():
+    """The exercises: name, course topic, what to write."""
+    from dlzoo import exercises
+    from dlzoo.report import format_table
+
+    columns = ("name", "topic", "task")
+    click.echo(format_table([[row[column] for column in columns] for row in exercises.rows()], columns))
+
+
+@exercise.command("start")
+@click.argument("name")
+@click.option("--to", "destination", required=True, type=click.Path(dir_okay=False),
+              help="The new .py file to write (never overwritten).")
+def exercise_start(name, destination):
+    """Write the skeleton of exercise NAME (interface, docstring, TODOs) to a new file."""
+    from dlzoo import exercises
+
+    path = exercises.start(name, destination)
+    click.echo(f"wrote {path}: fill in the TODOs, then run: dlzoo exercise check {name} {path}")
+
+
+@exercise.command("check")
+@click.argument("name")
+@click.argument("target", metavar="FILE[:OBJECT]")
+def exercise_check(name, target):
+    """Compare your FILE (its OBJECT, default the skeleton's) with the reference: exit 0 passed, 1 FAILED."""
+    from dlzoo import exercises
+
+    exercises.prepare_check(name, target)  # unknown exercise, missing file, syntax error: before TensorFlow
+    load_tensorflow()
+    verdict = exercises.check(name, target, debug=debug_enabled(click.get_current_context()))
+    for line in verdict.lines():
+        click.echo(line)
+    sys.exit(0 if verdict.passed else 1)
+
+
+for _command in exercise.commands.values():
+    _command.params.append(click.Option(["--debug"], is_flag=True, expose_value=False, callback=enable_debug,
+                                        help=DEBUG_HELP))
+
+
 # --debug is accepted after the command name too (`dlzoo train mlp --debug`), like before it.
 for _command in cli.commands.values():
     _command.params.append(click.Option(["--debug"], is_flag=True, expose_value=False, callback=enable_debug,
