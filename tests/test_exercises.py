@@ -535,3 +535,9 @@ def test_a_completed_skeleton_passes_and_trains_a_model(cli_run, tmp_path):
     targets = inputs.sum(axis=1, keepdims=True)
     history = model.fit(inputs, targets, epochs=8, verbose=0)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    # ... and the zoo trains a recipe with it at once, as a plug-in.
+    trained = cli_run("train", "mlp", "--quick", "--plugin", "my_adam.py", "--set", "optimizer.name=my_adam",
+                      "--runs", "runs")
+    assert trained.exit_code == 0, trained.output + trained.stderr
+    (run,) = (tmp_path / "runs" / "mlp").iterdir()
+    assert 'name = "my_adam"' in (run / "config.toml").read_text() and (run / "plugins" / "my_adam.py").is_file()

@@ -588,13 +588,19 @@ Check it against Keras's own with:
 The checker creates {exercise.class_name}(**hyper-parameters) with Keras's argument names, runs it
 for {STEPS} steps on a small regression problem inside tf.function (as model.fit does), next to
 keras.optimizers.{exercise.keras_class} with the same hyper-parameters, and compares the weights
-after every step. A passed optimizer is a normal Keras optimizer: model.compile(optimizer={exercise.class_name}()).
+after every step. A passed optimizer is a normal Keras optimizer: model.compile(optimizer={exercise.class_name}()),
+or train a recipe with it as a plug-in:
+
+    dlzoo train mlp --plugin THIS_FILE.py --set optimizer.name={snake}
 """
 
 import keras
 from keras import ops
 
+import dlzoo
 
+
+@dlzoo.register_optimizer("{snake}")  # the name a recipe's optimizer.name refers to
 class {exercise.class_name}(keras.optimizers.Optimizer):
     """Update rule, for every weight w with gradient g (element-wise):
 
