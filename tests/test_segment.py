@@ -47,7 +47,7 @@ def quick_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def test_images(quick_run):
+def raw_test_images():
     """The run's raw test images (float32 0-255, as the dataset stores them) and true masks."""
     from dlzoo import data
 
@@ -94,10 +94,10 @@ def test_evaluate_a_segmentation_run(quick_run):
 
 # 2. The SavedModel in plain TensorFlow, and predict ------------------------------------------
 
-def test_saved_model_returns_the_runs_masks_for_raw_images_in_plain_tensorflow(quick_run, test_images,
+def test_saved_model_returns_the_runs_masks_for_raw_images_in_plain_tensorflow(quick_run, raw_test_images,
                                                                                plain_tensorflow, tmp_path):
     _, folder = quick_run
-    images, _ = test_images
+    images, _ = raw_test_images
     np.save(tmp_path / "images.npy", images)
     result = invoke("predict", folder, "--file", tmp_path / "images.npy")
     assert result.exit_code == 0, result.output + result.stderr
@@ -115,16 +115,16 @@ def test_saved_model_returns_the_runs_masks_for_raw_images_in_plain_tensorflow(q
         "from_floats = model.serve(tf.constant(as_bytes.astype('float32')))['mask'].numpy()\n"
         "print(bool((from_bytes == from_floats).all()))\n"
     )
-    assert lines == [f"(16, 32, 32, 2) int32", lines[1], "True"]
+    assert lines == ["(16, 32, 32, 2) int32", lines[1], "True"]
     assert float(lines[1]) < 1e-5  # a distribution over the two classes at every pixel
     assert np.array_equal(np.load(tmp_path / "exported.npy"), run_masks)
 
 
-def test_predict_on_png_files_writes_new_mask_files(quick_run, test_images, tmp_path):
+def test_predict_on_png_files_writes_new_mask_files(quick_run, raw_test_images, tmp_path):
     from PIL import Image
 
     _, folder = quick_run
-    images, true_masks = test_images
+    images, _ = raw_test_images
     paths = []
     for index in range(2):
         paths.append(tmp_path / f"shape{index}.png")
@@ -145,11 +145,11 @@ def test_predict_on_png_files_writes_new_mask_files(quick_run, test_images, tmp_
     assert written.read_bytes() == before
 
 
-def test_python_api_predict_writes_masks_into_the_run(quick_run, test_images):
+def test_python_api_predict_writes_masks_into_the_run(quick_run, raw_test_images):
     import dlzoo
 
     _, folder = quick_run
-    images, _ = test_images
+    images, _ = raw_test_images
     lines = dlzoo.load(folder).predict(images[:3])
     assert len(lines) == 4 and lines[0].startswith("input[0]: object ")
     assert "predictions" in lines[0] and lines[-1].startswith("masks of the 3 images")

@@ -71,7 +71,8 @@ def mask_scores(true_masks, predicted_masks, num_classes):
     """
     import keras
 
-    mean_iou = keras.metrics.MeanIoU(num_classes=num_classes)
+    # float64 counts: float32 counts pixels exactly only up to 2**24 (16,384 images of 32x32).
+    mean_iou = keras.metrics.MeanIoU(num_classes=num_classes, dtype="float64")
     mean_iou.update_state(np.asarray(true_masks).reshape(-1), np.asarray(predicted_masks).reshape(-1))
     confusion = np.asarray(mean_iou.total_cm, dtype="int64")  # rows: true class, columns: predicted class
     true_pixels, predicted_pixels, correct = confusion.sum(axis=1), confusion.sum(axis=0), np.diag(confusion)
