@@ -188,7 +188,8 @@ class Run:
             values = task.read_inputs([str(value) for value in inputs], None)
         import_tensorflow()
         loaded = self._load()
-        return list(loaded.task.predict(loaded.model, loaded.load_data(), values))
+        extra = {"folder": self.folder} if task.predict_writes_files else {}  # a segmenter writes its masks there
+        return list(loaded.task.predict(loaded.model, loaded.load_data(), values, **extra))
 
     def visualize(self, method="saliency", **options):
         """Pictures of ``dlzoo visualize`` (``method``: saliency, gradcam, ...); returns their paths.

@@ -336,7 +336,7 @@ def predict(run, inputs, input_file, beam, attention, runs_root, prompt, length,
     from dlzoo.models_io import load_run
 
     loaded = load_run(run, runs_root)
-    extra = {**options, "folder": folder} if options else {}
+    extra = {**options, "folder": folder} if options or task.predict_writes_files else {}
     for line in loaded.task.predict(loaded.model, loaded.load_data(), values, **extra):
         click.echo(line)
 

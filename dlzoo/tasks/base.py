@@ -36,6 +36,8 @@ class Task:
         resume_unsupported: why ``dlzoo train --resume`` cannot continue this task's runs
             (empty when it can: the task trains through :func:`dlzoo.training.fit` or a
             :func:`dlzoo.training.run_epochs` loop given a checkpoint).
+        predict_writes_files: :meth:`predict` writes files into the run folder (a segmenter's
+            masks), so ``dlzoo predict`` and ``Run.predict`` pass it the run folder as ``folder``.
     """
 
     name = ""
@@ -45,6 +47,7 @@ class Task:
     model_from_registry = False
     uses_data = True
     resume_unsupported = ""
+    predict_writes_files = False
 
     # 1. Configuration (must not import TensorFlow) ---------------------------------------------
 
