@@ -156,8 +156,17 @@ class RNNStudyTask(Task):
         return PreparedStudy(config=config, study={**STUDY_DEFAULTS, **config.get("study", {})}, quick=quick)
 
     def describe(self, prepared):
-        """The study about to run."""
-        return f"study {prepared.study['kind']}"
+        """The study about to run, with its sizes."""
+        study = prepared.study
+        if study["kind"] == "cells":
+            return (f"study cells: the hand-written LSTM and GRU cells against Keras's, same weights, "
+                    f"{study['steps']}-step sequences")
+        if study["kind"] == "unrolling":
+            return (f"study unrolling: an LSTM unrolled (static) against its loop (dynamic), outputs and step "
+                    f"times at lengths {', '.join(map(str, study['lengths']))}")
+        return (f"study vanishing: the adding problem at lengths {', '.join(map(str, study['lengths']))} for cells "
+                f"{', '.join(study['cells'])} ({study['units']} units), then gradient clipping at length "
+                f"{study['exploding_length']}")
 
     def run(self, prepared, folder):
         """Run the chosen study; returns its metrics."""
