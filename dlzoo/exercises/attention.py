@@ -95,7 +95,7 @@ def _variant(scale="sqrt", softmax_axis=-1, masking="exclude"):
 
 
 @exercises.register
-class AttentionExercise(base.Exercise):
+class AttentionExercise(base.FunctionExercise):
     """Scaled dot-product attention with masks."""
 
     name = "attention"
@@ -105,11 +105,6 @@ class AttentionExercise(base.Exercise):
     task = "def scaled_dot_product_attention(query, key, value, mask=None) -> (output, weights)"
     kind = "a function scaled_dot_product_attention(query, key, value, mask=None) returning (output, weights)"
     tolerance = 1e-4
-
-    def kind_problem(self, candidate):
-        if isinstance(candidate, type) or not callable(candidate):
-            return f"is of type {type(candidate).__name__}, not a function"
-        return None
 
     def expected(self):
         return _keras_record()

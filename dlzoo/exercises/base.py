@@ -251,3 +251,13 @@ class InterfaceProblem(Exception):
         super().__init__(summary)
         self.summary = summary
         self.hint = hint
+
+
+class FunctionExercise(Exercise):
+    """An exercise whose answer is a plain function (softmax cross-entropy, conv2d, attention)."""
+
+    def kind_problem(self, candidate):
+        """None for a function; a class or a non-callable is the wrong kind of answer."""
+        if isinstance(candidate, type) or not callable(candidate):
+            return f"is of type {type(candidate).__name__}, not a function"
+        return None

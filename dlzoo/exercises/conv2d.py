@@ -103,7 +103,7 @@ def _variant(**switches):
 
 
 @exercises.register
-class Conv2DExercise(base.Exercise):
+class Conv2DExercise(base.FunctionExercise):
     """A NumPy Conv2D forward pass in Keras's layout."""
 
     name = "conv2d"
@@ -113,11 +113,6 @@ class Conv2DExercise(base.Exercise):
     task = "def conv2d(inputs, kernel, bias, strides, padding): Conv2D's forward pass in NumPy"
     kind = "a function conv2d(inputs, kernel, bias, strides=(1, 1), padding='valid')"
     tolerance = 1e-4
-
-    def kind_problem(self, candidate):
-        if isinstance(candidate, type) or not callable(candidate):
-            return f"is of type {type(candidate).__name__}, not a function"
-        return None
 
     def expected(self):
         return _keras_record()
