@@ -79,13 +79,15 @@ def is_inside(path, folder):
     return pathlib.Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
 
-def check_stays_inside_run(path):
-    """Refuse to write ``path`` when it is in a run folder but a symbolic link inside that folder
+def check_stays_inside_run(*paths):
+    """Refuse to write a path that is in a run folder when a symbolic link inside that folder
     (``plots -> /elsewhere``) would take the write outside it: a run folder copied from someone
-    else must not make dlzoo write anywhere else on the disk."""
-    folder = enclosing_run_folder(path)
-    if folder is not None and (os.path.islink(path) or not is_inside(pathlib.Path(path).parent, folder)):
-        raise UsageError(f"refusing to write {path}: a symbolic link in the run folder {folder} points outside it")
+    else must not make dlzoo write anywhere else on the disk. Commands call it on every path they
+    will write before writing the first (the atomic writer calls it again for each file)."""
+    for path in paths:
+        folder = enclosing_run_folder(path)
+        if folder is not None and (os.path.islink(path) or not is_inside(pathlib.Path(path).parent, folder)):
+            raise UsageError(f"refusing to write {path}: a symbolic link in the run folder {folder} points outside it")
 
 
 def safe_cache_folder(cache, run_folder):
