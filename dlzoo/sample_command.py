@@ -22,8 +22,10 @@ def check_request(run, count, class_index, root=None):
     """Refuse what cannot be sampled before TensorFlow loads; returns ``(folder, config, record, task)``."""
     from dlzoo.models_io import read_run
 
-    if not 1 <= count <= MAX_SAMPLES:
-        raise UsageError(f"--n must be between 1 and {MAX_SAMPLES:,}, got {count}")
+    if count < 1:
+        raise UsageError(f"--n must be at least 1, got {count}")
+    if count > MAX_SAMPLES:
+        raise UsageError(f"--n must be at most {MAX_SAMPLES:,}, got {count}")
     folder, config, record, task = read_run(run, root)
     if not hasattr(task, "check_sample_request"):
         raise UsageError(f"{folder} is a '{task.name}' run ({task.description}): it has no generator to sample "
