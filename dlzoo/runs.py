@@ -67,8 +67,13 @@ def atomic_write_bytes(path, data):
 
 
 def enclosing_run_folder(path):
-    """The run folder that ``path`` lies in (the nearest parent with a ``config.toml``), or None."""
-    for folder in pathlib.Path(os.path.abspath(path)).parents:
+    """The run folder that ``path`` lies in (the nearest parent with a ``config.toml``), or None.
+
+    Only the three nearest parents are looked at: dlzoo writes at most two folders deep into a
+    run (``plots/x.png``, ``checkpoints/x``), and a project folder that holds a ``config.toml`` of
+    its own above ``runs/`` is no run folder.
+    """
+    for folder in pathlib.Path(os.path.abspath(path)).parents[:3]:
         if is_run_folder(folder):
             return folder
     return None

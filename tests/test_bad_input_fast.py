@@ -189,14 +189,49 @@ def test_no_tensorflow_cpp_lines_in_a_gan_run(tmp_path):
     assert noise == [], noise[:5]
 
 
-def test_keras_user_warnings_are_hidden_unless_debug():
-    program = ("import warnings, sys\n"
+def test_keras_user_warnings_are_hidden_unless_debug(tmp_path):
+    # One TensorFlow import: --debug first (warnings shown), then the CLI's usual quiet import.
+    program = ("import warnings\n"
                "from dlzoo.quiet import import_tensorflow\n"
-               "import_tensorflow(debug=sys.argv[1] == 'debug')\n"
-               "warnings.warn_explicit(\"The structure of `inputs` doesn't match\", UserWarning, 'functional.py', 1,\n"
-               "                       module='keras.src.models.functional')\n")
-    quiet, debug = (subprocess.run([sys.executable, "-c", program, mode], capture_output=True, text=True, timeout=300)
-                    for mode in ("quiet", "debug"))
-    assert quiet.returncode == 0 and debug.returncode == 0, quiet.stderr + debug.stderr
-    assert "structure of `inputs`" not in quiet.stderr, quiet.stderr
-    assert "structure of `inputs`" in debug.stderr, debug.stderr
+               "def keras_note(text):\n"
+               "    warnings.warn_explicit(text, UserWarning, 'functional.py', 1, module='keras.src.models.functional')\n"
+               "import_tensorflow(debug=True)\n"
+               "keras_note('The structure of `inputs` (debug)')\n"
+               "import_tensorflow(debug=False)\n"
+               "keras_note('The structure of `inputs` (quiet)')\n")
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=tmp_path,
+                               timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "The structure of `inputs` (debug)" in completed.stderr, completed.stderr
+    assert "(quiet)" not in completed.stderr, completed.stderr
+
+
+# writes into a run folder ------------------------------------------------------------------
+
+def test_the_atomic_writer_refuses_a_link_out_of_a_run_folder(tmp_path):
+    from dlzoo import runs
+    from dlzoo.errors import UsageError
+
+    run = fake_run(tmp_path / "runs" / "mlp" / "20200101-000000")
+    (tmp_path / "elsewhere").mkdir()
+    (run / "plots").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    with pytest.raises(UsageError, match="symbolic link"):
+        runs.atomic_write_bytes(run / "plots" / "picture.png", b"png")
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+    runs.atomic_write_text(run / "sections" / "10-notes.md", "inside\n")  # a real folder: written
+    assert (run / "sections" / "10-notes.md").read_text() == "inside\n"
+
+
+def test_a_runs_root_linked_elsewhere_below_a_project_config_still_works(tmp_path):
+    """A project folder with a config.toml of its own, and runs/ a link to a bigger disk."""
+    from dlzoo import runs
+
+    project, disk = tmp_path / "project", tmp_path / "disk"
+    project.mkdir()
+    disk.mkdir()
+    (project / "config.toml").write_text('name = "not a run"\n')
+    (project / "runs").symlink_to(disk, target_is_directory=True)
+    folder = runs.new_run_folder("mlp", project / "runs")
+    runs.atomic_write_text(folder / "config.toml", 'name = "mlp"\n')
+    runs.atomic_write_bytes(folder / "plots" / "curve.png", b"png")
+    assert (disk / "mlp" / folder.name / "plots" / "curve.png").read_bytes() == b"png"
