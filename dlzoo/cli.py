@@ -62,7 +62,6 @@ class DlzooGroup(click.Group):
                 raise
             fail(f"error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", 1)
 
-
     def make_context(self, info_name, args, parent=None, **extra):
         """Parse the group's own options (``dlzoo --bogus``): a click usage error becomes one line."""
         try:

@@ -408,8 +408,9 @@ def load_config(recipe, overrides=(), **shortcuts):
         apply_override(config, keys, value)
     apply_shortcuts(config, **shortcuts)
     check_types(config)
-    task_of(config).check_expect(config)  # a target the task never reports: refused before training
-    if task_of(config).uses_data and config["data"]["dataset"] != "none":
+    task = task_of(config)
+    task.check_expect(config)  # a target the task never reports: refused before training
+    if task.uses_data and config["data"]["dataset"] != "none":
         from dlzoo import data
 
         data.check_spec(config["data"]["dataset"])  # a missing npz: or folder: path, before TensorFlow loads
