@@ -17,7 +17,11 @@ import click
 from dlzoo.errors import RunFailed, RunInterrupted, UsageError
 
 # TensorFlow prints pages of start-up logs; the CLI keeps them out of students' terminals.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Level 3 hides its C++ ERROR lines too ("oneDNN supports DT_BOOL only on platforms with
+# AVX-512", "remapper failed"): harmless graph-optimizer notes that students read as failures.
+# --debug lowers it again (load_tensorflow) unless the user set the variable themselves.
+TF_LOG_LEVEL_FROM_USER = "TF_CPP_MIN_LOG_LEVEL" in os.environ
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SET_HELP = "Override a recipe key, e.g. --set optimizer.learning_rate=0.01 (repeatable; values are TOML)."
 RUNS_HELP = "Runs root folder: where runs are written and where a recipe name finds its latest run (default: runs/)."
@@ -35,6 +39,10 @@ class DlzooGroup(click.Group):
             context.meta["dlzoo.debug"] = True
         try:
             return super().invoke(context)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # a bare 'dlzoo train'-like call shows the help, as click does
+        except click.UsageError as error:  # an unknown option, a value of the wrong type: one line too
+            fail(click_usage_line(error), 2)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except UsageError as error:
@@ -55,6 +63,21 @@ class DlzooGroup(click.Group):
             if debug_enabled(context):
                 raise
             fail(f"error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", 1)
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        """Parse the group's own options (``dlzoo --bogus``): a click usage error becomes one line."""
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as error:
+            fail(click_usage_line(error), 2)
+
+
+def click_usage_line(error):
+    """Click's own usage error (three lines: Usage, Try, Error) as dlzoo's one line."""
+    where = error.ctx.command_path if error.ctx is not None else "dlzoo"
+    return f"error: {error.format_message()} (see '{where} --help')"
 
 
 def debug_enabled(context):
@@ -81,12 +104,21 @@ def load_tensorflow():
     """
     from dlzoo.quiet import import_tensorflow
 
-    import_tensorflow(debug=debug_enabled(click.get_current_context()))
+    debug = debug_enabled(click.get_current_context())
+    if debug and not TF_LOG_LEVEL_FROM_USER:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "1"  # --debug: TensorFlow's warnings and errors too
+    import_tensorflow(debug=debug)
+
+
+# The longest line fail() prints: messages quote what the user gave, which may be huge.
+LINE_LIMIT = 1000
 
 
 def fail(message, code):
-    """Print ``message`` on stderr and exit with ``code``."""
-    click.echo(message.splitlines()[0] if message else "error", err=True)
+    """Print the first line of ``message`` (cut to :data:`LINE_LIMIT` characters) on stderr and exit with ``code``."""
+    from dlzoo.validation import shorten
+
+    click.echo(shorten(message.splitlines()[0], LINE_LIMIT) if message else "error", err=True)
     sys.exit(code)
 
 
@@ -203,9 +235,10 @@ def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, devic
     if overfit_batch:
         resolved = api.resolve(recipe, data=dataset, epochs=epochs, seed=seed, plugins=plugin_files, set_=overrides)
         check_runs_root(runs_root)
-        load_tensorflow()
         from dlzoo import check as check_module
 
+        check_module.supervised_task(resolved)  # before TensorFlow loads
+        load_tensorflow()
         check_module.overfit_batch(resolved, out=runs_root, echo=click.echo)
         return
     run = api.train(recipe, data=dataset, epochs=epochs, seed=seed, quick=quick, runs=runs_root, device=device,
@@ -232,10 +265,14 @@ def summary_block(folder, record):
 def evaluate(target, dataset, split, out, runs_root, similarity_file):
     """Evaluate a run folder, a recipe's latest run, or a SavedModel folder."""
     if similarity_file:  # word vectors against human similarity judgements (the embed task)
+        from dlzoo.models_io import read_run
         from dlzoo.tasks.embed import read_similarity_file
 
         read_similarity_file(similarity_file)  # a missing or malformed file fails before TensorFlow loads
-        target = str(resolve_run_argument(target, runs_root))
+        folder, _, _, task = read_run(target, runs_root)
+        if task.name != "embed":
+            raise UsageError(f"--similarity needs a run of the embed task; {folder} is a '{task.name}' run")
+        target = str(folder)
         load_tensorflow()
         from dlzoo.tasks.embed import evaluate_similarity
 
@@ -285,6 +322,9 @@ def export(run, export_format, out, runs_root, allow_failed):
 @click.option("--score", is_flag=True, help="Also score the attribution method(s) against the objects' true masks (datasets with masks: shapes).")
 def visualize(run, method, layer, class_index, samples, out, runs_root, score):
     """Saliency, CAM, Grad-CAM, activation maximization and more for a trained run."""
+    from dlzoo.visualize_command import check_method_name
+
+    check_method_name(method)  # a typo fails before TensorFlow loads
     run = str(resolve_run_argument(run, runs_root))
     if score:
         from dlzoo import explanation_scores
@@ -408,10 +448,11 @@ def check(recipe, overrides, dataset):
     """Without training: shapes, initial loss, gradients at init, label balance, train/test duplicates."""
     from dlzoo import config
 
-    resolved = config.load_config(recipe, overrides, dataset=dataset)
-    load_tensorflow()
     from dlzoo import check as check_module
 
+    resolved = config.load_config(recipe, overrides, dataset=dataset)
+    check_module.supervised_task(resolved)  # a recipe check cannot handle: said before TensorFlow loads
+    load_tensorflow()
     check_module.check(resolved, echo=click.echo)
 
 
@@ -429,6 +470,7 @@ def lr_find(recipe, overrides, start, end, steps, runs_root):
 
     lr_find_module.check_arguments(start, end, steps)
     resolved = config.load_config(recipe, overrides)
+    lr_find_module.check_task(resolved)  # a recipe lr-find cannot handle: said before TensorFlow loads
     check_runs_root(runs_root)
     load_tensorflow()
     lr_find_module.find(resolved, out=runs_root, start=start, end=end, steps=steps, echo=click.echo)

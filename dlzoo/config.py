@@ -12,6 +12,7 @@ checked by :func:`check_component_options`, which imports Keras, only when they 
 """
 
 import copy
+import math
 import pathlib
 import re
 
@@ -95,6 +96,15 @@ MINIMUMS = {
     ("data", "train_samples"): 0, ("train", "quick_train_samples"): 1, ("train", "early_stopping_patience"): 0,
     ("train", "devices"): 0, ("train", "checkpoint_seconds"): 0,
 }
+# Upper bounds stated before anything runs: a typo such as epochs = 99999999999999999999 would
+# otherwise reach TensorFlow, which fails with a message that names no key.
+MAXIMUMS = {("train", "epochs"): 1_000_000, ("train", "quick_epochs"): 1_000_000}
+# No integer anywhere in a recipe (sizes, counts, seeds) may be larger than this in magnitude:
+# TensorFlow and NumPy take them as 32-bit integers in many places.
+INTEGER_LIMIT = 2**31 - 1
+# Tables and arrays nested deeper than this are refused (no recipe needs more than a few levels;
+# thousands of levels would overflow Python's recursion limit in the parser and in copies).
+NESTING_LIMIT = 32
 # Sections whose keys depend on a component (model builder, optimizer); their extra keys are
 # checked by check_component_options. A task's own section (``[transfer]``, ``[paths]``) is
 # declared by the task class and checked by its ``check_config``.
@@ -135,14 +145,37 @@ def find_recipe(name_or_path):
 
 
 def read_toml(path):
-    """Parse a TOML file; a syntax error becomes a one-line :class:`UsageError`."""
+    """Parse a TOML file; a syntax error, a binary file or absurd nesting becomes a one-line :class:`UsageError`."""
     try:
         with open(path, "rb") as file:
-            return tomllib.load(file)
+            parsed = tomllib.load(file)
+    except UnicodeDecodeError:  # a binary file (a .npz, a picture) given as the recipe
+        raise UsageError(f"{path} is not a TOML text file (it is not UTF-8 text)") from None
     except tomllib.TOMLDecodeError as error:
         raise UsageError(f"{path} is not valid TOML: {error}") from None
+    except RecursionError:
+        raise UsageError(f"{path} is not a usable recipe: tables or arrays nested more than {NESTING_LIMIT} "
+                         "levels deep") from None
+    except ValueError as error:  # an integer of thousands of digits, say
+        raise UsageError(f"{path} is not valid TOML: {validation.shorten(str(error))}") from None
     except OSError as error:
         raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    check_nesting(parsed, str(path))
+    return parsed
+
+
+def check_nesting(value, where):
+    """Refuse tables and arrays nested more than :data:`NESTING_LIMIT` levels deep.
+
+    Walks with an explicit stack rather than recursion: the point is to survive thousands of levels.
+    """
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > NESTING_LIMIT:
+            raise UsageError(f"{where}: tables or arrays nested more than {NESTING_LIMIT} levels deep")
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children)
 
 
 def defaults():
@@ -169,11 +202,17 @@ def parse_value(text):
     ``"0.1"`` -> 0.1, ``"true"`` -> True, ``"[64, 32]"`` -> [64, 32], ``"rmsprop"`` -> "rmsprop".
     """
     try:
-        return tomllib.loads(f"value = {text}")["value"]
+        value = tomllib.loads(f"value = {text}")["value"]
     except tomllib.TOMLDecodeError:
         if any(character in text for character in "[]{}=\"'"):
-            raise UsageError(f"cannot parse override value {text!r} as TOML") from None
+            raise UsageError(f"cannot parse override value {validation.shorten(repr(text))} as TOML") from None
         return text
+    except RecursionError:
+        raise UsageError(f"override value nested more than {NESTING_LIMIT} levels deep") from None
+    except ValueError as error:  # an integer of thousands of digits, say
+        raise UsageError(f"cannot parse override value: {validation.shorten(str(error))}") from None
+    check_nesting(value, "override value")
+    return value
 
 
 def parse_override(assignment):
@@ -218,7 +257,8 @@ def unknown_key_message(dotted, key, table):
     """The message for an unknown key, listing the valid keys and the closest one."""
     valid = sorted(table)
     hint = did_you_mean(key, valid)
-    return f"unknown key '{dotted}'" + (f"; {hint}" if hint else "") + f" (valid keys: {', '.join(valid)})"
+    return (f"unknown key '{validation.shorten(dotted)}'" + (f"; {hint}" if hint else "")
+            + f" (valid keys: {', '.join(valid)})")
 
 
 # Moved to dlzoo.validation (it raises ValueError, which lifecycle.prepare turns into a UsageError);
@@ -250,6 +290,11 @@ def check_types(config):
     for (section, key), minimum in MINIMUMS.items():
         if config[section][key] < minimum:
             raise UsageError(f"{section}.{key} must be at least {minimum}, got {config[section][key]}")
+    for (section, key), maximum in MAXIMUMS.items():
+        if config[section][key] > maximum:
+            raise UsageError(f"{section}.{key} must be at most {maximum:,}, got {config[section][key]}")
+    check_integer_sizes(config)
+    check_learning_rate(config.get("optimizer", {}).get("learning_rate"))
     for (section, key), choices in CHOICES.items():
         if config[section][key] not in choices:
             raise UsageError(f"{section}.{key} must be one of {', '.join(map(str, choices))}, "
@@ -260,6 +305,26 @@ def check_types(config):
         raise
     except ValueError as error:  # the task's checks raise ValueError (the Keras habit): the user's input
         raise UsageError(error_message(error)) from error
+
+
+def check_integer_sizes(config):
+    """Refuse any integer of the recipe beyond :data:`INTEGER_LIMIT` in magnitude, naming its key."""
+    stack = [(key, value) for key, value in config.items()]
+    while stack:
+        dotted, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((f"{dotted}.{key}", item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{dotted}[{index}]", item) for index, item in enumerate(value))
+        elif validation.is_whole_number(value) and abs(value) > INTEGER_LIMIT:
+            raise UsageError(f"{validation.shorten(dotted)} must be between {-INTEGER_LIMIT:,} and {INTEGER_LIMIT:,}, "
+                             f"got {validation.shorten(str(value))}")
+
+
+def check_learning_rate(rate):
+    """A number as ``optimizer.learning_rate`` must be finite (a table is a schedule, checked with Keras)."""
+    if validation.is_number(rate) and not math.isfinite(rate):
+        raise UsageError(f"optimizer.learning_rate must be a finite number, got {rate}")
 
 
 def check_name(name):
@@ -364,7 +429,12 @@ def load_config(recipe, overrides=(), **shortcuts):
         apply_override(config, keys, value)
     apply_shortcuts(config, **shortcuts)
     check_types(config)
-    task_of(config).check_expect(config)  # a target the task never reports: refused before training
+    task = task_of(config)
+    task.check_expect(config)  # a target the task never reports: refused before training
+    if task.uses_data and config["data"]["dataset"] != "none":
+        from dlzoo import data
+
+        data.check_spec(config["data"]["dataset"])  # a missing npz: or folder: path, before TensorFlow loads
     return config
 
 

@@ -48,6 +48,9 @@ def evaluate_target(target, dataset=None, split="test", out=None, root=None):
     name = f"{split}-{slug(splits.name)}"
     json_path, picture_path = plots.new_file_paths(out_folder / f"evaluation-{name}.json",
                                                    out_folder / "plots" / f"confusion_matrix-{name}.png")
+    # Nothing is written when one of the files would go through a link out of the run folder.
+    runs.check_stays_inside_run(json_path, picture_path, *([] if out else [
+        report.section_path(run.folder, f"60-{json_path.stem}"), run.folder / "report.md"]))
     written = runs.atomic_write_json(json_path, result)
     if "confusion_matrix" in result:
         plots.confusion_matrix(result["confusion_matrix"], splits.class_names, picture_path,

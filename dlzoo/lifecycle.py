@@ -244,6 +244,8 @@ def resume(folder, device="auto", deterministic=False, devices=None, echo=print)
     folder = check_resumable(folder)
     record = runs.read_json(folder / runs.METRICS_FILE)
     config = config_module.load_config(str(folder / runs.CONFIG_FILE))
+    # The config comes from the run folder: its tf.data cache may not point anywhere on the disk.
+    config["data"]["cache"] = runs.safe_cache_folder(config["data"].get("cache", ""), folder)
     if deterministic:
         config["train"]["deterministic"] = True
     if devices:

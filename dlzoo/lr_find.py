@@ -33,6 +33,8 @@ MIN_DESCENT = 0.1
 
 def check_arguments(start, end, steps):
     """Refuse an empty or reversed range before anything is loaded."""
+    if not (math.isfinite(start) and math.isfinite(end)):  # inf would "diverge" at once, nan compares false
+        raise UsageError(f"--start and --end must be finite learning rates, got {start:g} and {end:g}")
     if not 0 < start < end:
         raise UsageError(f"--start must be positive and below --end, got {start:g} and {end:g}")
     if steps < 10:
@@ -116,15 +118,23 @@ def range_test(model, dataset, rates):
     return losses
 
 
-def find(config, out=None, start=1e-6, end=1.0, steps=200, echo=print):
-    """Run the range test on the recipe; write its folder and return ``(folder, record)``."""
-    from dlzoo import lifecycle, tasks, training
+def check_task(config):
+    """The recipe's task, refused unless lr-find can handle it (classify, regress); no TensorFlow needed."""
+    from dlzoo import tasks
     from dlzoo.tasks.supervised import SupervisedTask
 
     task = tasks.create(config["task"])
     if not isinstance(task, SupervisedTask) or config["task"] == "transfer":
         raise UsageError(f"lr-find needs a Keras model trained by one optimizer (classify, regress); "
                          f"{config['name']} is a {config['task']!r} recipe with no such learning rate")
+    return task
+
+
+def find(config, out=None, start=1e-6, end=1.0, steps=200, echo=print):
+    """Run the range test on the recipe; write its folder and return ``(folder, record)``."""
+    from dlzoo import lifecycle, training
+
+    task = check_task(config)
     recipe_rate = config["optimizer"]["learning_rate"]
     config = dict(config, optimizer=dict(config["optimizer"], learning_rate=float(start)))
     prepared = lifecycle.prepare(task, config, quick=False)

@@ -24,7 +24,15 @@ class LoadedRun:
 
     def load_data(self, dataset=None):
         """The data the run was trained on (same spec, seed, classes), or ``dataset`` instead."""
-        return self.task.load_data(self.config, dataset)
+        return self.task.load_data(config_with_safe_cache(self.config, self.folder), dataset)
+
+
+def config_with_safe_cache(config, folder):
+    """``config`` whose ``data.cache`` is dropped when it points outside the run folder and its runs root."""
+    data = config.get("data")
+    if not isinstance(data, dict) or not data.get("cache"):
+        return config
+    return {**config, "data": {**data, "cache": runs.safe_cache_folder(data["cache"], folder)}}
 
 
 def load_keras_model(path):

@@ -5,7 +5,8 @@ drivers", a failed ``cuInit`` on machines without a GPU) before ``TF_CPP_MIN_LOG
 read. They are noise for students, so the CLI silences the process's stderr while TensorFlow
 loads and looks for devices. Its Python logger is turned down to errors too, so that warnings
 such as "5 out of the last 5 calls ... triggered tf.function retracing" do not interrupt
-``dlzoo bench``'s table. ``--debug`` (or ``DLZOO_DEBUG=1``) keeps all of them.
+``dlzoo bench``'s table, and Keras's ``UserWarning`` notes are hidden. ``--debug`` (or
+``DLZOO_DEBUG=1``) keeps all of them.
 """
 
 import contextlib
@@ -43,7 +44,16 @@ def import_tensorflow(debug=False):
     import tensorflow
 
     quiet_python_loggers(tensorflow)
+    quiet_keras_warnings()
     return tensorflow
+
+
+def quiet_keras_warnings():
+    """Hide Keras's ``UserWarning`` notes (``The structure of `inputs` doesn't match the expected
+    structure``): the models work as intended, and students read the notes as failures."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"keras(\.|$)")
 
 
 def quiet_python_loggers(tensorflow):

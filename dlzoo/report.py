@@ -37,9 +37,14 @@ def natural_order(path):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.stem)], path.suffix
 
 
+def section_path(folder, key):
+    """The file of the report section ``key`` of the run in ``folder``."""
+    return pathlib.Path(folder) / "sections" / f"{key}.md"
+
+
 def write_section(folder, key, markdown):
     """Add (or replace) the report section ``key``; sections appear sorted by key (:func:`natural_order`)."""
-    return runs.atomic_write_text(pathlib.Path(folder) / "sections" / f"{key}.md", markdown.rstrip() + "\n")
+    return runs.atomic_write_text(section_path(folder, key), markdown.rstrip() + "\n")
 
 
 def format_number(value):

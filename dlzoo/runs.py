@@ -50,6 +50,7 @@ def atomic_write_text(path, text):
 def atomic_write_bytes(path, data):
     """Write ``data`` (bytes: a PNG, a CSV, ...) to ``path`` through a temporary file and a rename."""
     path = pathlib.Path(path)
+    check_stays_inside_run(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -63,6 +64,52 @@ def atomic_write_bytes(path, data):
             os.remove(temporary)
         raise
     return path
+
+
+def enclosing_run_folder(path):
+    """The run folder that ``path`` lies in (the nearest parent with a ``config.toml``), or None.
+
+    Only the three nearest parents are looked at: dlzoo writes at most two folders deep into a
+    run (``plots/x.png``, ``checkpoints/x``), and a project folder that holds a ``config.toml`` of
+    its own above ``runs/`` is no run folder.
+    """
+    for folder in pathlib.Path(os.path.abspath(path)).parents[:3]:
+        if is_run_folder(folder):
+            return folder
+    return None
+
+
+def is_inside(path, folder):
+    """True when ``path``, with every symbolic link followed, lies in ``folder`` (links followed too)."""
+    return pathlib.Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
+
+
+def check_stays_inside_run(*paths):
+    """Refuse to write a path that is in a run folder when a symbolic link inside that folder
+    (``plots -> /elsewhere``) would take the write outside it: a run folder copied from someone
+    else must not make dlzoo write anywhere else on the disk. Commands call it on every path they
+    will write before writing the first (the atomic writer calls it again for each file)."""
+    for path in paths:
+        folder = enclosing_run_folder(path)
+        if folder is not None and (os.path.islink(path) or not is_inside(pathlib.Path(path).parent, folder)):
+            raise UsageError(f"refusing to write {path}: a symbolic link in the run folder {folder} points outside it")
+
+
+def safe_cache_folder(cache, run_folder):
+    """``data.cache`` of a run's ``config.toml`` if it lies in the run folder or its runs root, else ``""``.
+
+    Commands that read a run (evaluate, visualize, predict, resume) take its config from the run
+    folder, which anyone may have edited: they write tf.data caches only where dlzoo writes anyway.
+    Without the cache the data are read from the files again, with the same values.
+    """
+    if not cache:
+        return cache
+    run_folder = pathlib.Path(run_folder)
+    path = pathlib.Path(cache).expanduser()
+    path = path if path.is_absolute() else pathlib.Path.cwd() / path
+    if any(is_inside(path, allowed) for allowed in (run_folder, run_folder.parent.parent)):
+        return cache
+    return ""
 
 
 def atomic_write_json(path, data):

@@ -17,6 +17,12 @@ import numpy as np
 
 from dlzoo.errors import UsageError
 
+# The most samples one command draws: enough for any statistic of the samples, and a bound on
+# the time and memory (ten million 28x28 samples would run for many minutes without a word).
+MAX_SAMPLES = 10_000
+# samples.png shows the first samples only: a picture of thousands of tiles takes minutes to draw.
+MAX_PICTURED = 100
+
 
 def check_request(run, count, class_index, root=None):
     """Refuse what cannot be sampled before TensorFlow loads; returns ``(folder, config, record, task)``."""
@@ -24,6 +30,8 @@ def check_request(run, count, class_index, root=None):
 
     if count < 1:
         raise UsageError(f"--n must be at least 1, got {count}")
+    if count > MAX_SAMPLES:
+        raise UsageError(f"--n must be at most {MAX_SAMPLES:,}, got {count}")
     folder, config, record, task = read_run(run, root)
     if hasattr(task, "read_generation_request"):  # a language model generates text, one prompt at a time
         raise UsageError(f"{folder} is a text generator ('{task.name}'): generate text with "
@@ -59,8 +67,9 @@ def sample_run(run, count=64, class_index=None, seed=0, out=None, root=None, ech
     columns = min(10, count)
     from dlzoo.tasks.generate import sample_grid
 
-    title = f"{loaded.config['name']}: {count} samples, seed {seed}" + (f", class {class_index}" if class_index is not None else "")
-    written.append(sample_grid(images, (low, high), picture, title, columns=columns,
+    shown = f"the first {MAX_PICTURED} of {count}" if count > MAX_PICTURED else f"{count}"
+    title = f"{loaded.config['name']}: {shown} samples, seed {seed}" + (f", class {class_index}" if class_index is not None else "")
+    written.append(sample_grid(images[:MAX_PICTURED], (low, high), picture, title, columns=columns,
                                labels=None if labels is None else labels[:columns]))
     return written
 

@@ -29,6 +29,15 @@ def is_whole_number(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def shorten(text, limit=80):
+    """``text`` cut to ``limit`` characters, saying how much was left out: error messages echo
+    what the user typed, and a 200,000-character key must not become a 200,000-character line."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def _range_text(minimum, maximum, exclusive_minimum=False, exclusive_maximum=False):
     """The allowed range in words: ``">= 1"``, ``"> 0"``, ``"<= 10"`` or ``"in [0, 1)"``."""
     if minimum is not None and maximum is not None:
@@ -178,7 +187,7 @@ def unknown_key_message(dotted, key, valid_keys):
     """
     valid = sorted(valid_keys)
     hint = registry.did_you_mean(key, valid)
-    return f"unknown key '{dotted}'" + (f"; {hint}" if hint else "") + f" (valid keys: {', '.join(valid)})"
+    return f"unknown key '{shorten(dotted)}'" + (f"; {hint}" if hint else "") + f" (valid keys: {', '.join(valid)})"
 
 
 def check_known_keys(section, table, valid_keys):

@@ -29,6 +29,16 @@ DESCRIPTIONS = {
 EXPLAINS_A_CLASS = ("saliency", "smoothgrad", "integrated-gradients", "cam", "gradcam", "gradcam++")
 
 
+def check_method_name(method):
+    """Refuse a ``--method`` that no run offers, before TensorFlow is imported (whether the run's
+    model offers it is known only once the model is loaded)."""
+    from dlzoo.registry import unknown_name_message
+
+    known = [*DESCRIPTIONS, "attention", "all"]  # attention: transformers' heads and translators
+    if method not in known:
+        raise UsageError(unknown_name_message("visualization method", method, known))
+
+
 def visualize_run(argument, method="saliency", layer=None, class_index=None, samples=8, out=None, root=None):
     """Draw ``method`` (or ``"all"`` applicable methods) for a run; returns the written paths."""
     from dlzoo import visualize

@@ -146,3 +146,70 @@ def test_sixteen_bit_grey_pngs_in_memory_keep_their_contrast(tmp_path):
     dark = inputs[labels == bundle.class_names.index("dark")]
     bright = inputs[labels == bundle.class_names.index("bright")]
     assert dark.max() < 10 and bright.min() > 200
+
+
+@pytest.fixture(scope="module")
+def image_folder_run(tmp_path_factory):
+    """A --quick mlp run on a streamed folder: dataset (2 classes of tiny PNGs); returns its run folder."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from dlzoo.cli import cli
+
+    root = tmp_path_factory.mktemp("image_folder_run")
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(("dark", "light")):
+        (root / "images" / name).mkdir(parents=True)
+        for index in range(15):
+            pixels = rng.integers(label * 100, label * 100 + 120, size=(6, 6, 3)).astype(np.uint8)
+            Image.fromarray(pixels).save(root / "images" / name / f"{index:02d}.png")
+    result = CliRunner().invoke(cli, ["train", "mlp", "--data", f"folder:{root / 'images'}", *QUICK,
+                                      "--runs", str(root / "runs")], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    (folder,) = (root / "runs" / "mlp").iterdir()
+    return folder
+
+
+def copy_run(run_folder, runs_root):
+    """A copy of ``run_folder`` under ``runs_root/mlp/`` (each test damages its own copy)."""
+    import shutil
+
+    return pathlib.Path(shutil.copytree(run_folder, runs_root / "mlp" / run_folder.name, symlinks=True))
+
+
+def files_under(folder):
+    """Every file below ``folder`` (relative paths), to see that nothing was added."""
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
+
+
+def test_evaluate_never_writes_through_a_symbolic_link_out_of_the_run(cli_run, tmp_path, image_folder_run):
+    folder = copy_run(image_folder_run, tmp_path / "runs")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for name in ("plots", "sections"):  # their contents now live outside, reached through a link
+        (folder / name).rename(outside / name)
+        (folder / name).symlink_to(outside / name, target_is_directory=True)
+    before_outside, before_run = files_under(outside), files_under(folder)
+    result = cli_run("evaluate", folder)
+    assert_usage_error(result, "symbolic link")
+    assert files_under(outside) == before_outside
+    assert files_under(folder) == before_run  # not even the evaluation's JSON: refused before the first write
+
+
+def test_evaluate_writes_no_cache_where_a_run_folder_says(cli_run, tmp_path, image_folder_run):
+    import tomli_w
+
+    from dlzoo import config
+
+    folder = copy_run(image_folder_run, tmp_path / "runs")
+    settings = config.read_toml(folder / "config.toml")
+    settings["data"]["cache"] = str(tmp_path / "anywhere")
+    (folder / "config.toml").write_text(tomli_w.dumps(settings))
+    result = cli_run("evaluate", folder)
+    assert result.exit_code == 0, result.stderr
+    assert not (tmp_path / "anywhere").exists()
+    # A cache in the runs root, where dlzoo writes anyway, is still used.
+    settings["data"]["cache"] = str(tmp_path / "runs" / "cache")
+    (folder / "config.toml").write_text(tomli_w.dumps(settings))
+    assert cli_run("evaluate", folder).exit_code == 0
+    assert list((tmp_path / "runs" / "cache").glob("*.tfcache*"))

@@ -29,7 +29,7 @@ from dlzoo.registry import Registry
 DATASETS = Registry("dataset")
 
 
-def register(name, options=None):
+def register(name, options=None, reads_path=False):
     """Decorator registering a loader ``loader(argument, seed, options) -> bundle`` as source ``name``.
 
     Args:
@@ -38,10 +38,13 @@ def register(name, options=None):
         options: the ``[data]`` keys this source reads beyond the common ones, each with the
             types it accepts (``{"noise": (int, float)}``): a recipe may set them only for this
             source, and the loader checks their values when it runs.
+        reads_path: the spec's argument is a file or folder (``npz:``, ``folder:``), which
+            :func:`check_spec` checks before TensorFlow is imported.
     """
 
     def decorator(loader):
         loader.options = dict(options or {})
+        loader.reads_path = reads_path
         return DATASETS.register(name)(loader)
 
     return decorator
@@ -52,6 +55,17 @@ def source_options(spec):
     _load_sources()
     source, _ = parse_spec(spec)
     return DATASETS.get(source).options
+
+
+def check_spec(spec):
+    """Refuse a dataset spec whose file or folder does not exist; cheap, so the CLI calls it
+    before TensorFlow is imported (a typo in a path then fails in a fraction of a second)."""
+    _load_sources()
+    source, argument = parse_spec(spec)
+    if getattr(DATASETS.get(source), "reads_path", False):
+        from dlzoo.data.sources import existing_path
+
+        existing_path(argument, source)
 
 
 def _load_sources():

@@ -218,10 +218,10 @@ def load_keras(argument, seed, options):
     )
 
 
-@register("npz", options={"kind": (str,)})
+@register("npz", options={"kind": (str,)}, reads_path=True)
 def load_npz(argument, seed, options):
     """``npz:<path>``: arrays ``x`` and ``y``, optionally ``x_test``/``y_test`` and ``class_names``."""
-    path = _existing_path(argument, "npz")
+    path = existing_path(argument, "npz")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
@@ -260,7 +260,7 @@ def load_npz(argument, seed, options):
     )
 
 
-@register("folder", options={"image_size": (int, list)})
+@register("folder", options={"image_size": (int, list)}, reads_path=True)
 def load_folder(argument, seed, options):
     """``folder:<path>``: images in one sub-folder per class (``path/cat/1.png``, ``path/dog/2.png``).
 
@@ -274,7 +274,7 @@ def load_folder(argument, seed, options):
     from dlzoo.data import splits as splits_module
     from dlzoo.data import streaming
 
-    root = _existing_path(argument, "folder")
+    root = existing_path(argument, "folder")
     if not root.is_dir():
         raise UsageError(f"folder:{argument} is not a folder")
     class_folders = sorted(path for path in root.iterdir() if path.is_dir())
@@ -310,7 +310,7 @@ def load_folder(argument, seed, options):
     return bundle if options.get("stream", True) else bundle.to_splits()
 
 
-def _existing_path(argument, source):
+def existing_path(argument, source):
     """The path of a ``source:<path>`` spec; a clear error when it is missing or does not exist."""
     if not argument:
         raise UsageError(f"{source} needs a path, e.g. '{source}:data/my_dataset'")

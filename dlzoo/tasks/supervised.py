@@ -346,6 +346,8 @@ class SupervisedTask(Task):
                                          for value in values], dtype="float32")
         except ValueError:
             pass  # strings: fine for a text model, refused by fit_inputs for the others
+        if inputs.numbers is not None:
+            check_finite_inputs(inputs.numbers, "the inputs")
         return inputs
 
     def fit_inputs(self, inputs, splits):
@@ -414,7 +416,22 @@ def read_array_file(path):
             with loaded:
                 if "x" not in loaded.files:
                     raise UsageError(f"{path} has no array 'x'; it has: {', '.join(loaded.files) or 'nothing'}")
-                return np.asarray(loaded["x"], dtype="float32")
-        return np.asarray(loaded, dtype="float32")
+                array = np.asarray(loaded["x"], dtype="float32")
+        else:
+            array = np.asarray(loaded, dtype="float32")
+    except UsageError:  # a UsageError is a ValueError: keep its own message
+        raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
         raise UsageError(f"{path} is not a readable .npy/.npz file ({type(error).__name__})") from error
+    if array.size == 0:
+        raise UsageError(f"--file {path} holds no inputs (an array of shape {array.shape})")
+    return check_finite_inputs(array, f"--file {path}")
+
+
+def check_finite_inputs(array, what):
+    """Refuse NaN and infinite inputs: the model would answer them with a meaningless prediction."""
+    bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+    if bad:
+        raise UsageError(f"{what}: {bad} non-finite value{'s' if bad > 1 else ''} (NaN or infinity); "
+                         "a prediction from them would mean nothing")
+    return array
