@@ -404,9 +404,38 @@ def recipe_summary(path):
         "dataset": raw.get("data", {}).get("dataset", SECTION_DEFAULTS["data"]["dataset"]),
         "target": target,
         "summary": raw.get("summary", ""),
+        "description": short_description(raw.get("summary", "")),
         "source": expect.get("source", ""),
         "baseline": expect.get("baseline", ""),
     }
+
+
+def short_description(summary, width=60):
+    """The one-line description ``dlzoo list`` shows: ``summary`` up to its first ``;`` (the
+    rest are remarks), cut at a word boundary to at most ``width`` characters (``…`` marks a cut)."""
+    text = " ".join(summary.split(";")[0].split())
+    if len(text) <= width:
+        return text
+    cut = text[:width].rsplit(" ", 1)[0].rstrip(" ,:(-")
+    return cut + "…"
+
+
+def matching_recipes(rows, pattern):
+    """The rows of ``dlzoo list`` in which ``pattern`` (any case) is part of a column shown."""
+    pattern = pattern.lower()
+    shown = ("name", "topic", "task", "dataset", "target", "description")
+    return [row for row in rows if any(pattern in str(row[column]).lower() for column in shown)]
+
+
+def recipes_of_topic(rows, topic):
+    """The rows of topic ``topic`` (any case); an unknown topic is a UsageError with the closest one."""
+    topics = sorted({row["topic"] for row in rows})
+    chosen = [row for row in rows if row["topic"].lower() == topic.lower()]
+    if not chosen:
+        hint = did_you_mean(topic.lower(), topics)
+        raise UsageError(f"no recipe of topic '{topic}'" + (f"; {hint}" if hint else "")
+                         + f" (topics: {', '.join(topics)})")
+    return chosen
 
 
 def check_component_options(config):
