@@ -60,6 +60,9 @@ SECTION_DEFAULTS = {
         "checkpoint_seconds": 30.0,
         "quick_epochs": 1,
         "quick_train_samples": 512,
+        # --quick builds the recipe's model with these [model] keys replaced (a smaller
+        # transformer: its graphs trace in seconds); {}: the recipe's own model.
+        "quick_model": {},
         "gradient_statistics": False,
         "export": True,
         "baselines": True,  # fit scikit-learn baselines on the same split (classify / regress)
@@ -233,6 +236,7 @@ def check_types(config):
             for key, value in table.items():
                 check_value(section, key, value)
     check_name(config["name"])
+    check_quick_model(config)
     for (section, key), minimum in MINIMUMS.items():
         if config[section][key] < minimum:
             raise UsageError(f"{section}.{key} must be at least {minimum}, got {config[section][key]}")
@@ -246,6 +250,28 @@ def check_types(config):
         raise
     except ValueError as error:  # the task's checks raise ValueError (the Keras habit): the user's input
         raise UsageError(error_message(error)) from error
+
+
+def check_quick_model(config):
+    """``train.quick_model`` may only resize the recipe's model: its keys are keys of ``[model]``
+    (not ``name``); their values are checked with the model's other keys (:func:`check_component_options`)."""
+    model_keys = {key: None for key in config["model"] if key != "name"}
+    for key in config["train"]["quick_model"]:
+        if key not in model_keys:
+            raise UsageError(unknown_key_message(f"train.quick_model.{key}", key, model_keys)
+                             + "; train.quick_model replaces keys of [model] in --quick runs")
+
+
+def with_quick_model(config):
+    """The configuration a ``--quick`` run trains: ``[model]`` with ``train.quick_model``'s keys
+    replaced. The one place where the quick model is made; the run's ``config.toml`` keeps
+    the recipe as given (``quick`` in ``metrics.json`` says which model was built)."""
+    quick_model = config["train"].get("quick_model") or {}
+    if not quick_model:
+        return config
+    resolved = copy.deepcopy(config)
+    resolved["model"].update(copy.deepcopy(quick_model))
+    return resolved
 
 
 def check_name(name):
@@ -446,6 +472,8 @@ def check_component_options(config):
     """
     try:
         check_model_and_optimizer(config)
+        if config.get("train", {}).get("quick_model"):  # checked in full runs too: --quick must not fail later
+            check_model_and_optimizer(with_quick_model(config))
     except UsageError:
         raise
     except ValueError as error:  # the builders and optimizers validate with ValueError (Keras habit)
