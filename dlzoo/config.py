@@ -367,6 +367,9 @@ def load_config(recipe, overrides=(), **shortcuts):
     for assignment in overrides:
         keys, value = parse_override(assignment)
         apply_override(config, keys, value)
+        quick_model = config["train"].get("quick_model")
+        if keys[0] == "model" and len(keys) == 2 and isinstance(quick_model, dict):
+            quick_model.pop(keys[1], None)  # --set model.K=v is the user's K in --quick runs too
     apply_shortcuts(config, **shortcuts)
     check_types(config)
     task_of(config).check_expect(config)  # a target the task never reports: refused before training

@@ -23,6 +23,14 @@ def test_with_quick_model_replaces_model_keys_and_leaves_the_recipe_alone():
     assert config.with_quick_model(plain) is plain  # no quick_model: the recipe's own model
 
 
+def test_a_model_key_set_on_the_command_line_wins_over_the_quick_model():
+    resolved = config.load_config("transformer-dates", ["model.num_layers=2", "model.num_heads=8"])
+    quick = config.with_quick_model(resolved)
+    assert quick["model"]["num_layers"] == 2 and quick["model"]["num_heads"] == 8  # not silently replaced
+    assert quick["model"]["model_dim"] == resolved["train"]["quick_model"]["model_dim"] < resolved["model"]["model_dim"]
+    assert "num_layers" not in resolved["train"]["quick_model"]  # config.toml says what the quick run built
+
+
 @pytest.mark.parametrize("recipe", TRANSFORMERS)
 def test_every_transformer_recipe_declares_a_smaller_quick_model(recipe):
     resolved = config.load_config(recipe)
