@@ -10,6 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from dlzoo import plots  # noqa: E402
+from dlzoo.visualize import attention_maps  # noqa: E402  (numpy and matplotlib only: no TensorFlow)
 
 
 def drawn(figure):
@@ -29,7 +30,7 @@ def tick_texts(labels):
 def titles_under_the_suptitle(figure):
     """Titles of panels that the figure's suptitle overlaps (none in a readable figure)."""
     renderer = drawn(figure)
-    top = figure.get_suptitle() and figure._suptitle.get_window_extent(renderer)
+    top = figure._suptitle.get_window_extent(renderer)  # matplotlib has no public getter of the Text
     return [axis.get_title() for axis in figure.axes
             if axis.get_title() and axis.title.get_window_extent(renderer).overlaps(top)]
 
@@ -147,24 +148,14 @@ def test_learning_curves_still_save_a_png(tmp_path):
 
 def test_tick_labels_of_a_long_sequence_are_few_and_visible():
     characters = list("the dog sees the cat.\nthe cat runs ") * 2
-    positions, texts = plots_tick_labels(characters)
+    positions, texts = attention_maps.tick_labels(characters)
     assert 8 <= len(positions) <= 16 and positions[0] == 0
-    assert all(texts[index] == characters[position] or characters[position] in " \n"
-               for index, position in enumerate(positions))
+    assert all(text == characters[position] or characters[position] in " \n" for text, position in zip(texts, positions))
     assert " " not in texts and "\n" not in texts  # a space or a line break as a visible mark
-    assert plots_tick_labels(list("abc")) == ([0, 1, 2], ["a", "b", "c"])
-
-
-def plots_tick_labels(labels):
-    """:func:`dlzoo.visualize.attention_maps.tick_labels` (imported here: the module imports numpy only)."""
-    from dlzoo.visualize import attention_maps
-
-    return attention_maps.tick_labels(labels)
+    assert attention_maps.tick_labels(list("abc")) == ([0, 1, 2], ["a", "b", "c"])
 
 
 def test_gpt_attention_maps_have_readable_ticks_and_a_colorbar():
-    from dlzoo.visualize import attention_maps
-
     rng = np.random.default_rng(0)
     weights = rng.random((1, 4, 64, 64))
     weights /= weights.sum(axis=-1, keepdims=True)
