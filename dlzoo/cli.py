@@ -155,26 +155,23 @@ def cli():
 @click.option("--topic", help="Only recipes of this course topic.")
 @click.option("--markdown", is_flag=True, help="Print a Markdown table with each target's source (for the README).")
 def list_command(pattern, topic, markdown):
-    """List recipes by course topic, with their target metric."""
+    """List recipes by course topic, with their target metric and a one-line description."""
     from dlzoo import config
 
     rows = [config.recipe_summary(path) for path in config.recipe_files()]
     if pattern:
-        rows = [row for row in rows if pattern.lower() in row["name"].lower() or pattern.lower() in row["summary"].lower()]
+        rows = config.matching_recipes(rows, pattern)
         if not rows:
             raise UsageError(f"no recipe matches '{pattern}' (run 'dlzoo list' to see them all)")
     if topic:
-        topics = sorted({row["topic"] for row in rows})
-        rows = [row for row in rows if row["topic"] == topic]
-        if not rows:
-            raise UsageError(f"no recipe of topic '{topic}' (topics: {', '.join(topics)})")
+        rows = config.recipes_of_topic(rows, topic)
     if markdown:
         columns = ("name", "topic", "task", "dataset", "target", "baseline", "source")
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         lines += ["| " + " | ".join(str(row[column] or "—") for column in columns) + " |" for row in rows]
         click.echo("\n".join(lines))
         return
-    columns = ("name", "topic", "task", "dataset", "target")
+    columns = ("name", "topic", "task", "dataset", "target", "description")
     from dlzoo.report import format_table
 
     click.echo(format_table([[row[column] for column in columns] for row in rows], columns))
@@ -313,7 +310,7 @@ def export(run, export_format, out, runs_root, allow_failed):
 
 @cli.command()
 @click.argument("run")
-@click.option("--method", default="saliency", show_default=True, help="saliency, smoothgrad, integrated-gradients, cam, gradcam, gradcam++, activation-max, filters, feature-maps, or all.")
+@click.option("--method", default="saliency", show_default=True, help="saliency, smoothgrad, integrated-gradients, cam, gradcam, gradcam++, activation-max, filters, feature-maps, or all; attention for transformers and translators.")
 @click.option("--layer", help="Layer name (dotted path into nested models) for CAM methods, activation-max and feature maps.")
 @click.option("--class", "class_index", type=int, help="Class to explain (default: the predicted class).")
 @click.option("--samples", type=click.IntRange(min=1, max=64), default=8, show_default=True)

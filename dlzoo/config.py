@@ -63,6 +63,9 @@ SECTION_DEFAULTS = {
         "checkpoint_seconds": 30.0,
         "quick_epochs": 1,
         "quick_train_samples": 512,
+        # --quick builds the recipe's model with these [model] keys replaced (a smaller
+        # transformer: its graphs trace in seconds); {}: the recipe's own model.
+        "quick_model": {},
         "gradient_statistics": False,
         "export": True,
         "baselines": True,  # fit scikit-learn baselines on the same split (classify / regress)
@@ -287,6 +290,7 @@ def check_types(config):
             for key, value in table.items():
                 check_value(section, key, value)
     check_name(config["name"])
+    check_quick_model(config)
     for (section, key), minimum in MINIMUMS.items():
         if config[section][key] < minimum:
             raise UsageError(f"{section}.{key} must be at least {minimum}, got {config[section][key]}")
@@ -325,6 +329,28 @@ def check_learning_rate(rate):
     """A number as ``optimizer.learning_rate`` must be finite (a table is a schedule, checked with Keras)."""
     if validation.is_number(rate) and not math.isfinite(rate):
         raise UsageError(f"optimizer.learning_rate must be a finite number, got {rate}")
+
+
+def check_quick_model(config):
+    """``train.quick_model`` may only resize the recipe's model: its keys are keys of ``[model]``
+    (not ``name``); their values are checked with the model's other keys (:func:`check_component_options`)."""
+    model_keys = {key: None for key in config["model"] if key != "name"}
+    for key in config["train"]["quick_model"]:
+        if key not in model_keys:
+            raise UsageError(unknown_key_message(f"train.quick_model.{key}", key, model_keys)
+                             + "; train.quick_model replaces keys of [model] in --quick runs")
+
+
+def with_quick_model(config):
+    """The configuration a ``--quick`` run trains: ``[model]`` with ``train.quick_model``'s keys
+    replaced. The one place where the quick model is made; the run's ``config.toml`` keeps
+    the recipe as given (``quick`` in ``metrics.json`` says which model was built)."""
+    quick_model = config["train"].get("quick_model") or {}
+    if not quick_model:
+        return config
+    resolved = copy.deepcopy(config)
+    resolved["model"].update(copy.deepcopy(quick_model))
+    return resolved
 
 
 def check_name(name):
@@ -426,7 +452,11 @@ def load_config(recipe, overrides=(), **shortcuts):
     for keys, value in parsed:
         if keys == ["model", "name"] and value != config["model"].get("name"):
             config["model"] = {"name": value}
+            config["train"]["quick_model"] = {}  # the recipe's quick sizes were its own model's too
         apply_override(config, keys, value)
+        quick_model = config["train"].get("quick_model")
+        if keys[0] == "model" and len(keys) == 2 and isinstance(quick_model, dict):
+            quick_model.pop(keys[1], None)  # --set model.K=v is the user's K in --quick runs too
     apply_shortcuts(config, **shortcuts)
     check_types(config)
     task = task_of(config)
@@ -520,9 +550,38 @@ def recipe_summary(path):
         "dataset": raw.get("data", {}).get("dataset", SECTION_DEFAULTS["data"]["dataset"]),
         "target": target,
         "summary": raw.get("summary", ""),
+        "description": short_description(raw.get("summary", "")),
         "source": expect.get("source", ""),
         "baseline": expect.get("baseline", ""),
     }
+
+
+def short_description(summary, width=60):
+    """The one-line description ``dlzoo list`` shows: ``summary`` up to its first ``;`` (the
+    rest are remarks), cut at a word boundary to at most ``width`` characters (``…`` marks a cut)."""
+    text = " ".join(summary.split(";")[0].split())
+    if len(text) <= width:
+        return text
+    cut = text[:width].rsplit(" ", 1)[0].rstrip(" ,:(-")
+    return cut + "…"
+
+
+def matching_recipes(rows, pattern):
+    """The rows of ``dlzoo list`` in which ``pattern`` (any case) is part of a column shown."""
+    pattern = pattern.lower()
+    shown = ("name", "topic", "task", "dataset", "target", "description")
+    return [row for row in rows if any(pattern in str(row[column]).lower() for column in shown)]
+
+
+def recipes_of_topic(rows, topic):
+    """The rows of topic ``topic`` (any case); an unknown topic is a UsageError with the closest one."""
+    topics = sorted({row["topic"] for row in rows})
+    chosen = [row for row in rows if row["topic"].lower() == topic.lower()]
+    if not chosen:
+        hint = did_you_mean(topic.lower(), topics)
+        raise UsageError(f"no recipe of topic '{topic}'" + (f"; {hint}" if hint else "")
+                         + f" (topics: {', '.join(topics)})")
+    return chosen
 
 
 def check_component_options(config):
@@ -536,6 +595,8 @@ def check_component_options(config):
     plugins.load(config.get(PLUGINS_KEY, []))  # their models, optimizers and datasets are names too
     try:
         check_model_and_optimizer(config)
+        if config.get("train", {}).get("quick_model"):  # checked in full runs too: --quick must not fail later
+            check_model_and_optimizer(with_quick_model(config))
     except UsageError:
         raise
     except ValueError as error:  # the builders and optimizers validate with ValueError (Keras habit)

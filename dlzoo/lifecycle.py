@@ -54,7 +54,12 @@ def target_check(expect, metrics):
 
 
 def prepare(task, config, quick):
-    """Run ``task.prepare``; a ValueError raised here is the user's input, so it becomes a UsageError."""
+    """Run ``task.prepare``; a ValueError raised here is the user's input, so it becomes a UsageError.
+
+    A ``--quick`` run prepares the recipe's ``train.quick_model`` (:func:`dlzoo.config.with_quick_model`).
+    """
+    if quick:
+        config = config_module.with_quick_model(config)
     config_module.check_component_options(config)  # imports the plug-ins first
     try:
         return task.prepare(config, quick)

@@ -3,7 +3,7 @@
 Layout of one run (``runs/<recipe>/<timestamp>/``)::
 
     config.toml      the resolved recipe (``dlzoo train config.toml`` repeats the run)
-    history.csv      one row per epoch (Keras CSVLogger)
+    history.csv      one row per epoch, numbered from 1 like the console (Keras CSVLogger)
     metrics.json     final metrics, parameters, wall time, samples/s, device, versions, status
     checkpoints/     best weights by the monitored metric
     model.keras      the trained model

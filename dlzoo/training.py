@@ -246,6 +246,7 @@ def platform_callbacks(folder, settings, stage=None, monitor=None, resumed=None)
 
     from dlzoo.callbacks.atomic_checkpoint import AtomicCheckpoint
     from dlzoo.callbacks.divergence_guard import DivergenceGuard
+    from dlzoo.callbacks.epoch_csv_logger import EpochCSVLogger
     from dlzoo.callbacks.epoch_tensorboard import EpochTensorBoard
     from dlzoo.callbacks.signal_stop import SignalStop
 
@@ -261,7 +262,7 @@ def platform_callbacks(folder, settings, stage=None, monitor=None, resumed=None)
         return {"history": np.asarray(json.dumps(history))}
 
     callbacks = [
-        keras.callbacks.CSVLogger(str(folder / history_name(stage)), append=resumed is not None),
+        EpochCSVLogger(str(folder / history_name(stage)), append=resumed is not None),
         EpochTensorBoard(log_dir=str(folder / "tensorboard" / (stage or ""))),
         AtomicCheckpoint(best, last, state_path(folder, stage), monitor=monitor, extra_state=history_state,
                          best_value=(resumed or {}).get("best"), every_seconds=settings.get("checkpoint_seconds", 0)),
@@ -601,10 +602,10 @@ def check_history(history, guard_reason=None):
 
 
 def history_csv(history):
-    """A ``{column: [values]}`` history as CSV text with an ``epoch`` column (0-based, like
-    Keras's CSVLogger)."""
+    """A ``{column: [values]}`` history as CSV text with an ``epoch`` column counting from 1
+    (like the console and :class:`~dlzoo.callbacks.epoch_csv_logger.EpochCSVLogger`)."""
     keys = [key for key in history if len(history[key]) == len(history["loss"])]
     lines = [",".join(["epoch", *keys])]
-    lines += [",".join([str(epoch), *(repr(float(history[key][epoch])) for key in keys)])
+    lines += [",".join([str(epoch + 1), *(repr(float(history[key][epoch])) for key in keys)])
               for epoch in range(len(history["loss"]))]
     return "\n".join(lines) + "\n"

@@ -224,6 +224,28 @@ def test_divergence_guard_fails_a_finite_but_exploding_run(tmp_path):
         training.fit(model, dataset, None, tmp_path, settings, epochs=20)
 
 
+def epoch_column(path):
+    """The ``epoch`` column of a history CSV file, as integers."""
+    import csv
+
+    with open(path) as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def test_history_csv_counts_epochs_from_one_like_the_console(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01), loss="mse")
+    inputs = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, inputs.sum(axis=1))).batch(32)
+    settings = {"monitor": "loss", "restore_best": False, "early_stopping_patience": 0, "verbose": 0}
+    training.fit(model, dataset, None, tmp_path / "fit", settings, epochs=3)
+    assert epoch_column(tmp_path / "fit" / "history.csv") == [1, 2, 3]  # Keras's CSVLogger wrote 0, 1, 2
+    training.run_epochs(lambda epoch: {"loss": 1.0 / (epoch + 1)}, 3, tmp_path, {"verbose": 0})
+    assert epoch_column(tmp_path / "history.csv") == [1, 2, 3]
+    assert training.history_csv({"loss": [0.5, 0.25]}).splitlines()[1:] == ["1,0.5", "2,0.25"]
+
+
 def test_run_epochs_writes_history_and_stops_on_nan(tmp_path):
     settings = {"verbose": 0}
     history = training.run_epochs(lambda epoch: {"loss": 1.0 / (epoch + 1), "accuracy": 0.5}, 3, tmp_path, settings)

@@ -60,6 +60,8 @@ def test_resume_equals_an_uninterrupted_run(cli_run, tmp_path, monkeypatch):
     for resumed, uninterrupted in zip(weights_of(parts), weights_of(whole)):
         np.testing.assert_array_equal(resumed, uninterrupted)
     assert (parts / "history.csv").read_text() == (whole / "history.csv").read_text()
+    epochs = [line.split(",")[0] for line in (parts / "history.csv").read_text().splitlines()[1:]]
+    assert epochs == ["1", "2", "3"]  # the resumed part goes on numbering from where it stopped, from 1
 
 
 def test_same_seed_twice_gives_identical_metrics(cli_run, tmp_path):

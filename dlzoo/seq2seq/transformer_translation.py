@@ -92,12 +92,13 @@ def draw_cross_attention_heads(maps, path, target=None):
     text, translation, weights = maps
     pyplot = plots._pyplot()
     blocks, heads = weights.shape[:2]
-    figure, axes = pyplot.subplots(blocks, heads, figsize=(3.2 * heads, 2.8 * blocks + 0.6), squeeze=False)
+    figure, axes = pyplot.subplots(blocks, heads, figsize=(3.2 * heads + 0.8, 2.8 * blocks + 0.6), squeeze=False,
+                                   layout="constrained")
     rows = (list(translation) + ["<end>"])[:weights.shape[2]]
     for block in range(blocks):
         for head in range(heads):
             axis = axes[block, head]
-            axis.imshow(weights[block, head], cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+            image = axis.imshow(weights[block, head], cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
             axis.set_title(f"decoder block {block + 1}, head {head + 1}", fontsize=7)
             # Characters along the left column and the bottom row only: every panel shares them
             # (and hundreds of repeated labels made this picture the slowest of a run to draw).
@@ -109,7 +110,9 @@ def draw_cross_attention_heads(maps, path, target=None):
     axes[0, 0].set_ylabel("output characters")
     verdict = "" if target is None else (" (right)" if translation == target else f" (WRONG; expected {target})")
     figure.suptitle(f"cross-attention of every head: {text} -> {translation}{verdict}", fontsize=9)
-    figure.tight_layout()
+    colorbar = figure.colorbar(image, ax=list(axes.flat), shrink=0.8)  # every panel has the scale 0 to 1
+    colorbar.set_label("attention weight", fontsize=7)
+    colorbar.ax.tick_params(labelsize=6)
     return plots.save_figure(figure, path)
 
 

@@ -639,7 +639,8 @@ def image_rows(path, rows, labels, scale, title=""):
     """Rows of images on one fixed grey scale ``[0, scale]`` (so that brightness is comparable)."""
     pyplot = plots._pyplot()
     columns = max(len(row) for row in rows)
-    figure, axes = pyplot.subplots(len(rows), columns, figsize=(0.9 * columns, 1.0 * len(rows) + 0.4), squeeze=False)
+    figure, axes = pyplot.subplots(len(rows), columns, figsize=(0.9 * columns, 1.0 * len(rows) + 0.4), squeeze=False,
+                                   layout="constrained")
     for row_index, (row, label) in enumerate(zip(rows, labels)):
         for column in range(columns):
             axis = axes[row_index, column]
@@ -684,7 +685,7 @@ def draw_pca_pictures(prepared, comparison, folder):
     components = comparison["pca"].components_.reshape((-1, *shape))
     pyplot = plots._pyplot()
     count = len(basis)
-    figure, axes = pyplot.subplots(2, count, figsize=(0.9 * count, 2.3), squeeze=False)
+    figure, axes = pyplot.subplots(2, count, figsize=(0.9 * count, 2.3), squeeze=False, layout="constrained")
     for row, (images, label) in enumerate(((basis, "AE basis"), (components, "PCA"))):
         for column in range(count):
             image = images[column].reshape(shape[0], -1)

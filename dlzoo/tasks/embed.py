@@ -279,8 +279,32 @@ def pca_2d(vectors):
     return centered @ components[:2].T
 
 
+def labelled_points(coordinates, spacing=0.05):
+    """Indices of the points of a scatter that get a text label, so that labels do not pile up.
+
+    Greedy, in order: a point is labelled when it is at least ``spacing`` (a fraction of the
+    plot's width and height) away from every point labelled before it. Isolated points always
+    get their label; in a dense cluster only some do (the rest are still drawn as dots).
+    """
+    coordinates = np.asarray(coordinates, dtype="float64")
+    if len(coordinates) == 0:
+        return []
+    extent = np.ptp(coordinates, axis=0)
+    scaled = (coordinates - coordinates.min(axis=0)) / np.where(extent > 0, extent, 1.0)
+    chosen = []
+    for index, point in enumerate(scaled):
+        if not chosen or np.min(np.linalg.norm(scaled[chosen] - point, axis=1)) >= spacing:
+            chosen.append(index)
+    return chosen
+
+
 def draw_pca(words, coordinates, classes, path, title):
-    """A 2-D scatter of ``words`` at ``coordinates``, coloured by class, each point labelled."""
+    """A 2-D scatter of ``words`` at ``coordinates``, coloured by class, labelled where labels fit."""
+    return plots.save_figure(pca_figure(words, coordinates, classes, title), path)
+
+
+def pca_figure(words, coordinates, classes, title):
+    """The figure of :func:`draw_pca` (not saved)."""
     pyplot = plots._pyplot()
     figure, axes = pyplot.subplots(figsize=(9, 7))
     names = sorted({classes.get(word, "other") for word in words})
@@ -288,13 +312,15 @@ def draw_pca(words, coordinates, classes, path, title):
     for position, name in enumerate(names):
         chosen = [index for index, word in enumerate(words) if classes.get(word, "other") == name]
         axes.scatter(coordinates[chosen, 0], coordinates[chosen, 1], color=colours(position % 10), label=name, s=18)
-        for index in chosen:
-            axes.annotate(words[index], coordinates[index], fontsize=7, xytext=(2, 2), textcoords="offset points")
+    labelled = labelled_points(coordinates)
+    for index in labelled:
+        axes.annotate(words[index], coordinates[index], fontsize=7, xytext=(2, 2), textcoords="offset points")
     axes.legend(fontsize=8)
-    axes.set_title(title)
+    hidden = len(words) - len(labelled)
+    axes.set_title(title + (f"\n({hidden} of {len(words)} labels left out where points crowd)" if hidden else ""))
     axes.set_xlabel("principal component 1")
     axes.set_ylabel("principal component 2")
-    return plots.save_figure(figure, path)
+    return figure
 
 
 def word_vectors(model):

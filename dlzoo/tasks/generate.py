@@ -391,7 +391,8 @@ def sample_grid(images, raw_range, path, title="", columns=10, labels=None):
     """A grid of samples on the fixed raw grey scale."""
     pyplot = plots._pyplot()
     rows = int(np.ceil(len(images) / columns))
-    figure, axes = pyplot.subplots(rows, columns, figsize=(0.8 * columns, 0.85 * rows + 0.4), squeeze=False)
+    figure, axes = pyplot.subplots(rows, columns, figsize=(0.8 * columns, 0.85 * rows + 0.4), squeeze=False,
+                                   layout="constrained")  # room for the suptitle above the class labels
     for index, axis in enumerate(axes.ravel()):
         axis.axis("off")
         if index < len(images):
@@ -421,7 +422,8 @@ def draw_progress(frames, labels, raw_range, folder):
     picks = sorted(set(np.linspace(0, len(frames) - 1, min(len(frames), 8)).round().astype(int).tolist()))
     pyplot = plots._pyplot()
     columns = 10
-    figure, axes = pyplot.subplots(len(picks), columns, figsize=(0.8 * columns, 0.85 * len(picks) + 0.4), squeeze=False)
+    figure, axes = pyplot.subplots(len(picks), columns, figsize=(0.8 * columns, 0.85 * len(picks) + 0.4), squeeze=False,
+                                   layout="constrained")
     for row, epoch in enumerate(picks):
         for column in range(columns):
             axes[row, column].axis("off")

@@ -204,9 +204,10 @@ def draw_attention(pairs, path, title=""):
     count = len(pairs)
     columns = min(2, count)
     rows = (count + columns - 1) // columns
-    figure, axes = pyplot.subplots(rows, columns, figsize=(7 * columns, 4.5 * rows), squeeze=False)
+    figure, axes = pyplot.subplots(rows, columns, figsize=(7 * columns, 4.5 * rows), squeeze=False,
+                                   layout="constrained")
     for axis, (source, translation, weights, target) in zip(axes.flat, pairs):
-        axis.imshow(weights, cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
+        image = axis.imshow(weights, cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
         axis.set_xticks(range(weights.shape[1]))
         axis.set_xticklabels(list(source[:weights.shape[1]]), fontsize=7)
         axis.set_yticks(range(weights.shape[0]))
@@ -217,9 +218,9 @@ def draw_attention(pairs, path, title=""):
         axis.set_ylabel("output characters")
     for axis in list(axes.flat)[count:]:
         axis.axis("off")
+    figure.colorbar(image, ax=list(axes.flat)[:count], shrink=0.8, label="attention weight")  # one scale: 0 to 1
     if title:
         figure.suptitle(title)
-    figure.tight_layout()
     plots.save_figure(figure, path)
     return path
 

@@ -571,22 +571,27 @@ def draw_stage_curves(stages, path, title=""):
 
     from dlzoo import plots
 
-    figure, axes = pyplot.subplots(1, 2, figsize=(11, 4))
+    figure, axes = pyplot.subplots(1, 2, figsize=(11, 4), layout="constrained")
     offsets = {"frozen": 0, "fine_tuned": stages["frozen"].epochs, "scratch": 0}
+    last_epoch = max(offset + len(stages[name].history.get("loss", [])) for name, offset in offsets.items())
     for axis, metric in zip(axes, ("accuracy", "loss")):
         for name, offset in offsets.items():
             history = stages[name].history
             if metric not in history:
                 continue
             epochs = offset + np.arange(1, len(history[metric]) + 1)
-            line = axis.plot(epochs, history[metric], label=f"{name} train")[0]
+            marker = "o" if len(epochs) <= plots.MARKER_EPOCHS else None  # a one-epoch stage is one point
+            line = axis.plot(epochs, history[metric], marker=marker, markersize=4, label=f"{name} train")[0]
             if f"val_{metric}" in history:
-                axis.plot(epochs, history[f"val_{metric}"], linestyle="--", color=line.get_color(), label=f"{name} val")
+                axis.plot(epochs, history[f"val_{metric}"], linestyle="--", marker=marker, markersize=4,
+                          color=line.get_color(), label=f"{name} val")
         axis.axvline(stages["frozen"].epochs + 0.5, color="gray", linestyle=":", linewidth=1)
         axis.set_xlabel("epoch on the target classes")
         axis.set_ylabel(metric)
-        if metric == "loss":
-            axis.set_yscale("log")
+        axis.set_xticks(plots.epoch_ticks(last_epoch))
+        histories = {name: stage.history for name, stage in stages.items()}
+        if metric == "loss" and plots.all_positive(histories, ["loss"]):
+            plots.log_scale_with_labels(axis, plots.finite_values(histories, ["loss"]))
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     figure.suptitle(title)

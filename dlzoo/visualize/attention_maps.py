@@ -56,12 +56,35 @@ def attention_weights(model, inputs):
     return results
 
 
+# At most this many positions of a map get a label; more (a GPT's 64 characters) are unreadable.
+MOST_TICK_LABELS = 16
+# Characters that are invisible or break a line, as the tick label shows them.
+VISIBLE_CHARACTERS = {" ": "␣", "\n": "↵", "\t": "→"}
+
+
+def tick_labels(labels, most=MOST_TICK_LABELS):
+    """``(positions, texts)`` for one axis of an attention map: every position when there are at
+    most ``most`` labels, else every k-th (k the smallest step that keeps ``most`` or fewer);
+    spaces and line breaks drawn as visible marks."""
+    step = max(1, -(-len(labels) // most))
+    positions = list(range(0, len(labels), step))
+    return positions, [VISIBLE_CHARACTERS.get(str(labels[position]), str(labels[position])) for position in positions]
+
+
 def draw_attention(maps, example, path, title, labels=None):
     """One figure: rows = blocks, columns = heads, the maps of example ``example``."""
+    return plots.save_figure(attention_figure(maps, example, title, labels), path)
+
+
+def attention_figure(maps, example, title, labels=None):
+    """The figure of :func:`draw_attention` (not saved): a colorbar per row, whose heads share
+    one colour scale; tokens on the left column and the bottom row only (every panel shares them)."""
     pyplot = plots._pyplot()
     heads = max(weights.shape[1] for _, weights in maps)
-    figure, axes = pyplot.subplots(len(maps), heads, figsize=(2.6 * heads, 2.6 * len(maps)), squeeze=False)
+    figure, axes = pyplot.subplots(len(maps), heads, figsize=(2.6 * heads + 0.8, 2.6 * len(maps) + 0.4),
+                                   squeeze=False, layout="constrained")
     for row, (name, weights) in enumerate(maps):
+        highest = float(weights[example].max()) or 1.0  # one scale for the row's heads
         for head in range(heads):
             axis = axes[row, head]
             axis.set_xticks([])
@@ -69,15 +92,17 @@ def draw_attention(maps, example, path, title, labels=None):
             if head >= weights.shape[1]:
                 axis.axis("off")
                 continue
-            axis.imshow(weights[example, head], cmap="viridis", vmin=0.0, aspect="auto")
+            image = axis.imshow(weights[example, head], cmap="viridis", vmin=0.0, vmax=highest, aspect="auto")
             axis.set_title(f"{name}, head {head + 1}", fontsize=7)
-            if labels is not None and len(labels) == weights.shape[-1] <= 70:
-                axis.set_xticks(range(len(labels)))
-                axis.set_xticklabels(labels, fontsize=4)
-                if weights.shape[-2] == len(labels):
-                    axis.set_yticks(range(len(labels)))
-                    axis.set_yticklabels(labels, fontsize=4)
+            if labels is not None and len(labels) == weights.shape[-1]:
+                if row == len(maps) - 1:
+                    axis.set_xticks(*tick_labels(labels), fontsize=6)
+                if head == 0 and weights.shape[-2] == len(labels):
+                    axis.set_yticks(*tick_labels(labels), fontsize=6)
+        colorbar = figure.colorbar(image, ax=list(axes[row, :weights.shape[1]]), shrink=0.9)
+        colorbar.ax.tick_params(labelsize=6)
+        colorbar.set_label("attention weight", fontsize=6)
     axes[0, 0].set_ylabel("query position")
     axes[-1, 0].set_xlabel("key position")
     figure.suptitle(title, fontsize=9)
-    return plots.save_figure(figure, path)
+    return figure
