@@ -24,28 +24,19 @@ from dlzoo.errors import UsageError
 
 
 def recipes(pattern=None, topic=None):
-    """The rows of ``dlzoo list``: one dict per recipe (name, topic, task, dataset, target, summary, ...).
+    """The rows of ``dlzoo list``: one dict per recipe (name, topic, task, dataset, target, description, ...).
 
     Args:
-        pattern: keep recipes whose name, topic, task or summary contains this text (any case).
-        topic: keep recipes of this course topic (any case).
+        pattern: keep recipes in which this text (any case) is part of a column ``dlzoo list`` shows.
+        topic: keep recipes of this course topic (any case; an unknown one suggests the closest).
     """
     rows = [config_module.recipe_summary(path) for path in config_module.recipe_files()]
     if pattern:
-        needle = pattern.lower()
-        rows = [row for row in rows if any(needle in str(row[column]).lower()
-                                           for column in ("name", "topic", "task", "summary"))]
+        rows = config_module.matching_recipes(rows, pattern)
         if not rows:
             raise UsageError(f"no recipe matches '{pattern}' (run 'dlzoo list' to see them all)")
     if topic:
-        topics = sorted({row["topic"] for row in rows})
-        rows = [row for row in rows if row["topic"].lower() == topic.lower()]
-        if not rows:
-            from dlzoo.registry import did_you_mean
-
-            hint = did_you_mean(topic.lower(), topics)
-            raise UsageError(f"no recipe of topic '{topic}'" + (f"; {hint}" if hint else "") +
-                             f" (topics: {', '.join(topics)})")
+        rows = config_module.recipes_of_topic(rows, topic)
     return rows
 
 

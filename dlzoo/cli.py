@@ -156,15 +156,9 @@ def cli():
 @click.option("--markdown", is_flag=True, help="Print a Markdown table with each target's source (for the README).")
 def list_command(pattern, topic, markdown):
     """List recipes by course topic, with their target metric and a one-line description."""
-    from dlzoo import config
+    from dlzoo import api
 
-    rows = [config.recipe_summary(path) for path in config.recipe_files()]
-    if pattern:
-        rows = config.matching_recipes(rows, pattern)
-        if not rows:
-            raise UsageError(f"no recipe matches '{pattern}' (run 'dlzoo list' to see them all)")
-    if topic:
-        rows = config.recipes_of_topic(rows, topic)
+    rows = api.recipes(pattern, topic)
     if markdown:
         columns = ("name", "topic", "task", "dataset", "target", "baseline", "source")
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
