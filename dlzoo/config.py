@@ -293,6 +293,8 @@ def check_data_section(table, uses_data=True):
             valid = dict.fromkeys([*SECTION_DEFAULTS["data"], *extra])
             raise UsageError(unknown_key_message(f"data.{key}", key, valid)
                              + f"; {table['dataset']} reads {', '.join(extra) or 'no extra keys'}")
+    if uses_data and table["dataset"] != "none":
+        data.check_available(table["dataset"], table)  # files on disk: a missing dataset fails before TensorFlow
 
 
 def check_value(section, key, value):
