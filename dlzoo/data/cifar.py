@@ -24,8 +24,10 @@ TEST_FILE = "test_batch"
 META_FILE = "batches.meta"
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
-# The only globals a CIFAR pickle needs: NumPy's array reconstruction (NumPy 1 and 2 names).
+# The only globals a CIFAR pickle needs: NumPy's array reconstruction (NumPy 1 and 2 names), and
+# ``_codecs.encode``, with which Python 3 writes bytes into protocol-2 pickles (a pure function).
 ALLOWED_GLOBALS = {
+    ("_codecs", "encode"),
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
     ("numpy", "ndarray"), ("numpy", "dtype"),
     ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
