@@ -151,3 +151,13 @@ def test_doctor_lists_the_real_datasets_present(cli_run, real_dataset_files):
     assert result.exit_code == 0, result.output + result.stderr
     assert f"dataset fashion_mnist: {real_dataset_files / 'fashion_mnist'}" in result.output
     assert f"dataset cifar10: {real_dataset_files / 'cifar10'}" in result.output
+
+
+def test_keras_fashion_mnist_gets_its_class_names_too(monkeypatch):
+    import keras
+
+    images, labels = np.zeros((200, 28, 28), np.uint8), np.arange(200) % 10
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data",
+                        lambda: ((images, labels), (images[:50], labels[:50])))
+    splits = data.load("keras:fashion_mnist")
+    assert splits.class_names[:2] == ["T-shirt/top", "Trouser"] and splits.sizes()["test"] == 50
