@@ -108,4 +108,4 @@ def test_large_training_splits_fit_baselines_on_a_stated_subsample(cli_run, tmp_
     assert all("val_accuracy" not in model for model in models), "large data: scored on the test split only"
     assert record["metrics"]["baseline_best_test_accuracy"] > 0.6  # classes one standard deviation apart
     report = (folder / "report.md").read_text()
-    assert f"fitted on 5,000 of {train_size:,} training examples" in report
+    assert f"fitted on {baselines.TRAIN_SAMPLE:,} of {train_size:,} training examples" in report
