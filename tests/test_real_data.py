@@ -161,3 +161,29 @@ def test_keras_fashion_mnist_gets_its_class_names_too(monkeypatch):
                         lambda: ((images, labels), (images[:50], labels[:50])))
     splits = data.load("keras:fashion_mnist")
     assert splits.class_names[:2] == ["T-shirt/top", "Trouser"] and splits.sizes()["test"] == 50
+
+
+def test_without_local_files_the_keras_download_fills_the_keras_cache(nowhere, monkeypatch):
+    import io
+    import urllib.error
+
+    served = write_idx_folder(nowhere / "served", train_count=100, test_count=20)
+    requested = []
+
+    def serve(url, timeout):
+        requested.append(url)
+        return io.BytesIO((served / url.rsplit("/", 1)[1]).read_bytes())
+
+    monkeypatch.delenv("DLZOO_OFFLINE")
+    monkeypatch.setattr(real.urllib.request, "urlopen", serve)
+    assert data.load("fashion_mnist").sizes()["test"] == 20
+    assert all(url.startswith(real.KERAS_ORIGIN) for url in requested) and len(requested) == 4
+    assert real.locate("fashion_mnist") == nowhere / "keras" / "datasets" / "fashion-mnist"
+
+    def unreachable(url, timeout):
+        raise urllib.error.URLError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(real.urllib.request, "urlopen", unreachable)
+    with pytest.raises(UsageError, match="dataset mnist not found.*the download failed.*name resolution"):
+        real.locate("mnist")
+    assert not list((nowhere / "keras" / "datasets").glob("tmp*")), "a failed download leaves no partial file"

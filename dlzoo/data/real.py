@@ -124,11 +124,24 @@ def download(name):
             return folder / "mnist.npz", None
         archive = folder / "cifar-10-python.tar.gz"
         fetch(CIFAR10_ORIGIN, archive)
-        with tarfile.open(archive) as tar:
-            tar.extractall(folder / "cifar-10-batches-py-target", filter="data")  # no paths outside the folder
+        extract_safely(archive, folder / "cifar-10-batches-py-target")
         return folder / "cifar-10-batches-py-target", None
     except (OSError, tarfile.TarError) as error:  # urllib's URLError and timeouts are OSErrors
         return None, f"the download failed ({type(error).__name__}: {error})"
+
+
+def extract_safely(archive, destination):
+    """Unpack a .tar.gz into ``destination``, refusing members that would land outside it."""
+    with tarfile.open(archive) as tar:
+        if hasattr(tarfile, "data_filter"):  # Python 3.10.12+ / 3.11.4+: the standard library checks
+            tar.extractall(destination, filter="data")
+            return
+        root = pathlib.Path(destination).resolve()
+        for member in tar.getmembers():
+            target = (root / member.name).resolve()
+            if root not in (target, *target.parents) or member.issym() or member.islnk():
+                raise tarfile.TarError(f"refusing archive member {member.name!r} (outside {root} or a link)")
+        tar.extractall(destination)
 
 
 def fetch(url, destination):
@@ -139,7 +152,11 @@ def fetch(url, destination):
     destination.parent.mkdir(parents=True, exist_ok=True)
     with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response, \
             tempfile.NamedTemporaryFile(dir=destination.parent, delete=False) as partial:
-        shutil.copyfileobj(response, partial)
+        try:
+            shutil.copyfileobj(response, partial)
+        except BaseException:  # a cut connection or Ctrl-C: no half file left behind
+            os.unlink(partial.name)
+            raise
     os.replace(partial.name, destination)
 
 
