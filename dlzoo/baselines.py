@@ -38,7 +38,7 @@ from dlzoo import report
 
 # Above this many training examples the baselines are fitted and scored on subsamples: fitted on all
 # 53,000 Fashion-MNIST images (logistic regression, then a random forest) they took over 5.5 minutes,
-# longer than the network; on the subsamples about 10 s (benchmarks/real_data_scale.py).
+# longer than the network; on the subsamples 5-10 s on a busy 2-core machine (benchmarks/real_data_scale.py).
 LARGE_TRAINING_SPLIT = 10000
 TRAIN_SAMPLE = 3000
 EVALUATION_SAMPLE = 2000
@@ -145,6 +145,8 @@ def subsample_rows(labels, count, seed, stratify):
     """Sorted indices of a seeded subsample of ``count`` of ``labels`` (stratified by class for classes)."""
     from sklearn.model_selection import train_test_split
 
+    # Stratifying needs two examples of every class; a rare class falls back to a plain sample.
+    stratify = stratify and np.unique(labels, return_counts=True)[1].min() >= 2
     chosen, _ = train_test_split(np.arange(len(labels)), train_size=count, random_state=seed,
                                  stratify=labels if stratify else None)
     return np.sort(chosen)
