@@ -398,6 +398,8 @@ def check_data_section(table, uses_data=True):
             valid = dict.fromkeys([*SECTION_DEFAULTS["data"], *extra])
             raise UsageError(unknown_key_message(f"data.{key}", key, valid)
                              + f"; {table['dataset']} reads {', '.join(extra) or 'no extra keys'}")
+    if uses_data and table["dataset"] != "none":
+        data.check_available(table["dataset"], table)  # files on disk: a missing dataset fails before TensorFlow
 
 
 def check_value(section, key, value):
@@ -459,12 +461,7 @@ def load_config(recipe, overrides=(), **shortcuts):
             quick_model.pop(keys[1], None)  # --set model.K=v is the user's K in --quick runs too
     apply_shortcuts(config, **shortcuts)
     check_types(config)
-    task = task_of(config)
-    task.check_expect(config)  # a target the task never reports: refused before training
-    if task.uses_data and config["data"]["dataset"] != "none":
-        from dlzoo import data
-
-        data.check_spec(config["data"]["dataset"])  # a missing npz: or folder: path, before TensorFlow loads
+    task_of(config).check_expect(config)  # a target the task never reports: refused before training
     return config
 
 

@@ -3,7 +3,8 @@
 TensorFlow / Keras / Python versions and the CUDA / cuDNN versions TensorFlow was built with;
 the GPUs TensorFlow sees, with their compute capability and whether mixed precision will help
 (tensor cores: compute capability 7.0 or newer); the TFDS data folder and the datasets cached
-in it; the runs folder and how many runs it holds.
+in it; the real datasets (Fashion-MNIST, MNIST, CIFAR-10) found on disk and where; the runs folder
+and how many runs it holds.
 """
 
 import os
@@ -44,6 +45,19 @@ def tfds_lines():
     return [f"TFDS data folder {folder}: {len(cached)} datasets cached" + (f" ({', '.join(cached)})" if cached else "")]
 
 
+def dataset_lines():
+    """One line per real dataset: the folder it is read from, or that it is missing and how to get it."""
+    from dlzoo.data import real
+
+    lines = []
+    for name, place in real.present().items():
+        if place is None:
+            lines.append(f"dataset {name}: not found on disk ({real.HOW_TO_GET[name]})")
+        else:
+            lines.append(f"dataset {name}: {place}")
+    return lines
+
+
 def runs_lines(runs_root=None):
     """The runs folder, its recipes and number of runs."""
     from dlzoo import runs
@@ -72,5 +86,6 @@ def report_lines(runs_root=None):
              f"built for CUDA {cuda or 'none'}, cuDNN {cudnn or 'none'}"]
     lines += gpu_lines()
     lines += tfds_lines()
+    lines += dataset_lines()
     lines += runs_lines(runs_root)
     return lines

@@ -85,3 +85,27 @@ def test_the_readme_recipe_table_is_what_list_markdown_prints(cli_run):
     printed = [line for line in cli_run("list", "--markdown").output.splitlines() if line.startswith("| ")]
     stale = [line[:80] for line in printed if line not in readme]
     assert not stale, f"README.md's recipe table is stale (paste `dlzoo list --markdown`): {stale}"
+
+
+def test_large_training_splits_fit_baselines_on_a_stated_subsample(cli_run, tmp_path):
+    # 16,000 examples of 6 features: more than LARGE_TRAINING_SPLIT training examples after the splits.
+    rng = np.random.default_rng(0)
+    labels = np.arange(16000) % 3
+    inputs = rng.normal(size=(16000, 6)) + labels[:, np.newaxis]
+    np.savez(tmp_path / "large.npz", x=inputs, y=labels)
+    result = cli_run("train", "softmax-regression", "--data", "npz:large.npz", "--quick", "--set",
+                     "train.quick_train_samples=20000", "--runs", "runs")
+    assert result.exit_code == 0, result.output + result.stderr
+    folder = next((tmp_path / "runs" / "softmax-regression").iterdir())
+    record = json.loads((folder / "metrics.json").read_text())
+    train_size = record["data"]["sizes"]["train"]
+    assert train_size > baselines.LARGE_TRAINING_SPLIT
+    sample = record["baselines"]["sample"]
+    assert sample["train"] == [baselines.TRAIN_SAMPLE, train_size]
+    assert sample["test"] == [baselines.EVALUATION_SAMPLE, record["data"]["sizes"]["test"]]
+    models = record["baselines"]["models"]
+    assert [model["name"] for model in models] == ["logistic regression", "RBF-SVM"]
+    assert all("val_accuracy" not in model for model in models), "large data: scored on the test split only"
+    assert record["metrics"]["baseline_best_test_accuracy"] > 0.6  # classes one standard deviation apart
+    report = (folder / "report.md").read_text()
+    assert f"fitted on {baselines.TRAIN_SAMPLE:,} of {train_size:,} training examples" in report

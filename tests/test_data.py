@@ -160,3 +160,18 @@ def test_augmentation_touches_only_the_training_split():
 def test_unknown_augmentation_key_is_an_error():
     with pytest.raises(UsageError, match="did you mean 'rotation'"):
         build_augmenter({"rotaton": 0.1}, seed=0)
+
+
+def test_in_memory_training_pipeline_shuffles_every_example_once_per_epoch_without_copying_them():
+    from dlzoo.data import pipeline
+
+    x = np.arange(50, dtype="uint8").reshape(50, 1)
+    dataset = pipeline.make_dataset(x, np.arange(50), batch_size=8, training=True, seed=1)
+    epochs = [np.concatenate([np.asarray(inputs)[:, 0] for inputs, _ in dataset]) for _ in range(2)]
+    assert all(sorted(epoch.tolist()) == list(range(50)) for epoch in epochs), "each example once per epoch"
+    assert epochs[0].tolist() != epochs[1].tolist() != list(range(50)), "reshuffled every epoch"
+    again = pipeline.make_dataset(x, np.arange(50), batch_size=8, training=True, seed=1)
+    assert np.concatenate([np.asarray(inputs)[:, 0] for inputs, _ in again]).tolist() == epochs[0].tolist()
+    pairs = [(np.asarray(inputs)[:, 0], np.asarray(labels)) for inputs, labels in dataset]  # one epoch
+    assert all(np.array_equal(inputs, labels) for inputs, labels in pairs), "inputs and labels stay paired"
+    assert np.asarray(next(iter(dataset))[0]).dtype == np.uint8, "images stay uint8 until the model"

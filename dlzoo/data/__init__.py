@@ -11,6 +11,9 @@ A dataset is named by a spec string ``source[:argument]``:
 ``keras:<name>``            ``mnist``, ``fashion_mnist``, ``cifar10`` from keras.datasets
 ``folder:<path>``           images in one sub-folder per class
 ``npz:<path>``              arrays ``x``, ``y`` and optionally ``x_test``, ``y_test``
+``fashion_mnist``, ``mnist``  the real datasets, official test split, found on disk (:mod:`.real`)
+``cifar10[:<folder>]``      CIFAR-10's original batch files (:mod:`.real`, :mod:`.cifar`)
+``idx:<folder>``            any MNIST-format data in four IDX files (:mod:`.idx`)
 ==========================  =================================================================
 
 :func:`load` returns a :class:`~dlzoo.data.splits.Splits` holding the dataset's **raw** values
@@ -29,7 +32,7 @@ from dlzoo.registry import Registry
 DATASETS = Registry("dataset")
 
 
-def register(name, options=None, reads_path=False):
+def register(name, options=None, check=None):
     """Decorator registering a loader ``loader(argument, seed, options) -> bundle`` as source ``name``.
 
     Args:
@@ -38,13 +41,14 @@ def register(name, options=None, reads_path=False):
         options: the ``[data]`` keys this source reads beyond the common ones, each with the
             types it accepts (``{"noise": (int, float)}``): a recipe may set them only for this
             source, and the loader checks their values when it runs.
-        reads_path: the spec's argument is a file or folder (``npz:``, ``folder:``), which
-            :func:`check_spec` checks before TensorFlow is imported.
+        check: ``check(argument, options)``, run while the configuration is checked, before
+            TensorFlow is imported: it raises UsageError when the data cannot be there (a
+            missing file or folder), so the user hears it before a slow import.
     """
 
     def decorator(loader):
         loader.options = dict(options or {})
-        loader.reads_path = reads_path
+        loader.check = check
         return DATASETS.register(name)(loader)
 
     return decorator
@@ -57,17 +61,6 @@ def source_options(spec):
     return DATASETS.get(source).options
 
 
-def check_spec(spec):
-    """Refuse a dataset spec whose file or folder does not exist; cheap, so the CLI calls it
-    before TensorFlow is imported (a typo in a path then fails in a fraction of a second)."""
-    _load_sources()
-    source, argument = parse_spec(spec)
-    if getattr(DATASETS.get(source), "reads_path", False):
-        from dlzoo.data.sources import existing_path
-
-        existing_path(argument, source)
-
-
 def _load_sources():
     """Import every module of this package, so that each loader registers itself (no list to edit)."""
     import importlib
@@ -75,6 +68,15 @@ def _load_sources():
 
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
+
+
+def check_available(spec, options=None):
+    """Run the source's own check of ``spec`` (files on disk, no TensorFlow); nothing for sources without one."""
+    _load_sources()
+    source, argument = parse_spec(spec)
+    check = getattr(DATASETS.get(source), "check", None)
+    if check is not None:
+        check(argument, dict(options or {}))
 
 
 def names():

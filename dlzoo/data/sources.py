@@ -212,13 +212,18 @@ def load_keras(argument, seed, options):
     x = _as_images(x.astype("float32") / 255.0)
     x_test = _as_images(x_test.astype("float32") / 255.0)
     count = int(np.max(y)) + 1
+    from dlzoo.data import cifar, real
+
+    # Class names come with the data, so pictures and predictions speak them.
+    known_names = {"fashion_mnist": real.FASHION_CLASS_NAMES, "cifar10": cifar.CLASS_NAMES}
+    class_names = list(known_names.get(argument, [str(label) for label in range(count)]))
     return make_splits(
-        f"keras:{argument}", IMAGE, [str(label) for label in range(count)], x, y.reshape(-1),
+        f"keras:{argument}", IMAGE, class_names, x, y.reshape(-1),
         x_test, y_test.reshape(-1), seed=seed, val_fraction=float(options.get("val_fraction", 0.1)),
     )
 
 
-@register("npz", options={"kind": (str,)}, reads_path=True)
+@register("npz", options={"kind": (str,)}, check=lambda argument, options: existing_path(argument, "npz"))
 def load_npz(argument, seed, options):
     """``npz:<path>``: arrays ``x`` and ``y``, optionally ``x_test``/``y_test`` and ``class_names``."""
     path = existing_path(argument, "npz")
@@ -260,7 +265,8 @@ def load_npz(argument, seed, options):
     )
 
 
-@register("folder", options={"image_size": (int, list)}, reads_path=True)
+@register("folder", options={"image_size": (int, list)},
+          check=lambda argument, options: existing_path(argument, "folder"))
 def load_folder(argument, seed, options):
     """``folder:<path>``: images in one sub-folder per class (``path/cat/1.png``, ``path/dog/2.png``).
 
