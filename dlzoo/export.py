@@ -11,6 +11,7 @@ with the same function run eagerly on the Keras model, on real test inputs. A mi
 the run loudly.
 """
 
+import os
 import pathlib
 import shutil
 import tempfile
@@ -43,14 +44,19 @@ def export_saved_model(model, destination, endpoints, sample_inputs):
 
     The SavedModel is written to a temporary folder next to ``destination`` and renamed into
     place only after it passed the check, so a failed export never leaves a broken folder.
+    An existing ``destination`` is refused, except the one an earlier attempt of the run that
+    ``--resume`` continues left (:func:`dlzoo.training.rewrites_own_output`): it is replaced.
 
     Returns:
         ``{"path", "max_abs_difference", "verified_on", "signature"}``.
     """
+    from dlzoo import training
+
     destination = pathlib.Path(destination)
-    if destination.exists():
+    if destination.exists() and not training.rewrites_own_output(destination):
         raise FileExistsError(f"{destination} already exists; refusing to overwrite it")
-    staging = pathlib.Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}."))
+    # ".tmp" in the name: a staging folder left by a killed process is recognized and removed.
+    staging = pathlib.Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.tmp-"))
     try:
         target = staging / "saved_model"
         write_saved_model(model, target, endpoints)
@@ -61,6 +67,8 @@ def export_saved_model(model, destination, endpoints, sample_inputs):
             raise RunFailed(
                 f"exported SavedModel disagrees with the Keras model: max |difference| {difference:.3g} > {tolerance}"
             )
+        if destination.exists():  # the earlier attempt's export: moved into staging, removed with it
+            destination.rename(staging / "replaced")
         target.rename(destination)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -142,14 +150,17 @@ def output_difference(expected, actual):
 
 
 def save_keras_model(model, destination):
-    """Save ``model`` in the native ``.keras`` format, atomically, never overwriting."""
+    """Save ``model`` in the native ``.keras`` format, atomically, never overwriting (except the
+    earlier attempt's file in the run that ``--resume`` continues)."""
+    from dlzoo import training
+
     destination = pathlib.Path(destination)
-    if destination.exists():
+    if destination.exists() and not training.rewrites_own_output(destination):
         raise FileExistsError(f"{destination} already exists; refusing to overwrite it")
     temporary = destination.with_name(f".{destination.stem}.tmp.keras")
     try:
         model.save(str(temporary))
-        temporary.rename(destination)
+        os.replace(temporary, destination)
     except BaseException:  # a full disk, a signal: leave no half-written file behind
         if temporary.exists():
             temporary.unlink()

@@ -157,6 +157,10 @@ def execute(task, prepared, config, folder, quick, device_name, resumed_record=N
             if announce is not None:
                 announce()
             results = task.run(prepared, folder)
+            # The last writes are protected too: a signal here leaves a run that resumes.
+            finish_record(record, results, config, start)
+            runs.atomic_write_json(folder / runs.METRICS_FILE, record)
+            report.write_report(folder)
     except BaseException as error:  # also Ctrl-C and SIGTERM: the folder must say the run did not finish
         interrupted = isinstance(error, KeyboardInterrupt)
         cannot_write = write_failure(error)
@@ -179,6 +183,11 @@ def execute(task, prepared, config, folder, quick, device_name, resumed_record=N
             raise RunInterrupted(f"interrupted; what the run wrote so far is in {folder} "
                                  f"(continue it: dlzoo train --resume {folder})", exit_code=code) from error
         raise RunFailed(f"{reason} (see {folder})") from error
+    return folder, record
+
+
+def finish_record(record, results, config, start):
+    """Turn the running record into the completed one: the task's results, the target check."""
     record.update(results)
     record["changed_settings"] = config_module.changed_settings(config)
     record.update(status="completed", wall_seconds=time.perf_counter() - start,
@@ -188,9 +197,6 @@ def execute(task, prepared, config, folder, quick, device_name, resumed_record=N
         if record["target"]["value"] is None:
             record["target"]["error"] = (f"expect.metric '{record['target']['metric']}' is not a metric of this run "
                                          f"(its metrics: {', '.join(record['metrics'])})")
-    runs.atomic_write_json(folder / runs.METRICS_FILE, record)
-    report.write_report(folder)
-    return folder, record
 
 
 def check_resumable(argument):

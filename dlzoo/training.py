@@ -304,6 +304,10 @@ def fit(model, train_data, val_data, folder, settings, epochs, stage=None, extra
     initial_epoch = resumed["epoch"] if resumed else 0
     if resumed:
         skip_shuffles(train_data, initial_epoch)
+    if resumed and resumed["finished"]:
+        # Training had ended before the run stopped (in evaluation, export, pictures, report):
+        # nothing is trained again, the steps after training are redone on the same weights.
+        return finished_training(model, folder, settings, stage, resumed["history"])
     callbacks = list(extra_callbacks) + platform_callbacks(folder, settings, stage, monitor, resumed)
     checkpoint = next(callback for callback in callbacks if type(callback).__name__ == "AtomicCheckpoint")
     build_optimizers(model)
@@ -323,10 +327,36 @@ def fit(model, train_data, val_data, folder, settings, epochs, stage=None, extra
         history.setdefault(key, []).extend(float(value) for value in values)
     guard = next(callback for callback in callbacks if type(callback).__name__ == "DivergenceGuard")
     check_history(history, guard.reason)
+    restore_best(model, folder, settings, stage)
+    return history
+
+
+def restore_best(model, folder, settings, stage=None):
+    """Load the best checkpoint's weights into ``model`` (``train.restore_best``, on by default)."""
     best, _ = checkpoint_paths(folder, stage)
     if settings.get("restore_best", True) and best.exists():
         model.load_weights(str(best))
-    return history
+
+
+def finished_training(model, folder, settings, stage, history):
+    """What :func:`fit` returns for a resumed run whose training had already ended: the model
+    as training left it (the last state, then the best weights) and the whole history."""
+    check_history(history)
+    restore_best(model, folder, settings, stage)
+    return {key: list(values) for key, values in history.items()}
+
+
+def rewrites_own_output(path):
+    """True when ``path`` lies in the run folder ``--resume`` continues.
+
+    The earlier attempt of that run may have written it (``model.keras``, ``saved_model/``)
+    before it stopped; this attempt writes it again. Anywhere else an existing file is never
+    overwritten.
+    """
+    import pathlib
+
+    folder = RESUMING["folder"]
+    return folder is not None and pathlib.Path(folder).resolve() in pathlib.Path(path).resolve().parents
 
 
 # The run folder that ``dlzoo train --resume`` continues (set by :func:`resuming`): fit() then
@@ -385,7 +415,8 @@ def check_state_fits(model, folder, stage=None):
 def restore_state(model, folder, stage=None):
     """Put the last checkpoint's model and optimizer variables into ``model``.
 
-    Returns ``{"epoch", "best", "history"}`` of the part of the run that is already done.
+    Returns ``{"epoch", "best", "history", "finished"}`` of the part of the run that is already
+    done; ``finished`` is true when training had ended (the run stopped after it).
     """
     import json
 
@@ -409,7 +440,8 @@ def restore_state(model, folder, stage=None):
             variable.assign(value)
     best = float(state["best"]) if "best" in state else math.nan
     history = json.loads(str(state["history"])) if "history" in state else {}
-    return {"epoch": int(state["epoch"]), "best": None if math.isnan(best) else best, "history": history}
+    return {"epoch": int(state["epoch"]), "best": None if math.isnan(best) else best, "history": history,
+            "finished": bool(state["finished"]) if "finished" in state else False}
 
 
 def build_optimizers(model):

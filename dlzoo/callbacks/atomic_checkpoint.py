@@ -143,9 +143,11 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         self.write_state()
 
     def on_train_end(self, logs=None):
-        """Write what is still in memory: the best weights, the last weights, the best value."""
+        """Write what is still in memory: the best weights, the last weights, the best value;
+        the state now says that training ended (a run stopped after this resumes without training)."""
         self.write_weights()
         if self.last_state is not None:
+            self.last_state["finished"] = np.asarray(True)
             self.write_state()
 
     def on_fit_raised(self):

@@ -1,0 +1,110 @@
+"""Runs stopped at awkward moments and run folders with damaged files.
+
+* a run stopped after training (while it evaluated, exported or drew) resumes and completes
+  with the metrics an uninterrupted run has;
+* a signal that arrives where Python cannot raise it (a destructor, the last epoch's end) still
+  ends the run as interrupted;
+* a damaged ``metrics.json``, ``model.keras`` or checkpoint is one line naming the file, exit 2,
+  and nothing on disk changes.
+"""
+
+import json
+import os
+import pathlib
+import signal
+
+import numpy as np
+import pytest
+
+from test_resume import TRAIN, run_folder, weights_of
+
+# The mlp run of tests/test_resume.py on its default output (what a user sees).
+TRAIN_SHOWN = TRAIN[:5] + TRAIN[7:]
+
+
+def read_record(folder):
+    """A run's metrics.json."""
+    return json.loads((pathlib.Path(folder) / "metrics.json").read_text())
+
+
+def without_timings(record):
+    """The parts of a run's record that do not depend on how long it took or when it ran."""
+    return {key: value for key, value in record["metrics"].items() if "seconds" not in key}
+
+
+def folder_contents(folder):
+    """``{relative path: bytes}`` of every file under ``folder`` (to check nothing changed)."""
+    folder = pathlib.Path(folder)
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+# 1. Stopped after model.keras was written ------------------------------------------------------
+
+def stop_in_export(monkeypatch):
+    """Ctrl-C while the SavedModel is written (model.keras is already on disk)."""
+    from dlzoo import export
+
+    def write_saved_model(model, path, endpoints):
+        pathlib.Path(path).mkdir(parents=True)
+        (pathlib.Path(path) / "saved_model.pb").write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export, "write_saved_model", write_saved_model)
+
+
+def stop_in_pictures(monkeypatch):
+    """Ctrl-C while the learning curves are drawn (model.keras and saved_model/ are on disk)."""
+    from dlzoo import plots
+
+    def learning_curves(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plots, "learning_curves", learning_curves)
+
+
+def stop_in_report(monkeypatch):
+    """SIGTERM while the report is written at the very end (metrics.json already says completed)."""
+    from dlzoo import report, train
+
+    original, calls = report.write_report, []
+
+    def write_report(folder):
+        calls.append(folder)
+        if len(calls) == 1:
+            raise train.Terminated(signal.SIGTERM)
+        return original(folder)
+
+    monkeypatch.setattr(report, "write_report", write_report)
+
+
+@pytest.mark.parametrize("stop", [stop_in_export, stop_in_pictures, stop_in_report])
+def test_a_run_stopped_after_training_resumes_to_the_uninterrupted_metrics(cli_run, tmp_path, monkeypatch, stop):
+    assert cli_run(*TRAIN_SHOWN, "--runs", "whole").exit_code == 0
+    whole = run_folder(tmp_path / "whole")
+
+    stop(monkeypatch)
+    result = cli_run(*TRAIN_SHOWN, "--runs", "parts")
+    assert result.exit_code in (130, 143), (result.output, result.stderr)
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    parts = run_folder(tmp_path / "parts")
+    assert (parts / "model.keras").is_file() and read_record(parts)["status"] == "interrupted"
+
+    for attempt in range(2):  # a second resume of a completed run is refused, as for any completed run
+        result = cli_run("train", "--resume", parts)
+        if attempt == 0:
+            assert result.exit_code == 0, (result.output, result.stderr)
+            assert "completed" in result.output
+        else:
+            assert result.exit_code == 2 and "already completed" in result.stderr, result.stderr
+    record, reference = read_record(parts), read_record(whole)
+    assert record["status"] == "completed" and record["resumed"] and "error" not in record
+    assert record["epochs_run"] == reference["epochs_run"] == 3
+    assert without_timings(record) == without_timings(reference)
+    for resumed, uninterrupted in zip(weights_of(parts), weights_of(whole)):
+        np.testing.assert_array_equal(resumed, uninterrupted)
+    assert (parts / "history.csv").read_text() == (whole / "history.csv").read_text()
+    assert (parts / "saved_model" / "saved_model.pb").stat().st_size > 1000
+    assert record["export"]["max_abs_difference"] <= record["export"]["tolerance"]
+    assert (parts / "plots" / "learning_curves.png").is_file() and (parts / "report.md").is_file()
+    assert not [path for path in parts.rglob("*") if ".tmp" in path.name or path.name.startswith(".saved_model")]
