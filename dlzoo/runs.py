@@ -120,13 +120,20 @@ def is_zombie(pid):
 
 
 def remove_temporary_files(folder):
-    """Delete the temporary files an interrupted atomic write left in ``folder`` (``.<name>.*tmp*``)."""
-    for path in pathlib.Path(folder).rglob(".*"):
-        if ".tmp" in path.name and path.is_file():
-            try:
+    """Delete the temporary files and staging folders an interrupted write left in ``folder``
+    (``.<name>.*tmp*``)."""
+    import shutil
+
+    for path in sorted(pathlib.Path(folder).rglob(".*"), reverse=True):  # deepest first
+        if ".tmp" not in path.name:
+            continue
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.is_file():
                 path.unlink()
-            except OSError:
-                pass
+        except OSError:
+            pass
 
 
 def check_writable(folder):

@@ -18,6 +18,7 @@ import os
 import platform
 import signal
 import socket
+import sys
 import time
 
 from dlzoo import config as config_module
@@ -104,21 +105,41 @@ def sigterm_as_interrupt():
     """
     from dlzoo.callbacks.signal_stop import SignalStop
 
+    received = []
+
     def handler(signal_number, frame):
+        received.append(signal_number)
         if not SignalStop.request(signal_number):
-            raise Terminated(signal_number) if signal_number == signal.SIGTERM else KeyboardInterrupt()
+            raise as_exception(signal_number)
+
+    def unraisable(details):
+        """A signal's exception raised inside a destructor: Python cannot deliver it there and
+        would print a traceback and go on; it is raised when the block ends instead."""
+        if not isinstance(details.exc_value, KeyboardInterrupt):
+            previous_hook(details)
 
     try:
         previous = {number: signal.signal(number, handler) for number in (signal.SIGTERM, signal.SIGINT)}
     except ValueError:  # not the main thread: signals cannot be handled here
         yield
         return
+    previous_hook, sys.unraisablehook = sys.unraisablehook, unraisable
     try:
         yield
+        # A signal whose exception never reached this block (it landed in a destructor, or
+        # SignalStop recorded it after the last batch): the run still ends as interrupted.
+        if received:
+            raise as_exception(received[0])
     finally:
         SignalStop.reset()
+        sys.unraisablehook = previous_hook
         for number, old_handler in previous.items():
             signal.signal(number, old_handler)
+
+
+def as_exception(signal_number):
+    """The exception a signal ends a run with: ``Terminated`` for SIGTERM, else ``KeyboardInterrupt``."""
+    return Terminated(signal_number) if signal_number == signal.SIGTERM else KeyboardInterrupt()
 
 
 def write_failure(error):
@@ -146,6 +167,9 @@ def execute(task, prepared, config, folder, quick, device_name, resumed_record=N
             "started": now,
         }
     else:
+        # Files an earlier attempt was writing when it was killed (-9): nobody else writes here
+        # (check_resumable refused a running run), and nothing reads them.
+        runs.remove_temporary_files(folder)
         record = {key: value for key, value in resumed_record.items() if key not in ("error", "wall_seconds")}
         record.update(status="running", device=device_name, resumed=[*resumed_record.get("resumed", []), now])
     # Who runs it: a run found "running" whose process is gone was killed (dlzoo.runs.read_json).

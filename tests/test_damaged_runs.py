@@ -108,3 +108,88 @@ def test_a_run_stopped_after_training_resumes_to_the_uninterrupted_metrics(cli_r
     assert record["export"]["max_abs_difference"] <= record["export"]["tolerance"]
     assert (parts / "plots" / "learning_curves.png").is_file() and (parts / "report.md").is_file()
     assert not [path for path in parts.rglob("*") if ".tmp" in path.name or path.name.startswith(".saved_model")]
+
+
+# 2. Signals Python could not raise where they arrived; files of a killed attempt ------------------
+
+class SignalsWhenCollected:
+    """An object whose destructor sends this process SIGTERM, as a signal can arrive while
+    Python runs a destructor (TensorFlow and h5py objects are collected all the time)."""
+
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # the handler runs here, inside the destructor
+            pass
+
+
+def test_sigterm_in_a_destructor_after_training_ends_the_run_as_interrupted(cli_run, tmp_path, monkeypatch):
+    from dlzoo.tasks import embed
+
+    original = embed.write_projector_files
+
+    def write_projector_files(*args):
+        SignalsWhenCollected()  # collected at once: its destructor gets the signal's exception
+        return original(*args)
+
+    monkeypatch.setattr(embed, "write_projector_files", write_projector_files)
+    result = cli_run("train", "word2vec", "--quick", "--runs", "runs")
+    assert result.exit_code == 143, (result.output, result.stderr)
+    assert "Traceback" not in result.stderr and "Terminated" not in result.stderr, result.stderr
+    (folder,) = (tmp_path / "runs" / "word2vec").iterdir()
+    record = read_record(folder)
+    assert record["status"] == "interrupted" and "SIGTERM" in record["error"], record
+
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    result = cli_run("train", "--resume", folder)
+    assert result.exit_code == 0, (result.output, result.stderr)
+    assert read_record(folder)["status"] == "completed"
+    assert (folder / "embeddings" / "vectors.tsv").is_file()
+
+
+def test_sigterm_after_the_last_batch_is_not_lost(cli_run, tmp_path, monkeypatch):
+    """SignalStop records a signal during training and raises it at the next batch; after the
+    last batch there is none, and the run must still end as interrupted."""
+    import keras
+
+    from dlzoo import training
+
+    class SignalAtLastEpochEnd(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    original = training.platform_callbacks
+    monkeypatch.setattr(training, "platform_callbacks",
+                        lambda *args, **kwargs: original(*args, **kwargs) + [SignalAtLastEpochEnd()])
+    result = cli_run(*TRAIN_SHOWN, "--runs", "runs")
+    assert result.exit_code == 143, (result.output, result.stderr)
+    folder = run_folder(tmp_path / "runs")
+    assert read_record(folder)["status"] == "interrupted"
+    assert not (folder / "model.keras").exists()  # stopped before the steps after training
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    result = cli_run("train", "--resume", folder)
+    assert result.exit_code == 0, (result.output, result.stderr)
+    assert read_record(folder)["status"] == "completed" and read_record(folder)["epochs_run"] == 3
+
+
+def test_resume_removes_the_files_a_killed_attempt_was_writing(cli_run, tmp_path, monkeypatch):
+    from test_resume import interrupt_after_first_epoch
+
+    interrupt_after_first_epoch(monkeypatch)
+    assert cli_run(*TRAIN_SHOWN, "--runs", "runs").exit_code == 130
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    folder = run_folder(tmp_path / "runs")
+    # What kill -9 leaves in the middle of a checkpoint write and of a SavedModel export.
+    orphan = folder / "checkpoints" / ".best.tmp-4242.weights.h5"
+    orphan.write_bytes(b"\x89HDF half")
+    staging = folder / ".saved_model.tmp-abc123"
+    (staging / "variables").mkdir(parents=True)
+    (staging / "variables" / "variables.index").write_bytes(b"half")
+    result = cli_run("train", "--resume", folder)
+    assert result.exit_code == 0, (result.output, result.stderr)
+    assert read_record(folder)["status"] == "completed"
+    assert not orphan.exists() and not staging.exists()
+    assert not [path for path in folder.rglob("*") if ".tmp" in path.name]
