@@ -87,12 +87,38 @@ def read_json(path):
     path = pathlib.Path(path)
     if not path.exists():
         return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:  # a folder, unreadable, not UTF-8, not JSON (truncated)
+        raise damaged(path, error) from None
+    if path.name == METRICS_FILE and not isinstance(data, dict):
+        raise damaged(path, f"a JSON {type(data).__name__}, not an object")
     if path.name == METRICS_FILE and isinstance(data, dict) and data.get("status") == "running" \
             and not process_alive(data.get("pid"), data.get("host")):
         data.update(status="interrupted", error=f"the process that ran it (pid {data.get('pid')} on "
                                                 f"{data.get('host')}) is gone")
     return data
+
+
+def damaged(path, reason):
+    """The usage error for a file of a run that cannot be read: which file, and why."""
+    if isinstance(reason, BaseException):
+        reason = damage_reason(reason)
+    return UsageError(f"{path} is damaged ({reason}); restore it, or remove the run folder if it cannot be recovered")
+
+
+def damage_reason(error):
+    """A few words on why a file could not be read (the exception's first line, without a traceback)."""
+    if isinstance(error, IsADirectoryError):
+        return "a folder where a file should be"
+    if isinstance(error, UnicodeDecodeError):
+        return "not text: unreadable bytes"
+    if isinstance(error, json.JSONDecodeError):
+        return f"not valid JSON: {error.msg} at line {error.lineno}, probably truncated"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}{': ' + text[:120] if text else ''}"
 
 
 def process_alive(pid, host):

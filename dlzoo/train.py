@@ -244,7 +244,7 @@ def check_resumable(argument):
     if task_class is not None and task_class.resume_unsupported:
         raise UsageError(f"--resume {argument}: runs of task '{task_class.name}' cannot be resumed "
                          f"({task_class.resume_unsupported}); train the recipe again")
-    training.read_state(folder)  # missing or corrupt: said now
+    training.check_checkpoints(folder)  # missing or damaged: said now
     return folder
 
 

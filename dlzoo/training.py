@@ -24,6 +24,7 @@ Keras is imported inside the functions: importing this module stays cheap.
 
 import contextlib
 import math
+import pathlib
 import platform
 import sys
 
@@ -353,8 +354,6 @@ def rewrites_own_output(path):
     before it stopped; this attempt writes it again. Anywhere else an existing file is never
     overwritten.
     """
-    import pathlib
-
     folder = RESUMING["folder"]
     return folder is not None and pathlib.Path(folder).resolve() in pathlib.Path(path).resolve().parents
 
@@ -381,18 +380,52 @@ def read_state(folder, stage=None):
 
     import numpy as np
 
+    from dlzoo import runs
+
     path = state_path(folder, stage)
-    if not path.is_file():
+    if not path.exists():
         raise UsageError(f"{folder} has no checkpoint to resume from ({path.name} is missing: the run stopped "
                          "before its first epoch ended, or was written by an older dlzoo)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             state = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise UsageError(f"{path} is corrupt and cannot be resumed from ({type(error).__name__})") from None
+        raise UsageError(f"{path} is corrupt and cannot be resumed from ({runs.damage_reason(error)})") from None
     if "epoch" not in state or not any(name.startswith("model/") for name in state):
         raise UsageError(f"{path} is not a dlzoo checkpoint (no epoch or model variables in it)")
     return state
+
+
+def check_checkpoints(folder):
+    """Raise a usage error naming the first damaged checkpoint of a run (before ``--resume``
+    writes anything): the main state, every stage's state and every ``.weights.h5`` file.
+
+    Cheap and without TensorFlow (NumPy and h5py only): ``--resume`` calls it before the import.
+    """
+    read_state(folder)
+    for path in sorted((pathlib.Path(folder) / "checkpoints").glob("*-last.state.npz")):
+        read_state(folder, path.name[:-len("-last.state.npz")])
+    for path in sorted((pathlib.Path(folder) / "checkpoints").glob("*.weights.h5")):
+        if not path.name.startswith("."):  # a temporary file of a killed write: removed by the resume
+            check_weights_file(path)
+
+
+def check_weights_file(path):
+    """A usage error when the HDF5 weights file at ``path`` cannot be read back whole."""
+    import h5py
+
+    from dlzoo import runs
+
+    def read_dataset(name, item):
+        """Read every dataset: a file cut short after its header fails here, not at the open."""
+        if isinstance(item, h5py.Dataset):
+            item[()]
+
+    try:
+        with h5py.File(path, "r") as file:
+            file.visititems(read_dataset)
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        raise runs.damaged(path, f"not a readable HDF5 file: {str(error).splitlines()[0][:100]}") from None
 
 
 def numbered(state, prefix):

@@ -193,3 +193,118 @@ def test_resume_removes_the_files_a_killed_attempt_was_writing(cli_run, tmp_path
     assert read_record(folder)["status"] == "completed"
     assert not orphan.exists() and not staging.exists()
     assert not [path for path in folder.rglob("*") if ".tmp" in path.name]
+
+
+# 3. Damaged files of a run -------------------------------------------------------------------
+
+def truncate(path):
+    """Cut ``path`` to a third of its size (a copy or a write stopped half-way)."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+
+
+def garble(path):
+    """Replace ``path`` with random bytes of the same size."""
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, path.stat().st_size, dtype=np.uint8).tobytes())
+
+
+def make_folder(path):
+    """Replace the file ``path`` with an empty folder."""
+    path.unlink()
+    path.mkdir()
+
+
+DAMAGES = {"truncated": truncate, "garbled": garble, "a folder": make_folder}
+
+
+def assert_refused(result, damaged_path, before, folder):
+    """Exit 2, one line naming the damaged file, nothing on disk changed."""
+    assert result.exit_code == 2, (result.output, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(damaged_path) in lines[0] and "damaged" in lines[0], result.stderr
+    assert folder_contents(folder) == before
+
+
+@pytest.fixture(scope="module")
+def completed_run(tmp_path_factory):
+    """A finished quick run of softmax-regression, trained once for this module's tests."""
+    from click.testing import CliRunner
+
+    from dlzoo.cli import cli
+
+    root = tmp_path_factory.mktemp("completed")
+    result = CliRunner().invoke(cli, ["train", "softmax-regression", "--quick", "--runs", str(root / "runs")],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    (folder,) = (root / "runs" / "softmax-regression").iterdir()
+    return folder
+
+
+@pytest.fixture
+def run_copy(completed_run, tmp_path):
+    """A copy of the completed run that a test may damage."""
+    import shutil
+
+    return pathlib.Path(shutil.copytree(completed_run, tmp_path / "runs" / "softmax-regression" / completed_run.name))
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+@pytest.mark.parametrize("command", ["evaluate", "export"])
+def test_a_damaged_metrics_file_is_named(cli_run, tmp_path, run_copy, damage, command):
+    DAMAGES[damage](run_copy / "metrics.json")
+    before = folder_contents(tmp_path)
+    result = cli_run(command, run_copy, *(["--out", "delivery"] if command == "export" else []))
+    assert_refused(result, run_copy / "metrics.json", before, tmp_path)
+
+
+@pytest.mark.parametrize("command, damage", [("evaluate", damage) for damage in DAMAGES]
+                         + [("export", "truncated"), ("visualize", "garbled")])
+def test_a_damaged_model_file_is_named(cli_run, tmp_path, run_copy, damage, command):
+    DAMAGES[damage](run_copy / "model.keras")
+    before = folder_contents(tmp_path)
+    result = cli_run(command, run_copy, *(["--out", "delivery"] if command != "evaluate" else []))
+    assert_refused(result, run_copy / "model.keras", before, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def interrupted_mlp(tmp_path_factory):
+    """An mlp run interrupted (Ctrl-C) after its first epoch, with its checkpoints written."""
+    import keras
+    from click.testing import CliRunner
+
+    from dlzoo import training
+    from dlzoo.cli import cli
+
+    class StopAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt
+
+    root = tmp_path_factory.mktemp("interrupted")
+    original = training.platform_callbacks
+    training.platform_callbacks = lambda *args, **kwargs: original(*args, **kwargs) + [StopAfterFirstEpoch()]
+    try:
+        result = CliRunner().invoke(cli, [*TRAIN_SHOWN, "--set", "train.checkpoint_seconds=0", "--runs",
+                                          str(root / "runs")], catch_exceptions=False)
+    finally:
+        training.platform_callbacks = original
+    assert result.exit_code == 130, result.output
+    folder = run_folder(root / "runs")
+    assert (folder / "checkpoints" / "best.weights.h5").is_file() and (folder / "checkpoints" / "last.weights.h5").is_file()
+    return folder
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+@pytest.mark.parametrize("name", ["metrics.json", "checkpoints/best.weights.h5", "checkpoints/last.weights.h5",
+                                  "checkpoints/last.state.npz"])
+def test_resume_names_a_damaged_file_and_changes_nothing(cli_run, tmp_path, interrupted_mlp, damage, name):
+    import shutil
+
+    folder = pathlib.Path(shutil.copytree(interrupted_mlp, tmp_path / "runs" / "mlp" / interrupted_mlp.name))
+    DAMAGES[damage](folder / name)
+    before = folder_contents(tmp_path)
+    result = cli_run("train", "--resume", folder)
+    assert result.exit_code == 2, (result.output, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(folder / name) in lines[0], result.stderr
+    assert "damaged" in lines[0] or "corrupt" in lines[0], result.stderr
+    assert folder_contents(tmp_path) == before
