@@ -52,7 +52,12 @@ class DlzooGroup(click.Group):
         except Exception as error:  # an unexpected error: say what and how to see more
             if debug_enabled(context):
                 raise
-            fail(f"error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", 1)
+            from dlzoo.runs import WRITE_ERRORS, write_failure
+
+            # A full disk, a read-only folder: which file, and why.
+            disk = write_failure(error) if isinstance(error, OSError) and error.errno in WRITE_ERRORS else None
+            fail(f"error: {disk}" if disk else f"error: {type(error).__name__}: {error} (rerun with --debug for the "
+                 "traceback)", 1)
 
 
 def debug_enabled(context):
@@ -269,6 +274,7 @@ def evaluate(target, dataset, split, out, runs_root, similarity_file):
             raise UsageError(f"{target} is a bare SavedModel: say which data to evaluate it on with --data")
     else:
         target = str(resolve_run_argument(target, runs_root))
+    check_runs_root(out or target)  # where the outputs go: a full disk is said before TensorFlow loads
     load_tensorflow()
     from dlzoo.evaluate_command import evaluate_target
 
@@ -288,6 +294,7 @@ def export(run, export_format, out, runs_root, allow_failed):
     if out is not None and pathlib.Path(out).exists() and any(pathlib.Path(out).iterdir()):
         raise UsageError(f"{out} already exists and is not empty; choose another --out")
     run = str(resolve_run_argument(run, runs_root))
+    check_runs_root(pathlib.Path(out).parent if out else "exports")  # a full disk: said before TensorFlow loads
     load_tensorflow()
     from dlzoo.export_command import export_run
 

@@ -11,6 +11,7 @@ with the same function run eagerly on the Keras model, on real test inputs. A mi
 the run loudly.
 """
 
+import errno
 import os
 import pathlib
 import shutil
@@ -59,7 +60,12 @@ def export_saved_model(model, destination, endpoints, sample_inputs):
     staging = pathlib.Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.tmp-"))
     try:
         target = staging / "saved_model"
-        write_saved_model(model, target, endpoints)
+        try:
+            write_saved_model(model, target, endpoints)
+        except OSError as error:  # a full disk: named by the folder being exported, not the staging one
+            if error.errno is None:
+                raise
+            raise OSError(error.errno, error.strerror, str(destination)) from None
         serve, _ = endpoints["serve"]
         difference = compare_with_saved_model(serve, target, sample_inputs)
         tolerance = tolerance_for(model)
@@ -85,11 +91,22 @@ def write_saved_model(model, path, endpoints):
     """Write ``model`` as a SavedModel with the given endpoints (inference mode inside each)."""
     import keras
 
+    import tensorflow as tf
+
     archive = keras.export.ExportArchive()
     archive.track(model)
     for name, (function, signature) in endpoints.items():
         archive.add_endpoint(name=name, fn=function, input_signature=signature)
-    archive.write_out(str(path), verbose=False)
+    try:
+        archive.write_out(str(path), verbose=False)
+    except tf.errors.OpError as error:
+        # TensorFlow's file writer reports a full disk as ResourceExhaustedError, with the C++
+        # op's name and a temporary file name: said as the OSError any other writer raises.
+        for code, words in ((errno.ENOSPC, "No space left on device"), (errno.EDQUOT, "quota exceeded"),
+                            (errno.EROFS, "Read-only file system"), (errno.EACCES, "Permission denied")):
+            if words.lower() in str(error.message).lower():
+                raise OSError(code, os.strerror(code), str(path)) from None
+        raise
 
 
 def describe_endpoints(endpoints):

@@ -18,6 +18,7 @@ reused: two runs started in the same second get different folders.
 """
 
 import datetime
+import errno
 import json
 import os
 import pathlib
@@ -28,6 +29,10 @@ import tempfile
 from dlzoo.errors import UsageError
 
 DEFAULT_ROOT = pathlib.Path("runs")
+# Errors of the disk rather than of the run: said as "cannot write <file>: <reason>".
+WRITE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG, errno.EIO)
+# What the writability check writes (and removes): a run's first files are about this big.
+PROBE_BYTES = 64 * 1024
 CONFIG_FILE = "config.toml"
 METRICS_FILE = "metrics.json"
 
@@ -58,9 +63,12 @@ def atomic_write_bytes(path, data):
         # mkstemp creates the file with mode 0600; give it the mode any other new file gets.
         os.chmod(temporary, 0o666 & ~current_umask())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(temporary):
             os.remove(temporary)
+        if isinstance(error, OSError) and error.errno is not None and error.filename is None:
+            # A write on a full disk names no file: say which one could not be written.
+            raise OSError(error.errno, error.strerror, str(path)) from error
         raise
     return path
 
@@ -68,6 +76,32 @@ def atomic_write_bytes(path, data):
 def atomic_write_json(path, data):
     """Write ``data`` as indented JSON, atomically."""
     return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def overwrite_in_place(path, data):
+    """Last resort on a full disk: write ``data`` as JSON over the bytes of the existing file.
+
+    An atomic write needs room for a second copy; this needs none while the new text fits in
+    the blocks the file already has (a ``metrics.json`` going from ``running`` to ``failed``
+    grows by a few hundred bytes). Not atomic, so used only when the atomic write failed.
+    Returns True when it worked.
+    """
+    try:
+        with open(path, "r+b") as file:
+            file.write((json.dumps(data, indent=2, default=_json_default) + "\n").encode("utf-8"))
+            file.truncate()
+        return True
+    except OSError:
+        return False
+
+
+def write_failure(error):
+    """``"cannot write <file>: <reason>"`` for an OSError of the disk (a full disk, a read-only
+    folder, or any OSError naming a file), else None."""
+    if isinstance(error, OSError) and (error.errno in WRITE_ERRORS or error.filename):
+        where = error.filename or "a file of the run"
+        return f"cannot write {where}: {error.strerror or error}"
+    return None
 
 
 def _json_default(value):
@@ -167,8 +201,10 @@ def check_writable(folder):
     folder = pathlib.Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-", delete=True)
-        probe.close()
+        # Real bytes: creating an empty file succeeds on a full disk, writing does not.
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-", suffix=".tmp", delete=True) as probe:
+            probe.write(bytes(PROBE_BYTES))
+            probe.flush()
     except OSError as error:
         raise UsageError(f"cannot write to {folder}: {error.strerror or error}") from None
     return folder

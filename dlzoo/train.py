@@ -13,9 +13,9 @@ of earlier runs are never touched. Sweeps (``[sweep]``) train several runs: :mod
 
 import contextlib
 import datetime
-import errno
 import os
 import platform
+import shutil
 import signal
 import socket
 import sys
@@ -25,8 +25,7 @@ from dlzoo import config as config_module
 from dlzoo import report, runs, tasks, training
 from dlzoo.errors import RunFailed, RunInterrupted, Terminated, UsageError
 
-# Errors of the disk rather than of the run: said as "cannot write <file>: <reason>".
-WRITE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG, errno.EIO)
+WRITE_ERRORS = runs.WRITE_ERRORS
 
 
 def versions():
@@ -144,10 +143,7 @@ def as_exception(signal_number):
 
 def write_failure(error):
     """``"cannot write <file>: <reason>"`` for an OSError of the disk, else None."""
-    if isinstance(error, OSError) and (error.errno in WRITE_ERRORS or error.filename):
-        where = error.filename or "a file of the run"
-        return f"cannot write {where}: {error.strerror or error}"
-    return None
+    return runs.write_failure(error)
 
 
 def execute(task, prepared, config, folder, quick, device_name, resumed_record=None, announce=None):
@@ -160,7 +156,6 @@ def execute(task, prepared, config, folder, quick, device_name, resumed_record=N
     """
     now = datetime.datetime.now().isoformat(timespec="seconds")
     if resumed_record is None:
-        runs.atomic_write_text(folder / runs.CONFIG_FILE, config_module.to_toml(config))
         record = {
             "recipe": config["name"], "task": config["task"], "status": "running", "quick": quick,
             "seed": config["train"]["seed"], "device": device_name, "versions": versions(),
@@ -174,7 +169,14 @@ def execute(task, prepared, config, folder, quick, device_name, resumed_record=N
         record.update(status="running", device=device_name, resumed=[*resumed_record.get("resumed", []), now])
     # Who runs it: a run found "running" whose process is gone was killed (dlzoo.runs.read_json).
     record.update(pid=os.getpid(), host=socket.gethostname(), **training.run_settings(config["train"]))
-    runs.atomic_write_json(folder / runs.METRICS_FILE, record)
+    try:
+        if resumed_record is None:
+            runs.atomic_write_text(folder / runs.CONFIG_FILE, config_module.to_toml(config))
+        runs.atomic_write_json(folder / runs.METRICS_FILE, record)
+    except OSError as error:  # a full disk before anything ran: no run, and no empty folder left
+        if resumed_record is None:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise RunFailed(write_failure(error) or str(error)) from None
     start = time.perf_counter()
     try:
         with sigterm_as_interrupt(), training.resuming(folder if resumed_record is not None else None):
@@ -201,7 +203,7 @@ def execute(task, prepared, config, folder, quick, device_name, resumed_record=N
             runs.atomic_write_json(folder / runs.METRICS_FILE, record)
             report.write_report(folder)
         except OSError:
-            pass
+            runs.overwrite_in_place(folder / runs.METRICS_FILE, record)
         if interrupted:
             code = 143 if isinstance(error, Terminated) else 130
             raise RunInterrupted(f"interrupted; what the run wrote so far is in {folder} "

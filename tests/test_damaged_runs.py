@@ -308,3 +308,127 @@ def test_resume_names_a_damaged_file_and_changes_nothing(cli_run, tmp_path, inte
     assert len(lines) == 1 and str(folder / name) in lines[0], result.stderr
     assert "damaged" in lines[0] or "corrupt" in lines[0], result.stderr
     assert folder_contents(tmp_path) == before
+
+
+# 4. A full disk ------------------------------------------------------------------------------
+
+REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
+
+
+def dlzoo_with_file_size_limit(arguments, limit_bytes, cwd):
+    """Run ``python -m dlzoo ARGUMENTS`` where no file can grow past ``limit_bytes``.
+
+    ``RLIMIT_FSIZE`` makes a write past the limit fail with ``EFBIG`` as a full disk fails with
+    ``ENOSPC`` (creating empty files still works, as on a full disk), through the real writers
+    (h5py, TensorFlow, Python), without mounting anything.
+    """
+    import resource
+    import subprocess
+    import sys
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel ends the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    environment = dict(os.environ, PYTHONPATH=str(REPOSITORY), TF_CPP_MIN_LOG_LEVEL="3", PYTHONDONTWRITEBYTECODE="1")
+    return subprocess.run([sys.executable, "-m", "dlzoo", *map(str, arguments)], cwd=cwd, env=environment,
+                          preexec_fn=limit, capture_output=True, text=True, timeout=300)
+
+
+def test_a_checkpoint_on_a_full_disk_fails_the_run_in_one_line(tmp_path):
+    # The mlp's weights files are about 260 kB: the first checkpoint cannot be written whole.
+    completed = dlzoo_with_file_size_limit(["train", "mlp", "--quick", "--set", "train.checkpoint_seconds=0",
+                                            "--runs", "runs"], 150_000, tmp_path)
+    assert completed.returncode == 1, completed.stderr[-3000:]
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1, completed.stderr[-3000:]
+    (folder,) = (tmp_path / "runs" / "mlp").iterdir()
+    assert lines[0].startswith(f"run failed: cannot write runs/mlp/{folder.name}/checkpoints/"), lines
+    assert ".weights.h5: File too large" in lines[0], lines
+    record = read_record(folder)
+    assert record["status"] == "failed" and "cannot write" in record["error"]
+    assert not [path for path in folder.rglob("*") if ".tmp" in path.name]
+
+
+def test_a_full_disk_at_the_start_is_refused_before_a_run_folder_exists(tmp_path):
+    completed = dlzoo_with_file_size_limit(["train", "mlp", "--quick", "--runs", "runs"], 0, tmp_path)
+    assert completed.returncode == 2, completed.stderr[-3000:]
+    assert completed.stderr.strip().splitlines() == [f"error: cannot write to runs: File too large"]
+    assert not list((tmp_path / "runs").rglob("*"))
+
+
+@pytest.mark.parametrize("command", ["evaluate", "export"])
+def test_evaluate_and_export_on_a_full_disk_are_one_line(completed_run, tmp_path, command):
+    import shutil
+
+    folder = shutil.copytree(completed_run, tmp_path / "run")
+    before = folder_contents(folder)
+    completed = dlzoo_with_file_size_limit([command, folder], 0, tmp_path)
+    assert completed.returncode == 2, completed.stderr[-3000:]
+    where = folder if command == "evaluate" else "exports"
+    assert completed.stderr.strip().splitlines() == [f"error: cannot write to {where}: File too large"]
+    assert folder_contents(folder) == before and not list(tmp_path.glob("exports/*"))
+
+
+def test_an_export_that_fills_the_disk_names_the_folder(cli_run, tmp_path, completed_run, monkeypatch):
+    import keras
+    import tensorflow as tf
+
+    def write_out(self, filepath, **kwargs):
+        # What TensorFlow's SaveV2 op raises when the disk fills under the variables file.
+        raise tf.errors.ResourceExhaustedError(None, None, f"{filepath}/variables/variables_temp/part-00000; "
+                                                           "No space left on device [Op:SaveV2]")
+
+    # ExportArchive() makes an instance of the backend's subclass: that is the class to patch.
+    monkeypatch.setattr(type(keras.export.ExportArchive()), "write_out", write_out)
+    result = cli_run("export", completed_run, "--out", "delivery")
+    assert result.exit_code == 1, (result.output, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot write ") and \
+        lines[0].endswith("saved_model: No space left on device"), lines
+    assert not (tmp_path / "delivery").exists() and not list(tmp_path.glob(".delivery*"))
+
+
+def test_visualize_on_a_disk_that_fills_is_one_line(cli_run, tmp_path, run_copy, monkeypatch):
+    import errno
+
+    from dlzoo import runs
+
+    original = runs.atomic_write_bytes
+
+    def atomic_write_bytes(path, data):
+        if str(path).endswith(".png"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return original(path, data)
+
+    monkeypatch.setattr(runs, "atomic_write_bytes", atomic_write_bytes)
+    result = cli_run("visualize", run_copy, "--out", "pictures")
+    assert result.exit_code == 1, (result.output, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot write ") and \
+        lines[0].endswith(".png: No space left on device"), lines
+
+
+def test_a_full_disk_still_leaves_status_failed(cli_run, tmp_path, monkeypatch):
+    """When even the atomic rewrite of metrics.json finds no room, the run still says failed."""
+    import errno
+
+    from dlzoo import plots, runs
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(args[-1] if args else "a file"))
+
+    original_write_json = runs.atomic_write_json
+
+    def atomic_write_json(path, data):
+        if isinstance(data, dict) and data.get("status") == "failed":
+            full(path)  # no room for the second copy an atomic write needs
+        return original_write_json(path, data)
+
+    monkeypatch.setattr(plots, "learning_curves", full)
+    monkeypatch.setattr(runs, "atomic_write_json", atomic_write_json)
+    result = cli_run("train", "softmax-regression", "--quick", "--runs", "runs")
+    assert result.exit_code == 1 and "No space left on device" in result.stderr, (result.output, result.stderr)
+    (folder,) = (tmp_path / "runs" / "softmax-regression").iterdir()
+    record = read_record(folder)
+    assert record["status"] == "failed" and "No space left on device" in record["error"], record
