@@ -432,3 +432,25 @@ def test_a_full_disk_still_leaves_status_failed(cli_run, tmp_path, monkeypatch):
     (folder,) = (tmp_path / "runs" / "softmax-regression").iterdir()
     record = read_record(folder)
     assert record["status"] == "failed" and "No space left on device" in record["error"], record
+
+
+def test_a_disk_that_fills_before_config_is_written_leaves_no_run_folder(cli_run, tmp_path, monkeypatch):
+    import errno
+
+    from dlzoo import runs
+
+    original = runs.atomic_write_text
+
+    def atomic_write_text(path, text):
+        if pathlib.Path(path).name == "config.toml":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return original(path, text)
+
+    monkeypatch.setattr(runs, "atomic_write_text", atomic_write_text)
+    result = cli_run("train", "softmax-regression", "--quick", "--runs", "runs")
+    assert result.exit_code == 1, (result.output, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "config.toml: No space left on device" in lines[0], lines
+    assert not list((tmp_path / "runs").rglob("*.*"))  # no run folder with files, no empty one
+    assert not (tmp_path / "runs" / "softmax-regression").exists() or \
+        not list((tmp_path / "runs" / "softmax-regression").iterdir())
