@@ -289,7 +289,7 @@ def interrupted_mlp(tmp_path_factory):
         training.platform_callbacks = original
     assert result.exit_code == 130, result.output
     folder = run_folder(root / "runs")
-    assert (folder / "checkpoints" / "best.weights.h5").is_file() and (folder / "checkpoints" / "last.weights.h5").is_file()
+    assert all((folder / "checkpoints" / f"{name}.weights.h5").is_file() for name in ("best", "last"))
     return folder
 
 
