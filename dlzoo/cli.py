@@ -107,6 +107,14 @@ def check_runs_root(runs_root):
     runs.check_writable(runs_root or runs.DEFAULT_ROOT)
 
 
+def check_output_room(destination):
+    """A full disk or read-only folder where a command writes is said before TensorFlow loads
+    (nothing is created: the check writes in the nearest folder that exists)."""
+    from dlzoo import runs
+
+    runs.check_writable(runs.nearest_existing(destination))
+
+
 def resolve_run_argument(argument, runs_root):
     """A run folder or recipe name -> its run folder (TensorFlow-free, so errors come fast)."""
     from dlzoo import runs
@@ -274,7 +282,7 @@ def evaluate(target, dataset, split, out, runs_root, similarity_file):
             raise UsageError(f"{target} is a bare SavedModel: say which data to evaluate it on with --data")
     else:
         target = str(resolve_run_argument(target, runs_root))
-    check_runs_root(out or target)  # where the outputs go: a full disk is said before TensorFlow loads
+    check_output_room(out or target)
     load_tensorflow()
     from dlzoo.evaluate_command import evaluate_target
 
@@ -294,7 +302,7 @@ def export(run, export_format, out, runs_root, allow_failed):
     if out is not None and pathlib.Path(out).exists() and any(pathlib.Path(out).iterdir()):
         raise UsageError(f"{out} already exists and is not empty; choose another --out")
     run = str(resolve_run_argument(run, runs_root))
-    check_runs_root(pathlib.Path(out).parent if out else "exports")  # a full disk: said before TensorFlow loads
+    check_output_room(out or "exports")
     load_tensorflow()
     from dlzoo.export_command import export_run
 

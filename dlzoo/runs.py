@@ -210,6 +210,18 @@ def check_writable(folder):
     return folder
 
 
+def nearest_existing(path):
+    """``path`` when it exists, else its closest ancestor that does (absolute): where a command
+    will create its output folder, checked for room without creating anything."""
+    path = pathlib.Path(path)
+    if path.exists():
+        return path
+    path = path.absolute()
+    while not path.exists():
+        path = path.parent
+    return path
+
+
 def new_run_folder(recipe_name, root=None):
     """Create and return a fresh ``<root>/<recipe>/<timestamp>`` folder; never reuse one."""
     root = pathlib.Path(root) if root else DEFAULT_ROOT

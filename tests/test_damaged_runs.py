@@ -365,7 +365,7 @@ def test_evaluate_and_export_on_a_full_disk_are_one_line(completed_run, tmp_path
     before = folder_contents(folder)
     completed = dlzoo_with_file_size_limit([command, folder], 0, tmp_path)
     assert completed.returncode == 2, completed.stderr[-3000:]
-    where = folder if command == "evaluate" else "exports"
+    where = folder if command == "evaluate" else tmp_path  # exports/ is created in the working folder
     assert completed.stderr.strip().splitlines() == [f"error: cannot write to {where}: File too large"]
     assert folder_contents(folder) == before and not list(tmp_path.glob("exports/*"))
 
