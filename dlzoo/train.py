@@ -275,6 +275,9 @@ def resume(folder, device="auto", deterministic=False, devices=None, echo=print)
     prepared = prepare(task, config, quick)
     task.check_resume(prepared, folder)  # a foreign checkpoint: said before anything is written
     if config["train"]["verbose"]:
+        state = training.read_state(folder)
+        after = " (training had ended: evaluation, export, pictures and report are redone)" \
+            if bool(state.get("finished", False)) else ""
         echo(f"== {config['name']} ({task.name}) on {device_name}: resuming {folder} after epoch "
-             f"{int(training.read_state(folder)['epoch'])}")
+             f"{int(state['epoch'])}{after}")
     return execute(task, prepared, config, folder, quick, device_name, resumed_record=record)

@@ -94,7 +94,7 @@ def test_a_run_stopped_after_training_resumes_to_the_uninterrupted_metrics(cli_r
         result = cli_run("train", "--resume", parts)
         if attempt == 0:
             assert result.exit_code == 0, (result.output, result.stderr)
-            assert "completed" in result.output
+            assert "completed" in result.output and "training had ended" in result.output, result.output
         else:
             assert result.exit_code == 2 and "already completed" in result.stderr, result.stderr
     record, reference = read_record(parts), read_record(whole)
