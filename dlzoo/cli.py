@@ -62,7 +62,12 @@ class DlzooGroup(click.Group):
         except Exception as error:  # an unexpected error: say what and how to see more
             if debug_enabled(context):
                 raise
-            fail(f"error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", 1)
+            from dlzoo.runs import WRITE_ERRORS, write_failure
+
+            # A full disk, a read-only folder: which file, and why.
+            disk = write_failure(error) if isinstance(error, OSError) and error.errno in WRITE_ERRORS else None
+            fail(f"error: {disk}" if disk else f"error: {type(error).__name__}: {error} (rerun with --debug for the "
+                 "traceback)", 1)
 
     def make_context(self, info_name, args, parent=None, **extra):
         """Parse the group's own options (``dlzoo --bogus``): a click usage error becomes one line."""
@@ -134,6 +139,14 @@ def check_runs_root(runs_root):
     from dlzoo import runs
 
     runs.check_writable(runs_root or runs.DEFAULT_ROOT)
+
+
+def check_output_room(destination):
+    """A full disk or read-only folder where a command writes is said before TensorFlow loads
+    (nothing is created: the check writes in the nearest folder that exists)."""
+    from dlzoo import runs
+
+    runs.check_writable(runs.nearest_existing(destination))
 
 
 def resolve_run_argument(argument, runs_root):
@@ -276,6 +289,7 @@ def evaluate(target, dataset, split, out, runs_root, similarity_file):
             raise UsageError(f"{target} is a bare SavedModel: say which data to evaluate it on with --data")
     else:
         target = str(resolve_run_argument(target, runs_root))
+    check_output_room(out or target)
     load_tensorflow()
     from dlzoo.evaluate_command import evaluate_target
 
@@ -295,6 +309,7 @@ def export(run, export_format, out, runs_root, allow_failed):
     if out is not None and pathlib.Path(out).exists() and any(pathlib.Path(out).iterdir()):
         raise UsageError(f"{out} already exists and is not empty; choose another --out")
     run = str(resolve_run_argument(run, runs_root))
+    check_output_room(out or "exports")
     load_tensorflow()
     from dlzoo.export_command import export_run
 

@@ -11,6 +11,8 @@ with the same function run eagerly on the Keras model, on real test inputs. A mi
 the run loudly.
 """
 
+import errno
+import os
 import pathlib
 import shutil
 import tempfile
@@ -43,17 +45,27 @@ def export_saved_model(model, destination, endpoints, sample_inputs):
 
     The SavedModel is written to a temporary folder next to ``destination`` and renamed into
     place only after it passed the check, so a failed export never leaves a broken folder.
+    An existing ``destination`` is refused, except the one an earlier attempt of the run that
+    ``--resume`` continues left (:func:`dlzoo.training.rewrites_own_output`): it is replaced.
 
     Returns:
         ``{"path", "max_abs_difference", "verified_on", "signature"}``.
     """
+    from dlzoo import training
+
     destination = pathlib.Path(destination)
-    if destination.exists():
+    if destination.exists() and not training.rewrites_own_output(destination):
         raise FileExistsError(f"{destination} already exists; refusing to overwrite it")
-    staging = pathlib.Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}."))
+    # ".tmp" in the name: a staging folder left by a killed process is recognized and removed.
+    staging = pathlib.Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.tmp-"))
     try:
         target = staging / "saved_model"
-        write_saved_model(model, target, endpoints)
+        try:
+            write_saved_model(model, target, endpoints)
+        except OSError as error:  # a full disk: named by the folder being exported, not the staging one
+            if error.errno is None:
+                raise
+            raise OSError(error.errno, error.strerror, str(destination)) from None
         serve, _ = endpoints["serve"]
         difference = compare_with_saved_model(serve, target, sample_inputs)
         tolerance = tolerance_for(model)
@@ -61,6 +73,8 @@ def export_saved_model(model, destination, endpoints, sample_inputs):
             raise RunFailed(
                 f"exported SavedModel disagrees with the Keras model: max |difference| {difference:.3g} > {tolerance}"
             )
+        if destination.exists():  # the earlier attempt's export: moved into staging, removed with it
+            destination.rename(staging / "replaced")
         target.rename(destination)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -77,11 +91,22 @@ def write_saved_model(model, path, endpoints):
     """Write ``model`` as a SavedModel with the given endpoints (inference mode inside each)."""
     import keras
 
+    import tensorflow as tf
+
     archive = keras.export.ExportArchive()
     archive.track(model)
     for name, (function, signature) in endpoints.items():
         archive.add_endpoint(name=name, fn=function, input_signature=signature)
-    archive.write_out(str(path), verbose=False)
+    try:
+        archive.write_out(str(path), verbose=False)
+    except tf.errors.OpError as error:
+        # TensorFlow's file writer reports a full disk as ResourceExhaustedError, with the C++
+        # op's name and a temporary file name: said as the OSError any other writer raises.
+        for code, words in ((errno.ENOSPC, "No space left on device"), (errno.EDQUOT, "quota exceeded"),
+                            (errno.EROFS, "Read-only file system"), (errno.EACCES, "Permission denied")):
+            if words.lower() in str(error.message).lower():
+                raise OSError(code, os.strerror(code), str(path)) from None
+        raise
 
 
 def describe_endpoints(endpoints):
@@ -142,14 +167,17 @@ def output_difference(expected, actual):
 
 
 def save_keras_model(model, destination):
-    """Save ``model`` in the native ``.keras`` format, atomically, never overwriting."""
+    """Save ``model`` in the native ``.keras`` format, atomically, never overwriting (except the
+    earlier attempt's file in the run that ``--resume`` continues)."""
+    from dlzoo import training
+
     destination = pathlib.Path(destination)
-    if destination.exists():
+    if destination.exists() and not training.rewrites_own_output(destination):
         raise FileExistsError(f"{destination} already exists; refusing to overwrite it")
     temporary = destination.with_name(f".{destination.stem}.tmp.keras")
     try:
         model.save(str(temporary))
-        temporary.rename(destination)
+        os.replace(temporary, destination)
     except BaseException:  # a full disk, a signal: leave no half-written file behind
         if temporary.exists():
             temporary.unlink()

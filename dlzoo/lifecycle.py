@@ -13,19 +13,19 @@ of earlier runs are never touched. Sweeps (``[sweep]``) train several runs: :mod
 
 import contextlib
 import datetime
-import errno
 import os
 import platform
+import shutil
 import signal
 import socket
+import sys
 import time
 
 from dlzoo import config as config_module
 from dlzoo import report, runs, tasks, training
 from dlzoo.errors import RunFailed, RunInterrupted, Terminated, UsageError
 
-# Errors of the disk rather than of the run: said as "cannot write <file>: <reason>".
-WRITE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG, errno.EIO)
+WRITE_ERRORS = runs.WRITE_ERRORS
 
 
 def versions():
@@ -109,29 +109,46 @@ def sigterm_as_interrupt():
     """
     from dlzoo.callbacks.signal_stop import SignalStop
 
+    received = []
+
     def handler(signal_number, frame):
+        received.append(signal_number)
         if not SignalStop.request(signal_number):
-            raise Terminated(signal_number) if signal_number == signal.SIGTERM else KeyboardInterrupt()
+            raise as_exception(signal_number)
+
+    def unraisable(details):
+        """A signal's exception raised inside a destructor: Python cannot deliver it there and
+        would print a traceback and go on; it is raised when the block ends instead."""
+        if not isinstance(details.exc_value, KeyboardInterrupt):
+            previous_hook(details)
 
     try:
         previous = {number: signal.signal(number, handler) for number in (signal.SIGTERM, signal.SIGINT)}
     except ValueError:  # not the main thread: signals cannot be handled here
         yield
         return
+    previous_hook, sys.unraisablehook = sys.unraisablehook, unraisable
     try:
         yield
+        # A signal whose exception never reached this block (it landed in a destructor, or
+        # SignalStop recorded it after the last batch): the run still ends as interrupted.
+        if received:
+            raise as_exception(received[0])
     finally:
         SignalStop.reset()
+        sys.unraisablehook = previous_hook
         for number, old_handler in previous.items():
             signal.signal(number, old_handler)
 
 
+def as_exception(signal_number):
+    """The exception a signal ends a run with: ``Terminated`` for SIGTERM, else ``KeyboardInterrupt``."""
+    return Terminated(signal_number) if signal_number == signal.SIGTERM else KeyboardInterrupt()
+
+
 def write_failure(error):
     """``"cannot write <file>: <reason>"`` for an OSError of the disk, else None."""
-    if isinstance(error, OSError) and (error.errno in WRITE_ERRORS or error.filename):
-        where = error.filename or "a file of the run"
-        return f"cannot write {where}: {error.strerror or error}"
-    return None
+    return runs.write_failure(error)
 
 
 def execute(task, prepared, config, folder, quick, device_name, resumed_record=None, announce=None):
@@ -144,25 +161,40 @@ def execute(task, prepared, config, folder, quick, device_name, resumed_record=N
     """
     now = datetime.datetime.now().isoformat(timespec="seconds")
     if resumed_record is None:
-        saved, plugin_records = with_plugin_copies(config, folder)
-        runs.atomic_write_text(folder / runs.CONFIG_FILE, config_module.to_toml(saved))
         record = {
             "recipe": config["name"], "task": config["task"], "status": "running", "quick": quick,
             "seed": config["train"]["seed"], "device": device_name, "versions": versions(),
-            "started": now, **({"plugins": plugin_records} if plugin_records else {}),
+            "started": now,
         }
     else:
+        # Files an earlier attempt was writing when it was killed (-9): nobody else writes here
+        # (check_resumable refused a running run), and nothing reads them.
+        runs.remove_temporary_files(folder)
         record = {key: value for key, value in resumed_record.items() if key not in ("error", "wall_seconds")}
         record.update(status="running", device=device_name, resumed=[*resumed_record.get("resumed", []), now])
     # Who runs it: a run found "running" whose process is gone was killed (dlzoo.runs.read_json).
     record.update(pid=os.getpid(), host=socket.gethostname(), **training.run_settings(config["train"]))
-    runs.atomic_write_json(folder / runs.METRICS_FILE, record)
+    try:
+        if resumed_record is None:
+            saved, plugin_records = with_plugin_copies(config, folder)
+            if plugin_records:
+                record["plugins"] = plugin_records
+            runs.atomic_write_text(folder / runs.CONFIG_FILE, config_module.to_toml(saved))
+        runs.atomic_write_json(folder / runs.METRICS_FILE, record)
+    except OSError as error:  # a full disk before anything ran: no run, and no empty folder left
+        if resumed_record is None:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise RunFailed(write_failure(error) or str(error)) from None
     start = time.perf_counter()
     try:
         with sigterm_as_interrupt(), training.resuming(folder if resumed_record is not None else None):
             if announce is not None:
                 announce()
             results = task.run(prepared, folder)
+            # The last writes are protected too: a signal here leaves a run that resumes.
+            finish_record(record, results, config, start)
+            runs.atomic_write_json(folder / runs.METRICS_FILE, record)
+            report.write_report(folder)
     except BaseException as error:  # also Ctrl-C and SIGTERM: the folder must say the run did not finish
         interrupted = isinstance(error, KeyboardInterrupt)
         cannot_write = write_failure(error)
@@ -179,12 +211,17 @@ def execute(task, prepared, config, folder, quick, device_name, resumed_record=N
             runs.atomic_write_json(folder / runs.METRICS_FILE, record)
             report.write_report(folder)
         except OSError:
-            pass
+            runs.overwrite_in_place(folder / runs.METRICS_FILE, record)
         if interrupted:
             code = 143 if isinstance(error, Terminated) else 130
             raise RunInterrupted(f"interrupted; what the run wrote so far is in {folder} "
                                  f"(continue it: dlzoo train --resume {folder})", exit_code=code) from error
         raise RunFailed(f"{reason} (see {folder})") from error
+    return folder, record
+
+
+def finish_record(record, results, config, start):
+    """Turn the running record into the completed one: the task's results, the target check."""
     record.update(results)
     record["changed_settings"] = config_module.changed_settings(config)
     record.update(status="completed", wall_seconds=time.perf_counter() - start,
@@ -194,9 +231,6 @@ def execute(task, prepared, config, folder, quick, device_name, resumed_record=N
         if record["target"]["value"] is None:
             record["target"]["error"] = (f"expect.metric '{record['target']['metric']}' is not a metric of this run "
                                          f"(its metrics: {', '.join(record['metrics'])})")
-    runs.atomic_write_json(folder / runs.METRICS_FILE, record)
-    report.write_report(folder)
-    return folder, record
 
 
 def with_plugin_copies(config, folder):
@@ -231,7 +265,7 @@ def check_resumable(argument):
     if task_class is not None and task_class.resume_unsupported:
         raise UsageError(f"--resume {argument}: runs of task '{task_class.name}' cannot be resumed "
                          f"({task_class.resume_unsupported}); train the recipe again")
-    training.read_state(folder)  # missing or corrupt: said now
+    training.check_checkpoints(folder)  # missing or damaged: said now
     return folder
 
 
@@ -262,6 +296,9 @@ def resume(folder, device="auto", deterministic=False, devices=None, echo=print)
     prepared = prepare(task, config, quick)
     task.check_resume(prepared, folder)  # a foreign checkpoint: said before anything is written
     if config["train"]["verbose"]:
+        state = training.read_state(folder)
+        after = " (training had ended: evaluation, export, pictures and report are redone)" \
+            if bool(state.get("finished", False)) else ""
         echo(f"== {config['name']} ({task.name}) on {device_name}: resuming {folder} after epoch "
-             f"{int(training.read_state(folder)['epoch'])}")
+             f"{int(state['epoch'])}{after}")
     return execute(task, prepared, config, folder, quick, device_name, resumed_record=record)

@@ -50,6 +50,7 @@ def load_keras_model(path):
     import dlzoo.models.seq2seq  # noqa: F401  (registers the encoder-decoder)
     import dlzoo.optimizers  # noqa: F401  (registers the hand-written optimizers)
 
+    check_keras_file(path)
     try:
         # safe_mode (Keras's default, kept on purpose): a Lambda layer's code is not run.
         return keras.saving.load_model(str(path), compile=False, safe_mode=True)
@@ -58,6 +59,26 @@ def load_keras_model(path):
             raise UsageError(f"{path} holds code (a Lambda layer or a custom function) that safe mode refuses to "
                              "load; dlzoo only loads models without code") from None
         raise
+
+
+def check_keras_file(path):
+    """A clear usage error when the ``.keras`` file at ``path`` is damaged (truncated, garbled,
+    a folder): a ``.keras`` file is a zip archive with ``config.json`` in it, and every member
+    must match its checksum. Keras's own messages here say "File not found" or ``BadZipFile``."""
+    import zipfile
+    import zlib
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            corrupt_member = archive.testzip()  # reads every member and checks its CRC
+            names = archive.namelist()
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        reason = "not a zip archive: truncated or overwritten" if isinstance(error, zipfile.BadZipFile) else error
+        raise runs.damaged(path, reason) from None
+    if corrupt_member is not None:
+        raise runs.damaged(path, f"its member {corrupt_member} fails its checksum")
+    if "config.json" not in names:
+        raise runs.damaged(path, "no config.json in it: not a Keras model file")
 
 
 def read_run(argument, root=None):

@@ -18,6 +18,7 @@ reused: two runs started in the same second get different folders.
 """
 
 import datetime
+import errno
 import json
 import os
 import pathlib
@@ -28,6 +29,10 @@ import tempfile
 from dlzoo.errors import UsageError
 
 DEFAULT_ROOT = pathlib.Path("runs")
+# Errors of the disk rather than of the run: said as "cannot write <file>: <reason>".
+WRITE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG, errno.EIO)
+# What the writability check writes (and removes): a run's first files are about this big.
+PROBE_BYTES = 64 * 1024
 CONFIG_FILE = "config.toml"
 METRICS_FILE = "metrics.json"
 
@@ -59,9 +64,12 @@ def atomic_write_bytes(path, data):
         # mkstemp creates the file with mode 0600; give it the mode any other new file gets.
         os.chmod(temporary, 0o666 & ~current_umask())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(temporary):
             os.remove(temporary)
+        if isinstance(error, OSError) and error.errno is not None and error.filename is None:
+            # A write on a full disk names no file: say which one could not be written.
+            raise OSError(error.errno, error.strerror, str(path)) from error
         raise
     return path
 
@@ -117,6 +125,32 @@ def atomic_write_json(path, data):
     return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
 
 
+def overwrite_in_place(path, data):
+    """Last resort on a full disk: write ``data`` as JSON over the bytes of the existing file.
+
+    An atomic write needs room for a second copy; this needs none while the new text fits in
+    the blocks the file already has (a ``metrics.json`` going from ``running`` to ``failed``
+    grows by a few hundred bytes). Not atomic, so used only when the atomic write failed.
+    Returns True when it worked.
+    """
+    try:
+        with open(path, "r+b") as file:
+            file.write((json.dumps(data, indent=2, default=_json_default) + "\n").encode("utf-8"))
+            file.truncate()
+        return True
+    except OSError:
+        return False
+
+
+def write_failure(error):
+    """``"cannot write <file>: <reason>"`` for an OSError of the disk (a full disk, a read-only
+    folder, or any OSError naming a file), else None."""
+    if isinstance(error, OSError) and (error.errno in WRITE_ERRORS or error.filename):
+        where = error.filename or "a file of the run"
+        return f"cannot write {where}: {error.strerror or error}"
+    return None
+
+
 def _json_default(value):
     """Make NumPy scalars and arrays JSON serializable."""
     if hasattr(value, "tolist"):
@@ -134,12 +168,38 @@ def read_json(path):
     path = pathlib.Path(path)
     if not path.exists():
         return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:  # a folder, unreadable, not UTF-8, not JSON (truncated)
+        raise damaged(path, error) from None
+    if path.name == METRICS_FILE and not isinstance(data, dict):
+        raise damaged(path, f"a JSON {type(data).__name__}, not an object")
     if path.name == METRICS_FILE and isinstance(data, dict) and data.get("status") == "running" \
             and not process_alive(data.get("pid"), data.get("host")):
         data.update(status="interrupted", error=f"the process that ran it (pid {data.get('pid')} on "
                                                 f"{data.get('host')}) is gone")
     return data
+
+
+def damaged(path, reason):
+    """The usage error for a file of a run that cannot be read: which file, and why."""
+    if isinstance(reason, BaseException):
+        reason = damage_reason(reason)
+    return UsageError(f"{path} is damaged ({reason}); restore it, or remove the run folder if it cannot be recovered")
+
+
+def damage_reason(error):
+    """A few words on why a file could not be read (the exception's first line, without a traceback)."""
+    if isinstance(error, IsADirectoryError):
+        return "a folder where a file should be"
+    if isinstance(error, UnicodeDecodeError):
+        return "not text: unreadable bytes"
+    if isinstance(error, json.JSONDecodeError):
+        return f"not valid JSON: {error.msg} at line {error.lineno}, probably truncated"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}{': ' + text[:120] if text else ''}"
 
 
 def process_alive(pid, host):
@@ -167,13 +227,20 @@ def is_zombie(pid):
 
 
 def remove_temporary_files(folder):
-    """Delete the temporary files an interrupted atomic write left in ``folder`` (``.<name>.*tmp*``)."""
-    for path in pathlib.Path(folder).rglob(".*"):
-        if ".tmp" in path.name and path.is_file():
-            try:
+    """Delete the temporary files and staging folders an interrupted write left in ``folder``
+    (``.<name>.*tmp*``)."""
+    import shutil
+
+    for path in sorted(pathlib.Path(folder).rglob(".*"), reverse=True):  # deepest first
+        if ".tmp" not in path.name:
+            continue
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.is_file():
                 path.unlink()
-            except OSError:
-                pass
+        except OSError:
+            pass
 
 
 def check_writable(folder):
@@ -181,11 +248,25 @@ def check_writable(folder):
     folder = pathlib.Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-", delete=True)
-        probe.close()
+        # Real bytes: creating an empty file succeeds on a full disk, writing does not.
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-", suffix=".tmp", delete=True) as probe:
+            probe.write(bytes(PROBE_BYTES))
+            probe.flush()
     except OSError as error:
         raise UsageError(f"cannot write to {folder}: {error.strerror or error}") from None
     return folder
+
+
+def nearest_existing(path):
+    """``path`` when it exists, else its closest ancestor that does (absolute): where a command
+    will create its output folder, checked for room without creating anything."""
+    path = pathlib.Path(path)
+    if path.exists():
+        return path
+    path = path.absolute()
+    while not path.exists():
+        path = path.parent
+    return path
 
 
 def new_run_folder(recipe_name, root=None):

@@ -24,6 +24,7 @@ Keras is imported inside the functions: importing this module stays cheap.
 
 import contextlib
 import math
+import pathlib
 import platform
 import sys
 
@@ -305,6 +306,10 @@ def fit(model, train_data, val_data, folder, settings, epochs, stage=None, extra
     initial_epoch = resumed["epoch"] if resumed else 0
     if resumed:
         skip_shuffles(train_data, initial_epoch)
+    if resumed and resumed["finished"]:
+        # Training had ended before the run stopped (in evaluation, export, pictures, report):
+        # nothing is trained again, the steps after training are redone on the same weights.
+        return finished_training(model, folder, settings, stage, resumed["history"])
     callbacks = list(extra_callbacks) + platform_callbacks(folder, settings, stage, monitor, resumed)
     checkpoint = next(callback for callback in callbacks if type(callback).__name__ == "AtomicCheckpoint")
     build_optimizers(model)
@@ -324,10 +329,34 @@ def fit(model, train_data, val_data, folder, settings, epochs, stage=None, extra
         history.setdefault(key, []).extend(float(value) for value in values)
     guard = next(callback for callback in callbacks if type(callback).__name__ == "DivergenceGuard")
     check_history(history, guard.reason)
+    restore_best(model, folder, settings, stage)
+    return history
+
+
+def restore_best(model, folder, settings, stage=None):
+    """Load the best checkpoint's weights into ``model`` (``train.restore_best``, on by default)."""
     best, _ = checkpoint_paths(folder, stage)
     if settings.get("restore_best", True) and best.exists():
         model.load_weights(str(best))
-    return history
+
+
+def finished_training(model, folder, settings, stage, history):
+    """What :func:`fit` returns for a resumed run whose training had already ended: the model
+    as training left it (the last state, then the best weights) and the whole history."""
+    check_history(history)
+    restore_best(model, folder, settings, stage)
+    return {key: list(values) for key, values in history.items()}
+
+
+def rewrites_own_output(path):
+    """True when ``path`` lies in the run folder ``--resume`` continues.
+
+    The earlier attempt of that run may have written it (``model.keras``, ``saved_model/``)
+    before it stopped; this attempt writes it again. Anywhere else an existing file is never
+    overwritten.
+    """
+    folder = RESUMING["folder"]
+    return folder is not None and pathlib.Path(folder).resolve() in pathlib.Path(path).resolve().parents
 
 
 # The run folder that ``dlzoo train --resume`` continues (set by :func:`resuming`): fit() then
@@ -352,18 +381,52 @@ def read_state(folder, stage=None):
 
     import numpy as np
 
+    from dlzoo import runs
+
     path = state_path(folder, stage)
-    if not path.is_file():
+    if not path.exists():
         raise UsageError(f"{folder} has no checkpoint to resume from ({path.name} is missing: the run stopped "
                          "before its first epoch ended, or was written by an older dlzoo)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             state = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise UsageError(f"{path} is corrupt and cannot be resumed from ({type(error).__name__})") from None
+        raise UsageError(f"{path} is corrupt and cannot be resumed from ({runs.damage_reason(error)})") from None
     if "epoch" not in state or not any(name.startswith("model/") for name in state):
         raise UsageError(f"{path} is not a dlzoo checkpoint (no epoch or model variables in it)")
     return state
+
+
+def check_checkpoints(folder):
+    """Raise a usage error naming the first damaged checkpoint of a run (before ``--resume``
+    writes anything): the main state, every stage's state and every ``.weights.h5`` file.
+
+    Cheap and without TensorFlow (NumPy and h5py only): ``--resume`` calls it before the import.
+    """
+    read_state(folder)
+    for path in sorted((pathlib.Path(folder) / "checkpoints").glob("*-last.state.npz")):
+        read_state(folder, path.name[:-len("-last.state.npz")])
+    for path in sorted((pathlib.Path(folder) / "checkpoints").glob("*.weights.h5")):
+        if not path.name.startswith("."):  # a temporary file of a killed write: removed by the resume
+            check_weights_file(path)
+
+
+def check_weights_file(path):
+    """A usage error when the HDF5 weights file at ``path`` cannot be read back whole."""
+    import h5py
+
+    from dlzoo import runs
+
+    def read_dataset(name, item):
+        """Read every dataset: a file cut short after its header fails here, not at the open."""
+        if isinstance(item, h5py.Dataset):
+            item[()]
+
+    try:
+        with h5py.File(path, "r") as file:
+            file.visititems(read_dataset)
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        raise runs.damaged(path, f"not a readable HDF5 file: {str(error).splitlines()[0][:100]}") from None
 
 
 def numbered(state, prefix):
@@ -386,7 +449,8 @@ def check_state_fits(model, folder, stage=None):
 def restore_state(model, folder, stage=None):
     """Put the last checkpoint's model and optimizer variables into ``model``.
 
-    Returns ``{"epoch", "best", "history"}`` of the part of the run that is already done.
+    Returns ``{"epoch", "best", "history", "finished"}`` of the part of the run that is already
+    done; ``finished`` is true when training had ended (the run stopped after it).
     """
     import json
 
@@ -410,7 +474,8 @@ def restore_state(model, folder, stage=None):
             variable.assign(value)
     best = float(state["best"]) if "best" in state else math.nan
     history = json.loads(str(state["history"])) if "history" in state else {}
-    return {"epoch": int(state["epoch"]), "best": None if math.isnan(best) else best, "history": history}
+    return {"epoch": int(state["epoch"]), "best": None if math.isnan(best) else best, "history": history,
+            "finished": bool(state["finished"]) if "finished" in state else False}
 
 
 def build_optimizers(model):

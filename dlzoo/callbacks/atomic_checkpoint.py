@@ -2,7 +2,6 @@
 
 import io
 import math
-import os
 import pathlib
 import time
 
@@ -15,18 +14,34 @@ def atomic_save_weights(model, path):
 
     Keras writes ``.weights.h5`` files in place: a signal in the middle leaves a truncated file
     where the previous good checkpoint was. Here the previous file stays whole until the new
-    one is complete.
+    one is complete. The HDF5 file is made in memory and written with Python's own file
+    calls: h5py writing to a full disk prints a traceback per object and can crash the process
+    as it exits (a segmentation fault), while a full disk here is one ``OSError`` naming the file.
     """
-    path = pathlib.Path(path)
-    # Keras wants the ".weights.h5" suffix; the pid keeps two processes apart.
-    temporary = path.with_name(f".{path.name[:-len('.weights.h5')]}.tmp-{os.getpid()}.weights.h5")
+    from dlzoo import runs
+
+    runs.atomic_write_bytes(path, weights_bytes(model))
+
+
+def weights_bytes(model):
+    """What ``model.save_weights`` writes (the ``.weights.h5`` format), as bytes made in memory.
+
+    Keras's ``save_weights`` only takes a file name; its own writer (``H5IOStore``, which also
+    takes an ``io.BytesIO``: Keras uses that for the weights inside ``.keras`` files) and the
+    walk over the model's layers (``_save_state``) are what ``save_weights`` runs.
+    """
+    from keras.src.saving import saving_lib
+
+    if not model.built:
+        raise ValueError("cannot checkpoint a model that is not built yet")
+    buffer = io.BytesIO()
+    store = saving_lib.H5IOStore(buffer, mode="w")
     try:
-        model.save_weights(str(temporary))
-        os.replace(temporary, path)
-    except BaseException:
-        if temporary.exists():
-            temporary.unlink()
-        raise
+        saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="",
+                               visited_saveables=set())
+    finally:
+        store.close()
+    return buffer.getvalue()
 
 
 def model_state(model):
@@ -143,9 +158,11 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         self.write_state()
 
     def on_train_end(self, logs=None):
-        """Write what is still in memory: the best weights, the last weights, the best value."""
+        """Write what is still in memory: the best weights, the last weights, the best value;
+        the state now says that training ended (a run stopped after this resumes without training)."""
         self.write_weights()
         if self.last_state is not None:
+            self.last_state["finished"] = np.asarray(True)
             self.write_state()
 
     def on_fit_raised(self):

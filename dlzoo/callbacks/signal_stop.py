@@ -39,8 +39,10 @@ class SignalStop(keras.callbacks.Callback):
         SignalStop.active = True
 
     def on_train_end(self, logs=None):
-        """Back to raising at once."""
+        """Back to raising at once; a signal recorded after the last batch is raised now, before
+        the steps after training start (the checkpoints are written: it runs after them)."""
         SignalStop.active = False
+        self.raise_requested()
 
     def on_train_batch_end(self, batch, logs=None):
         """Raise the recorded signal, if any."""
