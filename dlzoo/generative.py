@@ -122,7 +122,7 @@ class GenerativeAdversarialNetwork(keras.Model):
 
     def optimizers_to_checkpoint(self):
         """Both optimizers and the weights each updates: checkpoints save, and ``--resume``
-        restores, their moments and step counts (:func:`dlzoo.training.checkpointed_optimizers`)."""
+        restores, their moments and step counts (:func:`dlzoo.callbacks.atomic_checkpoint.checkpointed_optimizers`)."""
         return {"generator": (self.generator_optimizer, self.generator.trainable_weights),
                 "discriminator": (self.discriminator_optimizer, self.discriminator.trainable_weights)}
 

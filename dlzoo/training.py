@@ -454,11 +454,13 @@ def restore_state(model, folder, stage=None):
     """
     import json
 
+    from dlzoo.callbacks import atomic_checkpoint
+
     check_state_fits(model, folder, stage)
     state = read_state(folder, stage)
     for variable, value in zip(model.variables, numbered(state, "model")):
         variable.assign(value)
-    named = checkpointed_optimizers(model)
+    named = atomic_checkpoint.checkpointed_optimizers(model)
     for prefix, (optimizer, variables) in named.items():
         optimizer_values = numbered(state, prefix)
         if not optimizer_values:
@@ -487,28 +489,15 @@ def build_optimizers(model):
     the first batch. Only done for a model whose layers are all built: an optimizer built on a
     partial variable list could not update the rest.
     """
+    from dlzoo.callbacks import atomic_checkpoint
+
     if not getattr(model, "built", False) or not all(getattr(layer, "built", True) for layer in model.layers):
         return
     strategy = getattr(model, "distribute_strategy", None)
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        for optimizer, variables in checkpointed_optimizers(model).values():
+        for optimizer, variables in atomic_checkpoint.checkpointed_optimizers(model).values():
             if optimizer is not None and not getattr(optimizer, "built", True) and variables:
                 optimizer.build(variables)
-
-
-def checkpointed_optimizers(model):
-    """``{state prefix: (optimizer, the variables it updates)}`` of a model, for checkpoints.
-
-    A compiled model has one, ``model.optimizer`` (prefix ``optimizer``). A model that trains
-    with several optimizers (a GAN: one per network) lists them in a method
-    ``optimizers_to_checkpoint() -> {name: (optimizer, variables)}``; each is then saved and
-    restored under ``optimizer-<name>``, so that ``--resume`` continues all of them.
-    """
-    several = getattr(model, "optimizers_to_checkpoint", None)
-    if callable(several):
-        return {f"optimizer-{name}": pair for name, pair in several().items()}
-    optimizer = getattr(model, "optimizer", None)
-    return {"optimizer": (optimizer, model.trainable_variables)} if optimizer is not None else {}
 
 
 def resumed_progress(folder, stage=None):

@@ -44,19 +44,32 @@ def weights_bytes(model):
     return buffer.getvalue()
 
 
+def checkpointed_optimizers(model):
+    """``{state prefix: (optimizer, the variables it updates)}`` of a model, for checkpoints.
+
+    A compiled model has one, ``model.optimizer`` (prefix ``optimizer``). A model that trains
+    with several optimizers (a GAN: one per network) lists them in a method
+    ``optimizers_to_checkpoint() -> {name: (optimizer, variables)}``; each is then saved and
+    restored under ``optimizer-<name>``, so that ``--resume`` continues all of them.
+    """
+    several = getattr(model, "optimizers_to_checkpoint", None)
+    if callable(several):
+        return {f"optimizer-{name}": pair for name, pair in several().items()}
+    optimizer = getattr(model, "optimizer", None)
+    return {"optimizer": (optimizer, model.trainable_variables)} if optimizer is not None else {}
+
+
 def model_state(model):
     """Every variable of ``model`` and of its optimizer, as ``{name: array}`` for an ``.npz``.
 
     ``model.variables`` includes the random seed states of dropout and noise layers;
     ``optimizer.variables`` the moments and the iteration count (the learning-rate schedule's
     step), so that training can continue exactly where it stopped. A model with several
-    optimizers (a GAN) names them (:func:`dlzoo.training.checkpointed_optimizers`): each is
-    saved under its own prefix (``optimizer-generator/0``, ...).
+    optimizers (a GAN) names them (:func:`checkpointed_optimizers`): each is saved under its
+    own prefix (``optimizer-generator/0``, ...).
     """
-    from dlzoo import training
-
     state = {f"model/{index}": np.asarray(variable) for index, variable in enumerate(model.variables)}
-    for prefix, (optimizer, _) in training.checkpointed_optimizers(model).items():
+    for prefix, (optimizer, _) in checkpointed_optimizers(model).items():
         if getattr(optimizer, "built", False):
             state.update({f"{prefix}/{index}": np.asarray(variable) for index, variable in enumerate(optimizer.variables)})
     return state
