@@ -111,8 +111,19 @@ def test_evaluate_visualize_and_export_use_the_runs_copy(plugin_run, cli_run, tm
     assert exported.exit_code == 0, exported.stderr
     assert (tmp_path / "delivery" / "saved_model" / "saved_model.pb").is_file()
     # ... and the API on the same run.
-    metrics = dlzoo.load(folder).evaluate(split="val")
+    run = dlzoo.load(folder)
+    metrics = run.evaluate(split="val")
     assert 0.0 <= metrics["accuracy"] <= 1.0
+    assert all(path.is_file() for path in run.visualize("saliency", samples=2))
+    assert (run.export(tmp_path / "api-delivery") / "saved_model" / "saved_model.pb").is_file()
+
+
+def test_a_plugin_model_trains_through_the_api(tmp_path):
+    plugin = write(tmp_path, "my_models.py", MODEL_PLUGIN)
+    run = dlzoo.train("cnn", quick=True, runs=tmp_path / "runs", plugins=plugin, echo=lambda line: None,
+                      overrides={"model.name": "student_cnn", "model.filters": 4})
+    assert run.status == "completed" and run.config["model"] == {"name": "student_cnn", "filters": 4}
+    assert run.model.get_layer("student_conv").filters == 4  # the plug-in's model, read back from the run
 
 
 def test_plugin_optimizer_and_dataset_through_the_api(tmp_path):
