@@ -19,6 +19,7 @@ copy of each file (``plugins/`` in the run folder, with its sha256 in ``metrics.
 every later command on the run imports that copy, so the run stays usable after the file changes.
 """
 
+import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -34,8 +35,8 @@ RUN_FOLDER = "plugins"
 
 # sha256 of each plug-in file imported in this process -> its module (importing twice is a no-op).
 _loaded = {}
-# The plug-in file being imported now (its registrations are attributed to it).
-_current = []
+# Inside registrations_undone(): one list per block of (registry, name, previous entry, was replaceable).
+_undo = []
 
 
 def sha256(path):
@@ -69,7 +70,6 @@ def import_file(path, module_name):
     """Import ``path`` as module ``module_name``; its exceptions become a UsageError naming file and line."""
     specification = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(specification)
-    _current.append(path)
     try:
         specification.loader.exec_module(module)
     except SyntaxError as error:
@@ -78,8 +78,6 @@ def import_file(path, module_name):
         raise UsageError(f"plugin {path}: {error}") from error
     except Exception as error:
         raise UsageError(f"plugin {path} line {line_in(path, error)}: {type(error).__name__}: {error}") from error
-    finally:
-        _current.pop()
     sys.modules[module_name] = module
     return module
 
@@ -121,6 +119,33 @@ def copy_into_run(paths, folder):
 # 1. The public decorators ------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def registrations_undone():
+    """Inside the block plug-in registrations work as usual; after it each is undone, so that the
+    registries are as before (``dlzoo exercise check`` runs a file, it does not install it)."""
+    _undo.append([])
+    try:
+        yield
+    finally:
+        for registry, name, previous, was_replaceable in reversed(_undo.pop()):
+            registry.remove(name)
+            if previous is not None:
+                registry.register(name)(previous)
+            if was_replaceable:
+                registry.replaceable.add(name)
+
+
+def _register(registry, name, component):
+    """Register a plug-in's ``component`` as ``name``, noting how to undo it inside :func:`registrations_undone`."""
+    if name in registry and name not in registry.replaceable:
+        raise UsageError(f"{registry.kind} '{name}' is a built-in of dlzoo; give your {registry.kind} another name")
+    if _undo:
+        _undo[-1].append((registry, name, registry.get(name) if name in registry else None,
+                          name in registry.replaceable))
+    registry.replaceable.add(name)
+    registry.register(name, replace=True)(component)
+
+
 def register_model(name):
     """Register a model builder ``build(input_shape, num_classes, **options) -> keras.Model`` as ``name``.
 
@@ -133,8 +158,7 @@ def register_model(name):
     models.names()  # the built-ins first, so that a plug-in cannot take one of their names
 
     def decorator(builder):
-        checked = checked_builder(builder, name)
-        models.MODELS.register(name, replace=_replaceable(models.MODELS, name))(checked)
+        _register(models.MODELS, name, checked_builder(builder, name))
         return builder
 
     return decorator
@@ -154,7 +178,7 @@ def register_optimizer(name):
         if not (isinstance(optimizer_class, type) and issubclass(optimizer_class, keras.optimizers.Optimizer)):
             raise UsageError(f"register_optimizer('{name}') needs a keras.optimizers.Optimizer subclass, "
                              f"got {optimizer_class!r} ({where(optimizer_class)})")
-        base.OPTIMIZERS.register(name, replace=_replaceable(base.OPTIMIZERS, name))(optimizer_class)
+        _register(base.OPTIMIZERS, name, optimizer_class)
         return optimizer_class
 
     return decorator
@@ -173,18 +197,10 @@ def register_dataset(name, kind="image"):
         raise UsageError(f"register_dataset('{name}'): kind must be '{data.IMAGE}' or '{data.FEATURES}', got {kind!r}")
 
     def decorator(loader):
-        data.DATASETS.register(name, replace=_replaceable(data.DATASETS, name))(dataset_source(loader, name, kind))
+        _register(data.DATASETS, name, dataset_source(loader, name, kind))
         return loader
 
     return decorator
-
-
-def _replaceable(registry, name):
-    """A plug-in may replace what a plug-in registered (a student edits and reloads), never a built-in."""
-    if name in registry and name not in registry.replaceable:
-        raise UsageError(f"{registry.kind} '{name}' is a built-in of dlzoo; give your {registry.kind} another name")
-    registry.replaceable.add(name)
-    return True
 
 
 # 2. How a plug-in's components are wrapped ------------------------------------------------------

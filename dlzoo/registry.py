@@ -79,6 +79,11 @@ class Registry:
         except KeyError:
             raise UnknownNameError(unknown_name_message(self.kind, name, self._entries)) from None
 
+    def remove(self, name):
+        """Forget ``name`` (a plug-in's registration undone); nothing happens for an unknown name."""
+        self._entries.pop(name, None)
+        self.replaceable.discard(name)
+
     def names(self, pattern=None):
         """Sorted registered names, optionally filtered by a shell-style ``pattern`` (``"res*"``)."""
         names = sorted(self._entries)

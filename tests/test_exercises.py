@@ -541,3 +541,13 @@ def test_a_completed_skeleton_passes_and_trains_a_model(cli_run, tmp_path):
     assert trained.exit_code == 0, trained.output + trained.stderr
     (run,) = (tmp_path / "runs" / "mlp").iterdir()
     assert 'name = "my_adam"' in (run / "config.toml").read_text() and (run / "plugins" / "my_adam.py").is_file()
+
+
+def test_checking_a_file_registers_nothing_in_the_zoo(cli_run, tmp_path):
+    # An optimizer skeleton registers itself as a plug-in; checking it must not install it.
+    from dlzoo import optimizers
+
+    before = optimizers.names()
+    assert cli_run("exercise", "start", "sgd", "--to", "my_sgd.py").exit_code == 0
+    assert cli_run("exercise", "check", "sgd", "my_sgd.py").exit_code == 1  # the unchanged skeleton fails
+    assert optimizers.names() == before and "my_sgd" not in before

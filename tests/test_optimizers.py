@@ -304,8 +304,13 @@ def test_get_returns_keras_builtins_with_options():
     assert isinstance(optimizers.get("keras.RMSprop"), keras.optimizers.RMSprop)
 
 
+def built_in_names():
+    """The zoo's own optimizers (plug-ins that other tests of this process registered left out)."""
+    return [name for name in optimizers.names() if name not in optimizers.OPTIMIZERS.replaceable]
+
+
 def test_names_and_option_names():
-    assert optimizers.names() == sorted(NAMES)
+    assert built_in_names() == sorted(NAMES)
     assert "keras.adamw" in optimizers.keras_names()
     assert optimizers.option_names("momentum") == [
         "learning_rate", "momentum", "clipnorm", "clipvalue", "global_clipnorm", "weight_decay"

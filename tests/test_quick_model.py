@@ -1,6 +1,6 @@
 """``train.quick_model``: the smaller model a recipe declares for ``--quick`` runs.
 
-It is applied in one place (:func:`dlzoo.train.prepare`), checked like any ``[model]`` key,
+It is applied in one place (:func:`dlzoo.lifecycle.prepare`), checked like any ``[model]`` key,
 and leaves the run's ``config.toml`` as the recipe wrote it.
 """
 
@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from dlzoo import config, tasks, train
+from dlzoo import config, lifecycle, tasks
 
 TRANSFORMERS = ("gpt-char", "transformer-classifier", "transformer-dates", "transformer-numbers")
 
@@ -44,8 +44,8 @@ def test_every_transformer_recipe_declares_a_smaller_quick_model(recipe):
 def test_quick_prepares_the_smaller_model(recipe):
     resolved = config.load_config(recipe)
     task = tasks.create(resolved["task"])
-    full = train.prepare(task, resolved, quick=False).model.count_params()
-    quick = train.prepare(task, resolved, quick=True).model.count_params()
+    full = lifecycle.prepare(task, resolved, quick=False).model.count_params()
+    quick = lifecycle.prepare(task, resolved, quick=True).model.count_params()
     assert quick < full / 3, (quick, full)
 
 
@@ -59,7 +59,7 @@ def test_a_quick_run_keeps_the_recipe_in_config_toml(cli_run, tmp_path):
     assert saved["model"] == recipe["model"] and saved["train"]["quick_model"] == recipe["train"]["quick_model"]
     record = json.loads((folder / "metrics.json").read_text())
     assert record["quick"] is True and "model.num_layers" not in record["changed_settings"]
-    full = train.prepare(tasks.create("classify"), recipe, quick=False).model.count_params()
+    full = lifecycle.prepare(tasks.create("classify"), recipe, quick=False).model.count_params()
     assert record["parameters"] < full / 3
 
 
