@@ -8,7 +8,7 @@ import dataclasses
 import pathlib
 
 from dlzoo import config as config_module
-from dlzoo import runs, tasks
+from dlzoo import runs
 from dlzoo.errors import UsageError
 
 

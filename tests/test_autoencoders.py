@@ -9,18 +9,11 @@ import tensorflow as tf
 from scipy import linalg
 from sklearn.decomposition import PCA
 
-from dlzoo import data, export
+from dlzoo import data
 from dlzoo.models import autoencoder
 from dlzoo.tasks import autoencode
 
-QUICK = ("--quick", "--set", "train.verbose=0")
-
-
-def only_run(root, recipe):
-    """The one run folder of ``recipe`` under ``root``."""
-    folders = sorted((root / recipe).iterdir())
-    assert len(folders) == 1, folders
-    return folders[0]
+from helpers import QUICK, only_run
 
 
 @pytest.fixture(scope="module")

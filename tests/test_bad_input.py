@@ -5,17 +5,7 @@ import json
 import numpy as np
 import pytest
 
-QUICK = ("--quick", "--set", "train.verbose=0")
-
-
-def assert_usage_error(result, *fragments):
-    """Exit code 2, a single line on stderr containing every fragment, no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert "Traceback" not in result.output + result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
+from helpers import QUICK, assert_usage_error
 
 
 @pytest.fixture

@@ -1,21 +1,11 @@
 """Bad input that used to get through: non-finite data, divergence, unsafe names, silent values."""
 
-import json
 import pathlib
 
 import numpy as np
 import pytest
 
-QUICK = ("--quick", "--set", "train.verbose=0")
-
-
-def assert_usage_error(result, *fragments):
-    """Exit code 2, one line on stderr containing every fragment."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
+from helpers import QUICK, assert_usage_error
 
 
 @pytest.mark.parametrize("bad_value", [np.nan, np.inf])

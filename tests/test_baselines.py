@@ -7,7 +7,7 @@ import numpy as np
 from dlzoo import baselines
 from dlzoo.data import make_splits
 
-QUICK = ("--quick", "--set", "train.verbose=0")
+from helpers import QUICK
 
 
 def linear_problem(seed=0):

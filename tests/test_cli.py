@@ -10,7 +10,7 @@ import pytest
 
 from dlzoo import config, tasks
 
-QUICK = ("--quick", "--set", "train.verbose=0")
+from helpers import QUICK
 
 
 def run_folder(runs_root, recipe):

@@ -353,7 +353,7 @@ def test_a_checkpoint_on_a_full_disk_fails_the_run_in_one_line(tmp_path):
 def test_a_full_disk_at_the_start_is_refused_before_a_run_folder_exists(tmp_path):
     completed = dlzoo_with_file_size_limit(["train", "mlp", "--quick", "--runs", "runs"], 0, tmp_path)
     assert completed.returncode == 2, completed.stderr[-3000:]
-    assert completed.stderr.strip().splitlines() == [f"error: cannot write to runs: File too large"]
+    assert completed.stderr.strip().splitlines() == ["error: cannot write to runs: File too large"]
     assert not list((tmp_path / "runs").rglob("*"))
 
 

@@ -8,12 +8,7 @@ import pytest
 from dlzoo.data import text
 from dlzoo.tasks import embed
 
-QUICK = ("--quick", "--set", "train.verbose=0")
-
-
-def only_run(root, recipe):
-    (folder,) = sorted((root / recipe).iterdir())
-    return folder
+from helpers import QUICK, only_run
 
 
 def two_class_corpus(path, lines=1500, seed=0):

@@ -7,7 +7,7 @@ import pytest
 
 from dlzoo import config, tasks
 
-QUICK = ("--quick", "--set", "train.verbose=0")
+from helpers import QUICK
 
 
 def assert_refused(result, tmp_path, *fragments):

@@ -7,7 +7,7 @@ import numpy as np
 from dlzoo import data, explanation_scores
 from dlzoo.data import shapes
 
-QUICK = ("--quick", "--set", "train.verbose=0")
+from helpers import QUICK
 
 
 def test_shapes_have_one_object_each_and_balanced_classes():

@@ -9,14 +9,7 @@ import tensorflow as tf
 from dlzoo import data, sample_quality
 from dlzoo.tasks import generate
 
-QUICK = ("--quick", "--set", "train.verbose=0")
-
-
-def only_run(root, recipe):
-    """The one run folder of ``recipe`` under ``root``."""
-    folders = sorted((root / recipe).iterdir())
-    assert len(folders) == 1, folders
-    return folders[0]
+from helpers import QUICK, only_run
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 
 from dlzoo import visualize_command
 
-QUICK = ("--quick", "--set", "train.verbose=0")
+from helpers import QUICK
 
 
 def _files(folder):

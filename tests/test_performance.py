@@ -7,7 +7,7 @@ import numpy as np
 
 from dlzoo import performance
 
-QUICK = ("--quick", "--set", "train.verbose=0")
+from helpers import QUICK
 
 
 def test_flops_of_dense_and_convolution_layers():

@@ -26,14 +26,7 @@ from dlzoo import data, export, tasks, training
 from dlzoo.errors import RunFailed
 from dlzoo.models import preprocessing
 
-QUICK = ("--quick", "--set", "train.verbose=0")
-
-
-def only_run(root, recipe):
-    """The one run folder of ``recipe`` under ``root``."""
-    folders = sorted((root / recipe).iterdir())
-    assert len(folders) == 1, folders
-    return folders[0]
+from helpers import QUICK, only_run
 
 
 def digits_test_indices(seed=0):

@@ -9,6 +9,8 @@ import pytest
 
 import dlzoo
 
+from helpers import only_run
+
 MODEL_PLUGIN = textwrap.dedent('''
     import keras
     import dlzoo
@@ -61,13 +63,6 @@ def write(folder, name, text):
     path = folder / name
     path.write_text(text)
     return path
-
-
-def only_run(root, recipe):
-    """The one run folder of ``recipe`` under ``root``."""
-    folders = sorted((root / recipe).iterdir())
-    assert len(folders) == 1, folders
-    return folders[0]
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-QUICK = ("--quick", "--set", "train.verbose=0")
+from helpers import QUICK
+
 REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
 
 

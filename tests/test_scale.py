@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
+
+from helpers import QUICK
 
 REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
-QUICK = ("--quick", "--set", "train.verbose=0")
 
 
 def dlzoo_process(arguments, cwd, extra_environment=None):

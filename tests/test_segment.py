@@ -16,6 +16,8 @@ from click.testing import CliRunner  # noqa: E402
 
 from dlzoo.tasks import segment  # noqa: E402
 
+from helpers import assert_usage_error
+
 # A small pool (200 images: 175 train / 25 val / 50 test) keeps the shared quick run to seconds.
 SMALL = ("--set", "data.num_samples=200")
 
@@ -25,16 +27,6 @@ def invoke(*args):
     from dlzoo.cli import cli
 
     return CliRunner().invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
-
-
-def assert_usage_error(result, *fragments):
-    """Exit code 2, one line on stderr holding every fragment, no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert "Traceback" not in result.output + result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 @pytest.fixture(scope="module")

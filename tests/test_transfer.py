@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from helpers import assert_usage_error
+
 QUICK = ("--quick", "--set", "train.verbose=0", "--set", "train.quick_train_samples=64")
 
 
@@ -25,16 +27,6 @@ def only_run_folder(root):
     folders = [path for path in root.glob("*/*") if path.is_dir()]
     assert len(folders) == 1, folders
     return folders[0]
-
-
-def assert_usage_error(result, *fragments):
-    """Exit code 2, one line on stderr containing every fragment, no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-QUICK = ("--quick", "--set", "train.verbose=0")
+from helpers import QUICK
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,6 @@ values: ``serve`` (inputs -> reconstruction and latent), ``encode`` and ``decode
 """
 
 import dataclasses
-import math
 import time
 
 import numpy as np

@@ -32,7 +32,6 @@ import pathlib
 import sys
 import time
 
-import numpy as np
 
 from dlzoo import plots, report, runs, training
 from dlzoo.errors import UsageError
