@@ -24,6 +24,7 @@ from dlzoo.tasks import register
 from dlzoo.tasks.base import Task
 
 KINDS = ("cells", "vanishing", "unrolling")
+QUICK_UNROLLING_LENGTHS = [5, 10]  # the unrolling study of a --quick run: two short sequences
 STUDY_DEFAULTS = {
     "kind": "cells",
     "steps": 50,
@@ -162,8 +163,9 @@ class RNNStudyTask(Task):
             return (f"study cells: the hand-written LSTM and GRU cells against Keras's, same weights, "
                     f"{study['steps']}-step sequences")
         if study["kind"] == "unrolling":
+            lengths = QUICK_UNROLLING_LENGTHS if prepared.quick else study["lengths"]
             return (f"study unrolling: an LSTM unrolled (static) against its loop (dynamic), outputs and step "
-                    f"times at lengths {', '.join(map(str, study['lengths']))}")
+                    f"times at lengths {', '.join(map(str, lengths))}")
         return (f"study vanishing: the adding problem at lengths {', '.join(map(str, study['lengths']))} for cells "
                 f"{', '.join(study['cells'])} ({study['units']} units), then gradient clipping at length "
                 f"{study['exploding_length']}")
@@ -280,7 +282,7 @@ class RNNStudyTask(Task):
 
         from dlzoo.rnn_studies import unrolling_difference
 
-        lengths = [5, 10] if prepared.quick else prepared.study["lengths"]
+        lengths = QUICK_UNROLLING_LENGTHS if prepared.quick else prepared.study["lengths"]
         units = 8 if prepared.quick else prepared.study["units"]
         difference = unrolling_difference(length=max(lengths), units=units)
         timings = {"static (unroll=True)": [], "dynamic (symbolic loop)": []}
