@@ -64,14 +64,15 @@ def stop_in_pictures(monkeypatch):
 
 def stop_in_report(monkeypatch):
     """SIGTERM while the report is written at the very end (metrics.json already says completed)."""
-    from dlzoo import report, train
+    from dlzoo import report
+    from dlzoo.errors import Terminated
 
     original, calls = report.write_report, []
 
     def write_report(folder):
         calls.append(folder)
         if len(calls) == 1:
-            raise train.Terminated(signal.SIGTERM)
+            raise Terminated(signal.SIGTERM)
         return original(folder)
 
     monkeypatch.setattr(report, "write_report", write_report)
