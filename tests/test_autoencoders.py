@@ -100,10 +100,22 @@ def test_every_autoencoder_runs_forward_and_backward_in_raw_units(digits, name, 
                                    digits.x_train.mean(axis=0), atol=1e-3)
 
 
-def test_vae_trains_logs_both_terms_exports_three_endpoints_and_samples(cli_run, tmp_path):
-    result = cli_run("train", "vae", *QUICK, "--set", "train.quick_epochs=2", "--runs", tmp_path / "runs")
+@pytest.fixture(scope="module")
+def quick_vae(tmp_path_factory):
+    """``(result, run folder)`` of one quick VAE run with the default output, for the tests that read it."""
+    from click.testing import CliRunner
+
+    from dlzoo.cli import cli
+
+    runs_root = tmp_path_factory.mktemp("vae") / "runs"
+    result = CliRunner().invoke(cli, ["train", "vae", "--quick", "--set", "train.quick_epochs=2", "--runs",
+                                      str(runs_root)], catch_exceptions=False)
     assert result.exit_code == 0, result.output + result.stderr
-    folder = only_run(tmp_path / "runs", "vae")
+    return result, only_run(runs_root, "vae")
+
+
+def test_vae_trains_logs_both_terms_exports_three_endpoints_and_samples(quick_vae, cli_run, tmp_path):
+    folder = quick_vae[1]
     header = (folder / "history.csv").read_text().splitlines()[0].split(",")
     assert {"loss", "reconstruction_loss", "kl_loss", "val_kl_loss", "val_reconstruction_loss"} <= set(header)
     record = json.loads((folder / "metrics.json").read_text())
@@ -159,10 +171,8 @@ def test_autoencoder_bad_input(cli_run, tmp_path):
     assert result.exit_code == 2 and "decoder_std" in result.stderr
 
 
-def test_vae_summary_and_report_say_what_each_number_is(cli_run, tmp_path):
-    result = cli_run("train", "vae", "--quick", "--runs", tmp_path / "runs")  # the default output
-    assert result.exit_code == 0, result.output + result.stderr
-    folder = only_run(tmp_path / "runs", "vae")
+def test_vae_summary_and_report_say_what_each_number_is(quick_vae, cli_run):
+    result, folder = quick_vae  # trained with the default output
     metrics = json.loads((folder / "metrics.json").read_text())["metrics"]
     assert "test_negative_elbo" not in metrics  # the old name sat beside test_elbo with another value
     # The loss leaves out the Gaussian's constant D/2 log(2 pi std^2): ELBO = -(loss + constant).
