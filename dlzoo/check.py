@@ -36,14 +36,11 @@ NEAR_FRACTION = 0.05
 
 
 def supervised_task(config):
-    """The recipe's task, which must be a :class:`SupervisedTask` (classify, regress)."""
+    """The recipe's task, refused (before TensorFlow loads) unless it declares the "check" capability."""
     from dlzoo import tasks
-    from dlzoo.tasks.supervised import SupervisedTask
 
     task = tasks.create(config["task"])
-    if not isinstance(task, SupervisedTask) or config["task"] == "transfer":
-        raise UsageError(f"dlzoo check and --overfit-batch work on classify and regress recipes; "
-                         f"{config['name']} is a {config['task']!r} recipe")
+    task.require("check", config["name"])
     return task
 
 

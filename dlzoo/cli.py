@@ -261,8 +261,11 @@ def evaluate(target, dataset, split, out, runs_root, similarity_file):
 
         read_similarity_file(similarity_file)  # a missing or malformed file fails before TensorFlow loads
         folder, _, _, task = read_run(target, runs_root)
-        if task.name != "embed":
-            raise UsageError(f"--similarity needs a run of the embed task; {folder} is a '{task.name}' run")
+        if not task.can("similarity"):
+            from dlzoo.tasks import names_that_can
+
+            raise UsageError(f"--similarity needs a run of the {' or '.join(names_that_can('similarity'))} task; "
+                             f"{folder} is a '{task.name}' run")
         target = str(folder)
         load_tensorflow()
         from dlzoo.tasks.embed import evaluate_similarity
@@ -351,9 +354,6 @@ def predict(run, inputs, input_file, beam, attention, runs_root, prompt, length,
 
     folder, _, _, task = read_run(run, runs_root)  # a wrong run is reported before TensorFlow loads
     if prompt is not None or length is not None or temperature is not None:  # generation options
-        if not hasattr(task, "read_generation_request"):
-            raise UsageError(f"--prompt, --length and --temperature are for text generators; this run's task is "
-                             f"'{task.name}'")
         values = task.read_generation_request(prompt, length, temperature)
         options = {}
     else:

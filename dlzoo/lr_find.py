@@ -119,14 +119,11 @@ def range_test(model, dataset, rates):
 
 
 def check_task(config):
-    """The recipe's task, refused unless lr-find can handle it (classify, regress); no TensorFlow needed."""
+    """The recipe's task, refused (no TensorFlow needed) unless it declares the "lr-find" capability."""
     from dlzoo import tasks
-    from dlzoo.tasks.supervised import SupervisedTask
 
     task = tasks.create(config["task"])
-    if not isinstance(task, SupervisedTask) or config["task"] == "transfer":
-        raise UsageError(f"lr-find needs a Keras model trained by one optimizer (classify, regress); "
-                         f"{config['name']} is a {config['task']!r} recipe with no such learning rate")
+    task.require("lr-find", config["name"])
     return task
 
 

@@ -247,6 +247,7 @@ class AutoencodeTask(Task):
     section = "autoencode"
     section_defaults = AUTOENCODE_DEFAULTS
     description = "autoencoder (reconstruct the inputs through a small code; labels unused)"
+    supports = frozenset({"sample"})
 
     def metric_names(self, config):
         """Reconstruction per split; the ELBO terms (VAE), the PCA comparison (linear), the

@@ -16,10 +16,26 @@ and after training, the commands read the run's ``config.toml``, build the same 
 
 A new task is one module in ``dlzoo/tasks/`` whose class subclasses :class:`Task` and is
 decorated with ``@register("name")``: importing the package registers it, no list to edit.
+
+What a task can do with the generic tools (``dlzoo check``, ``lr-find``, ``tune``, ``sample``,
+...) is declared in its class attribute ``supports`` and asked with :meth:`Task.require`, never
+guessed from the task's name or from the methods it happens to have: the optional methods below
+answer "not supported" by default, with the task's own reason where it gave one.
 """
 
 from dlzoo.validation import check_known_keys
 from dlzoo.errors import UsageError
+
+# The capabilities a task may declare in ``Task.supports``, and what each lets the user do.
+CAPABILITIES = {
+    "check": "check the recipe before training (dlzoo check, dlzoo train --overfit-batch)",
+    "lr-find": "run the learning-rate range test (dlzoo lr-find)",
+    "tune": "tune its hyper-parameters on the validation split (dlzoo tune)",
+    "sample": "draw new examples (dlzoo sample)",
+    "text-generation": "continue a text (dlzoo predict --prompt)",
+    "similarity": "score word similarities against human judgements (dlzoo evaluate --similarity)",
+    "own-pictures": "draw its own dlzoo visualize pictures",
+}
 
 
 class Task:
@@ -38,6 +54,9 @@ class Task:
             :func:`dlzoo.training.run_epochs` loop given a checkpoint).
         predict_writes_files: :meth:`predict` writes files into the run folder (a segmenter's
             masks), so ``dlzoo predict`` and ``Run.predict`` pass it the run folder as ``folder``.
+        supports: the capabilities of :data:`CAPABILITIES` the task has (read without TensorFlow).
+        unsupported_reasons: ``{capability: why not}`` for the capabilities it lacks, when the
+            reason is more precise than "dlzoo cannot ..." (a GAN has no single learning rate).
     """
 
     name = ""
@@ -48,6 +67,8 @@ class Task:
     uses_data = True
     resume_unsupported = ""
     predict_writes_files = False
+    supports = frozenset()
+    unsupported_reasons = {}
 
     # 1. Configuration (must not import TensorFlow) ---------------------------------------------
 
@@ -173,6 +194,70 @@ class Task:
         if options:
             names = ", ".join(f"--{name}" for name in options)
             raise UsageError(f"{names} applies to translators (seq2seq runs); this run's task is '{self.name}'")
+
+    # 4. Capabilities: what the generic tools may do (no TensorFlow) ---------------------------
+
+    @classmethod
+    def can(cls, capability):
+        """True when this task declares ``capability`` (one of :data:`CAPABILITIES`)."""
+        if capability not in CAPABILITIES:
+            raise KeyError(f"unknown capability {capability!r}")  # a typo in dlzoo's own code
+        return capability in cls.supports
+
+    def require(self, capability, subject=None):
+        """Raise the usage error of a tool this task does not support; ``subject`` names the
+        recipe or run in the message (default: "this run")."""
+        if self.can(capability):
+            return
+        from dlzoo import tasks
+
+        able = tasks.names_that_can(capability)
+        reason = self.unsupported_reasons.get(capability) or self.description
+        raise UsageError(f"dlzoo cannot {CAPABILITIES[capability]} for {subject or 'this run'}: its task is "
+                         f"'{self.name}' ({reason}); tasks that can: {', '.join(able) or 'none'}")
+
+    def check_fits(self, model, bundle):
+        """Refuse data whose inputs or classes do not fit ``model`` (before evaluating it); the
+        default is a classifier's check: the input shape, then the number of classes."""
+        expected = tuple(model.input_shape[1:])
+        if expected != bundle.input_shape:
+            raise UsageError(f"dataset {bundle.name} has inputs {bundle.input_shape}; the model expects {expected}")
+        if bundle.targets != "classes":
+            return
+        units = model.output_shape[-1]
+        if units not in (bundle.num_classes, 1) or (units == 1 and bundle.num_classes != 2):
+            raise UsageError(f"dataset {bundle.name} has {bundle.num_classes} classes; the model predicts {max(units, 2)}")
+
+    def headline(self, result):
+        """The numbers of an evaluation that the run's report shows (default: every float of it)."""
+        return {key: value for key, value in result.items() if isinstance(value, float)}
+
+    def headline_metrics(self, config):
+        """The ``metrics.json`` keys ``dlzoo compare`` shows for a run of ``config``, most telling first
+        (default: the recipe's target metric)."""
+        return [config.get("expect", {}).get("metric", "test_accuracy")]
+
+    def read_generation_request(self, prompt, length, temperature):
+        """``dlzoo predict --prompt --length --temperature`` as a request (text generators only)."""
+        raise UsageError(f"--prompt, --length and --temperature are for text generators; this run's task is "
+                         f"'{self.name}'")
+
+    def check_sample_request(self, config, record, count, class_index):
+        """Refuse a ``dlzoo sample`` request before TensorFlow loads (generative tasks override it)."""
+        self.require("sample")
+
+    def sample(self, model, config, record, count, class_index, seed):
+        """``(samples in raw units, labels or None)`` drawn from a trained generative model."""
+        raise self.not_supported("sample from it")
+
+    def visualize(self, run, method, samples, out):
+        """Draw the task's own ``dlzoo visualize`` pictures (tasks declaring "own-pictures")."""
+        raise self.not_supported("draw its own pictures")
+
+    def attention_inputs(self, model, bundle, samples):
+        """``(inputs, labels of each position or None)`` for ``dlzoo visualize --method attention``:
+        the first test inputs by default."""
+        return bundle.arrays("test", limit=samples)[0], None
 
     def not_supported(self, action):
         """The usage error for a command this task has no answer to."""

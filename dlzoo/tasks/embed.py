@@ -355,6 +355,7 @@ class EmbedTask(Task):
         "quick_sentences": 2000,  # corpus lines used by --quick
     }
     description = "word embeddings (word2vec skip-gram / CBOW with negative sampling)"
+    supports = frozenset({"similarity"})
 
     def settings(self, config):
         """The ``[embed]`` table with defaults filled in."""

@@ -163,6 +163,10 @@ class GenerateTask(Task):
     section = "generate"
     section_defaults = GENERATE_DEFAULTS
     description = "generative adversarial network (draws new inputs; dlzoo sample)"
+    supports = frozenset({"sample"})
+    unsupported_reasons = dict.fromkeys(("check", "lr-find", "tune"), (
+        "a GAN trains two networks against each other with two optimizers, so it has no single loss that should "
+        "fall and no single learning rate"))
 
     def metric_names(self, config):
         """The sample-quality scores (:mod:`dlzoo.sample_quality`) and the final losses; the

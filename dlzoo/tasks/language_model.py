@@ -113,6 +113,7 @@ class LanguageModelTask(Task):
         "quick_lines": 400,  # corpus lines used by --quick
     }
     description = "character-level language model (GPT)"
+    supports = frozenset({"text-generation"})
     model_from_registry = True
 
     def settings(self, config):

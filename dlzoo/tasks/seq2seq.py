@@ -241,6 +241,7 @@ class Seq2SeqTask(Task):
     section = "seq2seq"
     section_defaults = SEQ2SEQ_DEFAULTS
     description = "sequence-to-sequence translation (strings in, strings out)"
+    supports = frozenset({"own-pictures"})
 
     # 1. Configuration ------------------------------------------------------------------------
 
