@@ -264,6 +264,11 @@ class AutoencodeTask(Task):
             names |= {"psnr_gain_db", "psnr_margin_over_baseline_db"}
         return names
 
+    def headline_metrics(self, config):
+        """The target, the reconstruction on test and validation (and a VAE's ELBO) for ``dlzoo compare``."""
+        names = [config["expect"]["metric"], "test_mse", "val_mse", "test_psnr", "test_ssim"]
+        return list(dict.fromkeys(names + (["test_elbo"] if is_vae(config) else [])))
+
     def check_config(self, config):
         """The ``[autoencode]`` keys and values (no TensorFlow here)."""
         super().check_config(config)

@@ -233,9 +233,14 @@ class Task:
         return {key: value for key, value in result.items() if isinstance(value, float)}
 
     def headline_metrics(self, config):
-        """The ``metrics.json`` keys ``dlzoo compare`` shows for a run of ``config``, most telling first
-        (default: the recipe's target metric)."""
-        return [config.get("expect", {}).get("metric", "test_accuracy")]
+        """The ``metrics.json`` keys ``dlzoo compare`` shows for a run of ``config``, most telling first.
+
+        The default: the recipe's target metric, its validation counterpart (``test_x`` ->
+        ``val_x``) and the test loss; tasks add their own scores. Names a run lacks are left out.
+        """
+        metric = config.get("expect", {}).get("metric", "test_accuracy")
+        names = [metric, "val_" + metric[len("test_"):] if metric.startswith("test_") else None, "test_loss"]
+        return list(dict.fromkeys(name for name in names if name))
 
     def read_generation_request(self, prompt, length, temperature):
         """``dlzoo predict --prompt --length --temperature`` as a request (text generators only)."""

@@ -366,6 +366,11 @@ class EmbedTask(Task):
         return {"neighbour_precision_at_5", "analogy_accuracy", "analogy_questions", "similarity_spearman",
                 "similarity_pairs_found", "loss"}
 
+    def headline_metrics(self, config):
+        """The target and the word-vector scores (neighbours, analogies, similarity), for ``dlzoo compare``."""
+        names = [config["expect"]["metric"], "neighbour_precision_at_5", "analogy_accuracy", "similarity_spearman"]
+        return list(dict.fromkeys(names))
+
     def check_config(self, config):
         """Known keys, and values in range (no TensorFlow)."""
         super().check_config(config)

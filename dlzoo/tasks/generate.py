@@ -174,6 +174,12 @@ class GenerateTask(Task):
         names = set(SAMPLE_METRICS) | {"final_discriminator_loss", "final_generator_loss"}
         return names | {"conditional_accuracy"} if is_conditional(config) else names
 
+    def headline_metrics(self, config):
+        """The target and the sample-quality scores of the judge classifier, for ``dlzoo compare``."""
+        names = [config["expect"]["metric"], "conditional_accuracy", "min_class_fraction", "classes_covered",
+                 "frechet_distance", "frechet_position"]
+        return list(dict.fromkeys(names))
+
     def check_config(self, config):
         """The ``[generate]`` keys and values (no TensorFlow here)."""
         super().check_config(config)

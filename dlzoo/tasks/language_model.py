@@ -124,6 +124,11 @@ class LanguageModelTask(Task):
         """Perplexities of the model (test, validation) and of the unigram baseline."""
         return {"test_perplexity", "val_perplexity", "unigram_test_perplexity"}
 
+    def headline_metrics(self, config):
+        """The perplexities (test, validation, unigram baseline), for ``dlzoo compare``."""
+        return list(dict.fromkeys([config["expect"]["metric"], "test_perplexity", "val_perplexity",
+                                   "unigram_test_perplexity"]))
+
     def check_config(self, config):
         """Known keys and sensible values."""
         super().check_config(config)

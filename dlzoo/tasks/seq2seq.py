@@ -249,6 +249,11 @@ class Seq2SeqTask(Task):
         """:meth:`headline` of every split, and the last training loss."""
         return {f"{split}_{key}" for split in ("train", "val", "test") for key in HEADLINE_KEYS} | {"train_loss"}
 
+    def headline_metrics(self, config):
+        """The target, then every headline score on test and ``val_exact_match``, for ``dlzoo compare``."""
+        names = [config["expect"]["metric"], "test_exact_match", "val_exact_match"]
+        return list(dict.fromkeys(names + [f"test_{key}" for key in HEADLINE_KEYS]))
+
     def check_config(self, config):
         """``[model]`` keys are the encoder-decoder's; the beam width is >= 1; the metric is ours."""
         from dlzoo.validation import check_known_keys
