@@ -46,3 +46,56 @@ def test_compare_shows_each_tasks_own_metrics_and_reads_gan_histories(cli_run, t
     assert vae_row["test_elbo"] < 0 < vae_row["test_mse"] and vae_row["min_class_fraction"] is None
     assert 0.0 <= gan_row["min_class_fraction"] <= 1.0 and gan_row["test_elbo"] is None
     assert (tmp_path / "comparison" / "learning_curves.png").exists()
+
+
+@pytest.fixture(scope="module")
+def word2vec_run(tmp_path_factory):
+    return train_once(tmp_path_factory, "word2vec")
+
+
+@pytest.fixture(scope="module")
+def gpt_run(tmp_path_factory):
+    return train_once(tmp_path_factory, "gpt-char", "--set", "model.num_layers=1", "--set", "model.model_dim=32",
+                      "--set", "model.feed_forward_dim=64", "--set", "language_model.context_length=32")
+
+
+def evaluation_of(folder, name="evaluation-test-digits.json"):
+    """The JSON written by ``dlzoo evaluate`` into a run folder."""
+    return json.loads((folder / name).read_text())
+
+
+def test_evaluate_a_vae_gives_its_reconstruction_and_elbo(cli_run, vae_run):
+    result = cli_run("evaluate", vae_run)
+    assert result.exit_code == 0, result.stderr
+    assert "reconstruction MSE" in result.output and "ELBO" in result.output
+    evaluation = evaluation_of(vae_run)
+    trained = json.loads((vae_run / "metrics.json").read_text())["metrics"]
+    assert evaluation["mse"] == pytest.approx(trained["test_mse"], rel=1e-3)
+    # The ELBO draws the posterior's noise: close to the run's, not equal.
+    assert evaluation["elbo"] == pytest.approx(trained["test_elbo"], rel=0.1, abs=1.0)
+    assert "| elbo |" in (vae_run / "report.md").read_text()  # the report's evaluation section
+
+
+def test_evaluate_a_gan_scores_fresh_samples_with_a_judge(cli_run, dcgan_run):
+    result = cli_run("evaluate", dcgan_run, "--split", "val")
+    assert result.exit_code == 0, result.stderr
+    assert "fresh samples" in result.output and "Fréchet distance" in result.output
+    evaluation = evaluation_of(dcgan_run, "evaluation-val-digits.json")
+    assert 0.0 <= evaluation["min_class_fraction"] <= 1.0 and evaluation["frechet_distance"] > 0
+    assert evaluation["scorer_test_accuracy"] > 0.5  # the judge itself reads digits
+
+
+def test_evaluate_word_vectors_and_a_language_model(cli_run, word2vec_run, gpt_run):
+    words = cli_run("evaluate", word2vec_run)
+    assert words.exit_code == 0, words.stderr
+    assert "analogy accuracy" in words.output
+    scores = evaluation_of(word2vec_run, "evaluation-test-grammar.json")
+    trained = json.loads((word2vec_run / "metrics.json").read_text())["metrics"]
+    assert scores["analogy_accuracy"] == pytest.approx(trained["analogy_accuracy"])
+    text = cli_run("evaluate", gpt_run, "--split", "val")
+    assert text.exit_code == 0, text.stderr
+    assert "val perplexity" in text.output
+    perplexity = evaluation_of(gpt_run, "evaluation-val-grammar.json")["perplexity"]
+    trained = json.loads((gpt_run / "metrics.json").read_text())["metrics"]
+    # --quick trained on the first lines only; evaluate reads the whole validation text: close, not equal.
+    assert perplexity > 1.0 and perplexity == pytest.approx(trained["val_perplexity"], rel=0.2)

@@ -393,20 +393,36 @@ class AutoencodeTask(Task):
         return {"split": split, "dataset": splits.name, "examples": int(len(x)),
                 "mse": float(np.mean((reconstructions - x) ** 2)), "psnr": psnr, "ssim": ssim}
 
-    def evaluation_line(self, result):
-        """``test reconstruction MSE 1.23 · PSNR 21.4 dB · SSIM 0.81 on 360 examples``."""
-        return (f"{result['split']} reconstruction MSE {result['mse']:.4g} · PSNR {result['psnr']:.2f} dB · "
-                f"SSIM {result['ssim']:.3f} on {result['examples']} examples")
-
     def vae_metrics(self, prepared):
         """The test ELBO, the training loss and its two terms (per example, nats, inputs scaled to [0, 1])."""
         x_test, _ = prepared.splits.arrays("test")
-        trainer = prepared.trainer
-        losses = [[float(value) for value in trainer.losses_of(x_test, training=False)] for _ in range(5)]
-        loss, reconstruction, kl = np.mean(losses, axis=0)
-        constant = trainer.log_likelihood_constant(int(np.prod(prepared.splits.input_shape)))
-        return {"test_reconstruction_loss": float(reconstruction), "test_kl_loss": float(kl),
-                "test_vae_loss": float(loss), "test_elbo": float(-(loss + constant))}
+        return {f"test_{key}": value for key, value in vae_scores(prepared.trainer, x_test, prepared.splits.input_shape).items()}
+
+    def check_fits(self, model, splits):
+        """An autoencoder reads inputs only: their shape must be the model's (the labels are unused)."""
+        expected = tuple(model.input_shape[1:])
+        if expected != splits.input_shape:
+            raise UsageError(f"dataset {splits.name} has inputs {splits.input_shape}; the autoencoder expects {expected}")
+
+    def evaluate_run(self, run, splits, split):
+        """:meth:`evaluate`'s reconstruction scores, and for a VAE the ELBO and its two terms on the split."""
+        from dlzoo.generative import VariationalAutoencoder
+
+        result = self.evaluate(run.model, splits, split)
+        if is_vae(run.config):
+            trainer = VariationalAutoencoder(run.model.get_layer("encoder"), run.model.get_layer("decoder"),
+                                             raw_scale(splits.x_train), settings_of(run.config)["decoder_std"],
+                                             seed=EVALUATION_SEED)
+            result.update(vae_scores(trainer, splits.arrays(split)[0], splits.input_shape))
+        return result
+
+    def evaluation_line(self, result):
+        """The reconstruction line, and the ELBO of a VAE."""
+        line = (f"{result['split']} reconstruction MSE {result['mse']:.4g} · PSNR {result['psnr']:.2f} dB · "
+                f"SSIM {result['ssim']:.3f} on {result['examples']} examples")
+        if "elbo" in result:
+            line += f" · ELBO {result['elbo']:.4g} nats (reconstruction {result['reconstruction_loss']:.4g} + KL {result['kl_loss']:.4g})"
+        return line
 
     def compare_with_pca(self, prepared, folder, epochs):
         """PCA oracle at the recipe's k (and, in full runs, at ``pca_latent_sizes``); metrics and report section."""
@@ -608,6 +624,16 @@ def prior_samples(decoder, count, seed=0):
     latent_dim = int(decoder.inputs[0].shape[-1])
     codes = np.random.default_rng(seed).normal(size=(count, latent_dim)).astype("float32")
     return predict(decoder, codes)
+
+
+def vae_scores(trainer, inputs, input_shape, repeats=5):
+    """``{"reconstruction_loss", "kl_loss", "vae_loss", "elbo"}`` of ``inputs`` (per example, nats,
+    inputs scaled to [0, 1]), averaged over ``repeats`` draws of the posterior's noise."""
+    losses = [[float(value) for value in trainer.losses_of(inputs, training=False)] for _ in range(repeats)]
+    loss, reconstruction, kl = np.mean(losses, axis=0)
+    constant = trainer.log_likelihood_constant(int(np.prod(input_shape)))
+    return {"reconstruction_loss": float(reconstruction), "kl_loss": float(kl), "vae_loss": float(loss),
+            "elbo": float(-(loss + constant))}
 
 
 def vae_metric_notes(trainer, input_shape):

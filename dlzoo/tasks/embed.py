@@ -510,6 +510,29 @@ class EmbedTask(Task):
 
     # What the commands ask --------------------------------------------------------------
 
+    def check_fits(self, model, bundle):
+        """Any corpus fits: the scores ask about the words the run knows (unknown words are skipped)."""
+
+    def evaluate_run(self, run, bundle, split):
+        """The word vectors' scores as training measured them (neighbour precision@5 on the corpus's
+        word classes, analogy accuracy, the similarity file's Spearman's rho). Word vectors have no
+        held-out split: ``split`` only names the evaluation."""
+        settings = self.settings(run.config)
+        metrics = self.measure(word_vectors(run.model), vocabulary_of(run.model), bundle, settings)
+        if not metrics:
+            raise UsageError(f"dataset {bundle.name} has no word classes or analogies and the recipe no similarity "
+                             "file: nothing to score these word vectors on (dlzoo evaluate RUN --similarity FILE)")
+        return {"split": split, "dataset": bundle.name, "examples": int(metrics.get("analogy_questions", 0)),
+                **{key: float(value) for key, value in metrics.items()}}
+
+    def evaluation_line(self, result):
+        """The scores found, in one line."""
+        names = {"neighbour_precision_at_5": "neighbour precision@5", "analogy_accuracy": "analogy accuracy",
+                 "similarity_spearman": "similarity Spearman's rho"}
+        scores = [f"{label} {result[key]:.4f}" for key, label in names.items() if key in result]
+        questions = f" ({result['analogy_questions']:.0f} analogy questions)" if "analogy_questions" in result else ""
+        return f"word vectors of {result['dataset']}: " + ", ".join(scores) + questions
+
     def serving_endpoints(self, model, vocabulary):
         """``serve(words: string[None]) -> {"vectors": float32[None, dim], "known": bool[None]}``."""
         import tensorflow as tf

@@ -289,6 +289,31 @@ class LanguageModelTask(Task):
                 "tokens = np.zeros((1, 64), np.int32)  # character ids (the vocabulary is in model.keras)\n"
                 "print(model.serve(tf.constant(tokens))[\"logits\"].shape)  # (1, 64, characters)\n```\n")
 
+    def check_fits(self, model, bundle):
+        """Any text fits a character model: characters it does not know are left out by :meth:`evaluate`."""
+
+    def evaluate(self, model, bundle, split):
+        """Per-character perplexity of ``split``'s text (windows of the model's context length), and
+        the characters of the text the model does not know (left out)."""
+        from dlzoo.models.vocabulary import tokens_of
+
+        characters, length = tokens_of(model), int(model.input_shape[1])
+        text = bundle.text(split)
+        known = "".join(character for character in text if character in set(characters))
+        ids = encode(known, characters)
+        if len(ids) <= length + 1:
+            raise UsageError(f"the {split} text of {bundle.name} has {len(ids)} known characters: fewer than the "
+                             f"model's context length + 2 = {length + 2}")
+        return {"split": split, "dataset": bundle.name, "examples": int(len(windows(ids, length)[0])),
+                "characters": int(len(ids)), "unknown_characters": int(len(text) - len(known)),
+                "perplexity": perplexity(model, ids, length)}
+
+    def evaluation_line(self, result):
+        """``test perplexity 3.21 per character on 12,345 characters``."""
+        unknown = f" ({result['unknown_characters']} unknown characters left out)" if result["unknown_characters"] else ""
+        return (f"{result['split']} perplexity {result['perplexity']:.4g} per character on {result['characters']:,} "
+                f"characters ({result['examples']} windows){unknown}")
+
     def attention_inputs(self, model, bundle, samples):
         """The first test windows and their characters, for ``dlzoo visualize --method attention``."""
         from dlzoo.models.vocabulary import tokens_of
