@@ -94,13 +94,16 @@ def loss_finding(loss, expected, explanation, highest_ratio=1.0 + LOSS_TOLERANCE
 
 # 3. Gradients ------------------------------------------------------------------------------
 
-def gradient_norms(model, inputs, labels):
-    """``[(variable path, gradient norm)]`` of the loss on one batch at the current weights."""
+def gradient_norms(model, inputs, labels, loss_function=None):
+    """``[(variable path, gradient norm)]`` of the loss on one batch at the current weights
+    (``loss_function(inputs, labels, training)``; default: the model's compiled loss)."""
     import tensorflow as tf
 
     with tf.GradientTape() as tape:
-        predictions = model(inputs, training=True)
-        loss = model.loss(labels, predictions)
+        if loss_function is None:
+            loss = model.loss(labels, model(inputs, training=True))
+        else:
+            loss = loss_function(inputs, labels, True)
     variables = model.trainable_variables
     gradients = tape.gradient(loss, variables)
     return [(variable.path, 0.0 if gradient is None else float(tf.norm(gradient)))
@@ -190,31 +193,33 @@ def check(config, echo=print, batch_size=256):
 
     task = supervised_task(config)
     prepared = lifecycle.prepare(task, config, quick=False)
-    model, splits = prepared.model, prepared.splits
+    parts = task.training_parts(prepared)  # the task says what its model, loss and data are
+    model, splits = parts.model, parts.splits
     findings = {}
     echo(f"== check {config['name']}: {task.describe(prepared)}")
     echo("\nshapes through the model:")
     echo(report.format_table([list(row) for row in layer_shapes(model)], ["layer", "type", "output shape", "params"]))
-    inputs, labels = splits.arrays("train", limit=batch_size)
+    inputs, labels = parts.batch(batch_size)
     training.seed_everything(config["train"]["seed"])
     # training=True: the loss the first step sees (batch norm uses the batch's statistics, not
     # its untrained moving averages, which would make every batch-norm model look broken).
-    loss = float(model.loss(labels, model(inputs, training=True)))
-    findings["initial loss"] = loss_finding(loss, *expected_initial_loss(config, splits, model))
-    norms = gradient_norms(model, inputs, labels)
+    loss = float(parts.loss(inputs, labels, True))
+    findings["initial loss"] = loss_finding(loss, *parts.expected_loss)
+    norms = gradient_norms(model, inputs, labels, parts.loss)
     echo("\ngradient norms at initialization (one batch):")
     echo(report.format_table([[path, f"{norm:.3g}"] for path, norm in norms], ["weights", "gradient norm"]))
     findings["gradients"] = gradient_finding(norms)
-    if splits.targets == "classes":
+    if parts.classes:
         balance = label_balance(splits)
         echo("\nexamples per class:")
         echo(report.format_table([[split, *counts] for split, counts in balance.items()],
                                  ["split", *splits.class_names]))
         findings["labels"] = balance_finding(balance)
-    # Train and validation together: both are used to fit or select the model.
-    seen = np.concatenate([splits.arrays("train")[0], splits.arrays("val")[0]])
-    found = duplicates(seen, splits.arrays("test")[0])
-    findings["leakage"] = duplicate_finding(found, splits.sizes()["test"])
+    if splits is not None:
+        # Train and validation together: both are used to fit or select the model.
+        seen = np.concatenate([splits.arrays("train")[0], splits.arrays("val")[0]])
+        found = duplicates(seen, splits.arrays("test")[0])
+        findings["leakage"] = duplicate_finding(found, splits.sizes()["test"])
     echo("\nverdicts:")
     for name, (level, line) in findings.items():
         echo(f"  [{level}] {name}: {line}")
@@ -236,9 +241,9 @@ def overfit_batch(config, out=None, steps=300, echo=print):
 
     task = supervised_task(config)
     prepared = lifecycle.prepare(task, config, quick=False)
-    model, splits = prepared.model, prepared.splits
-    batch = config["data"]["batch_size"]
-    inputs, labels = splits.arrays("train", limit=batch)
+    parts = task.training_parts(prepared)
+    model = parts.model
+    inputs, labels = parts.batch(config["data"]["batch_size"])
     folder = runs.new_run_folder(f"{config['name']}-overfit-batch", out)
     runs.atomic_write_text(folder / runs.CONFIG_FILE, config_module.to_toml(config))
     losses = []

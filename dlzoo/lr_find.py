@@ -89,26 +89,27 @@ def no_descent_advice(suggestion, start, last_rate):
             "(dlzoo train RECIPE --overfit-batch)")
 
 
-def range_test(model, dataset, rates):
-    """Train ``model`` one batch per rate; returns the raw losses (stops early once it diverges)."""
+def range_test(parts, rates):
+    """Train ``parts.model`` (:class:`~dlzoo.tasks.base.TrainingParts`) one batch per rate;
+    returns the raw losses (stops early once it diverges)."""
     import tensorflow as tf
 
+    model = parts.model
     optimizer = model.optimizer
 
     @tf.function
     def step(inputs, labels):
         """One optimizer step; the loss before the update."""
         with tf.GradientTape() as tape:
-            loss = model.loss(labels, model(inputs, training=True))
+            loss = parts.loss(inputs, labels, True)
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return loss
 
     losses, best = [], math.inf
-    batches = iter(dataset.repeat())
     for rate in rates:
         optimizer.learning_rate = float(rate)
-        inputs, labels = next(batches)
+        inputs, labels = parts.next_batch()
         loss = float(step(inputs, labels))
         losses.append(loss)
         smoothed = smooth(losses)[-1]
@@ -137,7 +138,7 @@ def find(config, out=None, start=1e-6, end=1.0, steps=200, echo=print):
     prepared = lifecycle.prepare(task, config, quick=False)
     training.seed_everything(config["train"]["seed"])
     rates = learning_rates(start, end, steps)
-    losses = range_test(prepared.model, prepared.datasets["train"], rates)
+    losses = range_test(task.training_parts(prepared), rates)
     rates = rates[: len(losses)]
     finite = [index for index, loss in enumerate(losses) if math.isfinite(loss)]
     if len(finite) < 3:

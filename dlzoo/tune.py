@@ -143,12 +143,8 @@ def declare(hyperparameters, space):
 
 
 def objective_of(resolved):
-    """``(metric name on the validation split, "max" or "min")`` from the recipe's target."""
-    metric = resolved["expect"]["metric"]
-    if not metric.startswith("test_"):
-        raise UsageError(f"dlzoo tune needs a recipe whose target is a test_* metric, {resolved['name']} has {metric!r}")
-    direction = "min" if resolved["expect"].get("maximum") is not None else "max"
-    return "val_" + metric[len("test_"):], direction
+    """``(metric name on the validation split, "max" or "min")``: the recipe's task chooses it from the target."""
+    return tasks.create(resolved["task"]).tune_objective(resolved)
 
 
 # 2. The tuner ------------------------------------------------------------------------------

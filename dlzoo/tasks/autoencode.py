@@ -254,7 +254,8 @@ class AutoencodeTask(Task):
         denoising table (with noise), as :meth:`run` adds them."""
         names = {f"{split}_{key}" for split in ("train", "val", "test") for key in ("mse", "psnr", "ssim")}
         if is_vae(config):
-            names |= {"test_reconstruction_loss", "test_kl_loss", "test_vae_loss", "test_elbo"}
+            names |= {f"{split}_{key}" for split in ("val", "test")
+                      for key in ("reconstruction_loss", "kl_loss", "vae_loss", "elbo")}
         if config["model"]["name"] == "linear":
             names |= {"principal_angle_max_degrees", "mse_ratio_to_pca", "pca_test_mse"}
             for k in settings_of(config)["pca_latent_sizes"]:
@@ -268,6 +269,16 @@ class AutoencodeTask(Task):
         """The target, the reconstruction on test and validation (and a VAE's ELBO) for ``dlzoo compare``."""
         names = [config["expect"]["metric"], "test_mse", "val_mse", "test_psnr", "test_ssim"]
         return list(dict.fromkeys(names + (["test_elbo"] if is_vae(config) else [])))
+
+    def tune_objective(self, config):
+        """``dlzoo tune`` chooses by the validation ELBO (a VAE), or the target's validation counterpart,
+        or the validation reconstruction error (targets measured on test only: PCA angles, PSNR gain)."""
+        if is_vae(config):
+            return "val_elbo", "max"
+        metric = config["expect"]["metric"]
+        if metric.startswith("test_") and "val_" + metric[len("test_"):] in self.metric_names(config):
+            return super().tune_objective(config)
+        return "val_mse", "min"
 
     def check_config(self, config):
         """The ``[autoencode]`` keys and values (no TensorFlow here)."""
@@ -394,9 +405,11 @@ class AutoencodeTask(Task):
                 "mse": float(np.mean((reconstructions - x) ** 2)), "psnr": psnr, "ssim": ssim}
 
     def vae_metrics(self, prepared):
-        """The test ELBO, the training loss and its two terms (per example, nats, inputs scaled to [0, 1])."""
-        x_test, _ = prepared.splits.arrays("test")
-        return {f"test_{key}": value for key, value in vae_scores(prepared.trainer, x_test, prepared.splits.input_shape).items()}
+        """The ELBO, the training loss and its two terms on validation (what ``dlzoo tune`` chooses by)
+        and test (per example, nats, inputs scaled to [0, 1])."""
+        return {f"{split}_{key}": value for split in ("val", "test")
+                for key, value in vae_scores(prepared.trainer, prepared.splits.arrays(split)[0],
+                                             prepared.splits.input_shape).items()}
 
     def check_fits(self, model, splits):
         """An autoencoder reads inputs only: their shape must be the model's (the labels are unused)."""

@@ -23,6 +23,8 @@ guessed from the task's name or from the methods it happens to have: the optiona
 answer "not supported" by default, with the task's own reason where it gave one.
 """
 
+import dataclasses
+
 from dlzoo.validation import check_known_keys
 from dlzoo.errors import UsageError
 
@@ -36,6 +38,32 @@ CAPABILITIES = {
     "similarity": "score word similarities against human judgements (dlzoo evaluate --similarity)",
     "own-pictures": "draw its own dlzoo visualize pictures",
 }
+
+
+
+@dataclasses.dataclass
+class TrainingParts:
+    """What ``dlzoo check``, ``--overfit-batch`` and ``dlzoo lr-find`` need of a prepared run
+    (:meth:`Task.training_parts`): one Keras model trained by one optimizer, and its loss.
+
+    Attributes:
+        model: the compiled Keras model that training calls ``fit`` on (its ``optimizer`` trains it).
+        loss: ``loss(inputs, targets, training) -> scalar tensor``, the loss training minimizes.
+        batch: ``batch(size) -> (inputs, targets)``, the first ``size`` training examples.
+        next_batch: ``next_batch() -> (inputs, targets)``, training batches one after the other, forever.
+        expected_loss: ``(value or None, explanation, highest acceptable ratio loss / value)``: the
+            loss of an untrained model, and why.
+        splits: the data bundle whose ``arrays(split)`` the leakage check compares, or None.
+        classes: the targets are classes (the check counts examples per class).
+    """
+
+    model: object
+    loss: object
+    batch: object
+    next_batch: object
+    expected_loss: tuple
+    splits: object = None
+    classes: bool = False
 
 
 class Task:
@@ -248,6 +276,31 @@ class Task:
         metric = config.get("expect", {}).get("metric", "test_accuracy")
         names = [metric, "val_" + metric[len("test_"):] if metric.startswith("test_") else None, "test_loss"]
         return list(dict.fromkeys(name for name in names if name))
+
+    def tune_objective(self, config):
+        """``(metric on the validation split, "max" or "min")`` that ``dlzoo tune`` chooses trials by:
+        the target metric's validation counterpart (``test_accuracy`` -> ``val_accuracy``), minimized
+        when the target is a maximum. Choosing on the test split would make its score optimistic."""
+        metric = config["expect"]["metric"]
+        if not metric.startswith("test_"):
+            raise UsageError(f"dlzoo tune needs a recipe whose target is a test_* metric, {config['name']} has {metric!r}")
+        return "val_" + metric[len("test_"):], "min" if config["expect"].get("maximum") is not None else "max"
+
+    def training_parts(self, prepared):
+        """The :class:`TrainingParts` of a prepared run (tasks declaring "check" or "lr-find").
+
+        The default reads a supervised run (``prepared.model``, ``.splits``, ``.datasets``): the
+        model's compiled loss on ``(inputs, labels)``, the initial loss of ``dlzoo.check``.
+        """
+        from dlzoo import check
+
+        model, splits = prepared.model, prepared.splits
+        batches = iter(prepared.datasets["train"].repeat())
+        return TrainingParts(
+            model=model, loss=lambda inputs, labels, training: model.loss(labels, model(inputs, training=training)),
+            batch=lambda size: splits.arrays("train", limit=size), next_batch=lambda: next(batches),
+            expected_loss=check.expected_initial_loss(prepared.config, splits, model), splits=splits,
+            classes=splits.targets == "classes")
 
     def read_generation_request(self, prompt, length, temperature):
         """``dlzoo predict --prompt --length --temperature`` as a request (text generators only)."""
