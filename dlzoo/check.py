@@ -232,7 +232,8 @@ def overfit_batch(config, out=None, steps=300, echo=print):
     """Train on one batch until the loss is near zero; write a small run folder with the verdict.
 
     Passes when the loss falls below 5% of its first value (or below 0.01) within ``steps``
-    steps. Returns ``(folder, record)``.
+    steps; the task may ask for another fraction (``TrainingParts.overfit_fraction``: a VAE's
+    loss keeps its KL term). Returns ``(folder, record)``.
     """
     import keras
 
@@ -253,14 +254,14 @@ def overfit_batch(config, out=None, steps=300, echo=print):
 
         def on_epoch_end(self, epoch, logs=None):
             losses.append(float(logs["loss"]))
-            if losses[-1] < 0.01 or losses[-1] < 0.05 * losses[0]:
+            if losses[-1] < 0.01 or losses[-1] < parts.overfit_fraction * losses[0]:
                 self.model.stop_training = True
 
     training.seed_everything(config["train"]["seed"])
     # One "epoch" = one step on the same batch (batch_size = the whole batch), no shuffling needed.
     model.fit(inputs, labels, batch_size=len(inputs), epochs=steps, verbose=0, shuffle=False, callbacks=[Record()])
     final = losses[-1] if losses else float("nan")
-    passed = bool(losses) and math.isfinite(final) and (final < 0.01 or final < 0.05 * losses[0])
+    passed = bool(losses) and math.isfinite(final) and (final < 0.01 or final < parts.overfit_fraction * losses[0])
     if passed:
         verdict = (f"the model overfits one batch of {len(inputs)}: loss {losses[0]:.4f} -> {final:.4f} in "
                    f"{len(losses)} steps (it can learn; now regularize and train on all the data)")

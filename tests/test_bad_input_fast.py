@@ -122,7 +122,7 @@ def test_a_missing_dataset_file_is_said_before_tensorflow(tmp_path):
                                      "folder:nowhere", "no such file")
 
 
-@pytest.mark.parametrize("command", [["check", "dcgan"], ["lr-find", "word2vec"], ["train", "vae", "--overfit-batch"]])
+@pytest.mark.parametrize("command", [["check", "dcgan"], ["lr-find", "word2vec"], ["train", "dcgan", "--overfit-batch"]])
 def test_recipes_check_and_lr_find_cannot_handle_are_refused_before_tensorflow(tmp_path, command):
     assert_refused_before_tensorflow(run_fresh(tmp_path, *command), command[1])
 

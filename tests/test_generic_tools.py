@@ -5,6 +5,7 @@ One quick run of each kind is trained once per module and only read by the tests
 """
 
 import json
+import math
 
 import pytest
 from click.testing import CliRunner
@@ -99,3 +100,37 @@ def test_evaluate_word_vectors_and_a_language_model(cli_run, word2vec_run, gpt_r
     trained = json.loads((gpt_run / "metrics.json").read_text())["metrics"]
     # --quick trained on the first lines only; evaluate reads the whole validation text: close, not equal.
     assert perplexity > 1.0 and perplexity == pytest.approx(trained["val_perplexity"], rel=0.2)
+
+
+@pytest.mark.parametrize("recipe", ["vae", "autoencoder-deep"])
+def test_check_an_autoencoder_compares_its_initial_loss_with_the_mean_image(cli_run, recipe):
+    result = cli_run("check", recipe)
+    assert result.exit_code == 0, result.stderr
+    assert "[ok] initial loss" in result.output and "mean image" in result.output, result.output
+    assert "[ok] gradients" in result.output and "[ok] leakage" in result.output
+    assert "[PROBLEM]" not in result.output and "examples per class" not in result.output  # labels are unused
+
+
+def test_lr_find_on_a_vae_suggests_a_rate_near_the_recipes(cli_run, tmp_path):
+    result = cli_run("lr-find", "vae", "--runs", "runs")
+    assert result.exit_code == 0, result.stderr
+    record = json.loads((next((tmp_path / "runs" / "vae-lr-find").iterdir()) / "metrics.json").read_text())
+    assert 2e-4 <= record["lr_find"]["suggested"] <= 2e-2  # the recipe trains at 0.002
+
+
+def test_a_vae_overfits_one_batch(cli_run):
+    result = cli_run("train", "vae", "--overfit-batch", "--runs", "runs")
+    assert result.exit_code == 0 and result.output.startswith("ok:"), result.output
+
+
+def test_tune_a_vae_on_its_validation_elbo(cli_run, tmp_path):
+    result = cli_run("tune", "vae", "--space", "optimizer.learning_rate=[0.002,0.01]", "--trials", "2", "--quick",
+                     "--runs", "runs")
+    assert result.exit_code == 0, result.stderr
+    assert "objective val_elbo max" in result.output and "best: trial" in result.output
+    tune_folder = next((tmp_path / "runs" / "vae-tune").iterdir())
+    record = json.loads((tune_folder / "tune.json").read_text())
+    assert [trial["status"] for trial in record["trials"]] == ["completed", "completed"]
+    assert all(math.isfinite(trial["objective"]) for trial in record["trials"])
+    trial = json.loads((tune_folder / record["trials"][0]["folder"] / "metrics.json").read_text())
+    assert trial["metrics"]["val_elbo"] == record["trials"][0]["objective"]  # chosen on validation, not test

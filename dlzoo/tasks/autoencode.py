@@ -247,7 +247,7 @@ class AutoencodeTask(Task):
     section = "autoencode"
     section_defaults = AUTOENCODE_DEFAULTS
     description = "autoencoder (reconstruct the inputs through a small code; labels unused)"
-    supports = frozenset({"sample"})
+    supports = frozenset({"sample", "check", "lr-find", "tune"})
 
     def metric_names(self, config):
         """Reconstruction per split; the ELBO terms (VAE), the PCA comparison (linear), the
@@ -342,6 +342,41 @@ class AutoencodeTask(Task):
         x_val, _ = splits.arrays("val")
         return (make_dataset(x_train, x_train, batch, training=True, seed=seed),
                 make_dataset(x_val, x_val, batch))
+
+    def training_parts(self, prepared):
+        """For check / lr-find: the autoencoder (or the VAE's trainer), its loss on ``(inputs, inputs)``,
+        and the loss of an untrained model that outputs about the mean image."""
+        import keras
+
+        from dlzoo.tasks.base import TrainingParts
+
+        splits, trainer = prepared.splits, prepared.trainer
+        x_train, _ = splits.arrays("train")
+        # Predicting the mean image: its squared error is the pixels' variance around that image.
+        variance = float(np.mean((x_train - x_train.mean(axis=0)) ** 2))
+        if is_vae(prepared.config):
+            def loss(inputs, targets, training):
+                """The negative ELBO (up to its constant) that the VAE's train_step minimizes."""
+                return trainer.losses_of(inputs, training=training)[0]
+
+            size, std = int(np.prod(splits.input_shape)), prepared.settings["decoder_std"]
+            expected = (size * variance / prepared.scale ** 2 / (2 * std ** 2),
+                        f"reconstruction term D·var/(2σ²) of a decoder that outputs the mean image (D = {size}, "
+                        f"σ = {std:g}, inputs scaled to [0, 1]), KL about 0 for an encoder near the prior", 4.0)
+        else:
+            def loss(inputs, targets, training):
+                """The mean squared reconstruction error the autoencoder is compiled with."""
+                return keras.ops.mean(keras.ops.square(targets - trainer(inputs, training=training)))
+
+            # The random decoder adds its own outputs' variance to the mean image's error, hence the slack.
+            expected = (variance, "MSE of reconstructing every input as the mean image (the pixels' variance)", 4.0)
+        batches = iter(self.datasets(splits, prepared.config)[0].repeat())
+        # A VAE cannot memorise a batch down to zero loss: the KL term pulls every code towards the
+        # prior and the sampled codes blur the reconstructions. Falling below a third of its first
+        # loss shows that the loss reaches the weights (a learning rate of 0 stays at 100%).
+        return TrainingParts(model=trainer, loss=loss, batch=lambda size: (x_train[:size], x_train[:size]),
+                             next_batch=lambda: next(batches), expected_loss=expected, splits=splits,
+                             overfit_fraction=1 / 3 if is_vae(prepared.config) else 0.05)
 
     def run(self, prepared, folder):
         """Train, compare (PCA / baselines), export the three endpoints and draw."""

@@ -55,6 +55,8 @@ class TrainingParts:
             loss of an untrained model, and why.
         splits: the data bundle whose ``arrays(split)`` the leakage check compares, or None.
         classes: the targets are classes (the check counts examples per class).
+        overfit_fraction: ``--overfit-batch`` passes when the loss falls below this fraction of its
+            first value (a loss with a floor above zero, like a VAE's, needs a larger one).
     """
 
     model: object
@@ -64,6 +66,7 @@ class TrainingParts:
     expected_loss: tuple
     splits: object = None
     classes: bool = False
+    overfit_fraction: float = 0.05
 
 
 class Task:
