@@ -245,6 +245,7 @@ def overfit_batch(config, out=None, steps=300, echo=print):
     parts = task.training_parts(prepared)
     model = parts.model
     inputs, labels = parts.batch(config["data"]["batch_size"])
+    size = len(labels)  # the inputs may be a tuple (a translator's source and decoder inputs)
     folder = runs.new_run_folder(f"{config['name']}-overfit-batch", out)
     runs.atomic_write_text(folder / runs.CONFIG_FILE, config_module.to_toml(config))
     losses = []
@@ -259,14 +260,14 @@ def overfit_batch(config, out=None, steps=300, echo=print):
 
     training.seed_everything(config["train"]["seed"])
     # One "epoch" = one step on the same batch (batch_size = the whole batch), no shuffling needed.
-    model.fit(inputs, labels, batch_size=len(inputs), epochs=steps, verbose=0, shuffle=False, callbacks=[Record()])
+    model.fit(inputs, labels, batch_size=size, epochs=steps, verbose=0, shuffle=False, callbacks=[Record()])
     final = losses[-1] if losses else float("nan")
     passed = bool(losses) and math.isfinite(final) and (final < 0.01 or final < parts.overfit_fraction * losses[0])
     if passed:
-        verdict = (f"the model overfits one batch of {len(inputs)}: loss {losses[0]:.4f} -> {final:.4f} in "
+        verdict = (f"the model overfits one batch of {size}: loss {losses[0]:.4f} -> {final:.4f} in "
                    f"{len(losses)} steps (it can learn; now regularize and train on all the data)")
     else:
-        verdict = (f"the model CANNOT overfit one batch of {len(inputs)}: loss {losses[0]:.4f} -> {final:.4f} after "
+        verdict = (f"the model CANNOT overfit one batch of {size}: loss {losses[0]:.4f} -> {final:.4f} after "
                    f"{len(losses)} steps. That is a bug, not a lack of data: check the learning rate (is it 0?), "
                    "frozen layers, the loss/label pairing and the data pipeline")
     from dlzoo import plots
@@ -280,7 +281,7 @@ def overfit_batch(config, out=None, steps=300, echo=print):
     plots.save_figure(figure, folder / "plots" / "overfit_batch.png")
     record = {"recipe": f"{config['name']}-overfit-batch", "task": config["task"], "status": "completed",
               "overfit_batch": {"passed": passed, "steps": len(losses), "first_loss": losses[0] if losses else None,
-                                "final_loss": final, "batch_size": len(inputs), "verdict": verdict},
+                                "final_loss": final, "batch_size": size, "verdict": verdict},
               "metrics": {"overfit_first_loss": losses[0] if losses else None, "overfit_final_loss": final}}
     runs.atomic_write_json(folder / runs.METRICS_FILE, record)
     report.write_section(folder, "10-overfit-batch", (

@@ -134,3 +134,34 @@ def test_tune_a_vae_on_its_validation_elbo(cli_run, tmp_path):
     assert all(math.isfinite(trial["objective"]) for trial in record["trials"])
     trial = json.loads((tune_folder / record["trials"][0]["folder"] / "metrics.json").read_text())
     assert trial["metrics"]["val_elbo"] == record["trials"][0]["objective"]  # chosen on validation, not test
+
+
+TINY_GPT = ("--set", "model.num_layers=1", "--set", "model.model_dim=32", "--set", "model.feed_forward_dim=64",
+            "--set", "language_model.context_length=32")
+TINY_TRANSLATOR = ("--set", "model.units=16", "--set", "model.embedding_dim=8", "--set", "train.quick_train_samples=128")
+
+
+@pytest.mark.parametrize("recipe, tiny", [("gpt-char", TINY_GPT), ("seq2seq-addition", TINY_TRANSLATOR)])
+def test_check_a_language_model_and_a_translator(cli_run, recipe, tiny):
+    result = cli_run("check", recipe, *tiny)
+    assert result.exit_code == 0, result.stderr
+    assert "[ok] initial loss" in result.output and "expected" in result.output and "ln(" in result.output, result.output
+
+
+def test_lr_find_and_overfit_batch_on_a_translator(cli_run, tmp_path):
+    found = cli_run("lr-find", "seq2seq-addition", *TINY_TRANSLATOR, "--steps", "60", "--runs", "runs")
+    assert found.exit_code == 0, found.stderr
+    record = json.loads((next((tmp_path / "runs" / "seq2seq-addition-lr-find").iterdir()) / "metrics.json").read_text())
+    assert record["lr_find"]["steps"] >= 10 and record["lr_find"]["minimum"] > 1e-6
+    overfit = cli_run("train", "seq2seq-addition", "--overfit-batch", "--runs", "runs")
+    assert overfit.exit_code == 0 and overfit.output.startswith("ok:"), overfit.output
+    assert "one batch of 64" in overfit.output  # the batch's pairs, not its two input tensors
+
+
+@pytest.mark.parametrize("recipe, tiny, objective", [("gpt-char", TINY_GPT, "val_perplexity min"),
+                                                      ("seq2seq-addition", TINY_TRANSLATOR, "val_exact_match max")])
+def test_tune_a_language_model_and_a_translator_on_validation(cli_run, recipe, tiny, objective):
+    result = cli_run("tune", recipe, *tiny, "--space", "optimizer.learning_rate=[0.003,0.01]", "--trials", "1",
+                     "--quick", "--runs", "runs")
+    assert result.exit_code == 0, result.stderr
+    assert f"objective {objective}" in result.output and "best: trial" in result.output, result.output

@@ -17,6 +17,7 @@ Steps of one run:
 """
 
 import dataclasses
+import itertools
 import math
 import time
 
@@ -113,7 +114,7 @@ class LanguageModelTask(Task):
         "quick_lines": 400,  # corpus lines used by --quick
     }
     description = "character-level language model (GPT)"
-    supports = frozenset({"text-generation"})
+    supports = frozenset({"text-generation", "check", "lr-find", "tune"})
     model_from_registry = True
 
     def settings(self, config):
@@ -216,6 +217,22 @@ class LanguageModelTask(Task):
                 return chunk[:, :-1], chunk[:, 1:]
 
         return Windows()
+
+    def training_parts(self, prepared):
+        """For check / lr-find: the GPT, its next-character cross-entropy, windows of the training
+        text, and ln(characters) for an untrained model (no leakage check: one running text)."""
+        from dlzoo.tasks.base import TrainingParts
+
+        model, batches = prepared.model, self.training_batches(prepared)
+        length = self.settings(prepared.config)["context_length"]
+        drawn = iter(batches[index % len(batches)] for index in itertools.count())
+        count = len(prepared.characters)
+        return TrainingParts(
+            model=model, loss=lambda inputs, targets, training: model.loss(targets, model(inputs, training=training)),
+            batch=lambda size: tuple(part[:size] for part in windows(prepared.train_ids, length)),
+            next_batch=lambda: next(drawn),
+            expected_loss=(math.log(count), f"ln({count}) for a model that gives each of the {count} characters "
+                                            f"1/{count}", 1.5))
 
     def run(self, prepared, folder):
         """Train, measure perplexity, sample, export."""

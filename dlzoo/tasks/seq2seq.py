@@ -241,7 +241,7 @@ class Seq2SeqTask(Task):
     section = "seq2seq"
     section_defaults = SEQ2SEQ_DEFAULTS
     description = "sequence-to-sequence translation (strings in, strings out)"
-    supports = frozenset({"own-pictures"})
+    supports = frozenset({"own-pictures", "check", "lr-find", "tune"})
 
     # 1. Configuration ------------------------------------------------------------------------
 
@@ -329,6 +329,28 @@ class Seq2SeqTask(Task):
                 f"at most {model.max_source_length} in / {model.max_target_length} out; "
                 f"{model.architecture()}: "
                 f"{model.count_params():,} parameters")
+
+    def training_parts(self, prepared):
+        """For check / lr-find: the translator, its masked next-character cross-entropy under
+        teacher forcing, and ln(target characters) for an untrained decoder."""
+        import math
+
+        from dlzoo.tasks.base import TrainingParts
+
+        model, train = prepared.model, prepared.datasets["train"]
+        batches = iter(train.repeat())
+        first_inputs, _ = next(iter(train))
+        count = int(model(first_inputs).shape[-1])  # the decoder's logits: one per target character
+
+        def batch(size):
+            """The first ``size`` training pairs, as teacher forcing feeds them."""
+            return next(iter(train.unbatch().batch(size)))
+
+        return TrainingParts(
+            model=model, loss=lambda inputs, targets, training: model.loss(targets, model(inputs, training=training)),
+            batch=batch, next_batch=lambda: next(batches),
+            expected_loss=(math.log(count), f"ln({count}) for a decoder that gives each of its {count} output "
+                                            f"tokens 1/{count}", 1.5))
 
     def run(self, prepared, folder):
         """Train with teacher forcing, then evaluate, save, export and draw."""
