@@ -165,3 +165,15 @@ def test_tune_a_language_model_and_a_translator_on_validation(cli_run, recipe, t
                      "--quick", "--runs", "runs")
     assert result.exit_code == 0, result.stderr
     assert f"objective {objective}" in result.output and "best: trial" in result.output, result.output
+
+
+def test_check_lr_find_and_overfit_batch_on_word_vectors(cli_run, tmp_path):
+    checked = cli_run("check", "word2vec")
+    assert checked.exit_code == 0, checked.stderr
+    assert "[ok] initial loss" in checked.output and "ln 2" in checked.output, checked.output
+    found = cli_run("lr-find", "word2vec", "--steps", "100", "--runs", "runs")
+    assert found.exit_code == 0, found.stderr
+    record = json.loads((next((tmp_path / "runs" / "word2vec-lr-find").iterdir()) / "metrics.json").read_text())
+    assert record["lr_find"]["minimum"] > 1e-4  # word2vec's loss falls only at fairly large rates
+    overfit = cli_run("train", "word2vec", "--overfit-batch", "--runs", "runs")
+    assert overfit.exit_code == 0 and overfit.output.startswith("ok:"), overfit.output

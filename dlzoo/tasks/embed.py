@@ -21,6 +21,7 @@ Steps of one run:
 """
 
 import dataclasses
+import itertools
 import time
 
 import numpy as np
@@ -355,7 +356,9 @@ class EmbedTask(Task):
         "quick_sentences": 2000,  # corpus lines used by --quick
     }
     description = "word embeddings (word2vec skip-gram / CBOW with negative sampling)"
-    supports = frozenset({"similarity"})
+    supports = frozenset({"similarity", "check", "lr-find"})
+    unsupported_reasons = {"tune": ("word vectors have no validation split: their scores (analogies, neighbours, "
+                                    "similarity) are the held-out test, and choosing by them would make it optimistic")}
 
     def settings(self, config):
         """The ``[embed]`` table with defaults filled in."""
@@ -431,6 +434,30 @@ class EmbedTask(Task):
         model.compile(optimizer=build_optimizer(config, epochs * sampler.steps),
                       loss=keras.losses.BinaryCrossentropy(from_logits=True))
         return PreparedEmbedding(config, bundle, vocabulary, sampler, model, quick)
+
+    def training_parts(self, prepared):
+        """For check / lr-find: word2vec and its binary cross-entropy on (center, true + sampled
+        candidates) batches; ln 2 for untrained vectors, whose dot products are near 0."""
+        import math
+
+        from dlzoo.tasks.base import TrainingParts
+
+        model, batches = prepared.model, prepared.sampler.dataset()
+        drawn = iter(batches[index % len(batches)] for index in itertools.count())
+
+        def batch(size):
+            """The first ``size`` examples of the epoch's draw (the sampler's batches, joined)."""
+            parts = [batches[index % len(batches)] for index in range(-(-size // prepared.sampler.batch_size))]
+            inputs = {key: np.concatenate([part[0][key] for part in parts])[:size] for key in parts[0][0]}
+            return inputs, np.concatenate([part[1] for part in parts])[:size]
+
+        return TrainingParts(
+            model=model, loss=lambda inputs, labels, training: model.loss(labels, model(inputs, training=training)),
+            batch=batch, next_batch=lambda: next(drawn),
+            expected_loss=(math.log(2.0), "ln 2: untrained word vectors score every candidate near 1/2", 1.5),
+            # One vector per word serves every pair of the word in the batch, and a sampled negative can be
+            # a true context in another pair: a batch is not memorised to zero; below 15% of ln 2 it learns.
+            overfit_fraction=0.15)
 
     def describe(self, prepared):
         """Corpus, vocabulary and examples per epoch."""
