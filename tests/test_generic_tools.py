@@ -75,6 +75,17 @@ def test_evaluate_a_vae_gives_its_reconstruction_and_elbo(cli_run, vae_run):
     # The ELBO draws the posterior's noise: close to the run's, not equal.
     assert evaluation["elbo"] == pytest.approx(trained["test_elbo"], rel=0.1, abs=1.0)
     assert "| elbo |" in (vae_run / "report.md").read_text()  # the report's evaluation section
+    wrong = cli_run("evaluate", vae_run, "--data", "mnist1d")
+    assert wrong.exit_code == 2 and "the autoencoder expects (8, 8, 1)" in wrong.stderr, wrong.stderr
+
+
+def test_the_python_api_evaluates_a_vae_as_the_cli_does(vae_run):
+    import dlzoo
+
+    result = dlzoo.load(vae_run).evaluate(split="val")
+    assert result["split"] == "val" and result["examples"] > 0
+    assert result["elbo"] == pytest.approx(json.loads((vae_run / "metrics.json").read_text())["metrics"]["val_elbo"],
+                                           rel=0.1, abs=1.0)
 
 
 def test_evaluate_a_gan_scores_fresh_samples_with_a_judge(cli_run, dcgan_run):
