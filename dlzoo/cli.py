@@ -255,22 +255,18 @@ def summary_block(folder, record):
               help="Word embeddings: Spearman's rho with human scores in a word1<TAB>word2<TAB>score file (WordSim-353).")
 def evaluate(target, dataset, split, out, runs_root, similarity_file):
     """Evaluate a run folder, a recipe's latest run, or a SavedModel folder."""
-    if similarity_file:  # word vectors against human similarity judgements (the embed task)
+    if similarity_file:  # word vectors against human similarity judgements (tasks that can: embed)
         from dlzoo.models_io import read_run
-        from dlzoo.tasks.embed import read_similarity_file
 
-        read_similarity_file(similarity_file)  # a missing or malformed file fails before TensorFlow loads
         folder, _, _, task = read_run(target, runs_root)
         if not task.can("similarity"):
             from dlzoo.tasks import names_that_can
 
             raise UsageError(f"--similarity needs a run of the {' or '.join(names_that_can('similarity'))} task; "
                              f"{folder} is a '{task.name}' run")
-        target = str(folder)
+        task.check_similarity_file(similarity_file)  # a missing or malformed file fails before TensorFlow loads
         load_tensorflow()
-        from dlzoo.tasks.embed import evaluate_similarity
-
-        _, line, written = evaluate_similarity(target, similarity_file, runs_root)
+        _, line, written = task.evaluate_similarity(str(folder), similarity_file, runs_root)
         click.echo(line)
         click.echo(f"written: {written}")
         return

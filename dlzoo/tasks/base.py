@@ -305,6 +305,14 @@ class Task:
             expected_loss=check.expected_initial_loss(prepared.config, splits, model), splits=splits,
             classes=splits.targets == "classes")
 
+    def check_similarity_file(self, path):
+        """Refuse a missing or malformed ``--similarity`` file before TensorFlow loads (tasks declaring "similarity")."""
+        self.require("similarity")
+
+    def evaluate_similarity(self, run, path, root=None):
+        """``(result, one line, written path)`` of ``dlzoo evaluate RUN --similarity FILE``."""
+        self.require("similarity")
+
     def read_generation_request(self, prompt, length, temperature):
         """``dlzoo predict --prompt --length --temperature`` as a request (text generators only)."""
         raise UsageError(f"--prompt, --length and --temperature are for text generators; this run's task is "

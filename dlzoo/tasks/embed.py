@@ -560,6 +560,14 @@ class EmbedTask(Task):
         questions = f" ({result['analogy_questions']:.0f} analogy questions)" if "analogy_questions" in result else ""
         return f"word vectors of {result['dataset']}: " + ", ".join(scores) + questions
 
+    def check_similarity_file(self, path):
+        """A missing or malformed word1<TAB>word2<TAB>score file is refused (no TensorFlow needed)."""
+        read_similarity_file(path)
+
+    def evaluate_similarity(self, run, path, root=None):
+        """Spearman's rho of the run's cosine similarities with the file's human scores."""
+        return evaluate_similarity(run, path, root)
+
     def serving_endpoints(self, model, vocabulary):
         """``serve(words: string[None]) -> {"vectors": float32[None, dim], "known": bool[None]}``."""
         import tensorflow as tf
