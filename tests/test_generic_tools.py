@@ -152,11 +152,15 @@ TINY_GPT = ("--set", "model.num_layers=1", "--set", "model.model_dim=32", "--set
 TINY_TRANSLATOR = ("--set", "model.units=16", "--set", "model.embedding_dim=8", "--set", "train.quick_train_samples=128")
 
 
-@pytest.mark.parametrize("recipe, tiny", [("gpt-char", TINY_GPT), ("seq2seq-addition", TINY_TRANSLATOR)])
-def test_check_a_language_model_and_a_translator(cli_run, recipe, tiny):
+@pytest.mark.parametrize("recipe, tiny, leakage", [
+    ("gpt-char", TINY_GPT, "leakage: not checked"),  # one running text
+    ("seq2seq-addition", TINY_TRANSLATOR, "[ok] leakage: no exact or near duplicates"),  # source strings compared
+])
+def test_check_a_language_model_and_a_translator(cli_run, recipe, tiny, leakage):
     result = cli_run("check", recipe, *tiny)
     assert result.exit_code == 0, result.stderr
     assert "[ok] initial loss" in result.output and "expected" in result.output and "ln(" in result.output, result.output
+    assert leakage in result.output, result.output
 
 
 def test_lr_find_and_overfit_batch_on_a_translator(cli_run, tmp_path):

@@ -350,7 +350,8 @@ class Seq2SeqTask(Task):
             model=model, loss=lambda inputs, targets, training: model.loss(targets, model(inputs, training=training)),
             batch=batch, next_batch=lambda: next(batches),
             expected_loss=(math.log(count), f"ln({count}) for a decoder that gives each of its {count} output "
-                                            f"tokens 1/{count}", 1.5))
+                                            f"tokens 1/{count}", 1.5),
+            splits=prepared.bundle)  # the leakage check compares the source strings
 
     def run(self, prepared, folder):
         """Train with teacher forcing, then evaluate, save, export and draw."""
