@@ -133,7 +133,7 @@ def find(config, out=None, start=1e-6, end=1.0, steps=200, echo=print):
     from dlzoo import lifecycle, training
 
     task = check_task(config)
-    recipe_rate = config["optimizer"]["learning_rate"]
+    recipe_rate = describe_rate(config["optimizer"]["learning_rate"])
     config = dict(config, optimizer=dict(config["optimizer"], learning_rate=float(start)))
     prepared = lifecycle.prepare(task, config, quick=False)
     training.seed_everything(config["train"]["seed"])
@@ -166,6 +166,13 @@ def find(config, out=None, start=1e-6, end=1.0, steps=200, echo=print):
              f"the recipe uses {recipe_rate}")
     echo(f"report: {folder / 'report.md'}")
     return folder, record
+
+
+def describe_rate(rate):
+    """The recipe's learning rate in words: ``0.001``, or ``a warmup_cosine schedule from 0.001``."""
+    if isinstance(rate, dict):  # a schedule table: the range test compares with its starting rate
+        return f"a {rate.get('schedule', '')} schedule from {rate.get('initial', '?')}"
+    return str(rate)
 
 
 def lr_find_section(name, suggestion, steps, start, last_rate, recipe_rate):

@@ -192,3 +192,9 @@ def test_check_lr_find_and_overfit_batch_on_word_vectors(cli_run, tmp_path):
     assert record["lr_find"]["minimum"] > 1e-4  # word2vec's loss falls only at fairly large rates
     overfit = cli_run("train", "word2vec", "--overfit-batch", "--runs", "runs")
     assert overfit.exit_code == 0 and overfit.output.startswith("ok:"), overfit.output
+
+
+def test_lr_find_on_a_language_model_names_the_recipes_schedule(cli_run):
+    result = cli_run("lr-find", "gpt-char", *TINY_GPT, "--steps", "60", "--runs", "runs")
+    assert result.exit_code == 0, result.stderr
+    assert "the recipe uses a warmup_cosine schedule from 0.001" in result.output, result.output
