@@ -23,7 +23,6 @@ import math
 import numpy as np
 
 from dlzoo import report, runs
-from dlzoo.errors import UsageError
 
 # A finding is OK / WARNING / PROBLEM; the CLI prints it first on its line.
 OK, WARNING, PROBLEM = "ok", "warning", "PROBLEM"
