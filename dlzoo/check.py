@@ -6,7 +6,8 @@
 2. the **initial loss** next to its expected value: a softmax classifier that knows nothing
    predicts 1/C for every class, so its cross-entropy starts at ln(C) (ln 2 for a sigmoid); a
    regression on standardized targets starts near 1. Far above means a too-large initial scale
-   or a wrong loss/head pairing;
+   or a wrong loss/head pairing. Other tasks give their own value (``Task.training_parts``): an
+   autoencoder that outputs the mean image, ln(vocabulary) for a language model or translator;
 3. **gradient norms per layer at initialization**: a zero gradient is a disconnected or dead
    layer; a spread of many orders of magnitude means vanishing or exploding gradients;
 4. **label balance** per split: a rare class makes accuracy a misleading number;
@@ -34,7 +35,7 @@ GRADIENT_SPREAD = 1e3
 NEAR_FRACTION = 0.05
 
 
-def supervised_task(config):
+def checkable_task(config):
     """The recipe's task, refused (before TensorFlow loads) unless it declares the "check" capability."""
     from dlzoo import tasks
 
@@ -190,7 +191,7 @@ def check(config, echo=print, batch_size=256):
     """Run every check on the recipe's data and untrained model; returns ``{name: (level, line)}``."""
     from dlzoo import lifecycle, training
 
-    task = supervised_task(config)
+    task = checkable_task(config)
     prepared = lifecycle.prepare(task, config, quick=False)
     parts = task.training_parts(prepared)  # the task says what its model, loss and data are
     model, splits = parts.model, parts.splits
@@ -246,7 +247,7 @@ def overfit_batch(config, out=None, steps=300, echo=print):
     from dlzoo import config as config_module
     from dlzoo import lifecycle, training
 
-    task = supervised_task(config)
+    task = checkable_task(config)
     prepared = lifecycle.prepare(task, config, quick=False)
     parts = task.training_parts(prepared)
     model = parts.model

@@ -228,7 +228,7 @@ def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, devic
         check_runs_root(runs_root)
         from dlzoo import check as check_module
 
-        check_module.supervised_task(resolved)  # before TensorFlow loads
+        check_module.checkable_task(resolved)  # before TensorFlow loads
         load_tensorflow()
         check_module.overfit_batch(resolved, out=runs_root, echo=click.echo)
         return
@@ -438,7 +438,7 @@ def check(recipe, overrides, dataset):
     from dlzoo import check as check_module
 
     resolved = config.load_config(recipe, overrides, dataset=dataset)
-    check_module.supervised_task(resolved)  # a recipe check cannot handle: said before TensorFlow loads
+    check_module.checkable_task(resolved)  # a recipe check cannot handle: said before TensorFlow loads
     load_tensorflow()
     check_module.check(resolved, echo=click.echo)
 

@@ -9,10 +9,12 @@ NumPy network, ...). The platform calls it at fixed points, and never assumes cl
 
 and after training, the commands read the run's ``config.toml``, build the same task and ask it:
 
-    dlzoo evaluate   ──► task.load_data + task.evaluate (+ task.evaluation_line)
+    dlzoo evaluate   ──► task.load_data + task.check_fits + task.evaluate_run (+ task.evaluation_line)
     dlzoo export     ──► task.serving_endpoints (named inputs and outputs, raw data in)
     dlzoo visualize  ──► task.visualize_methods
     dlzoo predict    ──► task.read_inputs + task.predict
+    dlzoo compare    ──► task.headline_metrics
+    dlzoo check, lr-find, train --overfit-batch ──► task.training_parts;  dlzoo tune ──► task.tune_objective
 
 A new task is one module in ``dlzoo/tasks/`` whose class subclasses :class:`Task` and is
 decorated with ``@register("name")``: importing the package registers it, no list to edit.
