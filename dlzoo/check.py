@@ -6,7 +6,8 @@
 2. the **initial loss** next to its expected value: a softmax classifier that knows nothing
    predicts 1/C for every class, so its cross-entropy starts at ln(C) (ln 2 for a sigmoid); a
    regression on standardized targets starts near 1. Far above means a too-large initial scale
-   or a wrong loss/head pairing;
+   or a wrong loss/head pairing. Other tasks give their own value (``Task.training_parts``): an
+   autoencoder that outputs the mean image, ln(vocabulary) for a language model or translator;
 3. **gradient norms per layer at initialization**: a zero gradient is a disconnected or dead
    layer; a spread of many orders of magnitude means vanishing or exploding gradients;
 4. **label balance** per split: a rare class makes accuracy a misleading number;
@@ -23,7 +24,6 @@ import math
 import numpy as np
 
 from dlzoo import report, runs
-from dlzoo.errors import UsageError
 
 # A finding is OK / WARNING / PROBLEM; the CLI prints it first on its line.
 OK, WARNING, PROBLEM = "ok", "warning", "PROBLEM"
@@ -35,15 +35,12 @@ GRADIENT_SPREAD = 1e3
 NEAR_FRACTION = 0.05
 
 
-def supervised_task(config):
-    """The recipe's task, which must be a :class:`SupervisedTask` (classify, regress)."""
+def checkable_task(config):
+    """The recipe's task, refused (before TensorFlow loads) unless it declares the "check" capability."""
     from dlzoo import tasks
-    from dlzoo.tasks.supervised import SupervisedTask
 
     task = tasks.create(config["task"])
-    if not isinstance(task, SupervisedTask) or config["task"] == "transfer":
-        raise UsageError(f"dlzoo check and --overfit-batch work on classify and regress recipes; "
-                         f"{config['name']} is a {config['task']!r} recipe")
+    task.require("check", config["name"])
     return task
 
 
@@ -97,13 +94,16 @@ def loss_finding(loss, expected, explanation, highest_ratio=1.0 + LOSS_TOLERANCE
 
 # 3. Gradients ------------------------------------------------------------------------------
 
-def gradient_norms(model, inputs, labels):
-    """``[(variable path, gradient norm)]`` of the loss on one batch at the current weights."""
+def gradient_norms(model, inputs, labels, loss_function=None):
+    """``[(variable path, gradient norm)]`` of the loss on one batch at the current weights
+    (``loss_function(inputs, labels, training)``; default: the model's compiled loss)."""
     import tensorflow as tf
 
     with tf.GradientTape() as tape:
-        predictions = model(inputs, training=True)
-        loss = model.loss(labels, predictions)
+        if loss_function is None:
+            loss = model.loss(labels, model(inputs, training=True))
+        else:
+            loss = loss_function(inputs, labels, True)
     variables = model.trainable_variables
     gradients = tape.gradient(loss, variables)
     return [(variable.path, 0.0 if gradient is None else float(tf.norm(gradient)))
@@ -191,33 +191,42 @@ def check(config, echo=print, batch_size=256):
     """Run every check on the recipe's data and untrained model; returns ``{name: (level, line)}``."""
     from dlzoo import lifecycle, training
 
-    task = supervised_task(config)
+    task = checkable_task(config)
     prepared = lifecycle.prepare(task, config, quick=False)
-    model, splits = prepared.model, prepared.splits
+    parts = task.training_parts(prepared)  # the task says what its model, loss and data are
+    model, splits = parts.model, parts.splits
     findings = {}
     echo(f"== check {config['name']}: {task.describe(prepared)}")
     echo("\nshapes through the model:")
     echo(report.format_table([list(row) for row in layer_shapes(model)], ["layer", "type", "output shape", "params"]))
-    inputs, labels = splits.arrays("train", limit=batch_size)
+    inputs, labels = parts.batch(batch_size)
     training.seed_everything(config["train"]["seed"])
     # training=True: the loss the first step sees (batch norm uses the batch's statistics, not
     # its untrained moving averages, which would make every batch-norm model look broken).
-    loss = float(model.loss(labels, model(inputs, training=True)))
-    findings["initial loss"] = loss_finding(loss, *expected_initial_loss(config, splits, model))
-    norms = gradient_norms(model, inputs, labels)
+    loss = float(parts.loss(inputs, labels, True))
+    findings["initial loss"] = loss_finding(loss, *parts.expected_loss)
+    norms = gradient_norms(model, inputs, labels, parts.loss)
     echo("\ngradient norms at initialization (one batch):")
     echo(report.format_table([[path, f"{norm:.3g}"] for path, norm in norms], ["weights", "gradient norm"]))
     findings["gradients"] = gradient_finding(norms)
-    if splits.targets == "classes":
+    if parts.classes:
         balance = label_balance(splits)
         echo("\nexamples per class:")
         echo(report.format_table([[split, *counts] for split, counts in balance.items()],
                                  ["split", *splits.class_names]))
         findings["labels"] = balance_finding(balance)
-    # Train and validation together: both are used to fit or select the model.
-    seen = np.concatenate([splits.arrays("train")[0], splits.arrays("val")[0]])
-    found = duplicates(seen, splits.arrays("test")[0])
-    findings["leakage"] = duplicate_finding(found, splits.sizes()["test"])
+    if splits is not None:
+        # Train and validation together: both are used to fit or select the model.
+        seen = [*splits.arrays("train")[0], *splits.arrays("val")[0]]
+        test_inputs = splits.arrays("test")[0]
+        if len(test_inputs) and isinstance(test_inputs[0], str):  # strings (a translator's sources): exact only
+            known = set(seen)
+            found = {"exact": [index for index, text in enumerate(test_inputs) if text in known], "near": []}
+        else:
+            found = duplicates(np.asarray(seen), test_inputs)
+        findings["leakage"] = duplicate_finding(found, len(test_inputs))
+    else:
+        echo("\nleakage: not checked (this task's data are not separate examples: a running text, sampled word pairs)")
     echo("\nverdicts:")
     for name, (level, line) in findings.items():
         echo(f"  [{level}] {name}: {line}")
@@ -230,18 +239,20 @@ def overfit_batch(config, out=None, steps=300, echo=print):
     """Train on one batch until the loss is near zero; write a small run folder with the verdict.
 
     Passes when the loss falls below 5% of its first value (or below 0.01) within ``steps``
-    steps. Returns ``(folder, record)``.
+    steps; the task may ask for another fraction (``TrainingParts.overfit_fraction``: a VAE's
+    loss keeps its KL term). Returns ``(folder, record)``.
     """
     import keras
 
     from dlzoo import config as config_module
     from dlzoo import lifecycle, training
 
-    task = supervised_task(config)
+    task = checkable_task(config)
     prepared = lifecycle.prepare(task, config, quick=False)
-    model, splits = prepared.model, prepared.splits
-    batch = config["data"]["batch_size"]
-    inputs, labels = splits.arrays("train", limit=batch)
+    parts = task.training_parts(prepared)
+    model = parts.model
+    inputs, labels = parts.batch(config["data"]["batch_size"])
+    size = len(labels)  # the inputs may be a tuple (a translator's source and decoder inputs)
     folder = runs.new_run_folder(f"{config['name']}-overfit-batch", out)
     runs.atomic_write_text(folder / runs.CONFIG_FILE, config_module.to_toml(config))
     losses = []
@@ -251,19 +262,19 @@ def overfit_batch(config, out=None, steps=300, echo=print):
 
         def on_epoch_end(self, epoch, logs=None):
             losses.append(float(logs["loss"]))
-            if losses[-1] < 0.01 or losses[-1] < 0.05 * losses[0]:
+            if losses[-1] < 0.01 or losses[-1] < parts.overfit_fraction * losses[0]:
                 self.model.stop_training = True
 
     training.seed_everything(config["train"]["seed"])
     # One "epoch" = one step on the same batch (batch_size = the whole batch), no shuffling needed.
-    model.fit(inputs, labels, batch_size=len(inputs), epochs=steps, verbose=0, shuffle=False, callbacks=[Record()])
+    model.fit(inputs, labels, batch_size=size, epochs=steps, verbose=0, shuffle=False, callbacks=[Record()])
     final = losses[-1] if losses else float("nan")
-    passed = bool(losses) and math.isfinite(final) and (final < 0.01 or final < 0.05 * losses[0])
+    passed = bool(losses) and math.isfinite(final) and (final < 0.01 or final < parts.overfit_fraction * losses[0])
     if passed:
-        verdict = (f"the model overfits one batch of {len(inputs)}: loss {losses[0]:.4f} -> {final:.4f} in "
+        verdict = (f"the model overfits one batch of {size}: loss {losses[0]:.4f} -> {final:.4f} in "
                    f"{len(losses)} steps (it can learn; now regularize and train on all the data)")
     else:
-        verdict = (f"the model CANNOT overfit one batch of {len(inputs)}: loss {losses[0]:.4f} -> {final:.4f} after "
+        verdict = (f"the model CANNOT overfit one batch of {size}: loss {losses[0]:.4f} -> {final:.4f} after "
                    f"{len(losses)} steps. That is a bug, not a lack of data: check the learning rate (is it 0?), "
                    "frozen layers, the loss/label pairing and the data pipeline")
     from dlzoo import plots
@@ -277,7 +288,7 @@ def overfit_batch(config, out=None, steps=300, echo=print):
     plots.save_figure(figure, folder / "plots" / "overfit_batch.png")
     record = {"recipe": f"{config['name']}-overfit-batch", "task": config["task"], "status": "completed",
               "overfit_batch": {"passed": passed, "steps": len(losses), "first_loss": losses[0] if losses else None,
-                                "final_loss": final, "batch_size": len(inputs), "verdict": verdict},
+                                "final_loss": final, "batch_size": size, "verdict": verdict},
               "metrics": {"overfit_first_loss": losses[0] if losses else None, "overfit_final_loss": final}}
     runs.atomic_write_json(folder / runs.METRICS_FILE, record)
     report.write_section(folder, "10-overfit-batch", (

@@ -241,7 +241,7 @@ def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, devic
         check_runs_root(runs_root)
         from dlzoo import check as check_module
 
-        check_module.supervised_task(resolved)  # before TensorFlow loads
+        check_module.checkable_task(resolved)  # before TensorFlow loads
         load_tensorflow()
         check_module.overfit_batch(resolved, out=runs_root, echo=click.echo)
         return
@@ -268,19 +268,18 @@ def summary_block(folder, record):
               help="Word embeddings: Spearman's rho with human scores in a word1<TAB>word2<TAB>score file (WordSim-353).")
 def evaluate(target, dataset, split, out, runs_root, similarity_file):
     """Evaluate a run folder, a recipe's latest run, or a SavedModel folder."""
-    if similarity_file:  # word vectors against human similarity judgements (the embed task)
+    if similarity_file:  # word vectors against human similarity judgements (tasks that can: embed)
         from dlzoo.models_io import read_run
-        from dlzoo.tasks.embed import read_similarity_file
 
-        read_similarity_file(similarity_file)  # a missing or malformed file fails before TensorFlow loads
         folder, _, _, task = read_run(target, runs_root)
-        if task.name != "embed":
-            raise UsageError(f"--similarity needs a run of the embed task; {folder} is a '{task.name}' run")
-        target = str(folder)
-        load_tensorflow()
-        from dlzoo.tasks.embed import evaluate_similarity
+        if not task.can("similarity"):
+            from dlzoo.tasks import names_that_can
 
-        _, line, written = evaluate_similarity(target, similarity_file, runs_root)
+            raise UsageError(f"--similarity needs a run of the {' or '.join(names_that_can('similarity'))} task; "
+                             f"{folder} is a '{task.name}' run")
+        task.check_similarity_file(similarity_file)  # a missing or malformed file fails before TensorFlow loads
+        load_tensorflow()
+        _, line, written = task.evaluate_similarity(str(folder), similarity_file, runs_root)
         click.echo(line)
         click.echo(f"written: {written}")
         return
@@ -366,9 +365,6 @@ def predict(run, inputs, input_file, beam, attention, runs_root, prompt, length,
 
     folder, _, _, task = read_run(run, runs_root)  # a wrong run is reported before TensorFlow loads
     if prompt is not None or length is not None or temperature is not None:  # generation options
-        if not hasattr(task, "read_generation_request"):
-            raise UsageError(f"--prompt, --length and --temperature are for text generators; this run's task is "
-                             f"'{task.name}'")
         values = task.read_generation_request(prompt, length, temperature)
         options = {}
     else:
@@ -457,7 +453,7 @@ def check(recipe, overrides, dataset):
     from dlzoo import check as check_module
 
     resolved = config.load_config(recipe, overrides, dataset=dataset)
-    check_module.supervised_task(resolved)  # a recipe check cannot handle: said before TensorFlow loads
+    check_module.checkable_task(resolved)  # a recipe check cannot handle: said before TensorFlow loads
     load_tensorflow()
     check_module.check(resolved, echo=click.echo)
 

@@ -12,11 +12,15 @@ import pathlib
 from dlzoo import plots, runs
 from dlzoo.report import format_number, format_table, markdown_table
 
-COLUMNS = ("status", "test_accuracy", "val_accuracy", "test_loss", "epochs_run", "wall_seconds")
+# The columns every row has; the metric columns come from each run's task (Task.headline_metrics).
+FIRST_COLUMNS = ("status",)
+LAST_COLUMNS = ("epochs_run", "wall_seconds")
+# A history cell that is not a number: a GAN's history.csv writes NA for an epoch without a value.
+MISSING = ("", "NA", "NaN", "nan", None)
 
 
 def read_history(folder):
-    """``history.csv`` of a run as ``{column: [values]}`` (empty when there is none)."""
+    """``history.csv`` of a run as ``{column: [values]}`` (empty when there is none; NA and blank cells are NaN)."""
     path = pathlib.Path(folder) / "history.csv"
     if not path.exists():
         return {}
@@ -24,7 +28,30 @@ def read_history(folder):
         rows = list(csv.DictReader(file))
     if not rows:
         return {}
-    return {key: [float(row[key]) if row[key] not in ("", None) else math.nan for row in rows] for key in rows[0]}
+    return {key: [cell_value(row[key]) for row in rows] for key in rows[0]}
+
+
+def cell_value(text):
+    """One history cell as a float (NaN for a missing value, and for text that is no number)."""
+    if text in MISSING:
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def headline_metrics(folder):
+    """The metric names the run's task puts first for it (its target metric and related scores);
+    the classification columns for a folder whose config or task cannot be read."""
+    from dlzoo import config as config_module
+    from dlzoo.errors import UsageError
+
+    try:
+        config = config_module.read_toml(pathlib.Path(folder) / runs.CONFIG_FILE)
+        return list(config_module.task_of(config).headline_metrics(config))
+    except (OSError, UsageError, ValueError, KeyError):
+        return ["test_accuracy", "val_accuracy", "test_loss"]
 
 
 def epochs_to_reach(history, metric, target):
@@ -35,16 +62,26 @@ def epochs_to_reach(history, metric, target):
     return None
 
 
-def row_of(label, record, history, metric=None, target=None):
-    """One comparison row: label, status, final metrics, epochs, wall time (and epochs to target)."""
+def row_of(label, record, history, metric=None, target=None, metric_names=("test_accuracy", "val_accuracy", "test_loss")):
+    """One comparison row: label, status, the run's ``metric_names``, epochs, wall time (and epochs to target)."""
     metrics = record.get("metrics") or {}
-    row = {"run": label, "status": record.get("status", "?"),
-           "test_accuracy": metrics.get("test_accuracy"), "val_accuracy": metrics.get("val_accuracy"),
-           "test_loss": metrics.get("test_loss"), "epochs_run": record.get("epochs_run"),
-           "wall_seconds": record.get("wall_seconds")}
+    row = {"run": label, "status": record.get("status", "?"), **{name: metrics.get(name) for name in metric_names},
+           "epochs_run": record.get("epochs_run"), "wall_seconds": record.get("wall_seconds")}
     if metric and target is not None:
         row[f"epochs to {metric} >= {target}"] = epochs_to_reach(history, metric, target)
     return row
+
+
+def same_columns(rows):
+    """The rows with one set of columns: every row's metrics, in order of first appearance; a
+    metric column that no run has is left out."""
+    metric_names = []
+    for row in rows:
+        metric_names += [key for key in row if key not in ("run", *FIRST_COLUMNS, *LAST_COLUMNS)
+                         and key not in metric_names]
+    kept = [name for name in metric_names if any(row.get(name) is not None for row in rows)]
+    header = ["run", *FIRST_COLUMNS, *kept, *LAST_COLUMNS]
+    return [{key: row.get(key) for key in header} for row in rows]
 
 
 def comparison(rows):
@@ -91,7 +128,9 @@ def compare_runs(arguments, out=None, root=None):
         label = label_for(folder, histories)
         history = read_history(folder)
         histories[label] = history
-        rows.append(row_of(label, runs.read_json(folder / runs.METRICS_FILE), history))
+        rows.append(row_of(label, runs.read_json(folder / runs.METRICS_FILE), history,
+                           metric_names=headline_metrics(folder)))
+    rows = same_columns(rows)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     destination = pathlib.Path(out) if out else (pathlib.Path(root) if root else runs.DEFAULT_ROOT) / "compare" / stamp
     if destination.exists() and any(destination.iterdir()):

@@ -40,8 +40,8 @@ def evaluate_target(target, dataset=None, split="test", out=None, root=None):
 
     run = load_run(target, root)
     splits = run.load_data(dataset)
-    check_fits(run.model, splits)
-    result = run.task.evaluate(run.model, splits, split)
+    run.task.check_fits(run.model, splits)  # each task knows what fits its model (classes, images, text)
+    result = run.task.evaluate_run(run, splits, split)
     out_folder = runs.check_writable(pathlib.Path(out) if out else run.folder)
     # New files every time: evaluation.json and the pictures of the training run stay as they
     # are, and a second evaluation on the same data gets "-2" (plots.new_file_paths).
@@ -97,17 +97,3 @@ def add_report_section(folder, headline, result, json_path, picture_path):
     if picture_path is not None:
         text += f"\n![confusion matrix](plots/{picture_path.name})\n"
     report.write_section(folder, f"60-{json_path.stem}", text)
-
-
-def check_fits(model, splits):
-    """A dataset whose inputs or classes do not fit the model is a usage error."""
-    if getattr(splits, "kind", None) == "text":  # string pairs: any string fits a translator (unknown characters too)
-        return
-    expected = tuple(model.input_shape[1:])
-    if expected != splits.input_shape:
-        raise UsageError(f"dataset {splits.name} has inputs {splits.input_shape}; the model expects {expected}")
-    if splits.targets != "classes":
-        return
-    units = model.output_shape[-1]
-    if units not in (splits.num_classes, 1) or (units == 1 and splits.num_classes != 2):
-        raise UsageError(f"dataset {splits.name} has {splits.num_classes} classes; the model predicts {max(units, 2)}")

@@ -89,26 +89,27 @@ def no_descent_advice(suggestion, start, last_rate):
             "(dlzoo train RECIPE --overfit-batch)")
 
 
-def range_test(model, dataset, rates):
-    """Train ``model`` one batch per rate; returns the raw losses (stops early once it diverges)."""
+def range_test(parts, rates):
+    """Train ``parts.model`` (:class:`~dlzoo.tasks.base.TrainingParts`) one batch per rate;
+    returns the raw losses (stops early once it diverges)."""
     import tensorflow as tf
 
+    model = parts.model
     optimizer = model.optimizer
 
     @tf.function
     def step(inputs, labels):
         """One optimizer step; the loss before the update."""
         with tf.GradientTape() as tape:
-            loss = model.loss(labels, model(inputs, training=True))
+            loss = parts.loss(inputs, labels, True)
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return loss
 
     losses, best = [], math.inf
-    batches = iter(dataset.repeat())
     for rate in rates:
         optimizer.learning_rate = float(rate)
-        inputs, labels = next(batches)
+        inputs, labels = parts.next_batch()
         loss = float(step(inputs, labels))
         losses.append(loss)
         smoothed = smooth(losses)[-1]
@@ -119,14 +120,11 @@ def range_test(model, dataset, rates):
 
 
 def check_task(config):
-    """The recipe's task, refused unless lr-find can handle it (classify, regress); no TensorFlow needed."""
+    """The recipe's task, refused (no TensorFlow needed) unless it declares the "lr-find" capability."""
     from dlzoo import tasks
-    from dlzoo.tasks.supervised import SupervisedTask
 
     task = tasks.create(config["task"])
-    if not isinstance(task, SupervisedTask) or config["task"] == "transfer":
-        raise UsageError(f"lr-find needs a Keras model trained by one optimizer (classify, regress); "
-                         f"{config['name']} is a {config['task']!r} recipe with no such learning rate")
+    task.require("lr-find", config["name"])
     return task
 
 
@@ -135,12 +133,12 @@ def find(config, out=None, start=1e-6, end=1.0, steps=200, echo=print):
     from dlzoo import lifecycle, training
 
     task = check_task(config)
-    recipe_rate = config["optimizer"]["learning_rate"]
+    recipe_rate = describe_rate(config["optimizer"]["learning_rate"])
     config = dict(config, optimizer=dict(config["optimizer"], learning_rate=float(start)))
     prepared = lifecycle.prepare(task, config, quick=False)
     training.seed_everything(config["train"]["seed"])
     rates = learning_rates(start, end, steps)
-    losses = range_test(prepared.model, prepared.datasets["train"], rates)
+    losses = range_test(task.training_parts(prepared), rates)
     rates = rates[: len(losses)]
     finite = [index for index, loss in enumerate(losses) if math.isfinite(loss)]
     if len(finite) < 3:
@@ -168,6 +166,13 @@ def find(config, out=None, start=1e-6, end=1.0, steps=200, echo=print):
              f"the recipe uses {recipe_rate}")
     echo(f"report: {folder / 'report.md'}")
     return folder, record
+
+
+def describe_rate(rate):
+    """The recipe's learning rate in words: ``0.001``, or ``a warmup_cosine schedule from 0.001``."""
+    if isinstance(rate, dict):  # a schedule table: the range test compares with its starting rate
+        return f"a {rate.get('schedule', '')} schedule from {rate.get('initial', '?')}"
+    return str(rate)
 
 
 def lr_find_section(name, suggestion, steps, start, last_rate, recipe_rate):

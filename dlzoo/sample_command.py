@@ -33,10 +33,10 @@ def check_request(run, count, class_index, root=None):
     if count > MAX_SAMPLES:
         raise UsageError(f"--n must be at most {MAX_SAMPLES:,}, got {count}")
     folder, config, record, task = read_run(run, root)
-    if hasattr(task, "read_generation_request"):  # a language model generates text, one prompt at a time
+    if task.can("text-generation"):  # a language model generates text, one prompt at a time
         raise UsageError(f"{folder} is a text generator ('{task.name}'): generate text with "
                          f"dlzoo predict {run} --prompt \"Once upon a time\" [--length 200] [--temperature 0.8]")
-    if not hasattr(task, "check_sample_request"):
+    if not task.can("sample"):
         raise UsageError(f"{folder} is a '{task.name}' run ({task.description}): it has no generator to sample "
                          "from; dlzoo sample needs a generative run (dcgan, cgan, vae)")
     task.check_sample_request(config, record, count, class_index)

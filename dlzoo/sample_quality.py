@@ -100,14 +100,15 @@ def noise_images(shape, count, low, high, seed=0):
     return np.random.default_rng(seed).uniform(low, high, size=(count, *shape)).astype("float32")
 
 
-def score_samples(scorer, samples, splits, requested=None, seed=0):
-    """Everything about ``samples``: class scores, Fréchet distance to test digits and its two references.
+def score_samples(scorer, samples, splits, requested=None, seed=0, reference="test"):
+    """Everything about ``samples``: class scores, Fréchet distance to the ``reference`` split's
+    digits (test by default) and its two references.
 
     ``frechet_position`` places the samples' distance on the scale from real training digits (0)
     to noise (1); below 0.5 the samples are closer to real digits than to noise.
     """
     x_train, _ = splits.arrays("train")
-    x_test, _ = splits.arrays("test")
+    x_test, _ = splits.arrays(reference)
     probabilities = scorer.classifier.predict(np.asarray(samples, "float32"), batch_size=256, verbose=0)
     result = class_scores(probabilities, requested)
     test_features = features_of(scorer, x_test)

@@ -27,7 +27,7 @@ import pathlib
 import re
 
 from dlzoo import config as config_module
-from dlzoo import report, runs
+from dlzoo import report, runs, tasks
 from dlzoo.errors import RunFailed, UsageError
 
 ALGORITHMS = ("random", "bayes", "hyperband")
@@ -143,12 +143,8 @@ def declare(hyperparameters, space):
 
 
 def objective_of(resolved):
-    """``(metric name on the validation split, "max" or "min")`` from the recipe's target."""
-    metric = resolved["expect"]["metric"]
-    if not metric.startswith("test_"):
-        raise UsageError(f"dlzoo tune needs a recipe whose target is a test_* metric, {resolved['name']} has {metric!r}")
-    direction = "min" if resolved["expect"].get("maximum") is not None else "max"
-    return "val_" + metric[len("test_"):], direction
+    """``(metric name on the validation split, "max" or "min")``: the recipe's task chooses it from the target."""
+    return tasks.create(resolved["task"]).tune_objective(resolved)
 
 
 # 2. The tuner ------------------------------------------------------------------------------
@@ -243,9 +239,9 @@ def prepare_settings(recipe, overrides, space_texts, trials, algo, quick, seed):
     if not space_texts:
         raise UsageError(f"give at least one --space {SPACE_HELP}")
     resolved = config_module.load_config(recipe, overrides)
-    if resolved["task"] not in ("classify", "regress") or resolved.get("sweep"):
-        raise UsageError(f"dlzoo tune trains classify and regress recipes; {resolved['name']} is a "
-                         f"{'sweep' if resolved.get('sweep') else repr(resolved['task'])} recipe")
+    if resolved.get("sweep"):
+        raise UsageError(f"dlzoo tune trains one run per trial; {resolved['name']} is a sweep recipe (several runs)")
+    tasks.create(resolved["task"]).require("tune", resolved["name"])
     spaces = [parse_space(text) for text in space_texts]
     check_spaces(recipe, overrides, spaces)
     objective, direction = objective_of(resolved)

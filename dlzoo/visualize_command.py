@@ -46,7 +46,7 @@ def visualize_run(argument, method="saliency", layer=None, class_index=None, sam
     from dlzoo.registry import unknown_name_message
 
     run = load_run(argument, root)
-    if hasattr(run.task, "visualize"):  # a task that draws its own pictures (translators: attention)
+    if run.task.can("own-pictures"):  # a task that draws its own pictures (translators: attention)
         methods = run.task.visualize_methods(run.model)
         if method not in (*methods, "all") or not methods:
             raise UsageError(f"dlzoo visualize --method {method}: this run (task '{run.task.name}') offers "
@@ -143,10 +143,7 @@ def visualize_attention(run, samples, out):
         raise UsageError(f"--method attention needs a transformer: the model of {run.folder.name} "
                          f"(task '{run.task.name}') has no attention blocks")
     bundle = run.load_data()
-    if hasattr(run.task, "attention_inputs"):
-        inputs, labels = run.task.attention_inputs(run.model, bundle, samples)
-    else:
-        inputs, labels = bundle.arrays("test", limit=samples)[0], None
+    inputs, labels = run.task.attention_inputs(run.model, bundle, samples)  # the first test inputs by default
     maps = attention_maps.attention_weights(run.model, inputs)
     out_folder = pathlib.Path(out) if out else run.folder / "plots"
     written = []

@@ -122,7 +122,7 @@ def test_a_missing_dataset_file_is_said_before_tensorflow(tmp_path):
                                      "folder:nowhere", "no such file")
 
 
-@pytest.mark.parametrize("command", [["check", "dcgan"], ["lr-find", "word2vec"], ["train", "vae", "--overfit-batch"]])
+@pytest.mark.parametrize("command", [["check", "dcgan"], ["lr-find", "cgan"], ["train", "dcgan", "--overfit-batch"]])
 def test_recipes_check_and_lr_find_cannot_handle_are_refused_before_tensorflow(tmp_path, command):
     assert_refused_before_tensorflow(run_fresh(tmp_path, *command), command[1])
 
@@ -235,3 +235,24 @@ def test_a_runs_root_linked_elsewhere_below_a_project_config_still_works(tmp_pat
     runs.atomic_write_text(folder / "config.toml", 'name = "mlp"\n')
     runs.atomic_write_bytes(folder / "plots" / "curve.png", b"png")
     assert (disk / "mlp" / folder.name / "plots" / "curve.png").read_bytes() == b"png"
+
+
+def test_a_gan_is_refused_by_lr_find_with_its_reason_before_tensorflow(tmp_path):
+    assert_refused_before_tensorflow(run_fresh(tmp_path, "lr-find", "dcgan"), "dcgan", "'generate'",
+                                     "two optimizers", "no single learning rate")
+
+
+def test_every_task_declares_only_known_capabilities():
+    from dlzoo import tasks
+    from dlzoo.tasks.base import CAPABILITIES
+
+    for name in tasks.names():
+        task_class = tasks.get(name)
+        assert set(task_class.supports) <= set(CAPABILITIES), name
+        assert set(task_class.unsupported_reasons) <= set(CAPABILITIES) - set(task_class.supports), name
+    assert tasks.get("generate").can("sample") and not tasks.get("generate").can("lr-find")
+
+
+def test_tune_refuses_word_vectors_with_its_reason_before_tensorflow(tmp_path):
+    assert_refused_before_tensorflow(run_fresh(tmp_path, "tune", "word2vec", "--space", "optimizer.learning_rate=[0.1,0.01]"),
+                                     "word2vec", "no validation split")

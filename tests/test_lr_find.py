@@ -35,7 +35,8 @@ def test_lr_find_writes_plot_suggestion_and_report(cli_run, tmp_path):
 
 def test_lr_find_refuses_bad_input(cli_run):
     no_rate = cli_run("lr-find", "optimizers-2d")
-    assert no_rate.exit_code == 2 and "no such learning rate" in no_rate.stderr
+    assert no_rate.exit_code == 2 and "dlzoo cannot run the learning-rate range test" in no_rate.stderr
+    assert "optimizer-paths" in no_rate.stderr and "classify" in no_rate.stderr.partition("tasks that can:")[2]
     reversed_range = cli_run("lr-find", "mlp", "--start", "1", "--end", "0.1")
     assert reversed_range.exit_code == 2 and "--start" in reversed_range.stderr
 

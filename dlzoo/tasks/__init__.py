@@ -45,3 +45,8 @@ def names():
     """Names of every registered task."""
     _import_task_modules()
     return TASKS.names()
+
+
+def names_that_can(capability):
+    """Names of the registered tasks that declare ``capability`` (see ``Task.supports``)."""
+    return [name for name in names() if TASKS.get(name).can(capability)]

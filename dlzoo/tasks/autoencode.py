@@ -246,13 +246,15 @@ class AutoencodeTask(Task):
     section = "autoencode"
     section_defaults = AUTOENCODE_DEFAULTS
     description = "autoencoder (reconstruct the inputs through a small code; labels unused)"
+    supports = frozenset({"sample", "check", "lr-find", "tune"})
 
     def metric_names(self, config):
         """Reconstruction per split; the ELBO terms (VAE), the PCA comparison (linear), the
         denoising table (with noise), as :meth:`run` adds them."""
         names = {f"{split}_{key}" for split in ("train", "val", "test") for key in ("mse", "psnr", "ssim")}
         if is_vae(config):
-            names |= {"test_reconstruction_loss", "test_kl_loss", "test_vae_loss", "test_elbo"}
+            names |= {f"{split}_{key}" for split in ("val", "test")
+                      for key in ("reconstruction_loss", "kl_loss", "vae_loss", "elbo")}
         if config["model"]["name"] == "linear":
             names |= {"principal_angle_max_degrees", "mse_ratio_to_pca", "pca_test_mse"}
             for k in settings_of(config)["pca_latent_sizes"]:
@@ -261,6 +263,21 @@ class AutoencodeTask(Task):
             names |= {f"{kind}_{measure}" for kind in ("noisy", "denoised", "median", "pca") for measure in ("psnr", "ssim")}
             names |= {"psnr_gain_db", "psnr_margin_over_baseline_db"}
         return names
+
+    def headline_metrics(self, config):
+        """The target, the reconstruction on test and validation (and a VAE's ELBO) for ``dlzoo compare``."""
+        names = [config["expect"]["metric"], "test_mse", "val_mse", "test_psnr", "test_ssim"]
+        return list(dict.fromkeys(names + (["test_elbo"] if is_vae(config) else [])))
+
+    def tune_objective(self, config):
+        """``dlzoo tune`` chooses by the validation ELBO (a VAE), or the target's validation counterpart,
+        or the validation reconstruction error (targets measured on test only: PCA angles, PSNR gain)."""
+        if is_vae(config):
+            return "val_elbo", "max"
+        metric = config["expect"]["metric"]
+        if metric.startswith("test_") and "val_" + metric[len("test_"):] in self.metric_names(config):
+            return super().tune_objective(config)
+        return "val_mse", "min"
 
     def check_config(self, config):
         """The ``[autoencode]`` keys and values (no TensorFlow here)."""
@@ -325,6 +342,41 @@ class AutoencodeTask(Task):
         return (make_dataset(x_train, x_train, batch, training=True, seed=seed),
                 make_dataset(x_val, x_val, batch))
 
+    def training_parts(self, prepared):
+        """For check / lr-find: the autoencoder (or the VAE's trainer), its loss on ``(inputs, inputs)``,
+        and the loss of an untrained model that outputs about the mean image."""
+        import keras
+
+        from dlzoo.tasks.base import TrainingParts
+
+        splits, trainer = prepared.splits, prepared.trainer
+        x_train, _ = splits.arrays("train")
+        # Predicting the mean image: its squared error is the pixels' variance around that image.
+        variance = float(np.mean((x_train - x_train.mean(axis=0)) ** 2))
+        if is_vae(prepared.config):
+            def loss(inputs, targets, training):
+                """The negative ELBO (up to its constant) that the VAE's train_step minimizes."""
+                return trainer.losses_of(inputs, training=training)[0]
+
+            size, std = int(np.prod(splits.input_shape)), prepared.settings["decoder_std"]
+            expected = (size * variance / prepared.scale ** 2 / (2 * std ** 2),
+                        f"reconstruction term D·var/(2σ²) of a decoder that outputs the mean image (D = {size}, "
+                        f"σ = {std:g}, inputs scaled to [0, 1]), KL about 0 for an encoder near the prior", 4.0)
+        else:
+            def loss(inputs, targets, training):
+                """The mean squared reconstruction error the autoencoder is compiled with."""
+                return keras.ops.mean(keras.ops.square(targets - trainer(inputs, training=training)))
+
+            # The random decoder adds its own outputs' variance to the mean image's error, hence the slack.
+            expected = (variance, "MSE of reconstructing every input as the mean image (the pixels' variance)", 4.0)
+        batches = iter(self.datasets(splits, prepared.config)[0].repeat())
+        # A VAE cannot memorise a batch down to zero loss: the KL term pulls every code towards the
+        # prior and the sampled codes blur the reconstructions. Falling below a third of its first
+        # loss shows that the loss reaches the weights (a learning rate of 0 stays at 100%).
+        return TrainingParts(model=trainer, loss=loss, batch=lambda size: (x_train[:size], x_train[:size]),
+                             next_batch=lambda: next(batches), expected_loss=expected, splits=splits,
+                             overfit_fraction=1 / 3 if is_vae(prepared.config) else 0.05)
+
     def run(self, prepared, folder):
         """Train, compare (PCA / baselines), export the three endpoints and draw."""
         from dlzoo import export
@@ -386,20 +438,38 @@ class AutoencodeTask(Task):
         return {"split": split, "dataset": splits.name, "examples": int(len(x)),
                 "mse": float(np.mean((reconstructions - x) ** 2)), "psnr": psnr, "ssim": ssim}
 
-    def evaluation_line(self, result):
-        """``test reconstruction MSE 1.23 · PSNR 21.4 dB · SSIM 0.81 on 360 examples``."""
-        return (f"{result['split']} reconstruction MSE {result['mse']:.4g} · PSNR {result['psnr']:.2f} dB · "
-                f"SSIM {result['ssim']:.3f} on {result['examples']} examples")
-
     def vae_metrics(self, prepared):
-        """The test ELBO, the training loss and its two terms (per example, nats, inputs scaled to [0, 1])."""
-        x_test, _ = prepared.splits.arrays("test")
-        trainer = prepared.trainer
-        losses = [[float(value) for value in trainer.losses_of(x_test, training=False)] for _ in range(5)]
-        loss, reconstruction, kl = np.mean(losses, axis=0)
-        constant = trainer.log_likelihood_constant(int(np.prod(prepared.splits.input_shape)))
-        return {"test_reconstruction_loss": float(reconstruction), "test_kl_loss": float(kl),
-                "test_vae_loss": float(loss), "test_elbo": float(-(loss + constant))}
+        """The ELBO, the training loss and its two terms on validation (what ``dlzoo tune`` chooses by)
+        and test (per example, nats, inputs scaled to [0, 1])."""
+        return {f"{split}_{key}": value for split in ("val", "test")
+                for key, value in vae_scores(prepared.trainer, prepared.splits.arrays(split)[0],
+                                             prepared.splits.input_shape).items()}
+
+    def check_fits(self, model, splits):
+        """An autoencoder reads inputs only: their shape must be the model's (the labels are unused)."""
+        expected = tuple(model.input_shape[1:])
+        if expected != splits.input_shape:
+            raise UsageError(f"dataset {splits.name} has inputs {splits.input_shape}; the autoencoder expects {expected}")
+
+    def evaluate_run(self, run, splits, split):
+        """:meth:`evaluate`'s reconstruction scores, and for a VAE the ELBO and its two terms on the split."""
+        from dlzoo.generative import VariationalAutoencoder
+
+        result = self.evaluate(run.model, splits, split)
+        if is_vae(run.config):
+            trainer = VariationalAutoencoder(run.model.get_layer("encoder"), run.model.get_layer("decoder"),
+                                             raw_scale(splits.x_train), settings_of(run.config)["decoder_std"],
+                                             seed=EVALUATION_SEED)
+            result.update(vae_scores(trainer, splits.arrays(split)[0], splits.input_shape))
+        return result
+
+    def evaluation_line(self, result):
+        """The reconstruction line, and the ELBO of a VAE."""
+        line = (f"{result['split']} reconstruction MSE {result['mse']:.4g} · PSNR {result['psnr']:.2f} dB · "
+                f"SSIM {result['ssim']:.3f} on {result['examples']} examples")
+        if "elbo" in result:
+            line += f" · ELBO {result['elbo']:.4g} nats (reconstruction {result['reconstruction_loss']:.4g} + KL {result['kl_loss']:.4g})"
+        return line
 
     def compare_with_pca(self, prepared, folder, epochs):
         """PCA oracle at the recipe's k (and, in full runs, at ``pca_latent_sizes``); metrics and report section."""
@@ -601,6 +671,16 @@ def prior_samples(decoder, count, seed=0):
     latent_dim = int(decoder.inputs[0].shape[-1])
     codes = np.random.default_rng(seed).normal(size=(count, latent_dim)).astype("float32")
     return predict(decoder, codes)
+
+
+def vae_scores(trainer, inputs, input_shape, repeats=5):
+    """``{"reconstruction_loss", "kl_loss", "vae_loss", "elbo"}`` of ``inputs`` (per example, nats,
+    inputs scaled to [0, 1]), averaged over ``repeats`` draws of the posterior's noise."""
+    losses = [[float(value) for value in trainer.losses_of(inputs, training=False)] for _ in range(repeats)]
+    loss, reconstruction, kl = np.mean(losses, axis=0)
+    constant = trainer.log_likelihood_constant(int(np.prod(input_shape)))
+    return {"reconstruction_loss": float(reconstruction), "kl_loss": float(kl), "vae_loss": float(loss),
+            "elbo": float(-(loss + constant))}
 
 
 def vae_metric_notes(trainer, input_shape):

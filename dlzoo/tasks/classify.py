@@ -22,6 +22,7 @@ class ClassifyTask(SupervisedTask):
     """Supervised classification with ``model.fit``."""
 
     description = "classification (class probabilities from inputs)"
+    supports = frozenset({"check", "lr-find", "tune"})
 
     def check_config(self, config):
         """``train.loss`` must be one the classification head supports; ``[model]`` keys are the builder's."""

@@ -21,6 +21,7 @@ Steps of one run:
 """
 
 import dataclasses
+import itertools
 import time
 
 import numpy as np
@@ -355,6 +356,9 @@ class EmbedTask(Task):
         "quick_sentences": 2000,  # corpus lines used by --quick
     }
     description = "word embeddings (word2vec skip-gram / CBOW with negative sampling)"
+    supports = frozenset({"similarity", "check", "lr-find"})
+    unsupported_reasons = {"tune": ("word vectors have no validation split: their scores (analogies, neighbours, "
+                                    "similarity) are the held-out test, and choosing by them would make it optimistic")}
 
     def settings(self, config):
         """The ``[embed]`` table with defaults filled in."""
@@ -364,6 +368,11 @@ class EmbedTask(Task):
         """What :meth:`measure` can find (it depends on the corpus and files), and the final loss."""
         return {"neighbour_precision_at_5", "analogy_accuracy", "analogy_questions", "similarity_spearman",
                 "similarity_pairs_found", "loss"}
+
+    def headline_metrics(self, config):
+        """The target and the word-vector scores (neighbours, analogies, similarity), for ``dlzoo compare``."""
+        names = [config["expect"]["metric"], "neighbour_precision_at_5", "analogy_accuracy", "similarity_spearman"]
+        return list(dict.fromkeys(names))
 
     def check_config(self, config):
         """Known keys, and values in range (no TensorFlow)."""
@@ -425,6 +434,30 @@ class EmbedTask(Task):
         model.compile(optimizer=build_optimizer(config, epochs * sampler.steps),
                       loss=keras.losses.BinaryCrossentropy(from_logits=True))
         return PreparedEmbedding(config, bundle, vocabulary, sampler, model, quick)
+
+    def training_parts(self, prepared):
+        """For check / lr-find: word2vec and its binary cross-entropy on (center, true + sampled
+        candidates) batches; ln 2 for untrained vectors, whose dot products are near 0."""
+        import math
+
+        from dlzoo.tasks.base import TrainingParts
+
+        model, batches = prepared.model, prepared.sampler.dataset()
+        drawn = iter(batches[index % len(batches)] for index in itertools.count())
+
+        def batch(size):
+            """The first ``size`` examples of the epoch's draw (the sampler's batches, joined)."""
+            parts = [batches[index % len(batches)] for index in range(-(-size // prepared.sampler.batch_size))]
+            inputs = {key: np.concatenate([part[0][key] for part in parts])[:size] for key in parts[0][0]}
+            return inputs, np.concatenate([part[1] for part in parts])[:size]
+
+        return TrainingParts(
+            model=model, loss=lambda inputs, labels, training: model.loss(labels, model(inputs, training=training)),
+            batch=batch, next_batch=lambda: next(drawn),
+            expected_loss=(math.log(2.0), "ln 2: untrained word vectors score every candidate near 1/2", 1.5),
+            # One vector per word serves every pair of the word in the batch, and a sampled negative can be
+            # a true context in another pair: a batch is not memorised to zero; below 15% of ln 2 it learns.
+            overfit_fraction=0.15)
 
     def describe(self, prepared):
         """Corpus, vocabulary and examples per epoch."""
@@ -503,6 +536,37 @@ class EmbedTask(Task):
         report.write_section(folder, "20-word-vectors", "\n".join(lines) + "\n")
 
     # What the commands ask --------------------------------------------------------------
+
+    def check_fits(self, model, bundle):
+        """Any corpus fits: the scores ask about the words the run knows (unknown words are skipped)."""
+
+    def evaluate_run(self, run, bundle, split):
+        """The word vectors' scores as training measured them (neighbour precision@5 on the corpus's
+        word classes, analogy accuracy, the similarity file's Spearman's rho). Word vectors have no
+        held-out split: ``split`` only names the evaluation."""
+        settings = self.settings(run.config)
+        metrics = self.measure(word_vectors(run.model), vocabulary_of(run.model), bundle, settings)
+        if not metrics:
+            raise UsageError(f"dataset {bundle.name} has no word classes or analogies and the recipe no similarity "
+                             "file: nothing to score these word vectors on (dlzoo evaluate RUN --similarity FILE)")
+        return {"split": split, "dataset": bundle.name, "examples": int(metrics.get("analogy_questions", 0)),
+                **{key: float(value) for key, value in metrics.items()}}
+
+    def evaluation_line(self, result):
+        """The scores found, in one line."""
+        names = {"neighbour_precision_at_5": "neighbour precision@5", "analogy_accuracy": "analogy accuracy",
+                 "similarity_spearman": "similarity Spearman's rho"}
+        scores = [f"{label} {result[key]:.4f}" for key, label in names.items() if key in result]
+        questions = f" ({result['analogy_questions']:.0f} analogy questions)" if "analogy_questions" in result else ""
+        return f"word vectors of {result['dataset']}: " + ", ".join(scores) + questions
+
+    def check_similarity_file(self, path):
+        """A missing or malformed word1<TAB>word2<TAB>score file is refused (no TensorFlow needed)."""
+        read_similarity_file(path)
+
+    def evaluate_similarity(self, run, path, root=None):
+        """Spearman's rho of the run's cosine similarities with the file's human scores."""
+        return evaluate_similarity(run, path, root)
 
     def serving_endpoints(self, model, vocabulary):
         """``serve(words: string[None]) -> {"vectors": float32[None, dim], "known": bool[None]}``."""

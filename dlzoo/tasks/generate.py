@@ -163,12 +163,22 @@ class GenerateTask(Task):
     section = "generate"
     section_defaults = GENERATE_DEFAULTS
     description = "generative adversarial network (draws new inputs; dlzoo sample)"
+    supports = frozenset({"sample"})
+    unsupported_reasons = dict.fromkeys(("check", "lr-find", "tune"), (
+        "a GAN trains two networks against each other with two optimizers, so it has no single loss that should "
+        "fall and no single learning rate"))
 
     def metric_names(self, config):
         """The sample-quality scores (:mod:`dlzoo.sample_quality`) and the final losses; the
         conditional accuracy of a cGAN."""
         names = set(SAMPLE_METRICS) | {"final_discriminator_loss", "final_generator_loss"}
         return names | {"conditional_accuracy"} if is_conditional(config) else names
+
+    def headline_metrics(self, config):
+        """The target and the sample-quality scores of the judge classifier, for ``dlzoo compare``."""
+        names = [config["expect"]["metric"], "conditional_accuracy", "min_class_fraction", "classes_covered",
+                 "frechet_distance", "frechet_position"]
+        return list(dict.fromkeys(names))
 
     def check_config(self, config):
         """The ``[generate]`` keys and values (no TensorFlow here)."""
@@ -315,6 +325,39 @@ class GenerateTask(Task):
                 "train_seconds": train_seconds, "samples_per_second": trained / max(train_seconds, 1e-9),
                 "data": {"dataset": splits.name, "input_shape": list(splits.input_shape), "sizes": splits.sizes(),
                          "classes": list(splits.class_names), "raw_value_range": list(prepared.raw_range)}}
+
+    # Evaluation ------------------------------------------------------------------------------
+
+    def check_fits(self, model, splits):
+        """The generator's samples must have the dataset's input shape (it takes noise, not images)."""
+        drawn = tuple(model.output_shape[1:])
+        if drawn != splits.input_shape:
+            raise UsageError(f"dataset {splits.name} has inputs {splits.input_shape}; the generator draws {drawn}")
+
+    def evaluate_run(self, run, splits, split):
+        """Fresh samples scored as training scored them: a judge classifier trained on the train
+        split, class coverage and Fréchet distance to ``split``'s real images (a GAN has no
+        per-example loss on held-out data to measure)."""
+        from dlzoo import sample_quality
+
+        settings, conditional = settings_of(run.config), is_conditional(run.config)
+        scorer = sample_quality.train_scorer(splits, seed=run.config["train"]["seed"], epochs=settings["scorer_epochs"])
+        noise, requested = fixed_inputs(latent_size(run.model), settings["samples"], splits.num_classes, conditional,
+                                        seed=1)
+        scores = sample_quality.score_samples(scorer, generate(run.model, noise, requested), splits,
+                                              requested=requested, reference=split)
+        return {"split": split, "dataset": splits.name, "examples": int(len(noise)),
+                **{key: float(scores[key]) for key in (*SAMPLE_METRICS, *(["conditional_accuracy"] if conditional else []))},
+                "class_fractions": [float(value) for value in scores["class_fractions"]]}
+
+    def evaluation_line(self, result):
+        """Coverage and Fréchet position of the fresh samples."""
+        line = (f"{result['examples']} fresh samples: smallest class fraction {result['min_class_fraction']:.3f}, "
+                f"{result['classes_covered']:.0f} classes covered, Fréchet distance {result['frechet_distance']:.4g} to the "
+                f"{result['split']} split (position {result['frechet_position']:.3f}: 0 = real digits, 1 = noise)")
+        if "conditional_accuracy" in result:
+            line += f", conditional accuracy {result['conditional_accuracy']:.3f}"
+        return line
 
     # Export and sampling --------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ Steps of one run:
 """
 
 import dataclasses
+import itertools
 import math
 import time
 
@@ -113,6 +114,7 @@ class LanguageModelTask(Task):
         "quick_lines": 400,  # corpus lines used by --quick
     }
     description = "character-level language model (GPT)"
+    supports = frozenset({"text-generation", "check", "lr-find", "tune"})
     model_from_registry = True
 
     def settings(self, config):
@@ -122,6 +124,11 @@ class LanguageModelTask(Task):
     def metric_names(self, config):
         """Perplexities of the model (test, validation) and of the unigram baseline."""
         return {"test_perplexity", "val_perplexity", "unigram_test_perplexity"}
+
+    def headline_metrics(self, config):
+        """The perplexities (test, validation, unigram baseline), for ``dlzoo compare``."""
+        return list(dict.fromkeys([config["expect"]["metric"], "test_perplexity", "val_perplexity",
+                                   "unigram_test_perplexity"]))
 
     def check_config(self, config):
         """Known keys and sensible values."""
@@ -211,6 +218,22 @@ class LanguageModelTask(Task):
 
         return Windows()
 
+    def training_parts(self, prepared):
+        """For check / lr-find: the GPT, its next-character cross-entropy, windows of the training
+        text, and ln(characters) for an untrained model (no leakage check: one running text)."""
+        from dlzoo.tasks.base import TrainingParts
+
+        model, batches = prepared.model, self.training_batches(prepared)
+        length = self.settings(prepared.config)["context_length"]
+        drawn = iter(batches[index % len(batches)] for index in itertools.count())
+        count = len(prepared.characters)
+        return TrainingParts(
+            model=model, loss=lambda inputs, targets, training: model.loss(targets, model(inputs, training=training)),
+            batch=lambda size: tuple(part[:size] for part in windows(prepared.train_ids, length)),
+            next_batch=lambda: next(drawn),
+            expected_loss=(math.log(count), f"ln({count}) for a model that gives each of the {count} characters "
+                                            f"1/{count}", 1.5))
+
     def run(self, prepared, folder):
         """Train, measure perplexity, sample, export."""
         from dlzoo import export
@@ -282,6 +305,31 @@ class LanguageModelTask(Task):
         return ("```python\nimport numpy as np, tensorflow as tf\nmodel = tf.saved_model.load(\"saved_model\")\n"
                 "tokens = np.zeros((1, 64), np.int32)  # character ids (the vocabulary is in model.keras)\n"
                 "print(model.serve(tf.constant(tokens))[\"logits\"].shape)  # (1, 64, characters)\n```\n")
+
+    def check_fits(self, model, bundle):
+        """Any text fits a character model: characters it does not know are left out by :meth:`evaluate`."""
+
+    def evaluate(self, model, bundle, split):
+        """Per-character perplexity of ``split``'s text (windows of the model's context length), and
+        the characters of the text the model does not know (left out)."""
+        from dlzoo.models.vocabulary import tokens_of
+
+        characters, length = tokens_of(model), int(model.input_shape[1])
+        text = bundle.text(split)
+        known = "".join(character for character in text if character in set(characters))
+        ids = encode(known, characters)
+        if len(ids) <= length + 1:
+            raise UsageError(f"the {split} text of {bundle.name} has {len(ids)} known characters: fewer than the "
+                             f"model's context length + 2 = {length + 2}")
+        return {"split": split, "dataset": bundle.name, "examples": int(len(windows(ids, length)[0])),
+                "characters": int(len(ids)), "unknown_characters": int(len(text) - len(known)),
+                "perplexity": perplexity(model, ids, length)}
+
+    def evaluation_line(self, result):
+        """``test perplexity 3.21 per character on 12,345 characters``."""
+        unknown = f" ({result['unknown_characters']} unknown characters left out)" if result["unknown_characters"] else ""
+        return (f"{result['split']} perplexity {result['perplexity']:.4g} per character on {result['characters']:,} "
+                f"characters ({result['examples']} windows){unknown}")
 
     def attention_inputs(self, model, bundle, samples):
         """The first test windows and their characters, for ``dlzoo visualize --method attention``."""

@@ -28,6 +28,7 @@ class RegressTask(SupervisedTask):
     """Regression of real-valued targets with ``model.fit``."""
 
     description = "regression (real values from inputs)"
+    supports = frozenset({"check", "lr-find", "tune"})
 
     def check_config(self, config):
         """``train.loss`` is a regression loss; accuracy has no meaning here."""

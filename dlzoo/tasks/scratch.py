@@ -126,6 +126,9 @@ class NumpyMLPTask(ClassifyTask):
     """
 
     description = "an MLP trained with backpropagation written in NumPy"
+    supports = frozenset()
+    unsupported_reasons = dict.fromkeys(("check", "lr-find", "tune"), (
+        "it is trained by NumPy code, not by a Keras model and optimizer"))
     model_from_registry = False  # [model] holds the NumPy network's options
 
     def check_config(self, config):

@@ -272,6 +272,7 @@ class SegmentTask(SupervisedTask):
     model_from_registry = False  # segmentation builders: dlzoo.models.unet, checked in build_model
     predict_writes_files = True  # the masks go to the run's predictions/ folder
     baseline_metric = "object_iou"
+    supports = frozenset({"check", "lr-find"})
 
     # Building ------------------------------------------------------------------------------------
 

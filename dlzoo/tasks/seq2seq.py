@@ -240,12 +240,18 @@ class Seq2SeqTask(Task):
     section = "seq2seq"
     section_defaults = SEQ2SEQ_DEFAULTS
     description = "sequence-to-sequence translation (strings in, strings out)"
+    supports = frozenset({"own-pictures", "check", "lr-find", "tune"})
 
     # 1. Configuration ------------------------------------------------------------------------
 
     def metric_names(self, config):
         """:meth:`headline` of every split, and the last training loss."""
         return {f"{split}_{key}" for split in ("train", "val", "test") for key in HEADLINE_KEYS} | {"train_loss"}
+
+    def headline_metrics(self, config):
+        """The target, then every headline score on test and ``val_exact_match``, for ``dlzoo compare``."""
+        names = [config["expect"]["metric"], "test_exact_match", "val_exact_match"]
+        return list(dict.fromkeys(names + [f"test_{key}" for key in HEADLINE_KEYS]))
 
     def check_config(self, config):
         """``[model]`` keys are the encoder-decoder's; the beam width is >= 1; the metric is ours."""
@@ -322,6 +328,29 @@ class Seq2SeqTask(Task):
                 f"at most {model.max_source_length} in / {model.max_target_length} out; "
                 f"{model.architecture()}: "
                 f"{model.count_params():,} parameters")
+
+    def training_parts(self, prepared):
+        """For check / lr-find: the translator, its masked next-character cross-entropy under
+        teacher forcing, and ln(target characters) for an untrained decoder."""
+        import math
+
+        from dlzoo.tasks.base import TrainingParts
+
+        model, train = prepared.model, prepared.datasets["train"]
+        batches = iter(train.repeat())
+        first_inputs, _ = next(iter(train))
+        count = int(model(first_inputs).shape[-1])  # the decoder's logits: one per target character
+
+        def batch(size):
+            """The first ``size`` training pairs, as teacher forcing feeds them."""
+            return next(iter(train.unbatch().batch(size)))
+
+        return TrainingParts(
+            model=model, loss=lambda inputs, targets, training: model.loss(targets, model(inputs, training=training)),
+            batch=batch, next_batch=lambda: next(batches),
+            expected_loss=(math.log(count), f"ln({count}) for a decoder that gives each of its {count} output "
+                                            f"tokens 1/{count}", 1.5),
+            splits=prepared.bundle)  # the leakage check compares the source strings
 
     def run(self, prepared, folder):
         """Train with teacher forcing, then evaluate, save, export and draw."""

@@ -424,6 +424,10 @@ class TransferTask(ClassifyTask):
     the classification task's.
     """
 
+    supports = frozenset()
+    unsupported_reasons = dict.fromkeys(("check", "lr-find", "tune"), (
+        "it trains in stages (pretraining, frozen base, fine-tuning), each with its own optimizer and learning rate"))
+
     section = "transfer"
     section_defaults = TRANSFER_DEFAULTS
     description = "transfer learning (a pretrained base on new classes with few labels)"
