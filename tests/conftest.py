@@ -9,6 +9,12 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) >= (os.cpu_count() or 1):
+    # As many pytest workers as cores: one thread for each op's own work in each worker, instead
+    # of every worker's pool using all the cores (set before TensorFlow is imported). The pool
+    # that runs independent ops side by side keeps its size: with one thread, ops that wait on
+    # each other could block it.
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
