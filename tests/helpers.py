@@ -1,9 +1,19 @@
 """Helpers the test files share (fixtures live in conftest.py): the quiet quick-run arguments,
-the one run folder of a recipe, and the check of a one-line usage error."""
+the real CLI called in-process, the one run folder of a recipe, and the check of a one-line
+usage error."""
 
 # A smoke run without Keras's per-epoch lines, for tests about what a run writes rather than
 # what it prints (tests/test_cli.py runs every recipe with its default output).
 QUICK = ("--quick", "--set", "train.verbose=0")
+
+
+def invoke(*args):
+    """Call the real ``dlzoo`` entry point in this process; click's result (stderr apart, as a user sees it)."""
+    from click.testing import CliRunner
+
+    from dlzoo.cli import cli
+
+    return CliRunner().invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
 
 
 def only_run(root, recipe):

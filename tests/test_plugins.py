@@ -9,7 +9,7 @@ import pytest
 
 import dlzoo
 
-from helpers import only_run
+from helpers import invoke, only_run
 
 MODEL_PLUGIN = textwrap.dedent('''
     import keras
@@ -68,16 +68,11 @@ def write(folder, name, text):
 @pytest.fixture(scope="module")
 def plugin_run(tmp_path_factory):
     """``cnn`` trained with a plug-in model through the CLI; the plug-in file is deleted afterwards."""
-    from click.testing import CliRunner
-
-    from dlzoo.cli import cli
-
     folder = tmp_path_factory.mktemp("plugin")
     plugin = write(folder, "my_models.py", MODEL_PLUGIN)
     digest = hashlib.sha256(plugin.read_bytes()).hexdigest()
-    result = CliRunner().invoke(cli, ["train", "cnn", "--quick", "--plugin", str(plugin), "--set",
-                                      "model.name=student_cnn", "--set", "model.filters=4", "--runs",
-                                      str(folder / "runs")], catch_exceptions=False)
+    result = invoke("train", "cnn", "--quick", "--plugin", plugin, "--set", "model.name=student_cnn",
+                    "--set", "model.filters=4", "--runs", folder / "runs")
     assert result.exit_code == 0, result.output + result.stderr
     plugin.unlink()  # the student edits or deletes their file: the run keeps working
     return only_run(folder / "runs", "cnn"), digest

@@ -12,21 +12,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from click.testing import CliRunner  # noqa: E402
 
 from dlzoo.tasks import segment  # noqa: E402
 
-from helpers import assert_usage_error
+from helpers import assert_usage_error, invoke
 
 # A small pool (200 images: 175 train / 25 val / 50 test) keeps the shared quick run to seconds.
 SMALL = ("--set", "data.num_samples=200")
-
-
-def invoke(*args):
-    """The real ``dlzoo`` entry point, in-process (stderr apart, as a user sees it)."""
-    from dlzoo.cli import cli
-
-    return CliRunner().invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

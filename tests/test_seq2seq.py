@@ -7,7 +7,8 @@ import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+
+from helpers import invoke
 
 # ---------------------------------------------------------------------------------------------
 # Pieces
@@ -219,13 +220,6 @@ def test_seq2seq_model_rejects_bad_options():
 
 TINY = ("--set", "model.units=16", "--set", "model.embedding_dim=8", "--set", "train.quick_train_samples=128",
         "--set", "train.verbose=0")
-
-
-def invoke(*args):
-    """The real ``dlzoo`` entry point, in-process."""
-    from dlzoo.cli import cli
-
-    return CliRunner().invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

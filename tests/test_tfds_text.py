@@ -9,7 +9,8 @@ called with raw strings by a Python that cannot import dlzoo.
 import json
 
 import pytest
-from click.testing import CliRunner
+
+from helpers import invoke
 
 IMDB = "tfds:imdb_reviews"
 TED = "tfds:ted_hrlr_translate/pt_to_en"
@@ -25,13 +26,6 @@ def mock_tfds():
 
     with tfds.testing.mock_data(num_examples=20, policy=tfds.testing.MockPolicy.USE_CODE):
         yield
-
-
-def invoke(*args):
-    """The real dlzoo CLI, in this process (so the TFDS mock applies)."""
-    from dlzoo.cli import cli
-
-    return CliRunner().invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
 
 
 def only_run_folder(runs_root, recipe):

@@ -8,18 +8,10 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from helpers import assert_usage_error
+from helpers import assert_usage_error, invoke
 
 QUICK = ("--quick", "--set", "train.verbose=0", "--set", "train.quick_train_samples=64")
-
-
-def invoke(*args):
-    """Run the dlzoo CLI in-process and return click's result."""
-    from dlzoo.cli import cli
-
-    return CliRunner().invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
 
 
 def only_run_folder(root):

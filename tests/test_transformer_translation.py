@@ -8,7 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+
+from helpers import invoke
 
 TINY = ("--set", "model.model_dim=16", "--set", "model.num_heads=2", "--set", "model.feed_forward_dim=32",
         "--set", "model.num_layers=1", "--set", "train.quick_train_samples=128", "--set", "train.verbose=0")
@@ -111,13 +112,6 @@ def test_transformer_recipe_errors(cli_run, override, message):
 
 # ---------------------------------------------------------------------------------------------
 # A tiny trained run, end to end through the CLI
-
-
-def invoke(*args):
-    """The real ``dlzoo`` entry point, in-process."""
-    from dlzoo.cli import cli
-
-    return CliRunner().invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")
