@@ -194,10 +194,10 @@ class Run:
 
     def export(self, out=None, export_format="saved_model", allow_failed=False):
         """A verified SavedModel (or ``.keras``) with the report, in a new folder; returns its path."""
-        if out is not None and pathlib.Path(out).exists() and any(pathlib.Path(out).iterdir()):
-            raise UsageError(f"{out} already exists and is not empty; choose another out")
+        from dlzoo.export_command import check_destination, export_run
+
+        check_destination(out)
         import_tensorflow()
-        from dlzoo.export_command import export_run
 
         return pathlib.Path(export_run(str(self.folder), export_format=export_format, out=out,
                                        allow_failed=allow_failed))

@@ -228,7 +228,9 @@ def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, devic
         load_tensorflow()
         folder, record = lifecycle.resume(folder, device=device, deterministic=deterministic, devices=devices,
                                           echo=click.echo)
-        click.echo(summary_block(folder, record))
+        from dlzoo import api
+
+        click.echo(api.summary_block(folder, record))
         return
     if recipe is None:
         raise UsageError("give a recipe to train (a name from 'dlzoo list' or a .toml file), or --resume RUN")
@@ -249,13 +251,6 @@ def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, devic
                     plugins=plugin_files, set_=overrides, echo=click.echo,
                     debug=debug_enabled(click.get_current_context()))
     click.echo(run.summary())
-
-
-def summary_block(folder, record):
-    """The block printed at the end of a run (:func:`dlzoo.api.summary_block`)."""
-    from dlzoo import api
-
-    return api.summary_block(folder, record)
 
 
 @cli.command()
@@ -305,12 +300,12 @@ def evaluate(target, dataset, split, out, runs_root, similarity_file):
 @click.option("--allow-failed", is_flag=True, help="Export a run that did not complete (the export says so).")
 def export(run, export_format, out, runs_root, allow_failed):
     """Export a run's model (verified SavedModel or .keras) with its metric report."""
-    if out is not None and pathlib.Path(out).exists() and any(pathlib.Path(out).iterdir()):
-        raise UsageError(f"{out} already exists and is not empty; choose another --out")
+    from dlzoo.export_command import check_destination, export_run
+
+    check_destination(out)
     run = str(resolve_run_argument(run, runs_root))
     check_output_room(out or "exports")
     load_tensorflow()
-    from dlzoo.export_command import export_run
 
     destination = export_run(run, export_format=export_format, out=out, root=runs_root, allow_failed=allow_failed)
     click.echo(f"exported to {destination}")

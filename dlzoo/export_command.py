@@ -10,6 +10,13 @@ from dlzoo import runs
 from dlzoo.errors import UsageError
 
 
+def check_destination(out):
+    """An ``out`` folder that exists and holds files is refused (an export never writes over one);
+    TensorFlow-free, so the CLI and the API say it before the import."""
+    if out is not None and pathlib.Path(out).exists() and any(pathlib.Path(out).iterdir()):
+        raise UsageError(f"{out} already exists and is not empty; choose another --out")
+
+
 def default_destination(run_folder):
     """``exports/<recipe>-<run timestamp>``, next to the runs folder the user works in."""
     return pathlib.Path("exports") / f"{run_folder.parent.name}-{run_folder.name}"

@@ -84,32 +84,32 @@ RECORD = {
 
 
 def test_summary_block_and_report_say_which_settings_changed(tmp_path):
-    from dlzoo import cli, report
+    from dlzoo import api, report
 
     expected = "passed (with changed settings: optimizer.learning_rate, train.epochs)"
-    block = cli.summary_block(tmp_path, RECORD)
+    block = api.summary_block(tmp_path, RECORD)
     assert expected in block
     assert "**passed** (with changed settings: optimizer.learning_rate, train.epochs)" in report.target_section(RECORD)
     plain = {key: value for key, value in RECORD.items() if key != "changed_settings"}
-    assert "changed settings" not in cli.summary_block(tmp_path, plain)
+    assert "changed settings" not in api.summary_block(tmp_path, plain)
     assert "changed settings" not in report.target_section({**plain, "changed_settings": []})
     assert "not a packaged recipe" in report.target_section({**plain, "changed_settings": ["<file>"]})
 
 
 def test_train_accuracy_is_explained_once(tmp_path):
-    from dlzoo import cli, report
+    from dlzoo import api, report
 
-    for text in (cli.summary_block(tmp_path, RECORD), report.metrics_section(RECORD)):
+    for text in (api.summary_block(tmp_path, RECORD), report.metrics_section(RECORD)):
         assert text.count("inference mode") == 1, text
         assert "dropout off" in text and "moving statistics" in text
     no_train = {**RECORD, "metrics": {"test_accuracy": 0.9}}
-    assert "inference mode" not in cli.summary_block(tmp_path, no_train)
+    assert "inference mode" not in api.summary_block(tmp_path, no_train)
 
 
 def test_summary_block_marks_quick_runs(tmp_path):
-    from dlzoo import cli
+    from dlzoo import api
 
-    block = cli.summary_block(tmp_path, {**RECORD, "quick": True})
+    block = api.summary_block(tmp_path, {**RECORD, "quick": True})
     assert block.splitlines()[1].startswith("== mlp (quick):")
     assert "smoke test" in block
 
