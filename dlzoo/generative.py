@@ -49,6 +49,8 @@ class VariationalAutoencoder(keras.Model):
 
     def losses_of(self, inputs, training):
         """``(loss, reconstruction_loss, kl_loss)``, each the mean over the batch of a per-example sum."""
+        # Stored pixels may be integers (Fashion-MNIST's uint8): the error is taken in floats.
+        inputs = tf.cast(inputs, "float32")
         z_mean, z_log_var = self.encoder(inputs, training=training)
         epsilon = keras.random.normal(tf.shape(z_mean), seed=self.seed_generator)
         z = z_mean + tf.exp(0.5 * z_log_var) * epsilon  # the reparameterization trick

@@ -1,8 +1,11 @@
 """Measuring generated samples with a classifier, not by eye.
 
-A small convolutional digits classifier (dlzoo's ``cnn`` builder behind its ``standardize``
-layer) is trained on the run's own training split, deterministically (fixed seed, fixed
-epochs, offline). It scores a set of images:
+A small convolutional classifier, the *judge* (dlzoo's ``cnn`` builder behind its
+``standardize`` layer), is trained on the run's own training split, deterministically (fixed
+seed, fixed epochs, offline). Its size, epochs and batch size are settings of the recipe
+(``scorer_model``, ``scorer_epochs``, ``scorer_batch_size``): the 8x8 digits' default judge
+trains in seconds, a 28x28 dataset of 60,000 images takes a wider head and fewer, larger-batch
+epochs to stay bounded in time. It scores a set of images:
 
 * class coverage: the fraction of samples it assigns to each class; an unconditional GAN
   whose samples leave a class under 5% has (partly) *collapsed* onto fewer modes;
@@ -11,7 +14,9 @@ epochs, offline). It scores a set of images:
 * the Fréchet distance (Heusel et al. 2017, the FID's formula) between the classifier's
   penultimate features of the samples and of real test digits. The distance between real
   training and real test digits, and between uniform noise images and test digits, are
-  reported beside it: the two ends of the scale.
+  reported beside it: the two ends of the scale. The real training reference is at most
+  :data:`REFERENCE_LIMIT` training images (a seeded subsample of a larger split), so that its
+  time stays bounded and, with as many samples, both sides have the same finite-sample bias.
 """
 
 import dataclasses
@@ -19,6 +24,14 @@ import dataclasses
 import numpy as np
 
 COVERAGE_THRESHOLD = 0.05  # a class below this share of unconditional samples is "missing"
+REFERENCE_LIMIT = 10_000  # training images in the real-vs-real Fréchet reference, at most
+# The judge of the 8x8 digits (the cnn builder's keys); a recipe's scorer_model replaces keys of it.
+DEFAULT_SCORER_MODEL = {"filters": [16, 32], "batch_norm": True}
+# The scores of score_samples that go into a run's metrics.json (and conditional_accuracy, when asked).
+SAMPLE_METRICS = ("min_class_fraction", "classes_covered", "mean_confidence", "frechet_distance", "frechet_real_train",
+                  "frechet_noise", "frechet_position", "scorer_test_accuracy")
+# The recipe settings of the judge, with their defaults (the [generate] / [autoencode] keys).
+SCORER_DEFAULTS = {"scorer_epochs": 15, "scorer_batch_size": 32, "scorer_model": {}}
 
 
 @dataclasses.dataclass
@@ -29,18 +42,62 @@ class Scorer:
     features: object
     test_accuracy: float
     num_classes: int
+    description: str = ""  # what the judge is and what it was trained on, for the report
 
 
-def train_scorer(splits, seed=0, epochs=15, batch_size=32):
-    """A digits classifier trained on ``splits`` (``cnn`` with 16/32 filters), and its test accuracy."""
+def check_scorer_settings(section, settings):
+    """Refuse bad judge settings of the ``section`` table (no TensorFlow here)."""
+    from dlzoo import validation
+    from dlzoo.errors import UsageError
+
+    validation.check_integer(f"{section}.scorer_epochs", settings["scorer_epochs"], minimum=1)
+    validation.check_integer(f"{section}.scorer_batch_size", settings["scorer_batch_size"], minimum=1)
+    if not isinstance(settings["scorer_model"], dict):
+        raise UsageError(f"{section}.scorer_model must be a table of cnn keys such as "
+                         f"{{filters = [16, 32], dense_units = 64}}, got {settings['scorer_model']!r}")
+
+
+def scorer_model_options(scorer_model=None):
+    """The judge's ``cnn`` keys: :data:`DEFAULT_SCORER_MODEL` with the recipe's ``scorer_model`` keys replaced."""
+    return {**DEFAULT_SCORER_MODEL, **(scorer_model or {})}
+
+
+def build_scorer_network(splits, scorer_model=None):
+    """The untrained judge for ``splits``; keys that the ``cnn`` builder refuses are a usage error
+    (tasks call this before training, so a typo fails in seconds, not after the run)."""
+    from dlzoo import models
+    from dlzoo.errors import UsageError
+
+    options = scorer_model_options(scorer_model)
+    try:
+        return models.build("cnn", splits.input_shape, splits.num_classes, **options)
+    except (ValueError, TypeError) as error:
+        raise UsageError(f"scorer_model {options}: {str(error).splitlines()[0]}") from error
+
+
+def describe_scorer(scorer_model, epochs, batch_size, train_size):
+    """One line: what the judge is and what it was trained on (for the report)."""
+    options = ", ".join(f"{key} {value}" for key, value in scorer_model_options(scorer_model).items())
+    return f"cnn ({options}), {epochs} epochs of Adam at batch {batch_size} on the {train_size:,} training images"
+
+
+def train_judge(splits, settings, seed=0, quick=False):
+    """The judge of a run from its task's ``settings`` (the :data:`SCORER_DEFAULTS` keys); 2 epochs when ``quick``."""
+    epochs = 2 if quick else int(settings["scorer_epochs"])
+    return train_scorer(splits, seed=seed, epochs=epochs, batch_size=int(settings["scorer_batch_size"]),
+                        scorer_model=settings["scorer_model"])
+
+
+def train_scorer(splits, seed=0, epochs=15, batch_size=32, scorer_model=None):
+    """The judge, a classifier trained on ``splits`` (``cnn``: :func:`scorer_model_options`), and its test accuracy."""
     import keras
 
-    from dlzoo import models, training
+    from dlzoo import training
     from dlzoo.data.pipeline import make_dataset
     from dlzoo.models import heads, preprocessing
 
     training.seed_everything(seed)
-    network = models.build("cnn", splits.input_shape, splits.num_classes, filters=[16, 32], batch_norm=True)
+    network = build_scorer_network(splits, scorer_model)
     statistics = splits.normalization or {}
     if statistics:
         network = preprocessing.with_preprocessing(network, [preprocessing.standardization(
@@ -51,9 +108,11 @@ def train_scorer(splits, seed=0, epochs=15, batch_size=32):
     network.fit(make_dataset(x_train, y_train, batch_size, training=True, seed=seed), epochs=int(epochs), verbose=0,
                 shuffle=False)  # the pipeline shuffles, seeded
     x_test, y_test = splits.arrays("test")
-    accuracy = float(np.mean(np.argmax(network.predict(x_test, verbose=0), axis=1) == y_test))
+    accuracy = float(np.mean(np.argmax(network.predict(x_test, batch_size=256, verbose=0), axis=1) == y_test))
     features = keras.Model(network.inputs, network.get_layer(heads.LOGITS_LAYER).input)
-    return Scorer(classifier=network, features=features, test_accuracy=accuracy, num_classes=splits.num_classes)
+    description = describe_scorer(scorer_model, int(epochs), int(batch_size), len(x_train))
+    return Scorer(classifier=network, features=features, test_accuracy=accuracy, num_classes=splits.num_classes,
+                  description=description)
 
 
 def class_scores(probabilities, requested=None, threshold=COVERAGE_THRESHOLD):
@@ -109,15 +168,20 @@ def score_samples(scorer, samples, splits, requested=None, seed=0, reference="te
     """
     x_train, _ = splits.arrays("train")
     x_test, _ = splits.arrays(reference)
+    real_reference = x_train
+    if len(x_train) > REFERENCE_LIMIT:
+        real_reference = x_train[np.random.default_rng(seed).choice(len(x_train), REFERENCE_LIMIT, replace=False)]
     probabilities = scorer.classifier.predict(np.asarray(samples, "float32"), batch_size=256, verbose=0)
     result = class_scores(probabilities, requested)
     test_features = features_of(scorer, x_test)
     low, high = float(np.min(x_train)), float(np.max(x_train))
     result["frechet_distance"] = frechet_distance(features_of(scorer, samples), test_features)
-    result["frechet_real_train"] = frechet_distance(features_of(scorer, x_train), test_features)
+    result["frechet_real_train"] = frechet_distance(features_of(scorer, real_reference), test_features)
     result["frechet_noise"] = frechet_distance(
         features_of(scorer, noise_images(splits.input_shape, len(samples), low, high, seed)), test_features)
     span = max(result["frechet_noise"] - result["frechet_real_train"], 1e-12)
     result["frechet_position"] = (result["frechet_distance"] - result["frechet_real_train"]) / span
     result["scorer_test_accuracy"] = scorer.test_accuracy
+    result["scorer"] = scorer.description
+    result["frechet_real_train_images"] = int(len(real_reference))
     return result

@@ -18,7 +18,10 @@ One task, four lessons, chosen by ``[model] name`` (builders in :mod:`dlzoo.mode
   ``test_elbo`` (the ELBO in nats, a bound on the log-density of the inputs scaled to [0, 1]:
   it can be positive, and 0 is the log-density of a uniform distribution on [0, 1]^D) and
   ``test_vae_loss`` (the training loss, reconstruction + KL: the negative ELBO without the
-  Gaussian's constant, which does not depend on the weights).
+  Gaussian's constant, which does not depend on the weights). With ``autoencode.samples > 0``
+  the run also judges that many samples of the prior like a GAN's (:mod:`dlzoo.sample_quality`:
+  a classifier trained in the run gives class coverage and the Fréchet distance to real test
+  images, beside real-vs-real and noise-vs-real).
 
 Labels are never used for training: they only colour the pictures of the latent space.
 ``model.keras`` is the inference autoencoder; the SavedModel has three endpoints taking raw
@@ -30,7 +33,7 @@ import time
 
 import numpy as np
 
-from dlzoo import plots, report, runs, training, validation
+from dlzoo import plots, report, runs, sample_quality, training, validation
 from dlzoo.errors import RunFailed, UsageError
 from dlzoo.tasks import register
 from dlzoo.tasks.base import Task
@@ -40,6 +43,8 @@ AUTOENCODE_DEFAULTS = {
     "noise_levels": [0.1, 0.2, 0.3, 0.4, 0.5],  # the denoising sweep (fractions of the value range / of pixels)
     "decoder_std": 0.1,  # the VAE's Gaussian likelihood, on inputs scaled to [0, 1]
     "pca_baseline_components": [5, 10, 15, 20, 30],  # candidates for the PCA-projection baseline
+    "samples": 0,  # VAE: samples of the prior judged by a classifier (0: not judged; needs class labels)
+    **sample_quality.SCORER_DEFAULTS,  # that judge: scorer_epochs, scorer_batch_size, scorer_model
 }
 # SSIM's Gaussian window must fit in the image: 8x8 digits take a 5x5 window (sigma 1).
 SSIM_FILTER_SIZE = 5
@@ -108,6 +113,11 @@ def build_autoencoder(config, splits, seed):
 def is_vae(config):
     """True for the variational autoencoder (trained on the ELBO, not the squared error)."""
     return config["model"]["name"] == "vae"
+
+
+def judges_samples(config):
+    """True for a VAE whose prior samples are scored by a judge classifier (``autoencode.samples > 0``)."""
+    return is_vae(config) and settings_of(config)["samples"] > 0
 
 
 def noise_of(config):
@@ -255,6 +265,8 @@ class AutoencodeTask(Task):
         if is_vae(config):
             names |= {f"{split}_{key}" for split in ("val", "test")
                       for key in ("reconstruction_loss", "kl_loss", "vae_loss", "elbo")}
+        if judges_samples(config):
+            names |= set(sample_quality.SAMPLE_METRICS)
         if config["model"]["name"] == "linear":
             names |= {"principal_angle_max_degrees", "mse_ratio_to_pca", "pca_test_mse"}
             for k in settings_of(config)["pca_latent_sizes"]:
@@ -267,7 +279,9 @@ class AutoencodeTask(Task):
     def headline_metrics(self, config):
         """The target, the reconstruction on test and validation (and a VAE's ELBO) for ``dlzoo compare``."""
         names = [config["expect"]["metric"], "test_mse", "val_mse", "test_psnr", "test_ssim"]
-        return list(dict.fromkeys(names + (["test_elbo"] if is_vae(config) else [])))
+        names += ["test_elbo"] if is_vae(config) else []
+        names += ["min_class_fraction", "frechet_distance", "frechet_position"] if judges_samples(config) else []
+        return list(dict.fromkeys(names))
 
     def tune_objective(self, config):
         """``dlzoo tune`` chooses by the validation ELBO (a VAE), or the target's validation counterpart,
@@ -292,6 +306,13 @@ class AutoencodeTask(Task):
         validation.check_number("autoencode.decoder_std", settings["decoder_std"], minimum=0.0, exclusive_minimum=True)
         validation.check_list_of("autoencode.pca_baseline_components", settings["pca_baseline_components"],
                                  lambda name, value: validation.check_integer(name, value, minimum=1), "whole numbers")
+        samples = validation.check_integer("autoencode.samples", settings["samples"], minimum=0)
+        if samples and not is_vae(config):
+            raise UsageError(f"autoencode.samples: only a VAE has a prior to sample from; '{config['model']['name']}' "
+                             "is not variational (set autoencode.samples = 0)")
+        if 0 < samples < 10:
+            raise UsageError(f"autoencode.samples must be 0 (no judged samples) or at least 10, got {samples}")
+        sample_quality.check_scorer_settings("autoencode", settings)
 
     def load_data(self, config, dataset=None, quick=False):
         """The run's inputs (raw values; labels kept only to colour pictures)."""
@@ -319,8 +340,18 @@ class AutoencodeTask(Task):
             else:
                 trainer = autoencoder
                 trainer.compile(optimizer=optimizer, loss="mse")
+        if judges_samples(config):
+            self.check_judge(splits, settings)
         return PreparedAutoencoder(config=config, splits=splits, settings=settings, trainer=trainer,
                                    autoencoder=autoencoder, encoder=encoder, decoder=decoder, scale=scale, quick=quick)
+
+    def check_judge(self, splits, settings):
+        """The judge of the samples needs class labels and a model the cnn builder takes: fail now,
+        not after training (built after the VAE: its initial weights do not depend on the judge)."""
+        if getattr(splits, "targets", "classes") != "classes" or splits.num_classes < 2:
+            raise UsageError(f"autoencode.samples: dataset {splits.name} has no class labels for the judge classifier "
+                             "(set autoencode.samples = 0)")
+        sample_quality.build_scorer_network(splits, settings["scorer_model"])
 
     def describe(self, prepared):
         """What is about to be trained."""
@@ -393,10 +424,14 @@ class AutoencodeTask(Task):
             metrics.update({f"{split}_{key}": value for key, value in self.evaluate(prepared.autoencoder, splits, split).items()
                             if isinstance(value, float)})
         notes = {}
+        sections = []
         if is_vae(config):
             metrics.update(self.vae_metrics(prepared))
             notes = vae_metric_notes(prepared.trainer, prepared.splits.input_shape)
-        sections = []
+        if judges_samples(config):
+            scores = self.judge_samples(prepared, folder)
+            metrics.update({key: float(scores[key]) for key in sample_quality.SAMPLE_METRICS})
+            sections.append(("16-samples", judged_samples_section(scores)))
         if config["model"]["name"] == "linear":
             metrics_pca, section = self.compare_with_pca(prepared, folder, epochs)
             metrics.update(metrics_pca)
@@ -444,6 +479,22 @@ class AutoencodeTask(Task):
         return {f"{split}_{key}": value for split in ("val", "test")
                 for key, value in vae_scores(prepared.trainer, prepared.splits.arrays(split)[0],
                                              prepared.splits.input_shape).items()}
+
+    def judge_samples(self, prepared, folder):
+        """Samples of the prior scored by a judge classifier trained here (``sample_quality.json``,
+        ``plots/class_fractions.png``); returns the scores."""
+        from dlzoo.tasks.generate import draw_class_fractions
+
+        splits, settings = prepared.splits, prepared.settings
+        scorer = sample_quality.train_judge(splits, settings, seed=prepared.config["train"]["seed"], quick=prepared.quick)
+        count = min(settings["samples"], 200) if prepared.quick else settings["samples"]
+        # Pixels are stored in the training range: a sample is judged as the image it would be saved as.
+        low, high = float(np.min(splits.x_train)), float(np.max(splits.x_train))
+        samples = np.clip(prior_samples(prepared.decoder, count, seed=1), low, high)
+        scores = sample_quality.score_samples(scorer, samples, splits)
+        runs.atomic_write_json(folder / "sample_quality.json", scores)
+        draw_class_fractions(scores, folder)
+        return scores
 
     def check_fits(self, model, splits):
         """An autoencoder reads inputs only: their shape must be the model's (the labels are unused)."""
@@ -588,11 +639,12 @@ class AutoencodeTask(Task):
 
         encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
         latent_dim = int(decoder.inputs[0].shape[-1])
-        inputs_spec = tf.TensorSpec((None, *splits.input_shape), tf.float32, name="inputs")
+        # The dataset's own dtype in (Fashion-MNIST's uint8 pixels, as stored), floats inside.
+        inputs_spec = tf.TensorSpec((None, *splits.input_shape), getattr(splits, "input_dtype", "float32"), name="inputs")
         latent_spec = tf.TensorSpec((None, latent_dim), tf.float32, name="latent")
 
         def encode_outputs(inputs):
-            outputs = encoder(inputs, training=False)
+            outputs = encoder(tf.cast(inputs, tf.float32), training=False)
             if isinstance(outputs, (list, tuple)):
                 return {"latent": outputs[0], "latent_log_variance": outputs[1]}
             return {"latent": outputs}
@@ -645,7 +697,8 @@ class AutoencodeTask(Task):
         return ("```python\n"
                 "import numpy as np, tensorflow as tf\n"
                 "model = tf.saved_model.load(\"saved_model\")\n"
-                f"images = tf.zeros((1, {shape}))  # raw {splits.name} values, e.g. ink counts 0-16\n"
+                f"images = tf.zeros((1, {shape}), tf.{getattr(splits, 'input_dtype', 'float32')})  # raw {splits.name} "
+                "values, as stored\n"
                 "codes = model.encode(images)[\"latent\"]\n"
                 "print(model.decode(codes)[\"reconstruction\"].numpy())  # back in raw units\n"
                 f"print(model.decode(tf.random.normal((4, {latent_dim})))[\"reconstruction\"].shape)\n"
@@ -673,11 +726,18 @@ def prior_samples(decoder, count, seed=0):
     return predict(decoder, codes)
 
 
-def vae_scores(trainer, inputs, input_shape, repeats=5):
+def vae_scores(trainer, inputs, input_shape, repeats=5, batch_size=1000):
     """``{"reconstruction_loss", "kl_loss", "vae_loss", "elbo"}`` of ``inputs`` (per example, nats,
-    inputs scaled to [0, 1]), averaged over ``repeats`` draws of the posterior's noise."""
-    losses = [[float(value) for value in trainer.losses_of(inputs, training=False)] for _ in range(repeats)]
-    loss, reconstruction, kl = np.mean(losses, axis=0)
+    inputs scaled to [0, 1]), averaged over ``repeats`` draws of the posterior's noise.
+
+    In batches of ``batch_size``, so that 10,000 test images do not need their activations at once."""
+    losses, sizes = [], []
+    for _ in range(repeats):
+        for start in range(0, len(inputs), batch_size):
+            batch = inputs[start:start + batch_size]
+            losses.append([float(value) for value in trainer.losses_of(batch, training=False)])
+            sizes.append(len(batch))
+    loss, reconstruction, kl = np.average(losses, axis=0, weights=sizes)  # batch means -> the mean per example
     constant = trainer.log_likelihood_constant(int(np.prod(input_shape)))
     return {"reconstruction_loss": float(reconstruction), "kl_loss": float(kl), "vae_loss": float(loss),
             "elbo": float(-(loss + constant))}
@@ -697,6 +757,28 @@ def vae_metric_notes(trainer, input_shape):
         "test_reconstruction_loss": "sum of squared errors / (2 std^2) per example, inputs scaled to [0, 1]",
         "test_kl_loss": "KL(q(z|x) || N(0, I)) per example, in nats",
     }
+
+
+def judged_samples_section(scores):
+    """Report: how a judge classifier sees the samples of the prior (coverage, Fréchet distances)."""
+    rows = [["classes with >= 5% of samples", scores["classes_covered"]],
+            ["smallest class share", scores["min_class_fraction"]],
+            ["mean judge confidence", scores["mean_confidence"]],
+            ["Fréchet distance: samples vs test images", scores["frechet_distance"]],
+            ["Fréchet distance: real training vs test images (best possible)", scores["frechet_real_train"]],
+            ["Fréchet distance: uniform noise vs test images", scores["frechet_noise"]],
+            ["position on that scale (0 real, 1 noise)", scores["frechet_position"]],
+            ["judge's test accuracy", scores["scorer_test_accuracy"]]]
+    missing = scores["missing_classes"]
+    coverage = (f"Classes {', '.join(map(str, missing))} get under 5% of the samples: the prior's samples miss part "
+                "of the data.\n\n" if missing else "Every class gets at least 5% of the samples.\n\n")
+    return ("## Samples of the prior, judged\n\n"
+            "The decoder on z ~ N(0, I), clipped to the pixels' range, scored "
+            "by a classifier trained in this run on the same training split (dlzoo.sample_quality); Fréchet distances "
+            f"are computed in its penultimate feature space. The judge: {scores['scorer']}. The real-vs-real "
+            f"reference uses {scores['frechet_real_train_images']:,} training images.\n\n"
+            + report.markdown_table(["measure", "value"], rows) + "\n\n" + coverage
+            + report.picture("class_fractions.png", "Share of samples per class (judge classifier)") + "\n")
 
 
 def vae_section(metrics, notes):

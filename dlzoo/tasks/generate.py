@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from dlzoo import plots, report, runs, training, validation
+from dlzoo import plots, report, runs, sample_quality, training, validation
 from dlzoo.errors import RunFailed, UsageError
 from dlzoo.tasks import register
 from dlzoo.tasks.base import Task
@@ -39,7 +39,7 @@ GENERATE_DEFAULTS = {
     "instance_noise": 0.0,  # std of the noise added to discriminator inputs, as a fraction of the value range
     "generator_loss": "non-saturating",
     "samples": 1000,  # generated images scored by the classifier
-    "scorer_epochs": 15,
+    **sample_quality.SCORER_DEFAULTS,  # the judge classifier: scorer_epochs, scorer_batch_size, scorer_model
     "divergence_patience": 3,  # epochs of a winning discriminator before the run is failed
 }
 GENERATOR_LOSSES = ("non-saturating", "minimax")
@@ -48,8 +48,7 @@ WON_DISCRIMINATOR_LOSS = 0.05
 WON_GENERATOR_LOSS = 5.0
 PROGRESS_SAMPLES = 40  # fixed-noise samples drawn after every epoch
 # The scores of sample_quality.score_samples that go into metrics.json.
-SAMPLE_METRICS = ("min_class_fraction", "classes_covered", "mean_confidence", "frechet_distance", "frechet_real_train",
-                  "frechet_noise", "frechet_position", "scorer_test_accuracy")
+SAMPLE_METRICS = sample_quality.SAMPLE_METRICS
 
 
 @dataclasses.dataclass
@@ -188,7 +187,7 @@ class GenerateTask(Task):
         validation.check_number("generate.instance_noise", settings["instance_noise"], minimum=0.0)
         validation.check_choice("generate.generator_loss", settings["generator_loss"], GENERATOR_LOSSES)
         validation.check_integer("generate.samples", settings["samples"], minimum=10)
-        validation.check_integer("generate.scorer_epochs", settings["scorer_epochs"], minimum=1)
+        sample_quality.check_scorer_settings("generate", settings)
         validation.check_integer("generate.divergence_patience", settings["divergence_patience"], minimum=1)
         for which in ("generator_optimizer", "discriminator_optimizer"):
             if not isinstance(settings[which], dict):
@@ -251,6 +250,9 @@ class GenerateTask(Task):
                 generator_optimizer=optimizers.build_optimizer(fill_auto_steps(optimizer_table(config, "generator"), steps)),
                 discriminator_optimizer=optimizers.build_optimizer(
                     fill_auto_steps(optimizer_table(config, "discriminator"), steps)))
+        # A judge the cnn builder refuses fails now, not after training (built after the GAN: its
+        # initial weights do not depend on the judge).
+        sample_quality.build_scorer_network(splits, settings["scorer_model"])
         return PreparedGan(config=config, splits=splits, settings=settings, gan=model, generator=generator,
                            discriminator=discriminator, raw_range=raw_range, quick=quick)
 
@@ -264,7 +266,7 @@ class GenerateTask(Task):
 
     def run(self, prepared, folder):
         """Train (with per-epoch samples), fail on divergence, score the samples, export and draw."""
-        from dlzoo import export, sample_quality
+        from dlzoo import export
         from dlzoo.data.pipeline import make_dataset
 
         config, splits, settings = prepared.config, prepared.splits, prepared.settings
@@ -294,8 +296,7 @@ class GenerateTask(Task):
         averaged = prepared.gan.use_averaged_generator()
 
         # Quality, measured by a classifier trained here on the same training split.
-        scorer = sample_quality.train_scorer(splits, seed=config["train"]["seed"],
-                                             epochs=2 if prepared.quick else settings["scorer_epochs"])
+        scorer = sample_quality.train_judge(splits, settings, seed=config["train"]["seed"], quick=prepared.quick)
         count = min(settings["samples"], 200) if prepared.quick else settings["samples"]
         sample_noise, requested = fixed_inputs(latent_size(prepared.generator), count, splits.num_classes, conditional,
                                                seed=1)
@@ -338,10 +339,8 @@ class GenerateTask(Task):
         """Fresh samples scored as training scored them: a judge classifier trained on the train
         split, class coverage and Fréchet distance to ``split``'s real images (a GAN has no
         per-example loss on held-out data to measure)."""
-        from dlzoo import sample_quality
-
         settings, conditional = settings_of(run.config), is_conditional(run.config)
-        scorer = sample_quality.train_scorer(splits, seed=run.config["train"]["seed"], epochs=settings["scorer_epochs"])
+        scorer = sample_quality.train_judge(splits, settings, seed=run.config["train"]["seed"])
         noise, requested = fixed_inputs(latent_size(run.model), settings["samples"], splits.num_classes, conditional,
                                         seed=1)
         scores = sample_quality.score_samples(scorer, generate(run.model, noise, requested), splits,
@@ -492,8 +491,6 @@ def draw_progress(frames, labels, raw_range, folder):
 
 def draw_class_fractions(scores, folder):
     """Bar chart: share of samples the classifier puts in each class, with the 5% line."""
-    from dlzoo import sample_quality
-
     pyplot = plots._pyplot()
     fractions = scores["class_fractions"]
     figure, axis = pyplot.subplots(figsize=(5, 3))
@@ -504,6 +501,15 @@ def draw_class_fractions(scores, folder):
     axis.set_ylabel("share of samples")
     axis.legend(fontsize=7)
     plots.save_figure(figure, folder / "plots" / "class_fractions.png")
+
+
+def judge_line(scores):
+    """Report: what the judge classifier is, and how many real training images the real-vs-real
+    reference uses."""
+    if not scores.get("scorer"):
+        return ""
+    return (f"The judge: {scores['scorer']}; test accuracy {scores['scorer_test_accuracy']:.4f}. The real-vs-real "
+            f"reference uses {scores['frechet_real_train_images']:,} training images.\n\n")
 
 
 def samples_section(scores, conditional, epochs, average_momentum=None):
@@ -539,7 +545,8 @@ def samples_section(scores, conditional, epochs, average_momentum=None):
                    "weights after each epoch.\n\n")
     return ("## Samples, measured\n\n"
             "A small CNN trained in this run on the same training split scores the samples (dlzoo.sample_quality); "
-            "Fréchet distances are computed in its penultimate feature space.\n\n" + weights
+            "Fréchet distances are computed in its penultimate feature space.\n\n"
+            + judge_line(scores) + weights
             + report.markdown_table(["measure", "value"], rows) + "\n\n" + collapse
             + f"The samples are {closer}.\n\n"
             + report.picture("samples.png", "Generated samples")
