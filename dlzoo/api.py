@@ -20,6 +20,7 @@ import pathlib
 
 from dlzoo.config import recipes as config_module
 from dlzoo.config import resolve as resolve_module
+from dlzoo.config import recipes as recipes_module
 from dlzoo.runs import folders as runs_module
 from dlzoo.core.errors import UsageError
 
@@ -268,7 +269,7 @@ def summary_block(folder, record):
         lines.append(f"   target: {target['error']}")
     elif target and target.get("value") is not None:
         verdict = "passed" if target["passed"] else "below target"
-        changes = resolve_module.describe_changed_settings(record.get("changed_settings"))
+        changes = recipes_module.describe_changed_settings(record.get("changed_settings"))
         if changes:
             verdict += f" ({changes})"
         if record.get("quick"):

@@ -243,7 +243,6 @@ def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, devic
         resolved = api.resolve(recipe, data=dataset, epochs=epochs, seed=seed, plugins=plugin_files, set_=overrides)
         check_runs_root(runs_root)
         from dlzoo.commands import check as check_module
-        from dlzoo.metrics import initial_loss
 
         check_module.checkable_task(resolved)  # before TensorFlow loads
         load_tensorflow()
@@ -448,7 +447,6 @@ def check(recipe, overrides, dataset):
     from dlzoo.config import resolve
 
     from dlzoo.commands import check as check_module
-    from dlzoo.metrics import initial_loss
 
     resolved = resolve.load_config(recipe, overrides, dataset=dataset)
     check_module.checkable_task(resolved)  # a recipe check cannot handle: said before TensorFlow loads

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from dlzoo.metrics.initial_loss import LOSS_TOLERANCE
 from dlzoo.runs import report
 from dlzoo.runs import folders
 

@@ -420,3 +420,14 @@ def recipes_of_topic(rows, topic):
     return chosen
 
 
+# The entry of changed_settings() for a recipe file that has no packaged recipe of its name.
+NOT_PACKAGED = "<file>"
+
+
+def describe_changed_settings(changed):
+    """``"with changed settings: optimizer.learning_rate, train.epochs"`` or ``""`` when none."""
+    if not changed:
+        return ""
+    if NOT_PACKAGED in changed:
+        return "with a recipe file that is not a packaged recipe"
+    return "with changed settings: " + ", ".join(changed)

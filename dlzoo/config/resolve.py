@@ -227,10 +227,6 @@ def check_model_and_optimizer(config):
         optimizers.build_optimizer(fill_auto_steps(optimizer, 1))
 
 
-# The entry of changed_settings() for a recipe file that has no packaged recipe of its name.
-NOT_PACKAGED = "<file>"
-
-
 RESULT_NEUTRAL_KEYS = (("train", "verbose"), ("train", "export"))
 
 
@@ -248,7 +244,7 @@ def changed_settings(config):
     """
     packaged = {path.stem: path for path in recipes.recipe_files()}.get(config.get("name"))
     if packaged is None:
-        return [NOT_PACKAGED]
+        return [recipes.NOT_PACKAGED]
     reference = recipes.drop_none(load_config(str(packaged)))
     current = recipes.drop_none(config)
     changed = []
@@ -265,10 +261,3 @@ def changed_settings(config):
     return changed
 
 
-def describe_changed_settings(changed):
-    """``"with changed settings: optimizer.learning_rate, train.epochs"`` or ``""`` when none."""
-    if not changed:
-        return ""
-    if NOT_PACKAGED in changed:
-        return "with a recipe file that is not a packaged recipe"
-    return "with changed settings: " + ", ".join(changed)

@@ -297,7 +297,6 @@ class Task:
         The default reads a supervised run (``prepared.model``, ``.splits``, ``.datasets``): the
         model's compiled loss on ``(inputs, labels)``, the initial loss of ``dlzoo.commands.check``.
         """
-        from dlzoo.commands import check
         from dlzoo.metrics import initial_loss
 
         model, splits = prepared.model, prepared.splits
