@@ -19,7 +19,7 @@ import copy
 import time
 
 from dlzoo.commands import compare
-from dlzoo.plots import figures
+from dlzoo.plots import curves as curves_module
 from dlzoo.runs import report
 from dlzoo.runs import folders
 from dlzoo.config import recipes as config_module
@@ -113,7 +113,7 @@ def write_sweep_section(folder, config, rows, histories):
     curves = {name: history for name, history in histories.items() if history}
     text = "## Variants\n\n" + compare.comparison(rows) + "\n"
     if curves:
-        figures.learning_curves(curves, folder / "plots" / "variants_curves.png", title=f"{config['name']}: variants")
+        curves_module.learning_curves(curves, folder / "plots" / "variants_curves.png", title=f"{config['name']}: variants")
         text += "\n**Learning curves of every variant**\n\n![variants](plots/variants_curves.png)\n"
     text += "\nEach variant is a full run in `variants/<name>/` (evaluate or visualize it like any run).\n"
     report.write_section(folder, "10-variants", text)

@@ -31,6 +31,7 @@ import time
 import numpy as np
 
 from dlzoo.plots import figures
+from dlzoo.plots import curves
 from dlzoo.runs import report
 from dlzoo.runs import folders
 from dlzoo.training import fit
@@ -421,7 +422,7 @@ class AutoencodeTask(Task):
         if config["train"]["export"]:
             exported = self.export(prepared.autoencoder, splits, folder / "saved_model")
         if history.get("loss"):
-            figures.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png",
+            curves.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png",
                                   title=config["name"])
         for key, markdown in sections:
             report.write_section(folder, key, markdown)

@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from dlzoo.plots import figures
+from dlzoo.plots import curves
 from dlzoo.runs import report
 from dlzoo.runs import folders
 from dlzoo.training import fit
@@ -292,7 +293,7 @@ class GenerateTask(Task):
                                extra_callbacks=[progress], monitor="loss")
         train_seconds = time.perf_counter() - start
         if history.get("loss"):
-            figures.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
+            curves.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
         draw_progress(frames, labels, prepared.raw_range, folder)
         if progress.reason:
             raise RunFailed(f"the GAN diverged: {progress.reason}")

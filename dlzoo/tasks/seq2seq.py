@@ -34,6 +34,7 @@ import time
 
 
 from dlzoo.plots import figures
+from dlzoo.plots import curves
 from dlzoo.runs import report
 from dlzoo.runs import folders
 from dlzoo.training import fit
@@ -384,7 +385,7 @@ class Seq2SeqTask(Task):
             exported["example"] = self.serving_example(bundle)
             exported["takes"] = "strings and returns strings"
             exported["notes"] = [serving.limits_note(model)]
-        figures.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
+        curves.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
         self.draw(model, bundle, folder, results["test"])
         report.write_section(folder, "25-side-by-side", side_by_side.section(folder, config, side_by_side.row_of(
             f"{config['name']} (this run)", config, metrics, int(model.count_params()), len(history["loss"]),

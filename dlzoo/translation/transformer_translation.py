@@ -91,7 +91,7 @@ def draw_cross_attention_heads(maps, path, target=None):
     """One figure for one input: a row per decoder block, a column per head (``maps``: one item of
     :func:`cross_attention_maps`); ``target`` (the expected output) adds right/wrong to the title."""
     text, translation, weights = maps
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     blocks, heads = weights.shape[:2]
     figure, axes = pyplot.subplots(blocks, heads, figsize=(3.2 * heads + 0.8, 2.8 * blocks + 0.6), squeeze=False,
                                    layout="constrained")
