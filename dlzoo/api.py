@@ -78,7 +78,7 @@ def train(recipe, *, epochs=None, seed=None, data=None, quick=False, runs="runs"
     resolved = resolve(recipe, epochs=epochs, seed=seed, data=data, overrides=overrides, plugins=plugins, set_=set_)
     runs_module.check_writable(runs or runs_module.DEFAULT_ROOT)
     import_tensorflow(debug)
-    from dlzoo.commands.sweep import train_recipe
+    from dlzoo.commands.train import train_recipe
 
     folder, _ = train_recipe(resolved, out=runs, quick=quick, device=device, echo=echo)
     return Run(folder)

@@ -93,7 +93,7 @@ def debug_enabled(context):
 
 
 def enable_debug(context, parameter, value):
-    """Callback of every ``--debug`` option: remember it for the error handler and quiet.py."""
+    """Callback of every ``--debug`` option: remember it for the error handler and core/quiet.py."""
     if value:
         context.meta["dlzoo.debug"] = True
 
@@ -223,7 +223,7 @@ def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, devic
         if recipe or overrides or dataset or epochs or seed is not None or quick or plugin_files:
             raise UsageError("--resume continues a run with its own recipes.toml: give no recipe, --set, --data, "
                              "--epochs, --seed, --quick or --plugin with it")
-        from dlzoo.commands import train as lifecycle
+        from dlzoo.commands import lifecycle
 
         folder = lifecycle.check_resumable(resume_run)
         load_tensorflow()

@@ -174,11 +174,11 @@ def duplicate_finding(found, test_size):
 
 def check(config, echo=print, batch_size=256):
     """Run every check on the recipe's data and untrained model; returns ``{name: (level, line)}``."""
-    from dlzoo.commands import train
+    from dlzoo.commands import lifecycle
     from dlzoo.training import devices
 
     task = checkable_task(config)
-    prepared = train.prepare(task, config, quick=False)
+    prepared = lifecycle.prepare(task, config, quick=False)
     parts = task.training_parts(prepared)  # the task says what its model, loss and data are
     model, splits = parts.model, parts.splits
     findings = {}
@@ -231,11 +231,11 @@ def overfit_batch(config, out=None, steps=300, echo=print):
     import keras
 
     from dlzoo.config import recipes
-    from dlzoo.commands import train
+    from dlzoo.commands import lifecycle
     from dlzoo.training import devices
 
     task = checkable_task(config)
-    prepared = train.prepare(task, config, quick=False)
+    prepared = lifecycle.prepare(task, config, quick=False)
     parts = task.training_parts(prepared)
     model = parts.model
     inputs, labels = parts.batch(config["data"]["batch_size"])

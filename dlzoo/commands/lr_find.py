@@ -132,13 +132,13 @@ def check_task(config):
 
 def find(config, out=None, start=1e-6, end=1.0, steps=200, echo=print):
     """Run the range test on the recipe; write its folder and return ``(folder, record)``."""
-    from dlzoo.commands import train
+    from dlzoo.commands import lifecycle
     from dlzoo.training import devices
 
     task = check_task(config)
     recipe_rate = describe_rate(config["optimizer"]["learning_rate"])
     config = dict(config, optimizer=dict(config["optimizer"], learning_rate=float(start)))
-    prepared = train.prepare(task, config, quick=False)
+    prepared = lifecycle.prepare(task, config, quick=False)
     devices.seed_everything(config["train"]["seed"])
     rates = learning_rates(start, end, steps)
     losses = range_test(task.training_parts(prepared), rates)

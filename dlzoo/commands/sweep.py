@@ -63,20 +63,11 @@ def check_sweep(config):
     return children
 
 
-def train_recipe(config, out=None, quick=False, device="auto", echo=print):
-    """Train a resolved recipe: every variant of a sweep, or the one run of any other recipe."""
-    from dlzoo.commands import train
-
-    if config.get("sweep"):
-        return run_sweep(config, out=out, quick=quick, device=device)
-    return train.train(config, out=out, quick=quick, device=device, echo=echo)
-
-
 def run_sweep(config, out=None, quick=False, device="auto"):
     """Train every variant, then write the comparison into the sweep's own run folder."""
     from dlzoo import tasks
     from dlzoo.training import devices
-    from dlzoo.commands.train import execute, prepare, target_check, versions
+    from dlzoo.commands.lifecycle import execute, prepare, target_check, versions
 
     children = check_sweep(config)
     device_name = devices.configure_device(device)
