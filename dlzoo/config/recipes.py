@@ -264,11 +264,6 @@ def unknown_key_message(dotted, key, table):
             + f" (valid keys: {', '.join(valid)})")
 
 
-# Moved to dlzoo.core.validation (it raises ValueError, which lifecycle.prepare turns into a UsageError);
-# kept under this name for the tasks that import it from here.
-check_known_keys = validation.check_known_keys
-
-
 def check_integer_sizes(config):
     """Refuse any integer of the recipe beyond :data:`INTEGER_LIMIT` in magnitude, naming its key."""
     stack = [(key, value) for key, value in config.items()]

@@ -213,12 +213,9 @@ def check_model_and_optimizer(config):
     from dlzoo import models, optimizers
 
     model = config.get("model", {})
-    if "name" in model and task_of(config).model_from_registry:
-        valid = models.option_names(model["name"])
-        for key in model:
-            if key != "name" and key not in valid:
-                raise UsageError(recipes.unknown_key_message(f"model.{key}", key, dict.fromkeys(["name", *valid])))
-        models.check_option_types(model["name"], {key: value for key, value in model.items() if key != "name"})
+    kind = task_of(config).model_kind
+    if "name" in model and kind:
+        models.check_options(model, kind=kind)
     optimizer = config.get("optimizer", {})
     if "name" in optimizer:
         from dlzoo.optimizers.schedules import fill_auto_steps

@@ -75,18 +75,10 @@ def settings_of(config):
 
 def model_options(config, seed):
     """The ``[model]`` keys as builder options, checked against the builder's signature."""
-    from dlzoo.models import autoencoder
+    from dlzoo import models
 
-    name = config["model"]["name"]
-    if name not in autoencoder.names():
-        raise UsageError(f"model '{name}' is not an autoencoder; choose one of {', '.join(autoencoder.names())}")
-    defaults = autoencoder.option_defaults(name)
     options = {key: value for key, value in config["model"].items() if key != "name"}
-    for key in options:
-        if key not in defaults:
-            raise UsageError(f"unknown key 'model.{key}' for autoencoder '{name}' "
-                             f"(valid keys: {', '.join(['name', *defaults])})")
-    if "seed" in defaults:
+    if "seed" in models.check_options(config["model"], kind="autoencoder"):
         options.setdefault("seed", seed)  # the noise and sampling layers follow the run's seed
     return options
 
@@ -250,6 +242,7 @@ class AutoencodeTask(Task):
     """Autoencoders (linear/PCA, deep, denoising, variational) on unlabelled inputs."""
 
     section = "autoencode"
+    model_kind = "autoencoder"
     section_defaults = AUTOENCODE_DEFAULTS
     description = "autoencoder (reconstruct the inputs through a small code; labels unused)"
     supports = frozenset({"sample", "check", "lr-find", "tune"})

@@ -168,6 +168,7 @@ class GenerateTask(Task):
     """Generative adversarial networks: a generator and a discriminator, two optimizers."""
 
     section = "generate"
+    model_kind = "gan"
     section_defaults = GENERATE_DEFAULTS
     description = "generative adversarial network (draws new inputs; dlzoo sample)"
     supports = frozenset({"sample"})
@@ -221,6 +222,7 @@ class GenerateTask(Task):
         """Load the images, build generator and discriminator and their two optimizers."""
         from dlzoo import optimizers
         from dlzoo.training.steps import GenerativeAdversarialNetwork
+        from dlzoo import models
         from dlzoo.models import gan
         from dlzoo.optimizers.schedules import fill_auto_steps
         from dlzoo.tasks.supervised import training_steps
@@ -230,13 +232,8 @@ class GenerateTask(Task):
         splits = self.load_data(config, quick=quick)
         settings = settings_of(config)
         name = config["model"]["name"]
-        if name not in gan.names():
-            raise UsageError(f"model '{name}' is not a GAN; choose one of {', '.join(gan.names())}")
-        defaults = gan.option_defaults(name)
+        models.check_options(config["model"], kind="gan")
         options = {key: value for key, value in config["model"].items() if key != "name"}
-        for key in options:
-            if key not in defaults:
-                raise UsageError(f"unknown key 'model.{key}' for GAN '{name}' (valid keys: {', '.join(['name', *defaults])})")
         if getattr(splits, "targets", "classes") != "classes" and options.get("conditional"):
             raise UsageError(f"dataset {splits.name} has no class labels: a conditional GAN needs them")
         raw_range = (float(np.min(splits.x_train)), float(np.max(splits.x_train)))

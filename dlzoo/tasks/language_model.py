@@ -118,7 +118,7 @@ class LanguageModelTask(Task):
     }
     description = "character-level language model (GPT)"
     supports = frozenset({"text-generation", "check", "lr-find", "tune"})
-    model_from_registry = True
+    model_kind = "classifier"
 
     def settings(self, config):
         """The ``[language_model]`` table with defaults filled in."""

@@ -139,7 +139,7 @@ def value_range(splits):
 class SupervisedTask(Task):
     """A Keras model trained with ``fit`` on the recipe's inputs and targets."""
 
-    model_from_registry = True
+    model_kind = "classifier"
 
     # 1. Building ---------------------------------------------------------------------------
 
