@@ -39,20 +39,20 @@ def test_graph_vocabulary_matches_numpy_and_never_crashes():
 
 
 def test_metrics():
-    from dlzoo.metrics import translation as metrics
+    from dlzoo.metrics import translation as translation_metrics
 
-    assert metrics.edit_distance("kitten", "sitting") == 3
-    result = metrics.all_metrics(["2019-04-22", "2019-04-23"], ["2019-04-22", "2019-04-22"])
+    assert translation_metrics.edit_distance("kitten", "sitting") == 3
+    result = translation_metrics.all_metrics(["2019-04-22", "2019-04-23"], ["2019-04-22", "2019-04-22"])
     assert result["exact_match"] == 0.5
     assert result["character_accuracy"] == pytest.approx(19 / 20)
     assert result["edit_distance"] == 0.5
     assert "bleu" not in result  # one-word outputs: BLEU (word 4-grams) would be 0 whatever the model does
     assert 50 < result["character_bleu"] < 100  # character n-grams: one wrong digit of two dates
-    assert metrics.all_metrics(["2019-04-22"], ["2019-04-22"])["character_bleu"] == pytest.approx(100.0)
-    assert metrics.character_bleu(["2019-04-22"], ["1987-11-30"]) < 20
+    assert translation_metrics.all_metrics(["2019-04-22"], ["2019-04-22"])["character_bleu"] == pytest.approx(100.0)
+    assert translation_metrics.character_bleu(["2019-04-22"], ["1987-11-30"]) < 20
     sentences = ["trois cent quarante-deux mille sept cent un", "soixante et onze mille neuf cent deux"]
-    assert metrics.bleu(sentences, sentences) == pytest.approx(100.0)
-    assert metrics.all_metrics(sentences[::-1], sentences)["bleu"] < 50
+    assert translation_metrics.bleu(sentences, sentences) == pytest.approx(100.0)
+    assert translation_metrics.all_metrics(sentences[::-1], sentences)["bleu"] < 50
 
 
 def toy_step(table):

@@ -266,7 +266,7 @@ def overfit_batch(config, out=None, steps=300, echo=print):
                    "frozen layers, the loss/label pairing and the data pipeline")
     from dlzoo.plots import figures
 
-    figure, axes = figures._pyplot().subplots(figsize=(6, 4))
+    figure, axes = figures.pyplot_module().subplots(figsize=(6, 4))
     axes.plot(range(1, len(losses) + 1), losses)
     axes.set_yscale("log")
     axes.set_xlabel("step on the same batch")

@@ -195,7 +195,7 @@ def lr_find_section(name, suggestion, steps, start, last_rate, recipe_rate):
 
 def draw(rates, losses, smoothed, suggestion, path, name):
     """Loss vs learning rate (log scale), the smoothed curve and the suggested rate."""
-    figure, axes = figures._pyplot().subplots(figsize=(7, 4.5))
+    figure, axes = figures.pyplot_module().subplots(figsize=(7, 4.5))
     axes.plot(rates, losses, color="0.75", linewidth=0.8, label="loss per step")
     axes.plot(rates, smoothed, color="C0", label="smoothed")
     if suggestion["suggested"] is not None:

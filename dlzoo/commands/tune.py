@@ -357,7 +357,7 @@ def parallel_coordinates(settings, trials, path):
     columns.append(list((objective - objective.min()) / span) if span > 0 else [0.5] * len(trials))
     labels.append(f"{settings['objective']}\n{objective.min():.3g} - {objective.max():.3g}")
     data = np.array(columns).T  # (trials, axes)
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     figure, axes = pyplot.subplots(figsize=(2.2 * len(labels) + 1, 4.5))
     colour_values = objective if settings["direction"] == "max" else -objective
     norm = pyplot.Normalize(colour_values.min(), colour_values.max() if span > 0 else colour_values.min() + 1)

@@ -715,7 +715,7 @@ def vae_section(metrics, notes):
 
 def image_rows(path, rows, labels, scale, title=""):
     """Rows of images on one fixed grey scale ``[0, scale]`` (so that brightness is comparable)."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     columns = max(len(row) for row in rows)
     figure, axes = pyplot.subplots(len(rows), columns, figsize=(0.9 * columns, 1.0 * len(rows) + 0.4), squeeze=False,
                                    layout="constrained")
@@ -737,7 +737,7 @@ def image_rows(path, rows, labels, scale, title=""):
 
 def latent_scatter(codes, labels, splits, path):
     """The codes in 2-D (their first two principal axes when the code is larger), coloured by class."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     points = codes
     axis_names = ("z1", "z2")
     if codes.shape[1] > 2:
@@ -761,7 +761,7 @@ def draw_pca_pictures(prepared, comparison, folder):
     shape = prepared.splits.input_shape
     basis = decoder_basis(prepared.decoder).reshape((-1, *shape))
     components = comparison["pca"].components_.reshape((-1, *shape))
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     count = len(basis)
     figure, axes = pyplot.subplots(2, count, figsize=(0.9 * count, 2.3), squeeze=False, layout="constrained")
     for row, (images, label) in enumerate(((basis, "AE basis"), (components, "PCA"))):
@@ -788,7 +788,7 @@ def draw_denoising(prepared, folder, noise, level, rows):
     image_rows(folder / "plots" / "denoising.png",
                [np.clip(noisy, 0, prepared.scale), predict(prepared.autoencoder, noisy), median_filter(noisy), x_test],
                ["noisy", "denoised", "median 3x3", "clean"], prepared.scale, f"{noise} noise, level {level:g}")
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     figure, axes = pyplot.subplots(1, 2, figsize=(9, 3.4))
     levels = [row["level"] for row in rows]
     for name in ("noisy", "denoised", "median", "pca"):

@@ -311,7 +311,7 @@ def draw_pca(words, coordinates, classes, path, title):
 
 def pca_figure(words, coordinates, classes, title):
     """The figure of :func:`draw_pca` (not saved)."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     figure, axes = pyplot.subplots(figsize=(9, 7))
     names = sorted({classes.get(word, "other") for word in words})
     colours = pyplot.get_cmap("tab10")

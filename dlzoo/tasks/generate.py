@@ -437,7 +437,7 @@ class GenerateTask(Task):
 
 def sample_grid(images, raw_range, path, title="", columns=10, labels=None):
     """A grid of samples on the fixed raw grey scale."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     rows = int(np.ceil(len(images) / columns))
     figure, axes = pyplot.subplots(rows, columns, figsize=(0.8 * columns, 0.85 * rows + 0.4), squeeze=False,
                                    layout="constrained")  # room for the suptitle above the class labels
@@ -468,7 +468,7 @@ def draw_progress(frames, labels, raw_range, folder):
     from PIL import Image
 
     picks = sorted(set(np.linspace(0, len(frames) - 1, min(len(frames), 8)).round().astype(int).tolist()))
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     columns = 10
     figure, axes = pyplot.subplots(len(picks), columns, figsize=(0.8 * columns, 0.85 * len(picks) + 0.4), squeeze=False,
                                    layout="constrained")
@@ -499,7 +499,7 @@ def draw_class_fractions(scores, folder):
     """Bar chart: share of samples the classifier puts in each class, with the 5% line."""
     from dlzoo.metrics import samples as sample_quality
 
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     fractions = scores["class_fractions"]
     figure, axis = pyplot.subplots(figsize=(5, 3))
     axis.bar(range(len(fractions)), fractions, color="tab:blue")

@@ -324,7 +324,7 @@ def weight_gradient_norm(model, inputs, targets):
 
 def plot_gradient_norms(curves, path, length):
     """One line per cell: |d loss / d x_t| against t, log scale."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     figure, axis = pyplot.subplots(figsize=(7, 4))
     colors = {}
     for label, norms in curves.items():
@@ -341,7 +341,7 @@ def plot_gradient_norms(curves, path, length):
 
 def plot_step_times(lengths, timings, path):
     """Training step time against sequence length, one line per unrolling mode."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     figure, axis = pyplot.subplots(figsize=(6, 4))
     for label, values in timings.items():
         axis.plot(lengths, values, marker="o", label=label)

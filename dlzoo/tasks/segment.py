@@ -172,7 +172,7 @@ def baseline_section(network_result, baselines):
 
 def draw_segmentations(images, true_masks, predicted_masks, path, title=""):
     """One column per image: the image, its true mask, the predicted mask (titled with its object IoU)."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     ious = object_iou_per_image(true_masks, predicted_masks)
     columns = len(images)
     figure, axes = pyplot.subplots(3, columns, figsize=(1.4 * columns + 1.2, 4.6), squeeze=False)

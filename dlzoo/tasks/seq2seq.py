@@ -130,11 +130,11 @@ def evaluate_translator(translate, bundle, split, limit=None):
     Returns ``{"split", "dataset", "exact_match", "character_accuracy", "edit_distance", "character_bleu",
     "bleu" (sentences only), "examples", "samples": [{"source", "target", "prediction"}, ...]}``.
     """
-    from dlzoo.metrics import translation as metrics
+    from dlzoo.metrics import translation as translation_metrics
 
     sources, targets = bundle.arrays(split, limit=limit)
     predictions = translate(list(sources))
-    result = {"split": split, "dataset": bundle.name, **metrics.all_metrics(predictions, targets)}
+    result = {"split": split, "dataset": bundle.name, **translation_metrics.all_metrics(predictions, targets)}
     wrong = [index for index, (p, t) in enumerate(zip(predictions, targets)) if p != t]
     shown = (wrong[:SHOWN_EXAMPLES // 2] + list(range(SHOWN_EXAMPLES)))[:SHOWN_EXAMPLES]
     result["samples"] = [{"source": str(sources[index]), "target": str(targets[index]),
@@ -197,7 +197,7 @@ def unlike_training(text, translation, model, bundle=None):
 
 def draw_attention(pairs, path, title=""):
     """Heatmaps of attention weights: ``pairs`` = ``[(source, translation, weights (T, S), target)]``."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     count = len(pairs)
     columns = min(2, count)
     rows = (count + columns - 1) // columns
