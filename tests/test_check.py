@@ -5,7 +5,7 @@ import json
 import numpy as np
 from sklearn import datasets
 
-from dlzoo import check
+from dlzoo.commands import check
 
 
 def digits_npz(path, planted):

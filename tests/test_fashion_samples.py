@@ -5,10 +5,9 @@ that ``$DLZOO_DATA`` points at (tests/conftest.py), never the real files."""
 
 import json
 
-import numpy as np
 import pytest
 
-from dlzoo import sample_quality
+from dlzoo.metrics import samples as sample_quality
 
 from helpers import QUICK, assert_usage_error, invoke, only_run
 

@@ -1,0 +1,5 @@
+"""Pictures of a run, drawn with matplotlib's Agg backend and written atomically.
+
+* :mod:`~dlzoo.plots.figures`: confusion matrix, decision boundary, image grids, bar tables;
+* :mod:`~dlzoo.plots.curves`: learning curves.
+"""
