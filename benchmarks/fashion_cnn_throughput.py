@@ -101,13 +101,15 @@ def main():
     first = results["dlzoo"][0]
     print(f"{arguments.recipe}: {first['parameters']:,} parameters, {first['train']} {first['dtype']} training "
           f"images, batch {first['batch_size']}, {arguments.epochs} epochs, median of {arguments.repeats}")
-    medians = {}
+    medians, cpu_medians = {}, {}
     for mode, label in (("dlzoo", "dlzoo training.fit"), ("keras", "plain Keras model.fit")):
         medians[mode] = statistics.median(result["fit_seconds"] for result in results[mode])
-        cpu = statistics.median(result["fit_cpu_seconds"] for result in results[mode])
-        print(f"  {label:24s} {medians[mode]:7.1f} s wall, {cpu:7.1f} s CPU")
+        cpu_medians[mode] = statistics.median(result["fit_cpu_seconds"] for result in results[mode])
+        print(f"  {label:24s} {medians[mode]:7.1f} s wall, {cpu_medians[mode]:7.1f} s CPU")
     ratio = medians["dlzoo"] / medians["keras"]
-    print(f"  ratio dlzoo / Keras: {ratio:.3f} ({'meets' if ratio <= 1.05 else 'misses'} the <= 1.05 target)")
+    print(f"  ratio dlzoo / Keras: {ratio:.3f} wall ({'meets' if ratio <= 1.05 else 'misses'} the <= 1.05 target), "
+          f"{cpu_medians['dlzoo'] / cpu_medians['keras']:.3f} CPU (on a machine shared with other jobs the CPU "
+          "ratio is the steadier one: wall time also counts the waits for a core)")
 
 
 if __name__ == "__main__":
