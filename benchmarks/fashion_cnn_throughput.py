@@ -3,9 +3,9 @@
 Times ``fit`` of the ``fashion-cnn`` recipe two ways, each in a fresh process, alternating
 (dlzoo, Keras, dlzoo, Keras, ...) so that a busy moment of the shared machine hits both alike:
 
-* **dlzoo**: the recipe prepared as ``dlzoo train`` prepares it (``lifecycle.prepare``: the
+* **dlzoo**: the recipe prepared as ``dlzoo train`` prepares it (``dlzoo.commands.train.prepare``: the
   uint8 splits, the model with its ``standardize`` layer, the optimizer, the tf.data pipeline of
-  shuffled indices) and trained by ``dlzoo.training.fit``, with every platform callback (history,
+  shuffled indices) and trained by ``dlzoo.training.fit.fit``, with every platform callback (history,
   TensorBoard, checkpoints, divergence guard, signal stop) and the task's own (gradient
   statistics when the recipe asks for them), into a temporary run folder;
 * **plain Keras**: the same model (built by the recipe's builder, so it follows the recipe when
@@ -35,12 +35,16 @@ import json, os, resource, sys, tempfile, time, pathlib
 
 mode, recipe, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
-from dlzoo import config as config_module, lifecycle, quiet, tasks, training
+from dlzoo import tasks
+from dlzoo.config import resolve as config_module
+from dlzoo.commands import train as lifecycle
+from dlzoo.core import quiet
+from dlzoo.training import devices, fit
 
 config = config_module.load_config(recipe)
 config["train"]["epochs"] = epochs  # the optimizer's "auto" schedule spans these epochs, in both
 quiet.import_tensorflow()
-training.configure_device("auto", config["train"])
+devices.configure_device("auto", config["train"])
 task = tasks.create(config["task"])
 prepared = lifecycle.prepare(task, config, quick=False)
 model, splits = prepared.model, prepared.splits
@@ -55,7 +59,7 @@ load_before = os.getloadavg()[0]
 if mode == "dlzoo":
     folder = pathlib.Path(tempfile.mkdtemp(prefix="dlzoo-throughput-"))
     cpu, start = cpu_seconds(), time.perf_counter()
-    training.fit(model, prepared.datasets["train"], prepared.datasets["val"], folder, config["train"], epochs,
+    fit.fit(model, prepared.datasets["train"], prepared.datasets["val"], folder, config["train"], epochs,
                  extra_callbacks=prepared.callbacks)
 else:
     x_train, y_train = splits.arrays("train")

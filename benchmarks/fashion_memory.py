@@ -43,7 +43,8 @@ import json, sys
 import numpy as np
 import keras
 import tensorflow as tf
-from dlzoo import config as config_module, models
+from dlzoo import models
+from dlzoo.config import resolve as config_module
 from dlzoo.tasks.supervised import build_optimizer
 
 stages = {"import tensorflow": peak_mib()}
@@ -63,7 +64,9 @@ print("RESULT " + json.dumps({"stages": stages, "peak_mib": peak_mib(), "current
 
 RUN_CHILD = RSS_HELPERS + r"""
 import json, sys
-from dlzoo import baselines, export, training
+from dlzoo.metrics import baselines
+from dlzoo.runs import export
+from dlzoo.training import fit as training
 from dlzoo.tasks import supervised, classify
 
 stages = {}

@@ -4,7 +4,7 @@ CNN's feature maps for one batch do not add hundreds of megabytes to a run's pea
 import numpy as np
 
 from dlzoo import models
-from dlzoo.tasks import supervised
+from dlzoo.training import inference as supervised
 
 
 def test_a_cnns_evaluation_batch_keeps_its_largest_feature_map_under_the_budget():

@@ -5,7 +5,7 @@ import pytest
 
 from dlzoo import data
 from dlzoo.data import sources, streaming
-from dlzoo.errors import UsageError
+from dlzoo.core.errors import UsageError
 
 CLASSES = ("ant", "bee", "cat")
 
@@ -247,10 +247,12 @@ def test_statistics_fit_a_keras_normalization_layer(folder):
 def test_a_prepared_image_run_feeds_uint8_batches_until_the_models_own_standardize_layer(folder, spec, stream):
     # What `dlzoo train` trains on: every split's pipeline carries the stored uint8 pixels (a quarter
     # of float32's memory); the model turns them into floats itself, in its first layer.
-    from dlzoo import config, lifecycle, tasks
+    from dlzoo import tasks
+    from dlzoo.commands import train as lifecycle
+    from dlzoo.config import resolve
 
     dataset = f"folder:{folder}" if spec == "folder" else spec
-    resolved = config.load_config("cnn", [f"data.stream={str(stream).lower()}", "data.augment={}"], dataset=dataset)
+    resolved = resolve.load_config("cnn", [f"data.stream={str(stream).lower()}", "data.augment={}"], dataset=dataset)
     prepared = lifecycle.prepare(tasks.create("classify"), resolved, quick=True)
     for split in ("train", "val", "test"):
         images_spec, _ = prepared.datasets[split].element_spec
