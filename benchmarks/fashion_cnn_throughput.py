@@ -3,7 +3,7 @@
 Times ``fit`` of the ``fashion-cnn`` recipe two ways, each in a fresh process, alternating
 (dlzoo, Keras, dlzoo, Keras, ...) so that a busy moment of the shared machine hits both alike:
 
-* **dlzoo**: the recipe prepared as ``dlzoo train`` prepares it (``dlzoo.commands.train.prepare``: the
+* **dlzoo**: the recipe prepared as ``dlzoo train`` prepares it (``dlzoo.commands.lifecycle.prepare``: the
   uint8 splits, the model with its ``standardize`` layer, the optimizer, the tf.data pipeline of
   shuffled indices) and trained by ``dlzoo.training.fit.fit``, with every platform callback (history,
   TensorBoard, checkpoints, divergence guard, signal stop) and the task's own (gradient
@@ -37,7 +37,7 @@ mode, recipe, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
 from dlzoo import tasks
 from dlzoo.config import resolve as config_module
-from dlzoo.commands import train as lifecycle
+from dlzoo.commands import lifecycle
 from dlzoo.core import quiet
 from dlzoo.training import devices, fit
 

@@ -248,7 +248,7 @@ def test_a_prepared_image_run_feeds_uint8_batches_until_the_models_own_standardi
     # What `dlzoo train` trains on: every split's pipeline carries the stored uint8 pixels (a quarter
     # of float32's memory); the model turns them into floats itself, in its first layer.
     from dlzoo import tasks
-    from dlzoo.commands import train as lifecycle
+    from dlzoo.commands import lifecycle
     from dlzoo.config import resolve
 
     dataset = f"folder:{folder}" if spec == "folder" else spec
