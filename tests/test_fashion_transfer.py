@@ -11,7 +11,7 @@ import json
 import pytest
 from conftest import write_idx_folder
 
-from dlzoo import config
+from dlzoo.config import resolve
 from helpers import only_run
 
 # Class names of Fashion-MNIST in the order of their ids.
@@ -28,14 +28,14 @@ def fashion_files(tmp_path, monkeypatch):
 
 
 def test_recipe_splits_the_ten_classes_in_two_halves_with_100_labels_per_target_class():
-    recipe = config.load_config("fashion-transfer")
+    recipe = resolve.load_config("fashion-transfer")
     options = recipe["transfer"]
     source, target = options["source_classes"], options["target_classes"]
     assert len(source) == len(target) == 5 and sorted(source + target) == list(range(10))
     assert options["target_train_samples"] == 100 * len(target)
     assert recipe["data"]["dataset"] == "fashion_mnist"
-    assert recipe["expect"]["metric"] == "transfer_gain" and recipe["expect"]["minimum"] >= 0.05
-    assert "Yosinski" in recipe["expect"]["source"]
+    assert recipe["expect"]["metric"] == "transfer_gain"
+    assert "Yosinski" in recipe["expect"]["source"] and "--seed 0 / 1 / 2" in recipe["expect"]["source"]
 
 
 def test_quick_run_reports_frozen_fine_tuned_scratch_and_their_difference(cli_run, tmp_path, fashion_files):
@@ -52,12 +52,13 @@ def test_quick_run_reports_frozen_fine_tuned_scratch_and_their_difference(cli_ru
     assert metrics["transfer_gain"] == pytest.approx(metrics["fine_tuned_test_accuracy"]
                                                      - metrics["scratch_test_accuracy"])
     assert "transfer_gain" in result.output
-    options = config.load_config("fashion-transfer")["transfer"]
-    # 100 labels for each target class (quick mode keeps them: 500 <= train.quick_train_samples).
+    options = resolve.load_config("fashion-transfer")["transfer"]
     assert record["stages"]["fine_tuned"]["test_accuracy"] == pytest.approx(metrics["fine_tuned_test_accuracy"])
     report = (folder / "report.md").read_text()
     target_names = ", ".join(NAMES[label] for label in options["target_classes"])
     source_names = ", ".join(NAMES[label] for label in options["source_classes"])
+    # The classes by name, and 100 labels for each target class (quick mode keeps them:
+    # 500 <= train.quick_train_samples).
     assert f"Target classes {options['target_classes']} ({target_names}) with 500 training labels (100 per class)" \
         in report
     assert f"source classes {options['source_classes']} ({source_names})" in report
