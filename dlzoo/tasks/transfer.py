@@ -621,7 +621,8 @@ def transfer_section(prepared, stages):
     """The report section: where the base comes from, the stage table, the overlaid curves."""
     options, target = prepared.options, prepared.target_splits
     sizes = target.sizes()
-    labels = {"pretrain": f"0. pretrain on source classes {options['source_classes']}",
+    source_names = f" ({', '.join(prepared.source_splits.class_names)})" if prepared.source_splits else ""
+    labels = {"pretrain": f"0. pretrain on source classes {options['source_classes']}{source_names}",
               "frozen": "a. frozen base, new head", "fine_tuned": "b. fine-tuned, all but batch norm",
               "scratch": "c. same architecture from scratch"}
     rows = [[labels[name], stage.epochs, stage_record(stage)["learning_rate"], stage.trainable_parameters,
@@ -629,7 +630,8 @@ def transfer_section(prepared, stages):
     gain = stages["fine_tuned"].test_accuracy - stages["scratch"].test_accuracy
     return (
         "## Transfer learning\n\n"
-        f"Base: {prepared.base_description}. Target classes {options['target_classes']} with "
+        f"Base: {prepared.base_description}. Target classes {options['target_classes']} "
+        f"({', '.join(target.class_names)}) with "
         f"{sizes['train']} training labels ({sizes['train'] // max(target.num_classes, 1)} per class); "
         f"every accuracy is on the same {sizes['test']} target test images "
         "(the pretraining row: on the source classes' test images).\n\n"
