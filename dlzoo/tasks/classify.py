@@ -99,7 +99,8 @@ class ClassifyTask(SupervisedTask):
 
     def draw(self, model, splits, folder, config, test_result):
         """The confusion matrix; ROC / PR curves, reliability, confident mistakes (:mod:`dlzoo.performance`);
-        the decision boundary for 2-D inputs."""
+        the decision boundary for 2-D inputs; Grad-CAM and integrated gradients of a few test images
+        with ``train.explain_samples``."""
         from dlzoo import performance
 
         plots.confusion_matrix(test_result["confusion_matrix"], splits.class_names,
@@ -108,6 +109,10 @@ class ClassifyTask(SupervisedTask):
         if splits.input_shape == (2,):
             plots.decision_boundary(lambda inputs: predict(model, inputs), *splits.arrays("test"),
                                     folder / "plots" / "decision_boundary.png", title=f"{config['name']} (test points)")
+        if config["train"]["explain_samples"] and len(model.input_shape) == 4:  # image classifiers
+            from dlzoo.visualize_command import explain_in_report
+
+            explain_in_report(model, splits, folder, config["train"]["explain_samples"])
         from dlzoo.visualize import positional_encoding
 
         positional_encoding.report_section(model, folder)  # transformers: their position vectors (else nothing)
