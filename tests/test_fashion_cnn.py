@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from helpers import invoke, only_run
+from helpers import assert_usage_error, invoke, only_run
 
 FASHION_CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                        "Ankle boot")
@@ -57,3 +57,10 @@ print(json.dumps({{'accuracy': float(np.mean(predicted == labels)), 'count': len
     assert measured["count"] == record["data"]["sizes"]["test"], "the t10k files are the whole test split"
     # The same model on the same raw pixels: the run's own test accuracy, to float rounding.
     assert abs(measured["accuracy"] - record["metrics"]["test_accuracy"]) < 1e-6
+
+
+def test_more_explained_images_than_a_picture_holds_is_a_usage_error(cli_run):
+    assert_usage_error(cli_run("train", "fashion-cnn", "--quick", "--set", "train.explain_samples=17"),
+                       "train.explain_samples", "16")
+    assert_usage_error(cli_run("train", "fashion-cnn", "--quick", "--set", "train.explain_samples=-1"),
+                       "train.explain_samples")
