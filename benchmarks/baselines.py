@@ -3,7 +3,7 @@
     PYTHONPATH=. python benchmarks/baselines.py            # print the table
     PYTHONPATH=. python benchmarks/baselines.py --write    # also store it in each recipe's [expect] baseline
 
-The numbers are :func:`dlzoo.baselines.fit_baselines` on the data a full (not --quick) run of
+The numbers are :func:`dlzoo.metrics.baselines.fit_baselines` on the data a full (not --quick) run of
 the recipe trains on; ``dlzoo list --markdown`` prints them in the README's "baseline" column.
 Recipes without data a scikit-learn model can fit (2-D optimizer paths) are skipped.
 """
@@ -11,7 +11,10 @@ Recipes without data a scikit-learn model can fit (2-D optimizer paths) are skip
 import re
 import sys
 
-from dlzoo import baselines, config, data
+from dlzoo import data
+from dlzoo.metrics import baselines
+from dlzoo.config import recipes
+from dlzoo.config import resolve
 
 
 def recipe_splits(resolved):
@@ -26,7 +29,7 @@ def recipe_splits(resolved):
 
 def measure(name):
     """``"RBF-SVM 0.983 (0.05 s)"`` for one recipe, or ``None`` when it has no baseline."""
-    resolved = config.load_config(name)
+    resolved = resolve.load_config(name)
     if resolved["task"] not in ("classify", "regress", "transfer", "numpy-mlp") and "sweep" not in resolved:
         return None
     result = baselines.fit_baselines(recipe_splits(resolved), seed=resolved["train"]["seed"])
@@ -40,7 +43,7 @@ def measure(name):
 
 def write_baseline(name, text):
     """Put ``baseline = "text"`` into the [expect] section of the recipe file (replacing an older one)."""
-    path = config.find_recipe(name)
+    path = recipes.find_recipe(name)
     source = path.read_text()
     line = f'baseline = "{text}"'
     if re.search(r"^baseline = .*$", source, flags=re.M):
@@ -52,7 +55,7 @@ def write_baseline(name, text):
 
 def main(arguments):
     """Measure every recipe, print one line each, and write them with ``--write``."""
-    for name in config.recipe_names():
+    for name in recipes.recipe_names():
         text = measure(name)
         print(f"{name:22s} {text or '—'}", flush=True)
         if text and "--write" in arguments:

@@ -21,9 +21,9 @@ import time
 
 def recipe_names():
     """Every recipe of the zoo."""
-    from dlzoo import config
+    from dlzoo.config import recipes
 
-    return config.recipe_names()
+    return recipes.recipe_names()
 
 
 def train_twice(recipe, folder):

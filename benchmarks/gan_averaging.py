@@ -8,7 +8,7 @@ The recipe's generator optimizer keeps an exponential moving average of the gene
 (Keras ``use_ema = true``, ``ema_momentum = 0.999``: about the last 1,000 steps; Yazıcı et al.
 2019). This script trains the recipe (the task's own networks, optimizers and data pipeline)
 and, every ``--every`` epochs, scores the same 1,000 noise vectors the run scores (the task's
-scoring classifier, :mod:`dlzoo.sample_quality`) twice: with the last step's weights and with
+scoring classifier, :mod:`dlzoo.metrics.samples`) twice: with the last step's weights and with
 the average (swapped in, scored, swapped out). Printed per seed and epoch: the smallest class
 share (the recipe's target: >= 0.05) and the Fréchet position (0 real digits, 1 noise).
 
@@ -39,10 +39,10 @@ import numpy as np
 
 def scores_of(scorer, generator, noise, splits):
     """``(smallest class share, Fréchet position)`` of the generator's samples of ``noise``."""
-    from dlzoo import sample_quality
+    from dlzoo.metrics import samples
     from dlzoo.tasks.generate import generate
 
-    scores = sample_quality.score_samples(scorer, generate(generator, noise), splits)
+    scores = samples.score_samples(scorer, generate(generator, noise), splits)
     return float(scores["min_class_fraction"]), float(scores["frechet_position"])
 
 
@@ -61,18 +61,21 @@ def measure(seed, epochs, every, quick, overrides=()):
     position, average Fréchet position), ...]`` every ``every`` epochs."""
     import keras
 
-    from dlzoo import config, sample_quality, tasks, training
+    from dlzoo import tasks
+    from dlzoo.config import resolve
+    from dlzoo.metrics import samples
+    from dlzoo.training import state
     from dlzoo.data.pipeline import make_dataset
     from dlzoo.tasks.generate import fixed_inputs, latent_size
 
     keras.backend.clear_session()
-    resolved = config.load_config("dcgan", [f"train.seed={seed}", f"data.seed={seed}", *overrides])
+    resolved = resolve.load_config("dcgan", [f"train.seed={seed}", f"data.seed={seed}", *overrides])
     epochs = epochs or (resolved["train"]["quick_epochs"] if quick else resolved["train"]["epochs"])
     prepared = tasks.create("generate").prepare(resolved, quick=quick)
     gan, splits = prepared.gan, prepared.splits
     if not gan.generator_is_averaged():
         raise SystemExit("the generator optimizer keeps no average (generate.generator_optimizer.use_ema is off)")
-    scorer = sample_quality.train_scorer(splits, seed=seed, epochs=2 if quick else resolved["generate"]["scorer_epochs"])
+    scorer = samples.train_scorer(splits, seed=seed, epochs=2 if quick else resolved["generate"]["scorer_epochs"])
     x_train, y_train = splits.arrays("train")
     data = make_dataset(x_train, y_train.astype("int32"), resolved["data"]["batch_size"], training=True, seed=seed)
     # The noise the run itself scores (GenerateTask.run): 1,000 vectors of seed 1.
@@ -90,7 +93,7 @@ def measure(seed, epochs, every, quick, overrides=()):
                 rows.append((epoch + 1, last[0], average[0], last[1], average[1]))
                 print(json.dumps({"seed": seed, "epoch": epoch + 1, "last": last, "average": average}), flush=True)
 
-    training.build_optimizers(gan)
+    state.build_optimizers(gan)
     gan.fit(data, epochs=epochs, verbose=0, callbacks=[Score()])
     return rows
 

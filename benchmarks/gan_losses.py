@@ -61,9 +61,10 @@ def probe(seed, discriminator_steps=50):
     import keras
     import tensorflow as tf
 
-    from dlzoo import config, tasks
+    from dlzoo import tasks
+    from dlzoo.config import resolve
 
-    resolved = config.load_config("dcgan", [f"train.seed={seed}", f"data.seed={seed}"])
+    resolved = resolve.load_config("dcgan", [f"train.seed={seed}", f"data.seed={seed}"])
     task = tasks.create("generate")
     prepared = task.prepare(resolved, quick=False)
     gan = prepared.gan

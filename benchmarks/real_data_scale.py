@@ -24,8 +24,13 @@ import tempfile
 # The child: time the steps of SupervisedTask.finish by wrapping them, then train as the CLI does.
 CHILD = r"""
 import json, resource, sys, time
-from dlzoo import baselines, export, training
+from dlzoo.metrics import baselines
+from dlzoo.runs import export
+from dlzoo.training import fit as training
+from dlzoo.training import devices
+from dlzoo.training import state
 from dlzoo.tasks import supervised, classify
+from dlzoo.training import inference
 
 timings = {}
 

@@ -16,8 +16,8 @@ __version__ = "0.1.0"
 # Public name -> the module that defines it (loaded on first access, PEP 562).
 _PUBLIC = {
     "recipes": "dlzoo.api", "resolve": "dlzoo.api", "train": "dlzoo.api", "load": "dlzoo.api", "Run": "dlzoo.api",
-    "UsageError": "dlzoo.errors", "RunFailed": "dlzoo.errors",
-    "register_model": "dlzoo.plugins", "register_optimizer": "dlzoo.plugins", "register_dataset": "dlzoo.plugins",
+    "UsageError": "dlzoo.core.errors", "RunFailed": "dlzoo.core.errors",
+    "register_model": "dlzoo.runs.plugins", "register_optimizer": "dlzoo.runs.plugins", "register_dataset": "dlzoo.runs.plugins",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -18,9 +18,10 @@ import csv
 import html
 import pathlib
 
-from dlzoo import config as config_module
-from dlzoo import runs as runs_module
-from dlzoo.errors import UsageError
+from dlzoo.config import recipes as config_module
+from dlzoo.config import resolve as resolve_module
+from dlzoo.runs import folders as runs_module
+from dlzoo.core.errors import UsageError
 
 
 def recipes(pattern=None, topic=None):
@@ -49,7 +50,7 @@ def resolve(recipe, *, epochs=None, seed=None, data=None, overrides=None, plugin
     if isinstance(plugins, (str, pathlib.Path)):
         plugins = [plugins]
     assignments = list(set_) + [(dotted, value) for dotted, value in dict(overrides or {}).items()]
-    return config_module.load_config(recipe, assignments, dataset=data, epochs=epochs, seed=seed,
+    return resolve_module.load_config(recipe, assignments, dataset=data, epochs=epochs, seed=seed,
                                      plugins=list(plugins))
 
 
@@ -76,7 +77,7 @@ def train(recipe, *, epochs=None, seed=None, data=None, quick=False, runs="runs"
     resolved = resolve(recipe, epochs=epochs, seed=seed, data=data, overrides=overrides, plugins=plugins, set_=set_)
     runs_module.check_writable(runs or runs_module.DEFAULT_ROOT)
     import_tensorflow(debug)
-    from dlzoo.sweep import train_recipe
+    from dlzoo.commands.sweep import train_recipe
 
     folder, _ = train_recipe(resolved, out=runs, quick=quick, device=device, echo=echo)
     return Run(folder)
@@ -89,7 +90,7 @@ def load(run_or_recipe, runs="runs"):
 
 def import_tensorflow(debug=False):
     """Import TensorFlow without its start-up log lines (all of them with ``debug``)."""
-    from dlzoo.quiet import import_tensorflow as quiet_import
+    from dlzoo.core.quiet import import_tensorflow as quiet_import
 
     quiet_import(debug=debug)
 
@@ -159,7 +160,7 @@ class Run:
         if split not in ("train", "val", "test"):
             raise UsageError(f"split must be train, val or test, got {split!r}")
         import_tensorflow()
-        from dlzoo.evaluate_command import evaluate_target
+        from dlzoo.commands.evaluate import evaluate_target
 
         result, _, _ = evaluate_target(str(self.folder), dataset=data, split=split)
         return result
@@ -172,7 +173,7 @@ class Run:
         """
         import numpy as np
 
-        task = config_module.task_of(self.config)
+        task = resolve_module.task_of(self.config)
         if isinstance(inputs, np.ndarray):  # raw inputs, as `dlzoo predict --file inputs.npy` reads them
             values = np.asarray(inputs, dtype="float32")
         else:
@@ -188,13 +189,13 @@ class Run:
         ``options``: ``layer``, ``class_index``, ``samples``, ``out``.
         """
         import_tensorflow()
-        from dlzoo.visualize_command import visualize_run
+        from dlzoo.commands.visualize import visualize_run
 
         return [pathlib.Path(path) for path in visualize_run(str(self.folder), method=method, **options)]
 
     def export(self, out=None, export_format="saved_model", allow_failed=False):
         """A verified SavedModel (or ``.keras``) with the report, in a new folder; returns its path."""
-        from dlzoo.export_command import check_destination, export_run
+        from dlzoo.commands.export import check_destination, export_run
 
         check_destination(out)
         import_tensorflow()
@@ -204,7 +205,7 @@ class Run:
 
     def sample(self, n=64, class_index=None, seed=0, out=None):
         """New examples from a generative run (``dlzoo sample``); returns the paths written."""
-        from dlzoo.sample_command import check_request, sample_run
+        from dlzoo.commands.sample import check_request, sample_run
 
         check_request(str(self.folder), n, class_index)
         import_tensorflow()
@@ -212,10 +213,10 @@ class Run:
                                                            seed=seed, out=out)]
 
     def _load(self):
-        """The run's task and Keras model (:func:`dlzoo.models_io.load_run`), once."""
+        """The run's task and Keras model (:func:`dlzoo.runs.load.load_run`), once."""
         if self._loaded is None:
             import_tensorflow()
-            from dlzoo.models_io import load_run
+            from dlzoo.runs.load import load_run
 
             self._loaded = load_run(str(self.folder))
         return self._loaded
@@ -250,7 +251,7 @@ def to_number(text):
 
 def summary_block(folder, record):
     """The block printed at the end of a run: final metrics, wall time, where things are."""
-    from dlzoo.report import TRAIN_ACCURACY_NOTE
+    from dlzoo.runs.report import TRAIN_ACCURACY_NOTE
 
     quick = " (quick)" if record.get("quick") else ""
     lines = ["", f"== {record.get('recipe', folder.parent.name)}{quick}: {record.get('status', 'unknown')} in "
@@ -267,7 +268,7 @@ def summary_block(folder, record):
         lines.append(f"   target: {target['error']}")
     elif target and target.get("value") is not None:
         verdict = "passed" if target["passed"] else "below target"
-        changes = config_module.describe_changed_settings(record.get("changed_settings"))
+        changes = resolve_module.describe_changed_settings(record.get("changed_settings"))
         if changes:
             verdict += f" ({changes})"
         if record.get("quick"):

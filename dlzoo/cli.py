@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from dlzoo.errors import RunFailed, RunInterrupted, UsageError
+from dlzoo.core.errors import RunFailed, RunInterrupted, UsageError
 
 # TensorFlow prints pages of start-up logs; the CLI keeps them out of students' terminals.
 # Level 3 hides its C++ ERROR lines too ("oneDNN supports DT_BOOL only on platforms with
@@ -62,7 +62,7 @@ class DlzooGroup(click.Group):
         except Exception as error:  # an unexpected error: say what and how to see more
             if debug_enabled(context):
                 raise
-            from dlzoo.runs import WRITE_ERRORS, write_failure
+            from dlzoo.runs.folders import WRITE_ERRORS, write_failure
 
             # A full disk, a read-only folder: which file, and why.
             disk = write_failure(error) if isinstance(error, OSError) and error.errno in WRITE_ERRORS else None
@@ -107,7 +107,7 @@ def load_tensorflow():
     Commands call it only after every check that needs no TensorFlow (recipe name, overrides,
     folders), so that a typo fails in a fraction of a second instead of after the import.
     """
-    from dlzoo.quiet import import_tensorflow
+    from dlzoo.core.quiet import import_tensorflow
 
     debug = debug_enabled(click.get_current_context())
     if debug and not TF_LOG_LEVEL_FROM_USER:
@@ -121,7 +121,7 @@ LINE_LIMIT = 1000
 
 def fail(message, code):
     """Print the first line of ``message`` (cut to :data:`LINE_LIMIT` characters) on stderr and exit with ``code``."""
-    from dlzoo.validation import shorten
+    from dlzoo.core.validation import shorten
 
     click.echo(shorten(message.splitlines()[0], LINE_LIMIT) if message else "error", err=True)
     sys.exit(code)
@@ -136,24 +136,24 @@ def refuse_out_as_runs_root(out, command):
 
 def check_runs_root(runs_root):
     """The runs root must be writable: checked before TensorFlow is imported."""
-    from dlzoo import runs
+    from dlzoo.runs import folders
 
-    runs.check_writable(runs_root or runs.DEFAULT_ROOT)
+    folders.check_writable(runs_root or folders.DEFAULT_ROOT)
 
 
 def check_output_room(destination):
     """A full disk or read-only folder where a command writes is said before TensorFlow loads
     (nothing is created: the check writes in the nearest folder that exists)."""
-    from dlzoo import runs
+    from dlzoo.runs import folders
 
-    runs.check_writable(runs.nearest_existing(destination))
+    folders.check_writable(folders.nearest_existing(destination))
 
 
 def resolve_run_argument(argument, runs_root):
     """A run folder or recipe name -> its run folder (TensorFlow-free, so errors come fast)."""
-    from dlzoo import runs
+    from dlzoo.runs import folders
 
-    return runs.resolve_run(argument, runs_root)
+    return folders.resolve_run(argument, runs_root)
 
 
 @click.group(cls=DlzooGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -179,7 +179,7 @@ def list_command(pattern, topic, markdown):
         click.echo("\n".join(lines))
         return
     columns = ("name", "topic", "task", "dataset", "target", "description")
-    from dlzoo.report import format_table
+    from dlzoo.runs.report import format_table
 
     click.echo(format_table([[row[column] for column in columns] for row in rows], columns))
 
@@ -189,13 +189,14 @@ def list_command(pattern, topic, markdown):
 @click.option("--set", "overrides", multiple=True, help=SET_HELP)
 def show(recipe, overrides):
     """Print the resolved recipe as TOML (a file that 'dlzoo train' accepts unchanged)."""
-    from dlzoo import config
+    from dlzoo.config import recipes
+    from dlzoo.config import resolve
 
-    resolved = config.load_config(recipe, overrides)
+    resolved = resolve.load_config(recipe, overrides)
     if any(item.split("=")[0].strip().startswith(("model.", "optimizer.")) for item in overrides):
         load_tensorflow()  # Keras imports TensorFlow: quietly, so that its log lines do not bury the error
-        config.check_component_options(resolved)  # only when those keys changed
-    click.echo(config.to_toml(resolved), nl=False)
+        resolve.check_component_options(resolved)  # only when those keys changed
+    click.echo(recipes.to_toml(resolved), nl=False)
 
 
 @cli.command()
@@ -220,9 +221,9 @@ def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, devic
     refuse_out_as_runs_root(out, "train")
     if resume_run is not None:
         if recipe or overrides or dataset or epochs or seed is not None or quick or plugin_files:
-            raise UsageError("--resume continues a run with its own config.toml: give no recipe, --set, --data, "
+            raise UsageError("--resume continues a run with its own recipes.toml: give no recipe, --set, --data, "
                              "--epochs, --seed, --quick or --plugin with it")
-        from dlzoo import lifecycle
+        from dlzoo.commands import train as lifecycle
 
         folder = lifecycle.check_resumable(resume_run)
         load_tensorflow()
@@ -241,7 +242,8 @@ def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, devic
     if overfit_batch:
         resolved = api.resolve(recipe, data=dataset, epochs=epochs, seed=seed, plugins=plugin_files, set_=overrides)
         check_runs_root(runs_root)
-        from dlzoo import check as check_module
+        from dlzoo.commands import check as check_module
+        from dlzoo.metrics import initial_loss
 
         check_module.checkable_task(resolved)  # before TensorFlow loads
         load_tensorflow()
@@ -264,7 +266,7 @@ def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, devic
 def evaluate(target, dataset, split, out, runs_root, similarity_file):
     """Evaluate a run folder, a recipe's latest run, or a SavedModel folder."""
     if similarity_file:  # word vectors against human similarity judgements (tasks that can: embed)
-        from dlzoo.models_io import read_run
+        from dlzoo.runs.load import read_run
 
         folder, _, _, task = read_run(target, runs_root)
         if not task.can("similarity"):
@@ -285,7 +287,7 @@ def evaluate(target, dataset, split, out, runs_root, similarity_file):
         target = str(resolve_run_argument(target, runs_root))
     check_output_room(out or target)
     load_tensorflow()
-    from dlzoo.evaluate_command import evaluate_target
+    from dlzoo.commands.evaluate import evaluate_target
 
     _, line, written = evaluate_target(target, dataset=dataset, split=split, out=out, root=runs_root)
     click.echo(line)
@@ -300,7 +302,7 @@ def evaluate(target, dataset, split, out, runs_root, similarity_file):
 @click.option("--allow-failed", is_flag=True, help="Export a run that did not complete (the export says so).")
 def export(run, export_format, out, runs_root, allow_failed):
     """Export a run's model (verified SavedModel or .keras) with its metric report."""
-    from dlzoo.export_command import check_destination, export_run
+    from dlzoo.commands.export import check_destination, export_run
 
     check_destination(out)
     run = str(resolve_run_argument(run, runs_root))
@@ -322,25 +324,25 @@ def export(run, export_format, out, runs_root, allow_failed):
 @click.option("--score", is_flag=True, help="Also score the attribution method(s) against the objects' true masks (datasets with masks: shapes).")
 def visualize(run, method, layer, class_index, samples, out, runs_root, score):
     """Saliency, CAM, Grad-CAM, activation maximization and more for a trained run."""
-    from dlzoo.visualize_command import check_method_name
+    from dlzoo.commands.visualize import check_method_name
 
     check_method_name(method)  # a typo fails before TensorFlow loads
     run = str(resolve_run_argument(run, runs_root))
     if score:
-        from dlzoo import explanation_scores
-        from dlzoo.models_io import read_run
+        from dlzoo.metrics import explanations
+        from dlzoo.runs.load import read_run
 
-        explanation_scores.check_dataset(read_run(run, runs_root)[1])  # no masks: say so before TensorFlow loads
+        explanations.check_dataset(read_run(run, runs_root)[1])  # no masks: say so before TensorFlow loads
     load_tensorflow()
-    from dlzoo.visualize_command import visualize_run
+    from dlzoo.commands.visualize import visualize_run
 
     for path in visualize_run(run, method=method, layer=layer, class_index=class_index, samples=samples,
                               out=out, root=runs_root):
         click.echo(f"wrote {path}")
     if score:
-        from dlzoo.models_io import load_run
+        from dlzoo.runs.load import load_run
 
-        path = explanation_scores.score_run(load_run(run, runs_root), method, out=out, echo=click.echo)
+        path = explanations.score_run(load_run(run, runs_root), method, out=out, echo=click.echo)
         click.echo(f"wrote {path}")
 
 
@@ -356,7 +358,7 @@ def visualize(run, method, layer, class_index, samples, out, runs_root, score):
 @click.option("--temperature", type=float, help="Text generators: sampling temperature (default 1.0; 0 = greedy).")
 def predict(run, inputs, input_file, beam, attention, runs_root, prompt, length, temperature):
     """Predict with a trained run: one line per input (what each line holds depends on the task)."""
-    from dlzoo.models_io import read_run
+    from dlzoo.runs.load import read_run
 
     folder, _, _, task = read_run(run, runs_root)  # a wrong run is reported before TensorFlow loads
     if prompt is not None or length is not None or temperature is not None:  # generation options
@@ -370,7 +372,7 @@ def predict(run, inputs, input_file, beam, attention, runs_root, prompt, length,
         task.check_predict_options(options)
         values = task.read_inputs(list(inputs), input_file)
     load_tensorflow()
-    from dlzoo.models_io import load_run
+    from dlzoo.runs.load import load_run
 
     loaded = load_run(run, runs_root)
     extra = {**options, "folder": folder} if options or task.predict_writes_files else {}
@@ -387,11 +389,11 @@ def predict(run, inputs, input_file, beam, attention, runs_root, prompt, length,
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find RUN when it is a recipe name.")
 def sample(run, count, class_index, seed, out, runs_root):
     """Draw new examples from a generative run (GAN generator, VAE decoder): samples.npy (raw values) + samples.png."""
-    from dlzoo.sample_command import check_request
+    from dlzoo.commands.sample import check_request
 
     check_request(run, count, class_index, runs_root)  # bad requests fail before TensorFlow loads
     load_tensorflow()
-    from dlzoo.sample_command import sample_run
+    from dlzoo.commands.sample import sample_run
 
     for path in sample_run(run, count=count, class_index=class_index, seed=seed, out=out, root=runs_root,
                            echo=click.echo):
@@ -407,7 +409,7 @@ def sample(run, count, class_index, seed, out, runs_root):
               help=DEVICE_HELP + " Give --device cpu --device gpu to compare samples/s on both (default: auto).")
 def bench(patterns, quick, runs_root, out, devices):
     """Train recipes with their full budget and check each against its target."""
-    from dlzoo import bench as bench_module
+    from dlzoo.commands import bench as bench_module
 
     refuse_out_as_runs_root(out, "bench")
     bench_module.select_recipes(patterns)  # an unknown pattern fails before TensorFlow loads
@@ -415,7 +417,7 @@ def bench(patterns, quick, runs_root, out, devices):
     if len(set(devices)) > 1:
         if "auto" in devices:
             raise UsageError("to compare devices give --device cpu --device gpu (auto is not a device)")
-        from dlzoo import bench_devices
+        from dlzoo.commands import bench_devices
 
         bench_devices.compare_devices(patterns, devices, quick=quick, out=runs_root, echo=click.echo)
         return
@@ -430,7 +432,7 @@ def bench(patterns, quick, runs_root, out, devices):
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find recipe names.")
 def compare(runs_to_compare, out, runs_root):
     """A table of final metrics and overlaid learning curves for several runs."""
-    from dlzoo.compare import compare_runs
+    from dlzoo.commands.compare import compare_runs
 
     table, folder = compare_runs(runs_to_compare, out=out, root=runs_root)
     click.echo(table)
@@ -443,11 +445,12 @@ def compare(runs_to_compare, out, runs_root):
 @click.option("--data", "dataset", help="Dataset spec, e.g. digits, npz:file.npz.")
 def check(recipe, overrides, dataset):
     """Without training: shapes, initial loss, gradients at init, label balance, train/test duplicates."""
-    from dlzoo import config
+    from dlzoo.config import resolve
 
-    from dlzoo import check as check_module
+    from dlzoo.commands import check as check_module
+    from dlzoo.metrics import initial_loss
 
-    resolved = config.load_config(recipe, overrides, dataset=dataset)
+    resolved = resolve.load_config(recipe, overrides, dataset=dataset)
     check_module.checkable_task(resolved)  # a recipe check cannot handle: said before TensorFlow loads
     load_tensorflow()
     check_module.check(resolved, echo=click.echo)
@@ -462,11 +465,11 @@ def check(recipe, overrides, dataset):
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help=RUNS_HELP)
 def lr_find(recipe, overrides, start, end, steps, runs_root):
     """Learning-rate range test (Smith 2017): loss vs rate on a log scale, a suggested rate, a report."""
-    from dlzoo import config
-    from dlzoo import lr_find as lr_find_module
+    from dlzoo.config import resolve
+    from dlzoo.commands import lr_find as lr_find_module
 
     lr_find_module.check_arguments(start, end, steps)
-    resolved = config.load_config(recipe, overrides)
+    resolved = resolve.load_config(recipe, overrides)
     lr_find_module.check_task(resolved)  # a recipe lr-find cannot handle: said before TensorFlow loads
     check_runs_root(runs_root)
     load_tensorflow()
@@ -485,7 +488,7 @@ def lr_find(recipe, overrides, start, end, steps, runs_root):
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help=RUNS_HELP)
 def tune(recipe, spaces, trials, algo, overrides, seed, quick, resume_folder, runs_root):
     """Hyper-parameter search on KerasTuner; every trial is a normal run, the best is best.toml."""
-    from dlzoo import tune as tune_module
+    from dlzoo.commands import tune as tune_module
 
     if resume_folder:
         settings = tune_module.resume_settings(resume_folder, trials)
@@ -504,7 +507,7 @@ def tune(recipe, spaces, trials, algo, overrides, seed, quick, resume_folder, ru
 def doctor(runs_root):
     """Versions, GPUs (compute capability, mixed precision), the TFDS cache and the runs folder."""
     load_tensorflow()
-    from dlzoo import doctor as doctor_module
+    from dlzoo.commands import doctor as doctor_module
 
     for line in doctor_module.report_lines(runs_root):
         click.echo(line)
@@ -519,7 +522,7 @@ def exercise():
 def exercise_list():
     """The exercises: name, course topic, what to write."""
     from dlzoo import exercises
-    from dlzoo.report import format_table
+    from dlzoo.runs.report import format_table
 
     columns = ("name", "topic", "task")
     click.echo(format_table([[row[column] for column in columns] for row in exercises.rows()], columns))

@@ -190,8 +190,8 @@ def test_vae_summary_and_report_say_what_each_number_is(quick_vae, cli_run):
 
 
 def test_sample_notes_only_samples_outside_the_data_range():
-    from dlzoo import sample_command
+    from dlzoo.commands import sample
 
-    assert sample_command.range_note(np.array([0.0, 8.0, 16.0]), 0.0, 16.0) == ""
-    note = sample_command.range_note(np.array([-1.33, 8.0, 17.56]), 0.0, 16.0)
+    assert sample.range_note(np.array([0.0, 8.0, 16.0]), 0.0, 16.0) == ""
+    note = sample.range_note(np.array([-1.33, 8.0, 17.56]), 0.0, 16.0)
     assert "-1.33 to 17.6" in note and "np.clip(samples, 0, 16)" in note

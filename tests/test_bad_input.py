@@ -13,7 +13,7 @@ def existing_run(tmp_path):
     """An earlier run folder with a file that must survive every failed command."""
     folder = tmp_path / "runs" / "mlp" / "20200101-000000"
     folder.mkdir(parents=True)
-    (folder / "config.toml").write_text('name = "mlp"\n')
+    (folder / "recipes.toml").write_text('name = "mlp"\n')
     (folder / "notes.txt").write_text("precious")
     return folder
 
@@ -153,10 +153,10 @@ def test_message_ending_in_a_quote_keeps_it(cli_run):
 
 
 def test_error_message_of_a_key_error_has_no_repr_quotes():
-    from dlzoo import config
+    from dlzoo.config import resolve
 
-    assert config.error_message(KeyError("no such column 'x'")) == "no such column 'x'"
-    assert config.error_message(ValueError("got 'fast'")) == "got 'fast'"
+    assert resolve.error_message(KeyError("no such column 'x'")) == "no such column 'x'"
+    assert resolve.error_message(ValueError("got 'fast'")) == "got 'fast'"
 
 
 def test_a_path_that_is_no_run_is_not_offered_to_dlzoo_train(cli_run):

@@ -149,7 +149,7 @@ def test_unknown_visualize_method_and_similarity_on_another_task(tmp_path):
 
 def test_every_visualize_method_passes_the_early_check():
     from dlzoo import visualize
-    from dlzoo.visualize_command import check_method_name
+    from dlzoo.commands.visualize import check_method_name
 
     for method in [*visualize.METHOD_NAMES, "attention", "all"]:
         check_method_name(method)  # raises for an unknown name
@@ -192,7 +192,7 @@ def test_no_tensorflow_cpp_lines_in_a_gan_run(tmp_path):
 def test_keras_user_warnings_are_hidden_unless_debug(tmp_path):
     # One TensorFlow import: --debug first (warnings shown), then the CLI's usual quiet import.
     program = ("import warnings\n"
-               "from dlzoo.quiet import import_tensorflow\n"
+               "from dlzoo.core.quiet import import_tensorflow\n"
                "def keras_note(text):\n"
                "    warnings.warn_explicit(text, UserWarning, 'functional.py', 1, module='keras.src.models.functional')\n"
                "import_tensorflow(debug=True)\n"
@@ -209,31 +209,31 @@ def test_keras_user_warnings_are_hidden_unless_debug(tmp_path):
 # writes into a run folder ------------------------------------------------------------------
 
 def test_the_atomic_writer_refuses_a_link_out_of_a_run_folder(tmp_path):
-    from dlzoo import runs
-    from dlzoo.errors import UsageError
+    from dlzoo.runs import folders
+    from dlzoo.core.errors import UsageError
 
     run = fake_run(tmp_path / "runs" / "mlp" / "20200101-000000")
     (tmp_path / "elsewhere").mkdir()
     (run / "plots").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     with pytest.raises(UsageError, match="symbolic link"):
-        runs.atomic_write_bytes(run / "plots" / "picture.png", b"png")
+        folders.atomic_write_bytes(run / "plots" / "picture.png", b"png")
     assert list((tmp_path / "elsewhere").iterdir()) == []
-    runs.atomic_write_text(run / "sections" / "10-notes.md", "inside\n")  # a real folder: written
+    folders.atomic_write_text(run / "sections" / "10-notes.md", "inside\n")  # a real folder: written
     assert (run / "sections" / "10-notes.md").read_text() == "inside\n"
 
 
 def test_a_runs_root_linked_elsewhere_below_a_project_config_still_works(tmp_path):
     """A project folder with a config.toml of its own, and runs/ a link to a bigger disk."""
-    from dlzoo import runs
+    from dlzoo.runs import folders
 
     project, disk = tmp_path / "project", tmp_path / "disk"
     project.mkdir()
     disk.mkdir()
     (project / "config.toml").write_text('name = "not a run"\n')
     (project / "runs").symlink_to(disk, target_is_directory=True)
-    folder = runs.new_run_folder("mlp", project / "runs")
-    runs.atomic_write_text(folder / "config.toml", 'name = "mlp"\n')
-    runs.atomic_write_bytes(folder / "plots" / "curve.png", b"png")
+    folder = folders.new_run_folder("mlp", project / "runs")
+    folders.atomic_write_text(folder / "config.toml", 'name = "mlp"\n')
+    folders.atomic_write_bytes(folder / "plots" / "curve.png", b"png")
     assert (disk / "mlp" / folder.name / "plots" / "curve.png").read_bytes() == b"png"
 
 

@@ -32,7 +32,7 @@ def test_adam_at_a_huge_learning_rate_fails_the_run(cli_run, tmp_path):
 def test_non_finite_weights_stop_training():
     import keras
 
-    from dlzoo.callbacks.divergence_guard import DivergenceGuard
+    from dlzoo.training.callbacks.divergence_guard import DivergenceGuard
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.layers[0].kernel.assign(np.array([[np.nan], [1.0]], dtype="float32"))
@@ -189,17 +189,17 @@ def test_evaluate_never_writes_through_a_symbolic_link_out_of_the_run(cli_run, t
 def test_evaluate_writes_no_cache_where_a_run_folder_says(cli_run, tmp_path, image_folder_run):
     import tomli_w
 
-    from dlzoo import config
+    from dlzoo.config import recipes
 
     folder = copy_run(image_folder_run, tmp_path / "runs")
-    settings = config.read_toml(folder / "config.toml")
+    settings = recipes.read_toml(folder / "recipes.toml")
     settings["data"]["cache"] = str(tmp_path / "anywhere")
-    (folder / "config.toml").write_text(tomli_w.dumps(settings))
+    (folder / "recipes.toml").write_text(tomli_w.dumps(settings))
     result = cli_run("evaluate", folder)
     assert result.exit_code == 0, result.stderr
     assert not (tmp_path / "anywhere").exists()
     # A cache in the runs root, where dlzoo writes anyway, is still used.
     settings["data"]["cache"] = str(tmp_path / "runs" / "cache")
-    (folder / "config.toml").write_text(tomli_w.dumps(settings))
+    (folder / "recipes.toml").write_text(tomli_w.dumps(settings))
     assert cli_run("evaluate", folder).exit_code == 0
     assert list((tmp_path / "runs" / "cache").glob("*.tfcache*"))

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from dlzoo import baselines
+from dlzoo.metrics import baselines
 from dlzoo.data import make_splits
 
 from helpers import QUICK

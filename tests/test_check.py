@@ -5,7 +5,8 @@ import json
 import numpy as np
 from sklearn import datasets
 
-from dlzoo import check
+from dlzoo.commands import check
+from dlzoo.metrics import initial_loss
 
 
 def digits_npz(path, planted):

@@ -3,7 +3,7 @@ text of ``dlzoo visualize``, through the real CLI."""
 
 import pytest
 
-from dlzoo import config
+from dlzoo.config import recipes
 
 
 def table_rows(output):
@@ -18,9 +18,9 @@ def test_list_shows_a_one_line_description_of_every_recipe(cli_run):
     header = result.output.splitlines()[0].split()
     assert header[-1] == "description" and header[0] == "name"
     rows = table_rows(result.output)
-    assert len(rows) == len(config.recipe_names())
-    for path in config.recipe_files():
-        summary = config.recipe_summary(path)
+    assert len(rows) == len(recipes.recipe_names())
+    for path in recipes.recipe_files():
+        summary = recipes.recipe_summary(path)
         description = summary["description"]
         assert 10 <= len(description) <= 60, description
         assert description.rstrip("…").split()[0] in summary["summary"]  # taken from the recipe's summary
@@ -29,8 +29,8 @@ def test_list_shows_a_one_line_description_of_every_recipe(cli_run):
 
 
 def test_short_description_cuts_at_a_word_and_drops_the_remarks():
-    assert config.short_description("A GRU translator; its twin is the transformer") == "A GRU translator"
-    cut = config.short_description("word " * 30, width=24)
+    assert recipes.short_description("A GRU translator; its twin is the transformer") == "A GRU translator"
+    cut = recipes.short_description("word " * 30, width=24)
     assert cut.endswith("…") and len(cut) <= 25 and "wor…" not in cut
 
 
@@ -48,7 +48,7 @@ def test_a_pattern_matches_only_what_the_table_shows(cli_run, pattern):
 def test_a_pattern_that_only_the_hidden_summary_has_matches_nothing(cli_run):
     # "GRU twin" is the end of transformer-dates' summary, after the ';' that the description stops at.
     hidden = "its gru twin"
-    assert any(hidden in config.recipe_summary(path)["summary"].lower() for path in config.recipe_files())
+    assert any(hidden in recipes.recipe_summary(path)["summary"].lower() for path in recipes.recipe_files())
     result = cli_run("list", hidden)
     assert result.exit_code == 2 and f"no recipe matches '{hidden}'" in result.stderr
 

@@ -2,15 +2,16 @@
 
 import pytest
 
-from dlzoo import config
-from dlzoo.errors import UsageError
+from dlzoo.config import recipes
+from dlzoo.config import resolve
+from dlzoo.core.errors import UsageError
 
 
 def test_every_packaged_recipe_resolves():
-    names = config.recipe_names()
+    names = recipes.recipe_names()
     assert "mlp" in names and len(names) == len(set(names)), "recipe names must be unique"
     for name in names:
-        resolved = config.load_config(name)
+        resolved = resolve.load_config(name)
         assert resolved["name"] == name
         assert resolved["expect"]["source"], f"{name} must say where its target comes from"
 
@@ -21,11 +22,11 @@ def test_every_packaged_recipe_resolves():
                                      {"schedule": "cosine", "initial": 0.1, "decay_steps": 10}),
 ])
 def test_override_values_parse_as_toml(text, expected):
-    assert config.parse_value(text) == expected
+    assert recipes.parse_value(text) == expected
 
 
 def test_override_changes_the_value():
-    resolved = config.load_config("mlp", ["optimizer.learning_rate=0.01", "model.hidden_units=[32]", "train.epochs=3"])
+    resolved = resolve.load_config("mlp", ["optimizer.learning_rate=0.01", "model.hidden_units=[32]", "train.epochs=3"])
     assert resolved["optimizer"]["learning_rate"] == 0.01
     assert resolved["model"]["hidden_units"] == [32]
     assert resolved["train"]["epochs"] == 3
@@ -33,7 +34,7 @@ def test_override_changes_the_value():
 
 def test_unknown_key_names_valid_keys_and_closest_match():
     with pytest.raises(UsageError) as error:
-        config.load_config("mlp", ["train.epoch=3"])
+        resolve.load_config("mlp", ["train.epoch=3"])
     message = str(error.value)
     assert "unknown key 'train.epoch'" in message and "did you mean 'epochs'" in message
     assert "valid keys:" in message and "batch_size" not in message.split("valid keys:")[0]
@@ -41,47 +42,47 @@ def test_unknown_key_names_valid_keys_and_closest_match():
 
 def test_unknown_section_is_an_error():
     with pytest.raises(UsageError, match="unknown key 'trian'"):
-        config.load_config("mlp", ["trian.epochs=3"])
+        resolve.load_config("mlp", ["trian.epochs=3"])
 
 
 def test_wrong_type_is_an_error():
     with pytest.raises(UsageError, match="train.epochs must be int"):
-        config.load_config("mlp", ["train.epochs=ten"])
+        resolve.load_config("mlp", ["train.epochs=ten"])
     with pytest.raises(UsageError, match="data.normalize must be bool"):
-        config.load_config("mlp", ["data.normalize=1"])
+        resolve.load_config("mlp", ["data.normalize=1"])
 
 
 def test_int_is_accepted_where_a_float_is_expected():
-    resolved = config.load_config("mlp", ["expect.minimum=1"])
+    resolved = resolve.load_config("mlp", ["expect.minimum=1"])
     assert resolved["expect"]["minimum"] == 1
 
 
 def test_shortcuts_override_the_recipe():
-    resolved = config.load_config("mlp", epochs=2, dataset="moons", seed=5)
+    resolved = resolve.load_config("mlp", epochs=2, dataset="moons", seed=5)
     assert (resolved["train"]["epochs"], resolved["data"]["dataset"]) == (2, "moons")
     assert resolved["train"]["seed"] == resolved["data"]["seed"] == 5
 
 
 def test_show_output_is_a_recipe_that_loads_unchanged(tmp_path):
-    resolved = config.load_config("cnn", ["optimizer.learning_rate=0.02"])
+    resolved = resolve.load_config("cnn", ["optimizer.learning_rate=0.02"])
     path = tmp_path / "copy.toml"
-    path.write_text(config.to_toml(resolved))
-    assert config.load_config(str(path)) == resolved
+    path.write_text(recipes.to_toml(resolved))
+    assert resolve.load_config(str(path)) == resolved
 
 
 def test_malformed_toml_is_one_clear_error(tmp_path):
     path = tmp_path / "broken.toml"
     path.write_text("[data\ndataset = 'digits'\n")
     with pytest.raises(UsageError, match="is not valid TOML"):
-        config.load_config(str(path))
+        resolve.load_config(str(path))
 
 
 def test_unknown_recipe_suggests_a_name():
     with pytest.raises(UsageError, match="unknown recipe 'mpl'; did you mean 'mlp'"):
-        config.load_config("mpl")
+        resolve.load_config("mpl")
 
 
 def test_model_options_are_checked_against_the_builder():
-    resolved = config.load_config("mlp", ["model.hidden_unit=[3]"])
+    resolved = resolve.load_config("mlp", ["model.hidden_unit=[3]"])
     with pytest.raises(UsageError, match="unknown key 'model.hidden_unit'.*did you mean 'hidden_units'"):
-        config.check_component_options(resolved)
+        resolve.check_component_options(resolved)

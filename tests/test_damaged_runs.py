@@ -42,7 +42,7 @@ def folder_contents(folder):
 
 def stop_in_export(monkeypatch):
     """Ctrl-C while the SavedModel is written (model.keras is already on disk)."""
-    from dlzoo import export
+    from dlzoo.runs import export
 
     def write_saved_model(model, path, endpoints):
         pathlib.Path(path).mkdir(parents=True)
@@ -54,18 +54,18 @@ def stop_in_export(monkeypatch):
 
 def stop_in_pictures(monkeypatch):
     """Ctrl-C while the learning curves are drawn (model.keras and saved_model/ are on disk)."""
-    from dlzoo import plots
+    from dlzoo.plots import figures
 
     def learning_curves(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(plots, "learning_curves", learning_curves)
+    monkeypatch.setattr(figures, "learning_curves", learning_curves)
 
 
 def stop_in_report(monkeypatch):
     """SIGTERM while the report is written at the very end (metrics.json already says completed)."""
-    from dlzoo import report
-    from dlzoo.errors import Terminated
+    from dlzoo.runs import report
+    from dlzoo.core.errors import Terminated
 
     original, calls = report.write_report, []
 
@@ -153,15 +153,15 @@ def test_sigterm_after_the_last_batch_is_not_lost(cli_run, tmp_path, monkeypatch
     last batch there is none, and the run must still end as interrupted."""
     import keras
 
-    from dlzoo import training
+    from dlzoo.training import fit
 
     class SignalAtLastEpochEnd(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             if epoch == 2:
                 os.kill(os.getpid(), signal.SIGTERM)
 
-    original = training.platform_callbacks
-    monkeypatch.setattr(training, "platform_callbacks",
+    original = fit.platform_callbacks
+    monkeypatch.setattr(fit, "platform_callbacks",
                         lambda *args, **kwargs: original(*args, **kwargs) + [SignalAtLastEpochEnd()])
     result = cli_run(*TRAIN_SHOWN, "--runs", "runs")
     assert result.exit_code == 143, (result.output, result.stderr)
@@ -273,7 +273,7 @@ def interrupted_mlp(tmp_path_factory):
     import keras
     from click.testing import CliRunner
 
-    from dlzoo import training
+    from dlzoo.training import fit
     from dlzoo.cli import cli
 
     class StopAfterFirstEpoch(keras.callbacks.Callback):
@@ -281,13 +281,13 @@ def interrupted_mlp(tmp_path_factory):
             raise KeyboardInterrupt
 
     root = tmp_path_factory.mktemp("interrupted")
-    original = training.platform_callbacks
-    training.platform_callbacks = lambda *args, **kwargs: original(*args, **kwargs) + [StopAfterFirstEpoch()]
+    original = fit.platform_callbacks
+    fit.platform_callbacks = lambda *args, **kwargs: original(*args, **kwargs) + [StopAfterFirstEpoch()]
     try:
         result = CliRunner().invoke(cli, [*TRAIN_SHOWN, "--set", "train.checkpoint_seconds=0", "--runs",
                                           str(root / "runs")], catch_exceptions=False)
     finally:
-        training.platform_callbacks = original
+        fit.platform_callbacks = original
     assert result.exit_code == 130, result.output
     folder = run_folder(root / "runs")
     assert all((folder / "checkpoints" / f"{name}.weights.h5").is_file() for name in ("best", "last"))
@@ -393,16 +393,16 @@ def test_an_export_that_fills_the_disk_names_the_folder(cli_run, tmp_path, compl
 def test_visualize_on_a_disk_that_fills_is_one_line(cli_run, tmp_path, run_copy, monkeypatch):
     import errno
 
-    from dlzoo import runs
+    from dlzoo.runs import folders
 
-    original = runs.atomic_write_bytes
+    original = folders.atomic_write_bytes
 
     def atomic_write_bytes(path, data):
         if str(path).endswith(".png"):
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return original(path, data)
 
-    monkeypatch.setattr(runs, "atomic_write_bytes", atomic_write_bytes)
+    monkeypatch.setattr(folders, "atomic_write_bytes", atomic_write_bytes)
     result = cli_run("visualize", run_copy, "--out", "pictures")
     assert result.exit_code == 1, (result.output, result.stderr)
     lines = result.stderr.strip().splitlines()
@@ -414,20 +414,21 @@ def test_a_full_disk_still_leaves_status_failed(cli_run, tmp_path, monkeypatch):
     """When even the atomic rewrite of metrics.json finds no room, the run still says failed."""
     import errno
 
-    from dlzoo import plots, runs
+    from dlzoo.plots import figures
+    from dlzoo.runs import folders
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(args[-1] if args else "a file"))
 
-    original_write_json = runs.atomic_write_json
+    original_write_json = folders.atomic_write_json
 
     def atomic_write_json(path, data):
         if isinstance(data, dict) and data.get("status") == "failed":
             full(path)  # no room for the second copy an atomic write needs
         return original_write_json(path, data)
 
-    monkeypatch.setattr(plots, "learning_curves", full)
-    monkeypatch.setattr(runs, "atomic_write_json", atomic_write_json)
+    monkeypatch.setattr(figures, "learning_curves", full)
+    monkeypatch.setattr(folders, "atomic_write_json", atomic_write_json)
     result = cli_run("train", "softmax-regression", "--quick", "--runs", "runs")
     assert result.exit_code == 1 and "No space left on device" in result.stderr, (result.output, result.stderr)
     (folder,) = (tmp_path / "runs" / "softmax-regression").iterdir()
@@ -438,16 +439,16 @@ def test_a_full_disk_still_leaves_status_failed(cli_run, tmp_path, monkeypatch):
 def test_a_disk_that_fills_before_config_is_written_leaves_no_run_folder(cli_run, tmp_path, monkeypatch):
     import errno
 
-    from dlzoo import runs
+    from dlzoo.runs import folders
 
-    original = runs.atomic_write_text
+    original = folders.atomic_write_text
 
     def atomic_write_text(path, text):
         if pathlib.Path(path).name == "config.toml":
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return original(path, text)
 
-    monkeypatch.setattr(runs, "atomic_write_text", atomic_write_text)
+    monkeypatch.setattr(folders, "atomic_write_text", atomic_write_text)
     result = cli_run("train", "softmax-regression", "--quick", "--runs", "runs")
     assert result.exit_code == 1, (result.output, result.stderr)
     lines = result.stderr.strip().splitlines()

@@ -5,7 +5,7 @@ import pytest
 
 from dlzoo import data
 from dlzoo.data.pipeline import build_augmenter, make_datasets
-from dlzoo.errors import UsageError
+from dlzoo.core.errors import UsageError
 
 
 @pytest.mark.parametrize("spec, shape, classes", [

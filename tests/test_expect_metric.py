@@ -5,7 +5,9 @@ import sys
 
 import pytest
 
-from dlzoo import config, tasks
+from dlzoo import tasks
+from dlzoo.config import recipes
+from dlzoo.config import resolve
 
 from helpers import QUICK
 
@@ -27,7 +29,7 @@ def test_a_misspelt_metric_in_set_is_refused_with_the_available_ones(cli_run, tm
 
 
 def test_a_recipe_file_targeting_an_unknown_metric_is_refused(cli_run, tmp_path):
-    recipe = config.find_recipe("dcgan").read_text().replace('metric = "min_class_fraction"', 'metric = "fid"')
+    recipe = recipes.find_recipe("dcgan").read_text().replace('metric = "min_class_fraction"', 'metric = "fid"')
     assert 'metric = "fid"' in recipe
     (tmp_path / "my-gan.toml").write_text(recipe)
     result = cli_run("train", "my-gan.toml", *QUICK, "--runs", "runs")
@@ -69,16 +71,16 @@ def test_metrics_the_task_reports_are_accepted(cli_run, recipe, metric):
 
 
 def test_every_recipe_targets_a_metric_its_task_reports():
-    for name in config.recipe_names():
-        resolved = config.load_config(name)  # would raise for a target the task never reports
+    for name in recipes.recipe_names():
+        resolved = resolve.load_config(name)  # would raise for a target the task never reports
         names = tasks.create(resolved["task"]).metric_names(resolved)
         if names is not None and not resolved.get("sweep"):
             assert resolved["expect"]["metric"] in names, name
 
 
 def test_the_check_needs_no_tensorflow():
-    code = ("import sys\nfrom dlzoo import config\nfrom dlzoo.errors import UsageError\n"
-            "try:\n    config.load_config('dcgan', ['expect.metric=\"fid\"'])\nexcept UsageError as error:\n"
+    code = ("import sys\nfrom dlzoo import config\nfrom dlzoo.core.errors import UsageError\n"
+            "try:\n    resolve.load_config('dcgan', ['expect.metric=\"fid\"'])\nexcept UsageError as error:\n"
             "    print('refused:', error)\nprint('tensorflow' in sys.modules)\n")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.splitlines() == [output.splitlines()[0], "False"] and output.startswith("refused: expect.metric 'fid'")

@@ -4,7 +4,8 @@ import json
 
 import numpy as np
 
-from dlzoo import data, explanation_scores
+from dlzoo import data
+from dlzoo.metrics import explanations
 from dlzoo.data import shapes
 
 from helpers import QUICK
@@ -31,20 +32,20 @@ def test_loader_test_split_matches_the_masks():
 
 def test_perfect_and_inverted_maps_score_one_and_zero():
     _, _, masks = shapes.generate(50, seed=0)
-    assert explanation_scores.pointing_game(masks.astype(float), masks).mean() == 1.0
-    assert np.allclose(explanation_scores.energy_inside(masks.astype(float), masks), 1.0)
-    assert explanation_scores.pointing_game((~masks).astype(float), masks).mean() == 0.0
-    assert explanation_scores.energy_inside(np.zeros(masks.shape), masks).sum() == 0.0
+    assert explanations.pointing_game(masks.astype(float), masks).mean() == 1.0
+    assert np.allclose(explanations.energy_inside(masks.astype(float), masks), 1.0)
+    assert explanations.pointing_game((~masks).astype(float), masks).mean() == 0.0
+    assert explanations.energy_inside(np.zeros(masks.shape), masks).sum() == 0.0
 
 
 def test_random_map_scores_its_expected_value():
     _, _, masks = shapes.generate(2000, seed=5)
-    expected = explanation_scores.expected_random_score(masks)  # the mean object area
-    noise = explanation_scores.random_maps(masks.shape, seed=1)
-    hits = explanation_scores.pointing_game(noise, masks)
+    expected = explanations.expected_random_score(masks)  # the mean object area
+    noise = explanations.random_maps(masks.shape, seed=1)
+    hits = explanations.pointing_game(noise, masks)
     standard_error = np.sqrt(expected * (1 - expected) / len(masks))
     assert abs(hits.mean() - expected) < 4 * standard_error  # ~0.03 around ~0.12
-    assert abs(explanation_scores.energy_inside(noise, masks).mean() - expected) < 0.01
+    assert abs(explanations.energy_inside(noise, masks).mean() - expected) < 0.01
 
 
 def test_score_needs_a_dataset_with_masks(cli_run, tmp_path):
@@ -55,12 +56,12 @@ def test_score_needs_a_dataset_with_masks(cli_run, tmp_path):
 
 
 def test_visualize_score_on_shapes(cli_run, tmp_path, monkeypatch):
-    monkeypatch.setattr(explanation_scores, "SCORED_IMAGES", 30)
+    monkeypatch.setattr(explanations, "SCORED_IMAGES", 30)
     assert cli_run("train", "shapes-cnn", *QUICK, "--runs", "runs").exit_code == 0
     folder = next((tmp_path / "runs" / "shapes-cnn").iterdir())
     result = cli_run("visualize", folder, "--method", "all", "--score", "--samples", "4")
     assert result.exit_code == 0, result.output + result.stderr
-    scores = json.loads((folder / "explanation_scores.json").read_text())
+    scores = json.loads((folder / "explanations.json").read_text())
     methods = [row["method"] for row in scores["methods"]]
     assert methods == ["saliency", "smoothgrad", "integrated-gradients", "cam", "gradcam", "gradcam++", "random map"]
     for row in scores["methods"]:

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from dlzoo import export
-from dlzoo.errors import RunFailed
-from dlzoo.evaluate import classification_metrics, expected_calibration_error
+from dlzoo.runs import export
+from dlzoo.core.errors import RunFailed
+from dlzoo.metrics.classification import classification_metrics, expected_calibration_error
 
 
 def tiny_model():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dlzoo import data, sample_quality
+from dlzoo import data
+from dlzoo.metrics import samples
 from dlzoo.tasks import generate
 
 from helpers import QUICK, only_run
@@ -19,35 +20,35 @@ def digits():
 
 @pytest.fixture(scope="module")
 def scorer(digits):
-    return sample_quality.train_scorer(digits, seed=0, epochs=8)
+    return samples.train_scorer(digits, seed=0, epochs=8)
 
 
 def test_class_scores_detect_a_collapsed_generator():
     balanced = np.eye(10)[np.arange(200) % 10]
     collapsed = np.eye(10)[np.where(np.arange(200) % 4 == 0, 7, 1)]
-    good, bad = sample_quality.class_scores(balanced), sample_quality.class_scores(collapsed)
+    good, bad = samples.class_scores(balanced), samples.class_scores(collapsed)
     assert good["classes_covered"] == 10 and good["min_class_fraction"] == pytest.approx(0.1)
     assert bad["classes_covered"] == 2 and bad["missing_classes"] == [0, 2, 3, 4, 5, 6, 8, 9]
-    assert sample_quality.class_scores(balanced, requested=np.arange(200) % 10)["conditional_accuracy"] == 1.0
+    assert samples.class_scores(balanced, requested=np.arange(200) % 10)["conditional_accuracy"] == 1.0
 
 
 def test_frechet_distance_of_gaussians_matches_the_formula():
     rng = np.random.default_rng(0)
     features = rng.normal(size=(4000, 3))
-    assert sample_quality.frechet_distance(features, features) == pytest.approx(0.0, abs=1e-4)
+    assert samples.frechet_distance(features, features) == pytest.approx(0.0, abs=1e-4)
     shifted = features + np.array([3.0, 0.0, 0.0])
-    assert sample_quality.frechet_distance(features, shifted) == pytest.approx(9.0, rel=1e-3)
+    assert samples.frechet_distance(features, shifted) == pytest.approx(9.0, rel=1e-3)
     widened = features * 2.0  # covariance 4I vs I: trace(I + 4I - 2*2I) = 3 per dimension... = 3
-    assert sample_quality.frechet_distance(features, widened) == pytest.approx(3.0, rel=0.05)
+    assert samples.frechet_distance(features, widened) == pytest.approx(3.0, rel=0.05)
 
 
 def test_real_digits_score_high_and_noise_scores_low(digits, scorer):
     assert scorer.test_accuracy > 0.9
-    real = sample_quality.score_samples(scorer, digits.x_test, digits, requested=digits.y_test)
+    real = samples.score_samples(scorer, digits.x_test, digits, requested=digits.y_test)
     assert real["classes_covered"] == 10 and real["mean_confidence"] > 0.8 and real["conditional_accuracy"] > 0.9
     assert real["frechet_position"] < 0.1
-    noise = sample_quality.score_samples(
-        scorer, sample_quality.noise_images(digits.input_shape, 360, 0, 16, seed=5), digits,
+    noise = samples.score_samples(
+        scorer, samples.noise_images(digits.input_shape, 360, 0, 16, seed=5), digits,
         requested=digits.y_test)
     assert noise["classes_covered"] < 10 and noise["min_class_fraction"] < 0.05
     assert noise["conditional_accuracy"] < 0.3 and noise["frechet_position"] > 0.8
@@ -124,7 +125,7 @@ def test_a_gan_whose_discriminator_wins_is_marked_failed_and_not_exported(cli_ru
 def test_the_averaged_generator_is_the_moving_average_of_its_weights_after_every_step():
     import keras
 
-    from dlzoo import generative
+    from dlzoo.training import steps as generative
     from dlzoo.models import gan as gan_models
 
     keras.utils.set_random_seed(0)

@@ -17,9 +17,9 @@ import pytest  # noqa: E402
 from keras import layers  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
-from dlzoo.callbacks import GradientStatistics, gradient_ratio, plot_gradient_statistics  # noqa: E402
-from dlzoo.callbacks.gradient_plots import epochs_to_draw, gradient_norm_table  # noqa: E402
-from dlzoo.callbacks.gradient_statistics import (  # noqa: E402
+from dlzoo.training.callbacks import GradientStatistics, gradient_ratio, plot_gradient_statistics  # noqa: E402
+from dlzoo.training.callbacks.gradient_plots import epochs_to_draw, gradient_norm_table  # noqa: E402
+from dlzoo.training.callbacks.gradient_statistics import (  # noqa: E402
     RECORD_FIELDS,
     dead_fraction,
     saturated_fraction,

@@ -7,7 +7,7 @@ import pathlib
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "dlzoo"
 # Modules every other module may use; they import no other part of dlzoo.
-LEAVES = ("dlzoo.errors", "dlzoo.registry", "dlzoo.validation", "dlzoo.quiet")
+LEAVES = ("dlzoo.core.errors", "dlzoo.core.registry", "dlzoo.core.validation", "dlzoo.core.quiet")
 # Packages that must run on any Keras 3 backend (JAX, PyTorch): keras and keras.ops only.
 BACKEND_NEUTRAL = ("dlzoo.models", "dlzoo.optimizers")
 

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from dlzoo import lr_find
+from dlzoo.commands import lr_find
 
 
 def test_smoothing_keeps_a_constant_loss_constant():

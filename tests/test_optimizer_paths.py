@@ -9,8 +9,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from dlzoo import functions2d, optimizers  # noqa: E402
-from dlzoo.registry import UnknownNameError  # noqa: E402
+from dlzoo import optimizers  # noqa: E402
+from dlzoo.scratch import functions2d
+from dlzoo.core.registry import UnknownNameError  # noqa: E402
 from dlzoo.tasks import optimizer_paths  # noqa: E402
 
 SURFACE_NAMES = functions2d.names()

@@ -14,7 +14,7 @@ import tensorflow as tf  # noqa: E402
 
 from dlzoo import optimizers  # noqa: E402
 from dlzoo.optimizers import numpy_optimizers  # noqa: E402
-from dlzoo.registry import UnknownNameError  # noqa: E402
+from dlzoo.core.registry import UnknownNameError  # noqa: E402
 
 STEPS = 100
 RELATIVE_TOLERANCE = 1e-5

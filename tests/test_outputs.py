@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from dlzoo import visualize_command
+from dlzoo.commands import visualize as visualize_command
 
 from helpers import QUICK
 
@@ -93,7 +93,7 @@ def test_explanation_sections_say_which_class_and_layer():
 
 
 def test_report_lists_numbered_files_in_the_order_they_were_written():
-    from dlzoo import report
+    from dlzoo.runs import report
 
     names = ["gradcam-10.png", "gradcam-2.png", "gradcam.png", "filters.png", "60-evaluation-test-digits-2.md",
              "60-evaluation-test-digits.md", "50-visualize-09-feature-maps.md"]
@@ -108,7 +108,7 @@ def test_report_lists_numbered_files_in_the_order_they_were_written():
     ({"train_loss": 0.1, "test_loss": 0.2, "test_accuracy": 0.9}, "| split | loss | accuracy |"),
 ])
 def test_metrics_table_shows_only_the_columns_a_run_has(metrics, header):
-    from dlzoo import report
+    from dlzoo.runs import report
 
     text = report.metrics_section({"metrics": metrics})
     assert "None" not in text
@@ -117,7 +117,7 @@ def test_metrics_table_shows_only_the_columns_a_run_has(metrics, header):
 
 
 def test_markdown_cells_escape_the_bar():
-    from dlzoo import report
+    from dlzoo.runs import report
 
     table = report.markdown_table(["term", "value"], [["KL(q(z|x) || N(0, I))", 1.0]])
     row = table.splitlines()[2]

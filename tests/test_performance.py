@@ -5,7 +5,7 @@ import json
 import keras
 import numpy as np
 
-from dlzoo import performance
+from dlzoo.metrics import performance
 
 from helpers import QUICK
 
@@ -45,7 +45,7 @@ def test_doctor_reports_versions_devices_and_folders(cli_run, tmp_path):
 
 
 def test_bench_compares_devices_or_says_there_is_no_gpu(cli_run, tmp_path, monkeypatch):
-    from dlzoo import bench_devices
+    from dlzoo.commands import bench_devices
 
     monkeypatch.setattr(bench_devices, "gpu_available", lambda: False)
     result = cli_run("bench", "softmax-regression", "--quick", "--device", "cpu", "--device", "gpu",

@@ -9,7 +9,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from dlzoo import plots  # noqa: E402
+from dlzoo.plots import figures as plots  # noqa: E402
 from dlzoo.visualize import attention_maps  # noqa: E402  (numpy and matplotlib only: no TensorFlow)
 
 
@@ -175,7 +175,7 @@ def test_gpt_attention_maps_have_readable_ticks_and_a_colorbar():
 
 
 def test_translator_attention_pictures_have_a_colorbar(captured_figures):
-    from dlzoo.seq2seq import transformer_translation
+    from dlzoo.translation import transformer_translation
     from dlzoo.tasks import seq2seq
 
     rng = np.random.default_rng(0)

@@ -22,8 +22,10 @@ import pytest
 import tensorflow as tf
 from sklearn.datasets import load_digits
 
-from dlzoo import data, export, tasks, training
-from dlzoo.errors import RunFailed
+from dlzoo import data, tasks
+from dlzoo.runs import export
+from dlzoo.training import fit
+from dlzoo.core.errors import RunFailed
 from dlzoo.models import preprocessing
 
 from helpers import QUICK, only_run
@@ -192,7 +194,7 @@ def test_a_custom_train_step_with_two_optimizers_trains_and_exports(tmp_path):
     real = np.random.default_rng(0).normal(3.0, 0.5, size=(512, 1)).astype("float32")
     dataset = tf.data.Dataset.from_tensor_slices(real).batch(64)
     settings = {"monitor": "loss", "restore_best": False, "early_stopping_patience": 0, "verbose": 0}
-    history = training.fit(model, dataset, None, tmp_path, settings, epochs=3)
+    history = fit.fit(model, dataset, None, tmp_path, settings, epochs=3)
     assert set(history) >= {"loss", "critic_loss", "generator_loss"} and len(history["loss"]) == 3
     assert (tmp_path / "history.csv").exists() and (tmp_path / "checkpoints" / "last.weights.h5").exists()
     assert any(np.abs(after.numpy() - before).max() > 0 for after, before in zip(model.generator.weights, generator_before))
@@ -214,7 +216,7 @@ def test_divergence_guard_fails_a_finite_but_exploding_run(tmp_path):
     dataset = tf.data.Dataset.from_tensor_slices((inputs, inputs.sum(axis=1))).batch(32)
     settings = {"monitor": "loss", "restore_best": True, "early_stopping_patience": 0, "verbose": 0}
     with pytest.raises(RunFailed, match="diverged|NaN or infinite"):
-        training.fit(model, dataset, None, tmp_path, settings, epochs=20)
+        fit.fit(model, dataset, None, tmp_path, settings, epochs=20)
 
 
 def epoch_column(path):
@@ -232,20 +234,20 @@ def test_history_csv_counts_epochs_from_one_like_the_console(tmp_path):
     inputs = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
     dataset = tf.data.Dataset.from_tensor_slices((inputs, inputs.sum(axis=1))).batch(32)
     settings = {"monitor": "loss", "restore_best": False, "early_stopping_patience": 0, "verbose": 0}
-    training.fit(model, dataset, None, tmp_path / "fit", settings, epochs=3)
+    fit.fit(model, dataset, None, tmp_path / "fit", settings, epochs=3)
     assert epoch_column(tmp_path / "fit" / "history.csv") == [1, 2, 3]  # Keras's CSVLogger wrote 0, 1, 2
-    training.run_epochs(lambda epoch: {"loss": 1.0 / (epoch + 1)}, 3, tmp_path, {"verbose": 0})
+    fit.run_epochs(lambda epoch: {"loss": 1.0 / (epoch + 1)}, 3, tmp_path, {"verbose": 0})
     assert epoch_column(tmp_path / "history.csv") == [1, 2, 3]
-    assert training.history_csv({"loss": [0.5, 0.25]}).splitlines()[1:] == ["1,0.5", "2,0.25"]
+    assert fit.history_csv({"loss": [0.5, 0.25]}).splitlines()[1:] == ["1,0.5", "2,0.25"]
 
 
 def test_run_epochs_writes_history_and_stops_on_nan(tmp_path):
     settings = {"verbose": 0}
-    history = training.run_epochs(lambda epoch: {"loss": 1.0 / (epoch + 1), "accuracy": 0.5}, 3, tmp_path, settings)
+    history = fit.run_epochs(lambda epoch: {"loss": 1.0 / (epoch + 1), "accuracy": 0.5}, 3, tmp_path, settings)
     assert history["loss"] == [1.0, 0.5, 1.0 / 3]
     assert (tmp_path / "history.csv").read_text().splitlines()[0] == "epoch,loss,accuracy"
     with pytest.raises(RunFailed, match="NaN or infinite at epoch 2"):
-        training.run_epochs(lambda epoch: {"loss": [1.0, float("nan")][epoch]}, 5, tmp_path / "nan", settings)
+        fit.run_epochs(lambda epoch: {"loss": [1.0, float("nan")][epoch]}, 5, tmp_path / "nan", settings)
 
 
 def test_training_prints_what_it_trains_before_epoch_1(cli_run, tmp_path):

@@ -1,39 +1,42 @@
 """``train.quick_model``: the smaller model a recipe declares for ``--quick`` runs.
 
-It is applied in one place (:func:`dlzoo.lifecycle.prepare`), checked like any ``[model]`` key,
-and leaves the run's ``config.toml`` as the recipe wrote it.
+It is applied in one place (:func:`dlzoo.commands.train.prepare`), checked like any ``[model]`` key,
+and leaves the run's ``recipes.toml`` as the recipe wrote it.
 """
 
 import json
 
 import pytest
 
-from dlzoo import config, lifecycle, tasks
+from dlzoo import tasks
+from dlzoo.config import recipes
+from dlzoo.config import resolve
+from dlzoo.commands import train
 
 TRANSFORMERS = ("gpt-char", "transformer-classifier", "transformer-dates", "transformer-numbers")
 
 
 def test_with_quick_model_replaces_model_keys_and_leaves_the_recipe_alone():
-    resolved = config.load_config("transformer-dates")
-    quick = config.with_quick_model(resolved)
+    resolved = resolve.load_config("transformer-dates")
+    quick = recipes.with_quick_model(resolved)
     assert quick["model"]["num_layers"] == resolved["train"]["quick_model"]["num_layers"]
     assert quick["model"]["name"] == resolved["model"]["name"] == "transformer"
     assert resolved["model"]["num_layers"] == 2 and quick is not resolved  # the recipe itself is unchanged
-    plain = config.load_config("mlp")
-    assert config.with_quick_model(plain) is plain  # no quick_model: the recipe's own model
+    plain = resolve.load_config("mlp")
+    assert recipes.with_quick_model(plain) is plain  # no quick_model: the recipe's own model
 
 
 def test_a_model_key_set_on_the_command_line_wins_over_the_quick_model():
-    resolved = config.load_config("transformer-dates", ["model.num_layers=2", "model.num_heads=8"])
-    quick = config.with_quick_model(resolved)
+    resolved = resolve.load_config("transformer-dates", ["model.num_layers=2", "model.num_heads=8"])
+    quick = recipes.with_quick_model(resolved)
     assert quick["model"]["num_layers"] == 2 and quick["model"]["num_heads"] == 8  # not silently replaced
     assert quick["model"]["model_dim"] == resolved["train"]["quick_model"]["model_dim"] < resolved["model"]["model_dim"]
-    assert "num_layers" not in resolved["train"]["quick_model"]  # config.toml says what the quick run built
+    assert "num_layers" not in resolved["train"]["quick_model"]  # recipes.toml says what the quick run built
 
 
 @pytest.mark.parametrize("recipe", TRANSFORMERS)
 def test_every_transformer_recipe_declares_a_smaller_quick_model(recipe):
-    resolved = config.load_config(recipe)
+    resolved = resolve.load_config(recipe)
     quick_model = resolved["train"]["quick_model"]
     assert quick_model, f"{recipe} trains its full transformer in --quick runs"
     for key in ("num_layers", "model_dim", "feed_forward_dim"):
@@ -42,10 +45,10 @@ def test_every_transformer_recipe_declares_a_smaller_quick_model(recipe):
 
 @pytest.mark.parametrize("recipe", ["transformer-classifier", "transformer-dates"])
 def test_quick_prepares_the_smaller_model(recipe):
-    resolved = config.load_config(recipe)
+    resolved = resolve.load_config(recipe)
     task = tasks.create(resolved["task"])
-    full = lifecycle.prepare(task, resolved, quick=False).model.count_params()
-    quick = lifecycle.prepare(task, resolved, quick=True).model.count_params()
+    full = train.prepare(task, resolved, quick=False).model.count_params()
+    quick = train.prepare(task, resolved, quick=True).model.count_params()
     assert quick < full / 3, (quick, full)
 
 
@@ -54,12 +57,12 @@ def test_a_quick_run_keeps_the_recipe_in_config_toml(cli_run, tmp_path):
                      "--set", "train.export=false", "--runs", "runs")
     assert result.exit_code == 0, result.output + result.stderr
     (folder,) = (tmp_path / "runs" / "transformer-classifier").iterdir()
-    saved = config.load_config(str(folder / "config.toml"))
-    recipe = config.load_config("transformer-classifier")
+    saved = resolve.load_config(str(folder / "recipes.toml"))
+    recipe = resolve.load_config("transformer-classifier")
     assert saved["model"] == recipe["model"] and saved["train"]["quick_model"] == recipe["train"]["quick_model"]
     record = json.loads((folder / "metrics.json").read_text())
     assert record["quick"] is True and "model.num_layers" not in record["changed_settings"]
-    full = lifecycle.prepare(tasks.create("classify"), recipe, quick=False).model.count_params()
+    full = train.prepare(tasks.create("classify"), recipe, quick=False).model.count_params()
     assert record["parameters"] < full / 3
 
 

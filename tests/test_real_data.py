@@ -15,7 +15,7 @@ from conftest import write_cifar_folder, write_idx_folder
 
 from dlzoo import data
 from dlzoo.data import idx, real
-from dlzoo.errors import UsageError
+from dlzoo.core.errors import UsageError
 
 
 @pytest.fixture

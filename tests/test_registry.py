@@ -2,7 +2,7 @@
 
 import pytest
 
-from dlzoo.registry import Registry, UnknownNameError, did_you_mean
+from dlzoo.core.registry import Registry, UnknownNameError, did_you_mean
 
 
 def test_register_and_get_returns_the_object():

@@ -30,9 +30,9 @@ def test_interrupted_checkpoint_write_keeps_the_previous_best(cli_run, tmp_path,
     """A signal while a checkpoint is written leaves the previous checkpoint whole."""
     import h5py
 
-    from dlzoo import runs
+    from dlzoo.runs import folders
 
-    original = runs.atomic_write_bytes
+    original = folders.atomic_write_bytes
     writes = {"best": 0}
 
     def atomic_write_bytes(path, data):
@@ -43,7 +43,7 @@ def test_interrupted_checkpoint_write_keeps_the_previous_best(cli_run, tmp_path,
                 raise KeyboardInterrupt
         return original(path, data)
 
-    monkeypatch.setattr(runs, "atomic_write_bytes", atomic_write_bytes)
+    monkeypatch.setattr(folders, "atomic_write_bytes", atomic_write_bytes)
     # checkpoint_seconds = 0: the weights files are written after every epoch, as a long run writes them.
     result = cli_run("train", "softmax-regression", "--epochs", "6", "--set", "train.verbose=0",
                      "--set", "train.checkpoint_seconds=0", "--runs", "runs")
@@ -77,7 +77,7 @@ def test_throttled_checkpoint_keeps_the_best_epoch_in_memory_until_the_end(tmp_p
     file holds the best epoch's weights (not the last), and the state names the best value."""
     import numpy as np
 
-    from dlzoo.callbacks.atomic_checkpoint import AtomicCheckpoint
+    from dlzoo.training.callbacks.atomic_checkpoint import AtomicCheckpoint
 
     model = tiny_model()
     paths = [tmp_path / "best.weights.h5", tmp_path / "last.weights.h5", tmp_path / "last.state.npz"]
@@ -103,7 +103,7 @@ def test_checkpoint_after_an_exception_writes_the_best_but_not_half_an_epoch(tmp
     """fit raised (Ctrl-C): the best weights in memory reach the disk, the unfinished epoch's do not."""
     import numpy as np
 
-    from dlzoo.callbacks.atomic_checkpoint import AtomicCheckpoint
+    from dlzoo.training.callbacks.atomic_checkpoint import AtomicCheckpoint
 
     model = tiny_model()
     paths = [tmp_path / "best.weights.h5", tmp_path / "last.weights.h5", tmp_path / "last.state.npz"]
@@ -168,7 +168,7 @@ def finished_process_id():
 
 
 def test_a_running_run_whose_process_is_gone_is_interrupted(cli_run, tmp_path):
-    from dlzoo import runs
+    from dlzoo.runs import folders
 
     assert cli_run("train", "softmax-regression", *QUICK, "--runs", "runs").exit_code == 0
     (folder,) = run_folders(tmp_path / "runs", "softmax-regression")
@@ -176,12 +176,12 @@ def test_a_running_run_whose_process_is_gone_is_interrupted(cli_run, tmp_path):
     assert record["pid"] == os.getpid() and record["host"] == socket.gethostname()
     record.update(status="running", pid=finished_process_id())
     (folder / "metrics.json").write_text(json.dumps(record))
-    assert runs.read_json(folder / "metrics.json")["status"] == "interrupted"
+    assert folders.read_json(folder / "metrics.json")["status"] == "interrupted"
     result = cli_run("compare", folder, "--out", "comparison")
     assert result.exit_code == 0 and "interrupted" in result.output, result.output
     record.update(pid=os.getpid())  # a live process: still running
     (folder / "metrics.json").write_text(json.dumps(record))
-    assert runs.read_json(folder / "metrics.json")["status"] == "running"
+    assert folders.read_json(folder / "metrics.json")["status"] == "running"
 
 
 def test_a_write_failure_fails_the_run_and_leaves_no_temporary_file(cli_run, tmp_path, monkeypatch):
@@ -210,7 +210,7 @@ def trained_run(cli_run, tmp_path):
 
 
 def test_export_stages_beside_the_destination(cli_run, tmp_path, trained_run, monkeypatch):
-    from dlzoo import export
+    from dlzoo.runs import export
 
     destination = tmp_path / "delivery"
     staged = []

@@ -18,7 +18,7 @@ def run_folder(root):
 
 def weights_of(folder):
     """The trained model's weights of a run folder."""
-    from dlzoo.models_io import load_keras_model
+    from dlzoo.runs.load import load_keras_model
 
     return [np.asarray(value) for value in load_keras_model(folder / "model.keras").get_weights()]
 
@@ -27,14 +27,14 @@ def interrupt_after_first_epoch(monkeypatch):
     """Make the next run stop with Ctrl-C right after its first epoch's checkpoints."""
     import keras
 
-    from dlzoo import training
+    from dlzoo.training import fit
 
     class StopAfterFirstEpoch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             raise KeyboardInterrupt
 
-    original = training.platform_callbacks
-    monkeypatch.setattr(training, "platform_callbacks",
+    original = fit.platform_callbacks
+    monkeypatch.setattr(fit, "platform_callbacks",
                         lambda *args, **kwargs: original(*args, **kwargs) + [StopAfterFirstEpoch()])
     return original
 
@@ -49,7 +49,7 @@ def test_resume_equals_an_uninterrupted_run(cli_run, tmp_path, monkeypatch):
     parts = run_folder(tmp_path / "parts")
     assert json.loads((parts / "metrics.json").read_text())["status"] == "interrupted"
     assert "--resume" in result.stderr
-    monkeypatch.setattr("dlzoo.training.platform_callbacks", original)
+    monkeypatch.setattr("dlzoo.training.fit.platform_callbacks", original)
 
     result = cli_run("train", "--resume", parts)
     assert result.exit_code == 0, (result.output, result.stderr)
@@ -148,9 +148,9 @@ def history_without_timings(folder):
 
 def interrupt_run_epochs_after_first_epoch(monkeypatch):
     """Make the next ``run_epochs`` loop stop with Ctrl-C when its second epoch begins."""
-    from dlzoo import training
+    from dlzoo.training import fit
 
-    original = training.run_epochs
+    original = fit.run_epochs
 
     def interrupted(epoch_function, *args, **kwargs):
         def one_epoch(epoch):
@@ -160,7 +160,7 @@ def interrupt_run_epochs_after_first_epoch(monkeypatch):
 
         return original(one_epoch, *args, **kwargs)
 
-    monkeypatch.setattr(training, "run_epochs", interrupted)
+    monkeypatch.setattr(fit, "run_epochs", interrupted)
 
 
 def test_numpy_mlp_resume_equals_an_uninterrupted_run(cli_run, tmp_path, monkeypatch):

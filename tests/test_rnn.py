@@ -74,7 +74,7 @@ def test_rnn_classifier_builds_trains_and_reloads(cell, tmp_path):
     import keras
 
     from dlzoo import models
-    from dlzoo.models_io import load_keras_model
+    from dlzoo.runs.load import load_keras_model
 
     model = models.build("rnn", (12, 2), 3, cell=cell, units=8, num_layers=2, bidirectional=cell == "gru")
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
@@ -170,7 +170,7 @@ def test_number_words_examples():
                                            ("dates:foo", "no argument")])
 def test_bad_sequence_specs(spec, message):
     from dlzoo import data
-    from dlzoo.errors import UsageError
+    from dlzoo.core.errors import UsageError
 
     with pytest.raises(UsageError, match=message):
         data.load(spec, seed=0, options={}).sizes()
@@ -181,10 +181,10 @@ def test_clipping_keeps_an_exploding_recurrent_network_trainable():
     rate 0.05 blow up without clipping (NaN: the task reports infinity), and learn with it."""
     import math
 
-    from dlzoo import config as config_module
+    from dlzoo.config import resolve
     from dlzoo import tasks
 
-    config = config_module.load_config("rnn-vanishing")
+    config = resolve.load_config("rnn-vanishing")
     task = tasks.create("rnn_study")
     prepared = task.prepare(config, quick=True)
     results = task.exploding_demo(prepared, folder=None)
@@ -197,10 +197,10 @@ def test_clipping_keeps_an_exploding_recurrent_network_trainable():
 
 
 def test_exploding_settings_are_checked():
-    from dlzoo import config as config_module
-    from dlzoo.errors import UsageError
+    from dlzoo.config import resolve
+    from dlzoo.core.errors import UsageError
 
     for override, message in (("study.exploding_recurrent_gain=0", "exploding_recurrent_gain"),
                               ("study.exploding_length=1", "exploding_length")):
         with pytest.raises(UsageError, match=message):
-            config_module.load_config("rnn-vanishing", [override])
+            resolve.load_config("rnn-vanishing", [override])

@@ -5,15 +5,15 @@ import os
 
 import pytest
 
-from dlzoo import runs
-from dlzoo.errors import UsageError
+from dlzoo.runs import folders
+from dlzoo.core.errors import UsageError
 
 
 def make_run(root, recipe, name, status="completed", quick=False):
-    """A minimal run folder: config.toml and metrics.json."""
+    """A minimal run folder: recipes.toml and metrics.json."""
     folder = root / recipe / name
     folder.mkdir(parents=True)
-    (folder / "config.toml").write_text(f'name = "{recipe}"\n')
+    (folder / "recipes.toml").write_text(f'name = "{recipe}"\n')
     (folder / "metrics.json").write_text(json.dumps({"recipe": recipe, "status": status, "quick": quick}))
     return folder
 
@@ -22,8 +22,8 @@ def make_run(root, recipe, name, status="completed", quick=False):
 def test_atomic_writes_respect_the_umask(tmp_path, umask):
     previous = os.umask(umask)
     try:
-        path = runs.atomic_write_text(tmp_path / "file.txt", "hello")
-        json_path = runs.atomic_write_json(tmp_path / "file.json", {"a": 1})
+        path = folders.atomic_write_text(tmp_path / "file.txt", "hello")
+        json_path = folders.atomic_write_json(tmp_path / "file.json", {"a": 1})
     finally:
         os.umask(previous)
     for written in (path, json_path):
@@ -34,36 +34,36 @@ def test_atomic_writes_respect_the_umask(tmp_path, umask):
 def test_latest_run_orders_numeric_suffixes_as_numbers(tmp_path):
     for name in ("20240101-120000", "20240101-120000-2", "20240101-120000-10", "20231231-235959-99"):
         make_run(tmp_path, "mlp", name)
-    assert runs.latest_run("mlp", tmp_path).name == "20240101-120000-10"
+    assert folders.latest_run("mlp", tmp_path).name == "20240101-120000-10"
 
 
 def test_latest_run_skips_quick_and_unfinished_runs(tmp_path):
     full = make_run(tmp_path, "mlp", "20240101-100000")
     make_run(tmp_path, "mlp", "20240101-110000", quick=True)
     make_run(tmp_path, "mlp", "20240101-120000", status="failed")
-    assert runs.latest_run("mlp", tmp_path) == full
-    assert runs.resolve_run("mlp", tmp_path) == full
-    assert runs.latest_run("mlp", tmp_path, include_quick=True).name == "20240101-110000"
+    assert folders.latest_run("mlp", tmp_path) == full
+    assert folders.resolve_run("mlp", tmp_path) == full
+    assert folders.latest_run("mlp", tmp_path, include_quick=True).name == "20240101-110000"
 
 
 def test_resolve_run_with_only_quick_runs_says_so(tmp_path):
     make_run(tmp_path, "mlp", "20240101-110000", quick=True)
     with pytest.raises(UsageError, match="only --quick"):
-        runs.resolve_run("mlp", tmp_path)
+        folders.resolve_run("mlp", tmp_path)
 
 
 def test_a_path_that_is_not_a_run_is_not_called_a_recipe(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(UsageError) as error:
-        runs.resolve_run("runs/nowhere")
+        folders.resolve_run("runs/nowhere")
     assert "does not exist" in str(error.value) and "dlzoo train" not in str(error.value)
     (tmp_path / "a_file").write_text("x")
     with pytest.raises(UsageError, match="not a run folder"):
-        runs.resolve_run("a_file")
+        folders.resolve_run("a_file")
 
 
 def test_compare_labels_are_unambiguous_and_mark_quick_runs(tmp_path):
-    from dlzoo import compare
+    from dlzoo.commands import compare
 
     first = make_run(tmp_path / "runs", "mlp", "20240101-100000")
     second = make_run(tmp_path / "runs", "mlp", "20240101-110000", quick=True)
@@ -84,7 +84,8 @@ RECORD = {
 
 
 def test_summary_block_and_report_say_which_settings_changed(tmp_path):
-    from dlzoo import api, report
+    from dlzoo import api
+    from dlzoo.runs import report
 
     expected = "passed (with changed settings: optimizer.learning_rate, train.epochs)"
     block = api.summary_block(tmp_path, RECORD)
@@ -97,7 +98,8 @@ def test_summary_block_and_report_say_which_settings_changed(tmp_path):
 
 
 def test_train_accuracy_is_explained_once(tmp_path):
-    from dlzoo import api, report
+    from dlzoo import api
+    from dlzoo.runs import report
 
     for text in (api.summary_block(tmp_path, RECORD), report.metrics_section(RECORD)):
         assert text.count("inference mode") == 1, text
@@ -115,29 +117,30 @@ def test_summary_block_marks_quick_runs(tmp_path):
 
 
 def test_changed_settings_against_the_packaged_recipe(tmp_path):
-    from dlzoo import config
+    from dlzoo.config import recipes
+    from dlzoo.config import resolve
 
-    assert config.changed_settings(config.load_config("mlp")) == []
+    assert resolve.changed_settings(resolve.load_config("mlp")) == []
     # Printing less or skipping the SavedModel does not change what is learned.
-    assert config.changed_settings(config.load_config("mlp", ["train.verbose=0", "train.export=false"])) == []
-    changed = config.load_config("mlp", ["optimizer.learning_rate=0.1", "model.dropout_rate=0.5"], epochs=3)
-    assert config.changed_settings(changed) == ["model.dropout_rate", "optimizer.learning_rate", "train.epochs"]
+    assert resolve.changed_settings(resolve.load_config("mlp", ["train.verbose=0", "train.export=false"])) == []
+    changed = resolve.load_config("mlp", ["optimizer.learning_rate=0.1", "model.dropout_rate=0.5"], epochs=3)
+    assert resolve.changed_settings(changed) == ["model.dropout_rate", "optimizer.learning_rate", "train.epochs"]
     # An edited copy of a packaged recipe (dlzoo show mlp > my.toml) is compared with it.
     edited = tmp_path / "my.toml"
-    edited.write_text(config.to_toml(config.load_config("mlp")).replace("batch_size = 32", "batch_size = 64"))
-    assert config.changed_settings(config.load_config(str(edited))) == ["data.batch_size"]
+    edited.write_text(recipes.to_toml(resolve.load_config("mlp")).replace("batch_size = 32", "batch_size = 64"))
+    assert resolve.changed_settings(resolve.load_config(str(edited))) == ["data.batch_size"]
     unchanged = tmp_path / "same.toml"
-    unchanged.write_text(config.to_toml(config.load_config("mlp")))
-    assert config.changed_settings(config.load_config(str(unchanged))) == []
+    unchanged.write_text(recipes.to_toml(resolve.load_config("mlp")))
+    assert resolve.changed_settings(resolve.load_config(str(unchanged))) == []
     mine = tmp_path / "mine.toml"
     mine.write_text('name = "my-own"\n[model]\nname = "mlp"\n')
-    assert config.changed_settings(config.load_config(str(mine))) == ["<file>"]
+    assert resolve.changed_settings(resolve.load_config(str(mine))) == ["<file>"]
 
 
 def test_quiet_import_silences_tensorflow_python_warnings():
     import logging
 
-    from dlzoo import quiet
+    from dlzoo.core import quiet
 
     tensorflow = quiet.import_tensorflow()
     tensorflow.get_logger().setLevel(logging.WARNING)

@@ -48,12 +48,12 @@ def test_mixed_precision_keeps_probabilities_in_float32(cli_run, tmp_path):
     assert record["precision"] == "mixed" and record["dtype_policy"].startswith("mixed_")
     assert record["jit_compile"] is False
     assert keras.config.dtype_policy().name == "float32", "the policy does not leak into later runs"
-    from dlzoo.models_io import load_keras_model
+    from dlzoo.runs.load import load_keras_model
 
     model = load_keras_model(folder / "model.keras")
     assert model.get_layer("probabilities").dtype_policy.compute_dtype == "float32"
     assert model.output.dtype == "float32"
-    from dlzoo.export import load_saved_model
+    from dlzoo.runs.export import load_saved_model
 
     inputs = np.zeros((2, *record["data"]["input_shape"]), "float32")
     outputs = load_saved_model(folder / "saved_model")(inputs)
@@ -68,7 +68,7 @@ def free_port():
 
 
 def test_two_workers_on_localhost_finish_with_identical_weights(tmp_path):
-    from dlzoo.models_io import load_keras_model
+    from dlzoo.runs.load import load_keras_model
 
     workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
     processes = []

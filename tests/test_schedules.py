@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 
 from dlzoo import optimizers  # noqa: E402
 from dlzoo.optimizers.schedules import build_learning_rate, schedule_names  # noqa: E402
-from dlzoo.registry import UnknownNameError  # noqa: E402
+from dlzoo.core.registry import UnknownNameError  # noqa: E402
 
 
 def learning_rate_at(schedule, step):

@@ -15,7 +15,7 @@ from helpers import invoke
 
 
 def test_vocabulary_round_trip_and_unknown_characters():
-    from dlzoo.seq2seq import vocabulary
+    from dlzoo.translation import vocabulary
 
     characters = vocabulary.build_vocabulary(["abc", "cab+"])
     ids = vocabulary.encode(["ab", "a☃c"], characters, 5, end=True)
@@ -27,7 +27,7 @@ def test_vocabulary_round_trip_and_unknown_characters():
 def test_graph_vocabulary_matches_numpy_and_never_crashes():
     import tensorflow as tf
 
-    from dlzoo.seq2seq import vocabulary
+    from dlzoo.translation import vocabulary
 
     characters = vocabulary.build_vocabulary(["lundi 22 avril", "Montag"])
     texts = ["lundi 2", "Mo☃ntag é", "x" * 40]
@@ -39,7 +39,7 @@ def test_graph_vocabulary_matches_numpy_and_never_crashes():
 
 
 def test_metrics():
-    from dlzoo.seq2seq import metrics
+    from dlzoo.metrics import translation as metrics
 
     assert metrics.edit_distance("kitten", "sitting") == 3
     result = metrics.all_metrics(["2019-04-22", "2019-04-23"], ["2019-04-22", "2019-04-22"])
@@ -70,7 +70,7 @@ def toy_step(table):
 def test_beam_search_finds_what_greedy_misses():
     import tensorflow as tf
 
-    from dlzoo.seq2seq import decoding
+    from dlzoo.translation import decoding
 
     # ids: 0 pad, 1 unk, 2 start, 3 end, 4 "A", 5 "B".
     table = np.full((6, 6), 1e-6)
@@ -92,7 +92,7 @@ def test_decoders_never_choose_padding_unknown_or_start():
     """A model that scores padding, unknown or start highest still writes a character at each step."""
     import tensorflow as tf
 
-    from dlzoo.seq2seq import decoding
+    from dlzoo.translation import decoding
 
     # ids: 0 pad, 1 unk, 2 start, 3 end, 4 "A", 5 "B". Padding is the likeliest everywhere.
     table = np.full((6, 6), 1e-3)
@@ -117,8 +117,8 @@ def tiny_model(**options):
 def test_bidirectional_encoder_sees_the_following_characters(cell):
     """The cause of seq2seq-dates' "3" -> "33": a left-to-right encoder's output at the "3" of
     "3 de" cannot know whether a digit follows. The recipes' encoder must; padding changes nothing."""
-    from dlzoo import config as dlzoo_config
-    from dlzoo.seq2seq import vocabulary
+    from dlzoo.config import resolve
+    from dlzoo.translation import vocabulary
     from dlzoo.tasks import seq2seq as task
 
     def outputs(model, texts, length=7):
@@ -129,7 +129,7 @@ def test_bidirectional_encoder_sees_the_following_characters(cell):
     one_digit, two_digits = outputs(forward, ["3+4", "34+4"])[0]
     np.testing.assert_allclose(one_digit[0], two_digits[0], atol=1e-7)  # the flaw, shown
     for name in ("seq2seq-dates", "seq2seq-numbers", "seq2seq-addition"):
-        options = {**task.MODEL_DEFAULTS, **dlzoo_config.load_config(name)["model"]}
+        options = {**task.MODEL_DEFAULTS, **resolve.load_config(name)["model"]}
         assert options["encoder"] == "bidirectional", name
     model = tiny_model(cell=cell, encoder="bidirectional")
     (one_digit, two_digits), states = outputs(model, ["3+4", "34+4"])
@@ -145,7 +145,7 @@ def test_bidirectional_encoder_sees_the_following_characters(cell):
 def test_output_cut_at_the_maximum_length_and_special_ids(tmp_path):
     """A decoder that never ends and prefers padding: every step writes a character, Python and
     in-graph decoding agree, and the heatmap has one row per output character (no end row)."""
-    from dlzoo.seq2seq import serving
+    from dlzoo.translation import serving
     from dlzoo.tasks import seq2seq as task
 
     model = tiny_model(attention="luong")
@@ -170,8 +170,8 @@ def test_seq2seq_model_trains_decodes_and_reloads(cell, attention, encoder, tmp_
     import tensorflow as tf
 
     from dlzoo.models import seq2seq
-    from dlzoo.models_io import load_keras_model
-    from dlzoo.seq2seq import serving, vocabulary
+    from dlzoo.runs.load import load_keras_model
+    from dlzoo.translation import serving, vocabulary
     from dlzoo.tasks.seq2seq import masked_loss
 
     model = seq2seq.build_seq2seq(list("0123456789+"), list("0123456789"), 7, 6, cell=cell, units=8,
@@ -381,7 +381,7 @@ def test_side_by_side_shows_this_recipe_without_attention(tmp_path):
     attention) next to this run; runs of the same model, quick runs and failed runs stay out."""
     import json
 
-    from dlzoo.seq2seq import side_by_side
+    from dlzoo.translation import side_by_side
 
     def pretend_run(stamp, attention, status="completed", quick=False, exact_match=0.5):
         folder = tmp_path / "runs" / "seq2seq-numbers" / stamp

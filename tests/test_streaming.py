@@ -5,7 +5,7 @@ import pytest
 
 from dlzoo import data
 from dlzoo.data import sources, streaming
-from dlzoo.errors import UsageError
+from dlzoo.core.errors import UsageError
 
 CLASSES = ("ant", "bee", "cat")
 

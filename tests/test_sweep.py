@@ -3,7 +3,7 @@ the metrics and the report."""
 
 import json
 
-from dlzoo import config
+from dlzoo.config import resolve
 
 SWEEP = """
 name = "tiny-sweep"
@@ -58,7 +58,7 @@ def test_sweep_variant_with_unknown_key_is_refused_before_training(cli_run, tmp_
 
 
 def test_sweep_only_selects_variants():
-    resolved = config.load_config("optimizers-compare", ['sweep.only=["adam", "sgd-mini-batch"]'])
-    from dlzoo.sweep import check_sweep
+    resolved = resolve.load_config("optimizers-compare", ['sweep.only=["adam", "sgd-mini-batch"]'])
+    from dlzoo.commands.sweep import check_sweep
 
     assert [name for name, _ in check_sweep(resolved)] == ["sgd-mini-batch", "adam"]

@@ -97,9 +97,9 @@ def test_imdb_classifier_takes_raw_strings(run, request):
 
 def test_imdb_model_vectorizes_inside(imdb_gru):
     """The word list is in the model (from the training split) and model.keras reloads with it."""
-    from dlzoo import models_io
+    from dlzoo.runs import load
 
-    model = models_io.load_keras_model(imdb_gru / "model.keras")
+    model = load.load_keras_model(imdb_gru / "model.keras")
     vectorize = model.get_layer("vectorize")
     vocabulary = vectorize.get_vocabulary()
     assert vocabulary[:2] == ["", "[UNK]"] and 3 <= len(vocabulary) <= 200
@@ -111,9 +111,9 @@ def test_imdb_model_vectorizes_inside(imdb_gru):
 
 def test_padding_mask_only_where_the_first_layer_takes_it(imdb_transformer):
     """The transformer cuts the words into patches (a Reshape), which would drop a mask with a warning."""
-    from dlzoo import models_io
+    from dlzoo.runs import load
 
-    model = models_io.load_keras_model(imdb_transformer / "model.keras")
+    model = load.load_keras_model(imdb_transformer / "model.keras")
     assert not model.get_layer("word_embedding").mask_zero
 
 

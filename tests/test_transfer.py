@@ -50,7 +50,7 @@ def test_run_reports_frozen_fine_tuned_and_scratch_accuracies(transfer_run):
 def test_final_model_nests_the_base_as_one_layer(transfer_run):
     import keras
 
-    from dlzoo.models_io import load_keras_model
+    from dlzoo.runs.load import load_keras_model
 
     model = load_keras_model(transfer_run / "model.keras")
     assert [layer.name for layer in model.layers] == ["inputs", "base", "gap", "logits", "probabilities"]
@@ -62,7 +62,7 @@ def test_final_model_nests_the_base_as_one_layer(transfer_run):
 
 
 def test_frozen_stage_leaves_the_pretrained_base_unchanged(transfer_run):
-    from dlzoo.models_io import load_keras_model
+    from dlzoo.runs.load import load_keras_model
     from dlzoo.tasks.transfer import extract_base
 
     pretrained = extract_base(load_keras_model(transfer_run / "pretrained.keras")).get_weights()
@@ -117,7 +117,7 @@ def test_keras_application_offline_is_a_usage_error(cli_run, monkeypatch, tmp_pa
 def test_keras_application_base_is_resized_and_nested(monkeypatch):
     import keras
 
-    from dlzoo import config as config_module
+    from dlzoo.config import resolve
     from dlzoo.tasks.transfer import TransferTask
 
     calls = []
@@ -130,7 +130,7 @@ def test_keras_application_base_is_resized_and_nested(monkeypatch):
         return keras.Model(inputs, keras.layers.ReLU(name="out_relu")(features), name="mobilenetv2")
 
     monkeypatch.setattr(keras.applications, "MobileNetV2", tiny_application)
-    config = config_module.load_config("transfer", ["transfer.base='keras:mobilenet_v2'", "train.verbose=0"])
+    config = resolve.load_config("transfer", ["transfer.base='keras:mobilenet_v2'", "train.verbose=0"])
     prepared = TransferTask().prepare(config, quick=True)
     assert calls == [((32, 32, 3), False, "imagenet")]
     names = [layer.name for layer in prepared.transfer_model.layers]
@@ -188,10 +188,10 @@ def test_transfer_shapes_quick_run_reports_three_accuracies_and_exports(tmp_path
 
 
 def test_quick_transfer_generates_only_a_small_shapes_pool():
-    from dlzoo import config as config_module
+    from dlzoo.config import resolve
     from dlzoo.tasks.transfer import TransferTask
 
-    config = config_module.load_config("transfer-shapes", ["train.verbose=0", "train.quick_train_samples=100"])
+    config = resolve.load_config("transfer-shapes", ["train.verbose=0", "train.quick_train_samples=100"])
     prepared = TransferTask().prepare(config, quick=True)
     # A pool of 100 images (25 test images over 5 shapes), not the recipe's 3000 (750 test images).
     assert len(prepared.target_splits.y_test) + len(prepared.source_splits.y_test) <= 25

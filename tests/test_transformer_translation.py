@@ -26,7 +26,7 @@ def tiny_translator(dropout_rate=0.0, num_layers=2, norm_first=True):
 
 def sample_ids(model, batch=3, seed=0):
     """Source ids with padding at the end of some rows, and a teacher-forcing decoder input."""
-    from dlzoo.seq2seq import vocabulary
+    from dlzoo.translation import vocabulary
 
     rng = np.random.default_rng(seed)
     source = rng.integers(4, 4 + len(model.source_vocabulary), (batch, model.max_source_length)).astype("int32")
@@ -68,7 +68,7 @@ def test_causal_decoder_ignores_future_target_tokens():
 def test_translator_trains_a_step_and_reloads(tmp_path):
     import keras
 
-    from dlzoo import models_io
+    from dlzoo.runs import load
 
     model = tiny_translator(dropout_rate=0.1, num_layers=1)
     source, decoder_input = sample_ids(model, batch=8)
@@ -79,7 +79,7 @@ def test_translator_trains_a_step_and_reloads(tmp_path):
     assert np.isfinite(history.history["loss"]).all()
     assert any(np.abs(a - np.asarray(b)).max() > 0 for a, b in zip(before, model.get_weights()))
     model.save(tmp_path / "translator.keras")
-    reloaded = models_io.load_keras_model(tmp_path / "translator.keras")
+    reloaded = load.load_keras_model(tmp_path / "translator.keras")
     assert reloaded.target_vocabulary == model.target_vocabulary and reloaded.family == "transformer"
     np.testing.assert_allclose(np.asarray(reloaded((source, decoder_input))), np.asarray(model((source, decoder_input))),
                                atol=1e-5)
@@ -88,7 +88,7 @@ def test_translator_trains_a_step_and_reloads(tmp_path):
 def test_choices_match_the_model_and_show_stays_light():
     """The task checks a transformer recipe with the model's own defaults, without importing Keras."""
     from dlzoo.models import transformer_translator
-    from dlzoo.seq2seq import transformer_translation
+    from dlzoo.translation import transformer_translation
 
     assert {key: value for key, value in transformer_translation.MODEL_DEFAULTS.items() if key != "name"} == \
         transformer_translator.MODEL_DEFAULTS
@@ -150,11 +150,11 @@ def test_run_folder_metrics_export_and_report(translator):
 
 def test_saved_model_translates_string_for_string_without_dlzoo(translator, plain_tensorflow):
     """A plain TensorFlow program, with dlzoo made unimportable, gives Python's greedy translations."""
-    from dlzoo import models_io
+    from dlzoo.runs import load
     from dlzoo.data import sequences  # noqa: F401  (the dates loader)
-    from dlzoo.seq2seq import serving
+    from dlzoo.translation import serving
 
-    model = models_io.load_keras_model(translator / "model.keras")
+    model = load.load_keras_model(translator / "model.keras")
     inputs = ["6 feb 2001", "Freitag, 13. Juli 2096", "21.10.2001", "", "x☃y", "9" * 60]
     expected = serving.translate_texts(model, inputs)
     lines = plain_tensorflow(

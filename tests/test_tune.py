@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from dlzoo import tune
-from dlzoo.errors import UsageError
+from dlzoo.commands import tune
+from dlzoo.core.errors import UsageError
 
 SPACES = ("--space", "optimizer.learning_rate=log(1e-3,1e-1)", "--space", "data.batch_size=[16,64]")
 

@@ -1,4 +1,4 @@
-"""dlzoo.validation: each check returns the cleaned value or names the argument and the bad value;
+"""dlzoo.core.validation: each check returns the cleaned value or names the argument and the bad value;
 and the registries that fill themselves by importing their package."""
 
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from dlzoo import validation
+from dlzoo.core import validation
 
 
 @pytest.mark.parametrize("call, expected", [
@@ -60,14 +60,14 @@ def test_bad_values_raise_value_error_naming_the_argument_and_the_value(call, me
 
 
 def test_config_still_offers_check_known_keys():
-    from dlzoo import config
+    from dlzoo.config import recipes
 
     with pytest.raises(ValueError, match="unknown key 'paths.function'; did you mean 'functions'"):
-        config.check_known_keys("paths", {"function": []}, ["functions", "steps"])
+        recipes.check_known_keys("paths", {"function": []}, ["functions", "steps"])
 
 
 def test_validation_imports_no_keras_or_tensorflow():
-    code = "import sys, dlzoo.validation; print(sorted({'keras', 'tensorflow', 'numpy'} & set(sys.modules)))"
+    code = "import sys, dlzoo.core.validation; print(sorted({'keras', 'tensorflow', 'numpy'} & set(sys.modules)))"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
 
@@ -75,7 +75,7 @@ def test_validation_imports_no_keras_or_tensorflow():
 def test_a_new_model_file_registers_itself(tmp_path, monkeypatch):
     """A family module dropped into the models package is found with no list to edit."""
     from dlzoo import models
-    from dlzoo.registry import Registry
+    from dlzoo.core.registry import Registry
 
     (tmp_path / "zz_test_family.py").write_text(
         "from dlzoo.models import register\n\n"

@@ -18,7 +18,7 @@ from sklearn.datasets import load_digits  # noqa: E402
 
 import dlzoo.visualize as visualize  # noqa: E402
 from dlzoo.models import heads  # noqa: E402
-from dlzoo.registry import UnknownNameError  # noqa: E402
+from dlzoo.core.registry import UnknownNameError  # noqa: E402
 from dlzoo.visualize import layers as visualize_layers  # noqa: E402
 from dlzoo.visualize.trace import ForwardTrace  # noqa: E402
 

@@ -26,8 +26,8 @@ turns the splits into batched ``tf.data`` pipelines.
 import numpy as np
 
 from dlzoo.data.splits import CLASSES, FEATURES, IMAGE, SIGNAL, VALUES, Splits, make_splits  # noqa: F401
-from dlzoo.errors import UsageError
-from dlzoo.registry import Registry
+from dlzoo.core.errors import UsageError
+from dlzoo.core.registry import Registry
 
 DATASETS = Registry("dataset")
 

@@ -17,7 +17,7 @@ import pickle
 
 import numpy as np
 
-from dlzoo.errors import UsageError
+from dlzoo.core.errors import UsageError
 
 TRAIN_FILES = tuple(f"data_batch_{index}" for index in range(1, 6))
 TEST_FILE = "test_batch"

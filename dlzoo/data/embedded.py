@@ -6,7 +6,7 @@ Each loader takes ``(argument, seed, options)`` and returns raw (not yet normali
 
 import numpy as np
 
-from dlzoo import validation
+from dlzoo.core import validation
 from dlzoo.data import FEATURES, IMAGE, SIGNAL, VALUES, make_splits, register
 
 

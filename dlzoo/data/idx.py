@@ -11,7 +11,7 @@ An IDX file (LeCun's format, http://yann.lecun.com/exdb/mnist/) is a header then
 Files may be gzipped (``.gz``, as they are distributed). A folder of MNIST-format data holds
 four of them: training and test images (``idx3``) and labels (``idx1``). Every way a file can be
 broken (truncated download, wrong file, images and labels of different counts) is a
-:class:`~dlzoo.errors.UsageError` that names the file and says what is wrong.
+:class:`~dlzoo.core.errors.UsageError` that names the file and says what is wrong.
 """
 
 import gzip
@@ -19,7 +19,7 @@ import pathlib
 
 import numpy as np
 
-from dlzoo.errors import UsageError
+from dlzoo.core.errors import UsageError
 
 # Type code of the magic number -> the big-endian dtype of the values.
 TYPE_CODES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

@@ -12,7 +12,7 @@ same full shuffle for 8 bytes an example.
 
 import numpy as np
 
-from dlzoo.errors import UsageError
+from dlzoo.core.errors import UsageError
 
 # The keys of [data] augment and the Keras preprocessing layer each one adds.
 AUGMENTATIONS = ("flip", "rotation", "translation", "zoom", "contrast")
@@ -32,7 +32,7 @@ def build_augmenter(augment, seed, fill_value=0.0):
         return None
     unknown = sorted(set(augment) - set(AUGMENTATIONS))
     if unknown:
-        from dlzoo.registry import unknown_name_message
+        from dlzoo.core.registry import unknown_name_message
 
         raise UsageError(unknown_name_message("augmentation", unknown[0], AUGMENTATIONS).replace("unknown", "unknown data.augment key", 1))
     import keras

@@ -31,7 +31,7 @@ import numpy as np
 
 from dlzoo.data import IMAGE, register
 from dlzoo.data import cifar, idx
-from dlzoo.errors import UsageError
+from dlzoo.core.errors import UsageError
 
 # Debian's dataset packages install here; tests point it elsewhere.
 SYSTEM_DATA = pathlib.Path("/usr/share/datasets")

@@ -23,7 +23,7 @@ import datetime
 import numpy as np
 
 from dlzoo.data import SIGNAL, VALUES, make_splits, register
-from dlzoo.errors import UsageError
+from dlzoo.core.errors import UsageError
 
 # The CLDR locales and date formats of the `dates` dataset (Babel's names).
 DATE_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES")

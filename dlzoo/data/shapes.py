@@ -4,7 +4,7 @@ Each 32x32 image holds one object (circle, square, triangle, star or cross) with
 position, size, rotation and colour, on a random background colour with pixel noise and a few
 thin line segments of other colours (clutter that is *not* the object). The class is the shape;
 the object's pixel mask is known, so an explanation method can be scored against the truth
-(:mod:`dlzoo.explanation_scores`: is the map's maximum on the object? how much of its energy?).
+(:mod:`dlzoo.metrics.explanations`: is the map's maximum on the object? how much of its energy?).
 
 Raw values are 0-255 like any RGB image. The data is generated from the data seed: the training
 pool from ``seed``, the test split from ``seed + 1000`` (an official test split, so its order,

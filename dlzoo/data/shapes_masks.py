@@ -16,7 +16,7 @@ import numpy as np
 
 from dlzoo.data import IMAGE, Splits, register, shapes
 from dlzoo.data.splits import split_pool
-from dlzoo.errors import UsageError
+from dlzoo.core.errors import UsageError
 
 # The kind of targets of a segmentation bundle: one class id per pixel.
 MASKS = "masks"

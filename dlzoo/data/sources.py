@@ -1,7 +1,7 @@
 """Datasets read from outside the package: TFDS, keras.datasets, a folder of images, an .npz file.
 
 Online sources need the network the first time; when a download fails the user gets one clear
-line (a :class:`~dlzoo.errors.UsageError`) instead of a traceback or a hang. ``tfds:`` and
+line (a :class:`~dlzoo.core.errors.UsageError`) instead of a traceback or a hang. ``tfds:`` and
 ``folder:`` datasets may not fit in memory: they return a
 :class:`~dlzoo.data.streaming.StreamingBundle` that reads from disk batch by batch (unless
 ``data.stream = false``); ``keras:`` and ``npz:`` are arrays in a :class:`~dlzoo.data.splits.Splits`.
@@ -13,7 +13,7 @@ import zipfile
 import numpy as np
 
 from dlzoo.data import IMAGE, FEATURES, SIGNAL, make_splits, register
-from dlzoo.errors import UsageError
+from dlzoo.core.errors import UsageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
@@ -199,7 +199,7 @@ def _image_size(image_size, stored_size, what):
 def load_keras(argument, seed, options):
     """``keras:mnist``, ``keras:fashion_mnist``, ``keras:cifar10``, ``keras:cifar100``."""
     if argument not in KERAS_DATASETS:
-        from dlzoo.registry import unknown_name_message
+        from dlzoo.core.registry import unknown_name_message
 
         raise UsageError(unknown_name_message("keras dataset", argument, KERAS_DATASETS))
     import keras

@@ -26,7 +26,7 @@ import re
 
 import numpy as np
 
-from dlzoo.errors import UsageError
+from dlzoo.core.errors import UsageError
 
 # A shuffle buffer holds decoded examples; this bounds its memory (about 2,400 96x96 RGB images).
 SHUFFLE_BUFFER_BYTES = 64 * 2**20

@@ -23,9 +23,9 @@ import pathlib
 
 import numpy as np
 
-from dlzoo import validation
+from dlzoo.core import validation
 from dlzoo.data import register
-from dlzoo.errors import UsageError
+from dlzoo.core.errors import UsageError
 
 TEXT = "text"
 

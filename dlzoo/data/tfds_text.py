@@ -16,7 +16,7 @@ The ``embed`` task reads the training texts of either as a corpus (:func:`as_cor
 
 Translation pairs stay **character level**, like the generated seq2seq data: the translator's
 vocabulary and its decoding loop live inside the exported graph as a character table
-(:mod:`dlzoo.seq2seq.vocabulary`), and a character model needs no tokenizer that a client would
+(:mod:`dlzoo.translation.vocabulary`), and a character model needs no tokenizer that a client would
 have to install. Characters make long sequences (a TED sentence runs to tens or hundreds of
 them), so pairs longer than ``data.max_length`` characters on either side are left out of every
 split.
@@ -31,7 +31,7 @@ import numpy as np
 
 from dlzoo.data.sequences import TextPairs, quick_held_out_size
 from dlzoo.data.splits import CLASSES, Splits
-from dlzoo.errors import UsageError
+from dlzoo.core.errors import UsageError
 
 TEXT = "text"
 

@@ -20,8 +20,8 @@ import importlib
 import pathlib
 import pkgutil
 
-from dlzoo.errors import UsageError
-from dlzoo.registry import Registry, UnknownNameError
+from dlzoo.core.errors import UsageError
+from dlzoo.core.registry import Registry, UnknownNameError
 
 EXERCISES = Registry("exercise")
 

@@ -13,8 +13,8 @@ import pathlib
 import re
 import sys
 
-from dlzoo import plugins
-from dlzoo.errors import UsageError
+from dlzoo.runs import plugins
+from dlzoo.core.errors import UsageError
 from dlzoo.exercises import base
 
 

@@ -13,7 +13,7 @@ import importlib
 import inspect
 import pkgutil
 
-from dlzoo.registry import Registry
+from dlzoo.core.registry import Registry
 
 MODELS = Registry("model")
 register = MODELS.register

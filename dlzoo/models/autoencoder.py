@@ -19,7 +19,7 @@ an autoencoder has no classifier head) with the signature
 their keyword options are the keys of a recipe's ``[model]`` table.
 
 This module imports ``keras`` only (no TensorFlow): the VAE's training step, which needs
-``tf.GradientTape``, lives in :mod:`dlzoo.generative`.
+``tf.GradientTape``, lives in :mod:`dlzoo.training.steps`.
 """
 
 
@@ -27,8 +27,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from dlzoo import registry, validation
-from dlzoo.registry import Registry
+from dlzoo.core import registry
+from dlzoo.core import validation
+from dlzoo.core.registry import Registry
 
 BUILDERS = Registry("autoencoder")
 NOISE_TYPES = ("none", "gaussian", "masking")
@@ -241,7 +242,7 @@ def build_vae(input_shape, mean_image, scale, *, latent_dim=2, filters=(32, 64),
     """A convolutional variational autoencoder: the encoder gives ``[z_mean, z_log_var]``.
 
     The model returned first reconstructs from ``z_mean`` (inference); training samples z with
-    :class:`Sampling` and adds the KL term (:class:`dlzoo.generative.VariationalAutoencoder`).
+    :class:`Sampling` and adds the KL term (:class:`dlzoo.training.steps.VariationalAutoencoder`).
     """
     _check_image(input_shape, "vae")
     latent_dim = _check_latent(latent_dim)

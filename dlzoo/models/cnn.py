@@ -19,7 +19,7 @@ Images come as (height, width, channels) or (height, width); signals as (length,
 import keras
 from keras import layers
 
-from dlzoo import validation
+from dlzoo.core import validation
 from dlzoo.models import heads, layers_util, register
 
 GLOBAL_POOLINGS = ("avg", "flatten")

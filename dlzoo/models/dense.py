@@ -15,7 +15,7 @@ Layer names (relied on by the gradient-statistics callback and by the course not
 import keras
 from keras import layers
 
-from dlzoo import validation
+from dlzoo.core import validation
 from dlzoo.models import heads, layers_util, register
 
 

@@ -13,15 +13,16 @@ noise in the generator, and given to the discriminator as an extra image channel
 Builders are registered in :data:`BUILDERS` with the signature
 ``builder(image_shape, num_classes, raw_range, **options) -> (generator, discriminator)``;
 their keyword options are the keys of a recipe's ``[model]`` table. Keras only (no TensorFlow):
-the adversarial training step is :class:`dlzoo.generative.GenerativeAdversarialNetwork`.
+the adversarial training step is :class:`dlzoo.training.steps.GenerativeAdversarialNetwork`.
 """
 
 
 import keras
 from keras import layers, ops
 
-from dlzoo import registry, validation
-from dlzoo.registry import Registry
+from dlzoo.core import registry
+from dlzoo.core import validation
+from dlzoo.core.registry import Registry
 
 BUILDERS = Registry("gan")
 

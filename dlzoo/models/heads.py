@@ -12,7 +12,7 @@ pre-activation score, which does not saturate the way a probability does.
 
 from keras import layers, ops
 
-from dlzoo import validation
+from dlzoo.core import validation
 
 LOGITS_LAYER = "logits"
 PROBABILITIES_LAYER = "probabilities"

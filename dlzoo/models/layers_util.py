@@ -1,6 +1,6 @@
 """Helpers shared by the model families: option checks, named layer stacks, input adaptation.
 
-Every builder checks its options up front (with :mod:`dlzoo.validation` and the ``check_*``
+Every builder checks its options up front (with :mod:`dlzoo.core.validation` and the ``check_*``
 functions here), so that a typo in a recipe's ``[model]`` section fails before any layer is
 made, with a ``ValueError`` that names the option and the bad value. The layer helpers give every layer a readable name
 (``dense1``, ``block2_conv1``) so that callbacks, Grad-CAM and students can find it.
@@ -11,7 +11,7 @@ Pure Keras 3: this module imports ``keras``, never ``tensorflow``.
 import keras
 from keras import layers
 
-from dlzoo import validation
+from dlzoo.core import validation
 
 # Activations a recipe may name. "linear" (no activation) is there for the linear-network
 # demonstrations (a deep linear net is still a linear map).

@@ -17,7 +17,7 @@ Layer names: ``conv1``/``conv1_bn``/``conv1_relu`` (stem);
 import keras
 from keras import layers
 
-from dlzoo import validation
+from dlzoo.core import validation
 from dlzoo.models import heads, layers_util, register
 
 STAGES = 3  # He et al.'s CIFAR networks have three stages

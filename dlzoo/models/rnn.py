@@ -19,7 +19,7 @@ Pure Keras 3: ``keras`` and ``keras.ops`` only.
 import keras
 from keras import layers, ops
 
-from dlzoo import validation
+from dlzoo.core import validation
 from dlzoo.models import heads, layers_util, register
 
 CELL_TYPES = ("simple", "gru", "lstm", "lstm_by_hand", "gru_by_hand")

@@ -15,7 +15,7 @@
 Training uses *teacher forcing*: the decoder reads the true previous characters
 (:meth:`Seq2Seq.call`). At inference it reads its own outputs, one step at a time:
 :meth:`Seq2Seq.initial_state` once, then :meth:`Seq2Seq.decode_step` (greedy and beam search in
-:mod:`dlzoo.seq2seq.decoding` drive it). Both paths use the same layers, so they agree.
+:mod:`dlzoo.translation.decoding` drive it). Both paths use the same layers, so they agree.
 
 Why a bidirectional encoder: with a left-to-right encoder the output at the "3" of
 "jueves, 3 de noviembre" cannot know whether a second digit follows, so writing the "0" of
@@ -25,7 +25,7 @@ seeds 1 and 2 reached 1.000 after one epoch. Reading both directions puts the an
 digit itself.
 
 Token ids: 0 padding, 1 unknown, 2 start, 3 end, then one per character of the vocabulary
-(:mod:`dlzoo.seq2seq.vocabulary`). The model keeps its vocabularies and maximum lengths in its
+(:mod:`dlzoo.translation.vocabulary`). The model keeps its vocabularies and maximum lengths in its
 config, so ``model.keras`` alone is enough to translate. keras and keras.ops only.
 """
 

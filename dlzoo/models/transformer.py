@@ -27,7 +27,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from dlzoo import validation
+from dlzoo.core import validation
 from dlzoo.models import attention, heads, layers_util, register
 
 POSITIONAL_KINDS = ("sinusoidal", "learned")

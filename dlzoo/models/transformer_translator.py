@@ -22,7 +22,7 @@ looked up by name, one token at a time:
 :meth:`~TransformerTranslator.cross_attention` runs the decoder teacher-forced on a finished
 output to get every head's cross-attention for the pictures.
 
-Token ids are those of :mod:`dlzoo.seq2seq.vocabulary` (0 padding, 1 unknown, 2 start, 3 end,
+Token ids are those of :mod:`dlzoo.translation.vocabulary` (0 padding, 1 unknown, 2 start, 3 end,
 then one per character). The model keeps its vocabularies and lengths in its config, so
 ``model.keras`` alone is enough to translate. keras and keras.ops only.
 """
@@ -32,7 +32,7 @@ from keras import ops
 
 from dlzoo.models import attention, transformer
 
-PAD, SPECIAL_TOKENS = 0, 4  # padding id; padding, unknown, start, end (dlzoo.seq2seq.vocabulary)
+PAD, SPECIAL_TOKENS = 0, 4  # padding id; padding, unknown, start, end (dlzoo.translation.vocabulary)
 MODEL_DEFAULTS = {"model_dim": 128, "num_heads": 4, "feed_forward_dim": 256, "num_layers": 2, "dropout_rate": 0.1,
                   "norm_first": True, "positional": "sinusoidal"}
 

@@ -25,8 +25,9 @@ options are the keys of a recipe's ``[model]`` table. This module imports ``kera
 import keras
 from keras import layers
 
-from dlzoo import registry, validation
-from dlzoo.registry import Registry
+from dlzoo.core import registry
+from dlzoo.core import validation
+from dlzoo.core.registry import Registry
 
 BUILDERS = Registry("segmentation model")
 LOGITS_LAYER = "logits"

@@ -15,7 +15,7 @@ sampled pairs' scores down (eq. 4 of the paper), much cheaper than a softmax ove
 import keras
 from keras import layers, ops
 
-from dlzoo import validation
+from dlzoo.core import validation
 from dlzoo.models import vocabulary as vocabulary_layer
 
 

@@ -29,7 +29,7 @@ import pkgutil
 
 import keras
 
-from dlzoo import validation
+from dlzoo.core import validation
 from dlzoo.optimizers import base, shared_options
 from dlzoo.optimizers.adagrad import AdaGrad
 from dlzoo.optimizers.adam import Adam
@@ -38,7 +38,7 @@ from dlzoo.optimizers.nesterov import Nesterov
 from dlzoo.optimizers.rmsprop import RMSProp
 from dlzoo.optimizers.schedules import build_learning_rate
 from dlzoo.optimizers.sgd import SGD
-from dlzoo.registry import UnknownNameError, unknown_name_message
+from dlzoo.core.registry import UnknownNameError, unknown_name_message
 
 # Each optimizer registers itself when its module is imported (``@base.register("sgd")``); import
 # every module of the package, so that a new optimizer is one new file, with no list to edit.

@@ -24,7 +24,7 @@ import inspect
 import keras
 
 from dlzoo.optimizers import shared_options
-from dlzoo.registry import Registry
+from dlzoo.core.registry import Registry
 
 OPTIMIZERS = Registry("optimizer")
 register = OPTIMIZERS.register

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from dlzoo import validation
+from dlzoo.core import validation
 from dlzoo.optimizers import base
 
 

@@ -16,9 +16,9 @@ import inspect
 
 import numpy as np
 
-from dlzoo import validation
+from dlzoo.core import validation
 from dlzoo.optimizers import shared_options
-from dlzoo.registry import Registry
+from dlzoo.core.registry import Registry
 
 NUMPY_OPTIMIZERS = Registry("numpy optimizer")
 

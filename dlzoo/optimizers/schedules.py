@@ -33,8 +33,8 @@ The step is the optimizer's step counter, starting at 0 for the first update.
 
 import keras
 
-from dlzoo import validation
-from dlzoo.registry import Registry
+from dlzoo.core import validation
+from dlzoo.core.registry import Registry
 
 SCHEDULES = Registry("learning-rate schedule")
 

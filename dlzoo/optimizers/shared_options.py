@@ -3,11 +3,11 @@
 Gradient clipping and weight decay are implemented once, by ``keras.optimizers.Optimizer``, for
 every optimizer; the learning rate is a number or a schedule. These checks serve dlzoo's
 optimizers (through :class:`dlzoo.optimizers.base.ZooOptimizer`), the Keras built-ins made by
-``dlzoo.optimizers.get`` and the NumPy optimizers. Like :mod:`dlzoo.validation`, on which they
+``dlzoo.optimizers.get`` and the NumPy optimizers. Like :mod:`dlzoo.core.validation`, on which they
 are built, they raise ``ValueError`` naming the option and the bad value.
 """
 
-from dlzoo import validation
+from dlzoo.core import validation
 
 COMMON_OPTIONS = ("learning_rate", "clipnorm", "clipvalue", "global_clipnorm", "weight_decay")
 CLIPPING_OPTIONS = ("clipnorm", "clipvalue", "global_clipnorm")

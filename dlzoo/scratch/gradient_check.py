@@ -24,7 +24,7 @@ array, the round-off is compared with the size of the gradient it belongs to.
 
 import numpy as np
 
-from dlzoo import validation
+from dlzoo.core import validation
 
 DEFAULT_TINY = 1e-12
 

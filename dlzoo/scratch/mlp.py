@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from dlzoo import validation
+from dlzoo.core import validation
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")

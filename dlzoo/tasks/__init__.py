@@ -9,7 +9,7 @@ so importing them is cheap (``dlzoo show`` checks a task's configuration without
 import importlib
 import pkgutil
 
-from dlzoo.registry import Registry
+from dlzoo.core.registry import Registry
 
 TASKS = Registry("task")
 

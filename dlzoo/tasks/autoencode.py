@@ -13,7 +13,7 @@ One task, four lessons, chosen by ``[model] name`` (builders in :mod:`dlzoo.mode
   The run sweeps noise levels and reports PSNR and SSIM (``tf.image.psnr``/``tf.image.ssim``)
   of the noisy input, the denoised output and two classical baselines (a 3x3 median filter and
   a projection on the clean data's leading principal components).
-* ``vae``: a variational autoencoder (:class:`dlzoo.generative.VariationalAutoencoder`): the
+* ``vae``: a variational autoencoder (:class:`dlzoo.training.steps.VariationalAutoencoder`): the
   history holds ``reconstruction_loss`` and ``kl_loss`` separately. The run reports
   ``test_elbo`` (the ELBO in nats, a bound on the log-density of the inputs scaled to [0, 1]:
   it can be positive, and 0 is the log-density of a uniform distribution on [0, 1]^D) and
@@ -30,8 +30,13 @@ import time
 
 import numpy as np
 
-from dlzoo import plots, report, runs, training, validation
-from dlzoo.errors import RunFailed, UsageError
+from dlzoo.plots import figures
+from dlzoo.runs import report
+from dlzoo.runs import folders
+from dlzoo.training import fit
+from dlzoo.training import devices
+from dlzoo.core import validation
+from dlzoo.core.errors import RunFailed, UsageError
 from dlzoo.tasks import register
 from dlzoo.tasks.base import Task
 
@@ -301,14 +306,14 @@ class AutoencodeTask(Task):
 
     def prepare(self, config, quick=False):
         """Load the inputs, build the autoencoder for them and compile it."""
-        from dlzoo.generative import VariationalAutoencoder
+        from dlzoo.training.steps import VariationalAutoencoder
         from dlzoo.tasks.supervised import build_optimizer, training_steps
 
         seed = config["train"]["seed"]
-        training.seed_everything(seed)
+        devices.seed_everything(seed)
         splits = self.load_data(config, quick=quick)
         settings = settings_of(config)
-        with training.distribution_scope(config["train"]):
+        with devices.distribution_scope(config["train"]):
             autoencoder, encoder, decoder, scale = build_autoencoder(config, splits, seed)
             optimizer = build_optimizer(config, training_steps(config, splits, quick))
             if is_vae(config):
@@ -379,13 +384,13 @@ class AutoencodeTask(Task):
 
     def run(self, prepared, folder):
         """Train, compare (PCA / baselines), export the three endpoints and draw."""
-        from dlzoo import export
+        from dlzoo.runs import export
 
         config, splits = prepared.config, prepared.splits
         epochs = config["train"]["quick_epochs"] if prepared.quick else config["train"]["epochs"]
         train_data, val_data = self.datasets(splits, config)
         start = time.perf_counter()
-        history = training.fit(prepared.trainer, train_data, val_data, folder, config["train"], epochs)
+        history = fit.fit(prepared.trainer, train_data, val_data, folder, config["train"], epochs)
         train_seconds = time.perf_counter() - start
 
         metrics = {}
@@ -410,13 +415,13 @@ class AutoencodeTask(Task):
         if is_vae(config):
             sections.append(("15-vae", vae_section(metrics, notes)))
 
-        runs.atomic_write_json(folder / "evaluation.json", self.evaluate(prepared.autoencoder, splits, "test"))
+        folders.atomic_write_json(folder / "evaluation.json", self.evaluate(prepared.autoencoder, splits, "test"))
         export.save_keras_model(prepared.autoencoder, folder / "model.keras")
         exported = None
         if config["train"]["export"]:
             exported = self.export(prepared.autoencoder, splits, folder / "saved_model")
         if history.get("loss"):
-            plots.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png",
+            figures.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png",
                                   title=config["name"])
         for key, markdown in sections:
             report.write_section(folder, key, markdown)
@@ -453,7 +458,7 @@ class AutoencodeTask(Task):
 
     def evaluate_run(self, run, splits, split):
         """:meth:`evaluate`'s reconstruction scores, and for a VAE the ELBO and its two terms on the split."""
-        from dlzoo.generative import VariationalAutoencoder
+        from dlzoo.training.steps import VariationalAutoencoder
 
         result = self.evaluate(run.model, splits, split)
         if is_vae(run.config):
@@ -485,7 +490,7 @@ class AutoencodeTask(Task):
 
             model.compile(optimizer=build_optimizer(config, training_steps(config, splits, prepared.quick)), loss="mse")
             train_data, val_data = self.datasets(splits, config)
-            training.fit(model, train_data, val_data, folder, {**config["train"], "verbose": 0}, epochs, stage=f"k{k}")
+            fit.fit(model, train_data, val_data, folder, {**config["train"], "verbose": 0}, epochs, stage=f"k{k}")
             rows.append(pca_comparison(decoder, model, splits, int(k)))
         rows.sort(key=lambda row: row["latent_dim"])
         draw_pca_pictures(prepared, main, folder)
@@ -533,7 +538,7 @@ class AutoencodeTask(Task):
                    "median_ssim": at_level["median_ssim"], "pca_ssim": at_level["pca_ssim"],
                    "psnr_gain_db": at_level["denoised_psnr"] - at_level["noisy_psnr"],
                    "psnr_margin_over_baseline_db": at_level["denoised_psnr"] - baseline}
-        runs.atomic_write_json(folder / "denoising.json", rows)
+        folders.atomic_write_json(folder / "denoising.json", rows)
         draw_denoising(prepared, folder, noise, level, rows)
         table = report.markdown_table(
             ["level", "noisy PSNR", "denoised PSNR", "median PSNR", "PCA PSNR (k)", "noisy SSIM", "denoised SSIM",
@@ -614,7 +619,7 @@ class AutoencodeTask(Task):
 
     def export(self, model, splits, destination):
         """Write the SavedModel (serve verified by the platform), then verify ``encode`` and ``decode`` too."""
-        from dlzoo import export
+        from dlzoo.runs import export
 
         endpoints = self.serving_endpoints(model, splits)
         x_test, _ = splits.arrays("test", limit=64)
@@ -656,7 +661,7 @@ def verify_endpoint(path, name, function, inputs):
     """Max |difference| between endpoint ``name`` of the SavedModel at ``path`` and ``function`` run eagerly."""
     import tensorflow as tf
 
-    from dlzoo import export
+    from dlzoo.runs import export
 
     expected = export.as_output_dict(function(tf.constant(inputs)))
     actual = export.load_saved_model(path, endpoint=name)(inputs)
@@ -716,7 +721,7 @@ def vae_section(metrics, notes):
 
 def image_rows(path, rows, labels, scale, title=""):
     """Rows of images on one fixed grey scale ``[0, scale]`` (so that brightness is comparable)."""
-    pyplot = plots._pyplot()
+    pyplot = figures._pyplot()
     columns = max(len(row) for row in rows)
     figure, axes = pyplot.subplots(len(rows), columns, figsize=(0.9 * columns, 1.0 * len(rows) + 0.4), squeeze=False,
                                    layout="constrained")
@@ -733,12 +738,12 @@ def image_rows(path, rows, labels, scale, title=""):
                 axis.axis("off")
         axes[row_index, 0].set_ylabel(label, fontsize=7)
     figure.suptitle(title, fontsize=9)
-    return plots.save_figure(figure, path)
+    return figures.save_figure(figure, path)
 
 
 def latent_scatter(codes, labels, splits, path):
     """The codes in 2-D (their first two principal axes when the code is larger), coloured by class."""
-    pyplot = plots._pyplot()
+    pyplot = figures._pyplot()
     points = codes
     axis_names = ("z1", "z2")
     if codes.shape[1] > 2:
@@ -754,7 +759,7 @@ def latent_scatter(codes, labels, splits, path):
     axis.set_xlabel(axis_names[0])
     axis.set_ylabel(axis_names[1])
     axis.set_title("latent space of the test split")
-    return plots.save_figure(figure, path)
+    return figures.save_figure(figure, path)
 
 
 def draw_pca_pictures(prepared, comparison, folder):
@@ -762,7 +767,7 @@ def draw_pca_pictures(prepared, comparison, folder):
     shape = prepared.splits.input_shape
     basis = decoder_basis(prepared.decoder).reshape((-1, *shape))
     components = comparison["pca"].components_.reshape((-1, *shape))
-    pyplot = plots._pyplot()
+    pyplot = figures._pyplot()
     count = len(basis)
     figure, axes = pyplot.subplots(2, count, figsize=(0.9 * count, 2.3), squeeze=False, layout="constrained")
     for row, (images, label) in enumerate(((basis, "AE basis"), (components, "PCA"))):
@@ -774,7 +779,7 @@ def draw_pca_pictures(prepared, comparison, folder):
             axes[row, column].set_yticks([])
         axes[row, 0].set_ylabel(label, fontsize=7)
     figure.suptitle("decoder basis images vs principal components (red +, blue -)", fontsize=9)
-    plots.save_figure(figure, folder / "plots" / "pca_basis.png")
+    figures.save_figure(figure, folder / "plots" / "pca_basis.png")
     x_test, _ = prepared.splits.arrays("test", limit=12)
     pca = comparison["pca"]
     pca_images = pca.inverse_transform(pca.transform(x_test.reshape(len(x_test), -1))).reshape(x_test.shape)
@@ -789,7 +794,7 @@ def draw_denoising(prepared, folder, noise, level, rows):
     image_rows(folder / "plots" / "denoising.png",
                [np.clip(noisy, 0, prepared.scale), predict(prepared.autoencoder, noisy), median_filter(noisy), x_test],
                ["noisy", "denoised", "median 3x3", "clean"], prepared.scale, f"{noise} noise, level {level:g}")
-    pyplot = plots._pyplot()
+    pyplot = figures._pyplot()
     figure, axes = pyplot.subplots(1, 2, figsize=(9, 3.4))
     levels = [row["level"] for row in rows]
     for name in ("noisy", "denoised", "median", "pca"):
@@ -801,4 +806,4 @@ def draw_denoising(prepared, folder, noise, level, rows):
         axis.axvline(level, color="grey", linestyle=":")
         axis.legend(fontsize=7)
     figure.suptitle(f"test split, {noise} noise (dotted: training level)")
-    plots.save_figure(figure, folder / "plots" / "denoising_sweep.png")
+    figures.save_figure(figure, folder / "plots" / "denoising_sweep.png")

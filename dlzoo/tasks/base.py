@@ -27,8 +27,8 @@ answer "not supported" by default, with the task's own reason where it gave one.
 
 import dataclasses
 
-from dlzoo.validation import check_known_keys
-from dlzoo.errors import UsageError
+from dlzoo.core.validation import check_known_keys
+from dlzoo.core.errors import UsageError
 
 # The capabilities a task may declare in ``Task.supports``, and what each lets the user do.
 CAPABILITIES = {
@@ -84,7 +84,7 @@ class Task:
         uses_data: the task reads ``[data] dataset`` (its source's keys are checked).
         resume_unsupported: why ``dlzoo train --resume`` cannot continue this task's runs
             (empty when it can: the task trains through :func:`dlzoo.training.fit` or a
-            :func:`dlzoo.training.run_epochs` loop given a checkpoint).
+            :func:`dlzoo.training.fit.run_epochs` loop given a checkpoint).
         predict_writes_files: :meth:`predict` writes files into the run folder (a segmenter's
             masks), so ``dlzoo predict`` and ``Run.predict`` pass it the run folder as ``folder``.
         supports: the capabilities of :data:`CAPABILITIES` the task has (read without TensorFlow).
@@ -126,7 +126,7 @@ class Task:
         A sweep's metric is ``<variant>/<metric>``: the variant must exist too. Tasks whose
         :meth:`metric_names` is None are checked after the run only (``metrics.json`` says so).
         """
-        from dlzoo.registry import did_you_mean
+        from dlzoo.core.registry import did_you_mean
 
         metric = config.get("expect", {}).get("metric", "test_accuracy")
         prefix, where = "", f"task '{self.name}'"
@@ -151,11 +151,11 @@ class Task:
     def check_resume(self, prepared, folder):
         """Before ``--resume`` writes anything: refuse a checkpoint in ``folder`` that does not
         belong to the prepared model (the default checks ``prepared.model``'s variables)."""
-        from dlzoo import training
+        from dlzoo.training import state
 
         model = getattr(prepared, "model", None)
         if model is not None and hasattr(model, "variables"):
-            training.check_state_fits(model, folder)
+            state.check_state_fits(model, folder)
 
     def describe(self, prepared):
         """One line printed before training: the data, its split sizes, the model and its size."""
@@ -199,7 +199,7 @@ class Task:
         (:meth:`export_sample`); tasks whose endpoints take other inputs (noise, latent codes)
         override it.
         """
-        from dlzoo import export
+        from dlzoo.runs import export
 
         exported = export.export_saved_model(model, destination, self.serving_endpoints(model, bundle),
                                              self.export_sample(bundle))
@@ -295,16 +295,17 @@ class Task:
         """The :class:`TrainingParts` of a prepared run (tasks declaring "check" or "lr-find").
 
         The default reads a supervised run (``prepared.model``, ``.splits``, ``.datasets``): the
-        model's compiled loss on ``(inputs, labels)``, the initial loss of ``dlzoo.check``.
+        model's compiled loss on ``(inputs, labels)``, the initial loss of ``dlzoo.commands.check``.
         """
-        from dlzoo import check
+        from dlzoo.commands import check
+        from dlzoo.metrics import initial_loss
 
         model, splits = prepared.model, prepared.splits
         batches = iter(prepared.datasets["train"].repeat())
         return TrainingParts(
             model=model, loss=lambda inputs, labels, training: model.loss(labels, model(inputs, training=training)),
             batch=lambda size: splits.arrays("train", limit=size), next_batch=lambda: next(batches),
-            expected_loss=check.expected_initial_loss(prepared.config, splits, model), splits=splits,
+            expected_loss=initial_loss.expected_initial_loss(prepared.config, splits, model), splits=splits,
             classes=splits.targets == "classes")
 
     def check_similarity_file(self, path):

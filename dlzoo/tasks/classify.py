@@ -9,10 +9,12 @@ gradient statistics, and ``dlzoo predict`` output as class names with probabilit
 
 import numpy as np
 
-from dlzoo import plots, report
-from dlzoo.errors import UsageError
+from dlzoo.plots import figures
+from dlzoo.runs import report
+from dlzoo.core.errors import UsageError
 from dlzoo.tasks import register
-from dlzoo.tasks.supervised import SupervisedTask, predict, predict_split
+from dlzoo.tasks.supervised import SupervisedTask
+from dlzoo.training.inference import predict, predict_split
 
 LOSSES = ("auto", "crossentropy", "mse")
 
@@ -58,7 +60,7 @@ class ClassifyTask(SupervisedTask):
         """Train and finish as every supervised task; add augmentation and gradient pictures."""
         if prepared.callbacks:
             prepared.callbacks[0].output_path = str(folder / "gradient_statistics.csv")
-        from dlzoo import performance
+        from dlzoo.metrics import performance
 
         results = super().run(prepared, folder)
         results["flops_per_example"] = performance.flops_per_example(prepared.model)
@@ -70,7 +72,7 @@ class ClassifyTask(SupervisedTask):
 
     def evaluate(self, model, splits, split):
         """Accuracy, top-k, per-class precision/recall/F1, confusion matrix, ECE (and ROC-AUC)."""
-        from dlzoo.evaluate import classification_metrics
+        from dlzoo.metrics.classification import classification_metrics
 
         outputs, labels = predict_split(model, splits, split)
         result = classification_metrics(labels, outputs, splits.class_names)
@@ -98,19 +100,19 @@ class ClassifyTask(SupervisedTask):
                 f"ECE {result['expected_calibration_error']:.4f} on {result['examples']} examples")
 
     def draw(self, model, splits, folder, config, test_result):
-        """The confusion matrix; ROC / PR curves, reliability, confident mistakes (:mod:`dlzoo.performance`);
+        """The confusion matrix; ROC / PR curves, reliability, confident mistakes (:mod:`dlzoo.metrics.performance`);
         the decision boundary for 2-D inputs; Grad-CAM and integrated gradients of a few test images
         with ``train.explain_samples``."""
-        from dlzoo import performance
+        from dlzoo.metrics import performance
 
-        plots.confusion_matrix(test_result["confusion_matrix"], splits.class_names,
+        figures.confusion_matrix(test_result["confusion_matrix"], splits.class_names,
                                folder / "plots" / "confusion_matrix.png")
         performance.draw(model, splits, folder, config, test_result)
         if splits.input_shape == (2,):
-            plots.decision_boundary(lambda inputs: predict(model, inputs), *splits.arrays("test"),
+            figures.decision_boundary(lambda inputs: predict(model, inputs), *splits.arrays("test"),
                                     folder / "plots" / "decision_boundary.png", title=f"{config['name']} (test points)")
         if config["train"]["explain_samples"] and len(model.input_shape) == 4:  # image classifiers
-            from dlzoo.visualize_command import explain_in_report
+            from dlzoo.commands.visualize import explain_in_report
 
             explain_in_report(model, splits, folder, config["train"]["explain_samples"])
         from dlzoo.visualize import positional_encoding
@@ -137,7 +139,7 @@ class ClassifyTask(SupervisedTask):
 
     def predict(self, model, splits, inputs):
         """``"7  (p = 0.981; next: 9 0.012)"`` for each input."""
-        from dlzoo.evaluate import as_class_probabilities
+        from dlzoo.metrics.classification import as_class_probabilities
 
         probabilities = as_class_probabilities(predict(model, self.fit_inputs(inputs, splits)))
         lines = []
@@ -150,7 +152,7 @@ class ClassifyTask(SupervisedTask):
 
 def gradient_statistics_callback(prepared):
     """Per-layer gradient norms and activation statistics on a fixed training batch."""
-    from dlzoo.callbacks.gradient_statistics import GradientStatistics
+    from dlzoo.training.callbacks.gradient_statistics import GradientStatistics
 
     inputs, labels = prepared.splits.arrays("train", limit=256)
     return GradientStatistics(inputs, labels, prepared.model.loss)
@@ -161,7 +163,7 @@ def draw_augmentation(train_dataset, class_names, folder):
     for images, labels in train_dataset.take(1):
         shown = np.asarray(images)[:32]
         names = [class_names[int(label)] for label in np.asarray(labels)[:32]]
-        plots.image_grid(shown, folder / "plots" / "augmentation.png", titles=names, title="augmented training samples")
+        figures.image_grid(shown, folder / "plots" / "augmentation.png", titles=names, title="augmented training samples")
 
 
 def report_gradient_statistics(records, folder):
@@ -170,8 +172,8 @@ def report_gradient_statistics(records, folder):
     The summary is the ratio of the first to the last kernel layer's gradient norm at
     initialization and after training: far below 1 means vanishing gradients.
     """
-    from dlzoo.callbacks.gradient_plots import plot_gradient_statistics
-    from dlzoo.callbacks.gradient_statistics import gradient_ratio
+    from dlzoo.training.callbacks.gradient_plots import plot_gradient_statistics
+    from dlzoo.training.callbacks.gradient_statistics import gradient_ratio
 
     if not records:
         return {}

@@ -26,8 +26,12 @@ import time
 
 import numpy as np
 
-from dlzoo import plots, report, runs, training
-from dlzoo.errors import UsageError
+from dlzoo.plots import figures
+from dlzoo.runs import report
+from dlzoo.runs import folders
+from dlzoo.training import fit
+from dlzoo.training import devices
+from dlzoo.core.errors import UsageError
 from dlzoo.tasks import register
 from dlzoo.tasks.base import Task
 
@@ -301,12 +305,12 @@ def labelled_points(coordinates, spacing=0.05):
 
 def draw_pca(words, coordinates, classes, path, title):
     """A 2-D scatter of ``words`` at ``coordinates``, coloured by class, labelled where labels fit."""
-    return plots.save_figure(pca_figure(words, coordinates, classes, title), path)
+    return figures.save_figure(pca_figure(words, coordinates, classes, title), path)
 
 
 def pca_figure(words, coordinates, classes, title):
     """The figure of :func:`draw_pca` (not saved)."""
-    pyplot = plots._pyplot()
+    pyplot = figures._pyplot()
     figure, axes = pyplot.subplots(figsize=(9, 7))
     names = sorted({classes.get(word, "other") for word in words})
     colours = pyplot.get_cmap("tab10")
@@ -332,8 +336,8 @@ def word_vectors(model):
 def write_projector_files(folder, vectors, vocabulary):
     """``embeddings/vectors.tsv`` and ``embeddings/metadata.tsv`` (one word per line, no header), padding and [UNK] left out."""
     rows = "\n".join("\t".join(f"{value:.6g}" for value in row) for row in vectors[2:]) + "\n"
-    runs.atomic_write_text(folder / "embeddings" / "vectors.tsv", rows)
-    runs.atomic_write_text(folder / "embeddings" / "metadata.tsv", "\n".join(vocabulary[2:]) + "\n")
+    folders.atomic_write_text(folder / "embeddings" / "vectors.tsv", rows)
+    folders.atomic_write_text(folder / "embeddings" / "metadata.tsv", "\n".join(vocabulary[2:]) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -413,7 +417,7 @@ class EmbedTask(Task):
         from dlzoo.tasks.supervised import build_optimizer
 
         settings = self.settings(config)
-        training.seed_everything(config["train"]["seed"])
+        devices.seed_everything(config["train"]["seed"])
         bundle = self.load_data(config, quick=quick)
         vocabulary, sentences = tokenize(bundle.split_lines("all"), settings["min_count"])
         words = len(vocabulary) - 2
@@ -468,12 +472,12 @@ class EmbedTask(Task):
 
     def run(self, prepared, folder):
         """Train, measure, write the projector files, the picture, the report and the SavedModel."""
-        from dlzoo import export
+        from dlzoo.runs import export
 
         config, settings = prepared.config, self.settings(prepared.config)
         epochs = config["train"]["quick_epochs"] if prepared.quick else config["train"]["epochs"]
         start = time.perf_counter()
-        history = training.fit(prepared.model, prepared.sampler.dataset(), None, folder, config["train"], epochs)
+        history = fit.fit(prepared.model, prepared.sampler.dataset(), None, folder, config["train"], epochs)
         train_seconds = time.perf_counter() - start
         vectors, vocabulary = word_vectors(prepared.model), prepared.vocabulary
         metrics = self.measure(vectors, vocabulary, prepared.bundle, settings)
@@ -487,7 +491,7 @@ class EmbedTask(Task):
                                                  np.array(vocabulary[2:66] + ["no-such-word"], dtype=object))
             exported["example"] = self.serving_example(prepared.bundle)
             exported["takes"] = "words (strings, lower-cased inside; an unknown word gets known = False)"
-        plots.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
+        figures.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
         self.draw_and_report(folder, vectors, vocabulary, prepared.bundle, settings, metrics)
         examples = prepared.sampler.steps * prepared.sampler.batch_size * len(history["loss"])
         return {"metrics": metrics, "parameters": int(prepared.model.count_params()),
@@ -662,14 +666,14 @@ def vocabulary_of(model):
 
 def evaluate_similarity(argument, path, root=None):
     """``dlzoo evaluate RUN --similarity FILE``: Spearman's rho of a trained embed run; returns (result, line, written)."""
-    from dlzoo.models_io import load_run
+    from dlzoo.runs.load import load_run
 
     run = load_run(argument, root)
     if run.task.name != "embed":
         raise UsageError(f"--similarity needs a run of the embed task; {run.folder} is a '{run.task.name}' run")
     result = similarity_correlation(word_vectors(run.model), vocabulary_of(run.model), path)
-    (json_path,) = plots.new_file_paths(run.folder / "evaluation-similarity.json")
-    written = runs.atomic_write_json(json_path, result)
+    (json_path,) = figures.new_file_paths(run.folder / "evaluation-similarity.json")
+    written = folders.atomic_write_json(json_path, result)
     line = (f"Spearman's rho {result['spearman']:.4f} on {result['pairs_found']} of {result['pairs_total']} pairs "
             f"(the others have a word outside the vocabulary)")
     return result, line, written

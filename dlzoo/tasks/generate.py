@@ -2,7 +2,7 @@
 
 The networks come from :mod:`dlzoo.models.gan` (``[model] name = "dcgan"``,
 ``conditional = true`` for the cGAN); the adversarial training step is
-:class:`dlzoo.generative.GenerativeAdversarialNetwork`, trained through
+:class:`dlzoo.training.steps.GenerativeAdversarialNetwork`, trained through
 :func:`dlzoo.training.fit` (``history.csv`` has ``discriminator_loss`` and ``generator_loss``).
 Two optimizers: ``[optimizer]`` is the default of both, and the tables
 ``generate.generator_optimizer`` / ``generate.discriminator_optimizer`` change keys for one of
@@ -10,9 +10,9 @@ them (``{learning_rate = 1e-3}``). Stabilizers are switches of ``[generate]``:
 ``label_smoothing`` (one-sided), ``instance_noise``, ``generator_loss = "non-saturating" |
 "minimax"``. A generator optimizer with Keras's ``use_ema = true`` keeps a moving average of
 the generator's weights, and the run samples, scores and exports that average
-(:meth:`~dlzoo.generative.GenerativeAdversarialNetwork.use_averaged_generator`).
+(:meth:`~dlzoo.training.steps.GenerativeAdversarialNetwork.use_averaged_generator`).
 
-Quality is measured (:mod:`dlzoo.sample_quality`): a digits classifier trained in the run
+Quality is measured (:mod:`dlzoo.metrics.samples`): a digits classifier trained in the run
 scores ``samples`` generated images (class coverage, confidence, conditional accuracy,
 Fréchet distance with its real and noise references). A GAN whose discriminator wins outright
 (its loss near 0, the generator's loss large, for ``divergence_patience`` epochs) is stopped
@@ -27,8 +27,14 @@ import time
 
 import numpy as np
 
-from dlzoo import plots, report, runs, training, validation
-from dlzoo.errors import RunFailed, UsageError
+from dlzoo.plots import figures
+from dlzoo.runs import report
+from dlzoo.runs import folders
+from dlzoo.training import fit
+from dlzoo.training import devices
+from dlzoo.training import state
+from dlzoo.core import validation
+from dlzoo.core.errors import RunFailed, UsageError
 from dlzoo.tasks import register
 from dlzoo.tasks.base import Task
 
@@ -118,7 +124,7 @@ def frames_path(folder):
 def resumed_frames(folder):
     """The per-epoch samples and the history of the part of the run ``--resume`` continues
     (``([], {})`` for a new run)."""
-    epochs_done, history = training.resumed_progress(folder)
+    epochs_done, history = state.resumed_progress(folder)
     if not epochs_done:
         return [], {}
     path = frames_path(folder)
@@ -145,7 +151,7 @@ def progress_callback(generator, noise, labels, frames, history, patience, folde
             if folder is not None:
                 buffer = io.BytesIO()
                 np.save(buffer, np.stack(frames))
-                runs.atomic_write_bytes(frames_path(folder), buffer.getvalue())
+                folders.atomic_write_bytes(frames_path(folder), buffer.getvalue())
             for key, value in (logs or {}).items():
                 history.setdefault(key, []).append(float(value))
             reason = discriminator_won(history, patience)
@@ -169,7 +175,7 @@ class GenerateTask(Task):
         "fall and no single learning rate"))
 
     def metric_names(self, config):
-        """The sample-quality scores (:mod:`dlzoo.sample_quality`) and the final losses; the
+        """The sample-quality scores (:mod:`dlzoo.metrics.samples`) and the final losses; the
         conditional accuracy of a cGAN."""
         names = set(SAMPLE_METRICS) | {"final_discriminator_loss", "final_generator_loss"}
         return names | {"conditional_accuracy"} if is_conditional(config) else names
@@ -197,8 +203,8 @@ class GenerateTask(Task):
 
     def check_resume(self, prepared, folder):
         """Refuse a checkpoint that is not this GAN's (both networks) or lacks an optimizer's state."""
-        training.check_state_fits(prepared.gan, folder)
-        saved = training.read_state(folder)
+        state.check_state_fits(prepared.gan, folder)
+        saved = state.read_state(folder)
         for name in prepared.gan.optimizers_to_checkpoint():
             if not any(key.startswith(f"optimizer-{name}/") for key in saved):
                 raise UsageError(f"the checkpoint in {folder} has no state for the {name} optimizer (written by an "
@@ -213,13 +219,13 @@ class GenerateTask(Task):
     def prepare(self, config, quick=False):
         """Load the images, build generator and discriminator and their two optimizers."""
         from dlzoo import optimizers
-        from dlzoo.generative import GenerativeAdversarialNetwork
+        from dlzoo.training.steps import GenerativeAdversarialNetwork
         from dlzoo.models import gan
         from dlzoo.optimizers.schedules import fill_auto_steps
         from dlzoo.tasks.supervised import training_steps
 
         seed = config["train"]["seed"]
-        training.seed_everything(seed)
+        devices.seed_everything(seed)
         splits = self.load_data(config, quick=quick)
         settings = settings_of(config)
         name = config["model"]["name"]
@@ -234,7 +240,7 @@ class GenerateTask(Task):
             raise UsageError(f"dataset {splits.name} has no class labels: a conditional GAN needs them")
         raw_range = (float(np.min(splits.x_train)), float(np.max(splits.x_train)))
         steps = training_steps(config, splits, quick)
-        with training.distribution_scope(config["train"]):
+        with devices.distribution_scope(config["train"]):
             try:
                 generator, discriminator = gan.build(name, splits.input_shape, splits.num_classes, raw_range, **options)
             except (ValueError, TypeError) as error:
@@ -264,7 +270,8 @@ class GenerateTask(Task):
 
     def run(self, prepared, folder):
         """Train (with per-epoch samples), fail on divergence, score the samples, export and draw."""
-        from dlzoo import export, sample_quality
+        from dlzoo.runs import export
+        from dlzoo.metrics import samples as sample_quality
         from dlzoo.data.pipeline import make_dataset
 
         config, splits, settings = prepared.config, prepared.splits, prepared.settings
@@ -281,11 +288,11 @@ class GenerateTask(Task):
         # No validation data, and "best" GAN weights by loss mean nothing: keep the last weights.
         train_settings = {**config["train"], "restore_best": False, "early_stopping_patience": 0}
         start = time.perf_counter()
-        history = training.fit(prepared.gan, train_data, None, folder, train_settings, epochs,
+        history = fit.fit(prepared.gan, train_data, None, folder, train_settings, epochs,
                                extra_callbacks=[progress], monitor="loss")
         train_seconds = time.perf_counter() - start
         if history.get("loss"):
-            plots.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
+            figures.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
         draw_progress(frames, labels, prepared.raw_range, folder)
         if progress.reason:
             raise RunFailed(f"the GAN diverged: {progress.reason}")
@@ -301,7 +308,7 @@ class GenerateTask(Task):
                                                seed=1)
         samples = generate(prepared.generator, sample_noise, requested)
         scores = sample_quality.score_samples(scorer, samples, splits, requested=requested)
-        runs.atomic_write_json(folder / "sample_quality.json", scores)
+        folders.atomic_write_json(folder / "sample_quality.json", scores)
         metrics = {key: float(scores[key]) for key in SAMPLE_METRICS}
         if conditional:
             metrics["conditional_accuracy"] = scores["conditional_accuracy"]
@@ -338,7 +345,7 @@ class GenerateTask(Task):
         """Fresh samples scored as training scored them: a judge classifier trained on the train
         split, class coverage and Fréchet distance to ``split``'s real images (a GAN has no
         per-example loss on held-out data to measure)."""
-        from dlzoo import sample_quality
+        from dlzoo.metrics import samples as sample_quality
 
         settings, conditional = settings_of(run.config), is_conditional(run.config)
         scorer = sample_quality.train_scorer(splits, seed=run.config["train"]["seed"], epochs=settings["scorer_epochs"])
@@ -383,7 +390,7 @@ class GenerateTask(Task):
 
     def export(self, generator, splits, destination):
         """The generator as a verified SavedModel (noise [and labels] -> samples)."""
-        from dlzoo import export
+        from dlzoo.runs import export
 
         conditional = len(generator.inputs) == 2
         noise, labels = fixed_inputs(latent_size(generator), 32, splits.num_classes, conditional, seed=2)
@@ -432,7 +439,7 @@ class GenerateTask(Task):
 
 def sample_grid(images, raw_range, path, title="", columns=10, labels=None):
     """A grid of samples on the fixed raw grey scale."""
-    pyplot = plots._pyplot()
+    pyplot = figures._pyplot()
     rows = int(np.ceil(len(images) / columns))
     figure, axes = pyplot.subplots(rows, columns, figsize=(0.8 * columns, 0.85 * rows + 0.4), squeeze=False,
                                    layout="constrained")  # room for the suptitle above the class labels
@@ -443,7 +450,7 @@ def sample_grid(images, raw_range, path, title="", columns=10, labels=None):
             if labels is not None and index < columns:
                 axis.set_title(str(labels[index]), fontsize=7)
     figure.suptitle(title, fontsize=9)
-    return plots.save_figure(figure, path)
+    return figures.save_figure(figure, path)
 
 
 def draw_samples(samples, requested, raw_range, num_classes, folder):
@@ -463,7 +470,7 @@ def draw_progress(frames, labels, raw_range, folder):
     from PIL import Image
 
     picks = sorted(set(np.linspace(0, len(frames) - 1, min(len(frames), 8)).round().astype(int).tolist()))
-    pyplot = plots._pyplot()
+    pyplot = figures._pyplot()
     columns = 10
     figure, axes = pyplot.subplots(len(picks), columns, figsize=(0.8 * columns, 0.85 * len(picks) + 0.4), squeeze=False,
                                    layout="constrained")
@@ -473,7 +480,7 @@ def draw_progress(frames, labels, raw_range, folder):
             axes[row, column].imshow(frames[epoch][column][..., 0], cmap="gray_r", vmin=raw_range[0], vmax=raw_range[1])
         axes[row, 0].text(-2, 4, f"{epoch + 1}", fontsize=7, ha="right", va="center")
     figure.suptitle("the same noise after epochs (rows, numbered)", fontsize=9)
-    plots.save_figure(figure, folder / "plots" / "progress.png")
+    figures.save_figure(figure, folder / "plots" / "progress.png")
     images = []
     for epoch, frame in enumerate(frames):
         tiles = np.clip((frame[..., 0] - raw_range[0]) / max(raw_range[1] - raw_range[0], 1e-9), 0, 1)
@@ -487,14 +494,14 @@ def draw_progress(frames, labels, raw_range, folder):
             (canvas.shape[1] * 6, canvas.shape[0] * 6), Image.NEAREST))
     buffer = io.BytesIO()
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=250, loop=0)
-    runs.atomic_write_bytes(folder / "plots" / "progress.gif", buffer.getvalue())
+    folders.atomic_write_bytes(folder / "plots" / "progress.gif", buffer.getvalue())
 
 
 def draw_class_fractions(scores, folder):
     """Bar chart: share of samples the classifier puts in each class, with the 5% line."""
-    from dlzoo import sample_quality
+    from dlzoo.metrics import samples as sample_quality
 
-    pyplot = plots._pyplot()
+    pyplot = figures._pyplot()
     fractions = scores["class_fractions"]
     figure, axis = pyplot.subplots(figsize=(5, 3))
     axis.bar(range(len(fractions)), fractions, color="tab:blue")
@@ -503,7 +510,7 @@ def draw_class_fractions(scores, folder):
     axis.set_xlabel("class (by the scoring classifier)")
     axis.set_ylabel("share of samples")
     axis.legend(fontsize=7)
-    plots.save_figure(figure, folder / "plots" / "class_fractions.png")
+    figures.save_figure(figure, folder / "plots" / "class_fractions.png")
 
 
 def samples_section(scores, conditional, epochs, average_momentum=None):
@@ -538,7 +545,7 @@ def samples_section(scores, conditional, epochs, average_momentum=None):
                    "draws steadier samples than the last step's weights; the progress pictures show the last step's "
                    "weights after each epoch.\n\n")
     return ("## Samples, measured\n\n"
-            "A small CNN trained in this run on the same training split scores the samples (dlzoo.sample_quality); "
+            "A small CNN trained in this run on the same training split scores the samples (dlzoo.metrics.samples); "
             "Fréchet distances are computed in its penultimate feature space.\n\n" + weights
             + report.markdown_table(["measure", "value"], rows) + "\n\n" + collapse
             + f"The samples are {closer}.\n\n"

@@ -23,8 +23,11 @@ import time
 
 import numpy as np
 
-from dlzoo import plots, report, training
-from dlzoo.errors import UsageError
+from dlzoo.plots import figures
+from dlzoo.runs import report
+from dlzoo.training import fit
+from dlzoo.training import devices
+from dlzoo.core.errors import UsageError
 from dlzoo.tasks import register
 from dlzoo.tasks.base import Task
 
@@ -160,7 +163,7 @@ class LanguageModelTask(Task):
         from dlzoo.tasks.supervised import build_optimizer
 
         settings = self.settings(config)
-        training.seed_everything(config["train"]["seed"])
+        devices.seed_everything(config["train"]["seed"])
         bundle = self.load_data(config, quick=quick)
         characters = sorted(set(bundle.text("all")))
         train_ids, val_ids = encode(bundle.text("train"), characters), encode(bundle.text("val"), characters)
@@ -236,13 +239,13 @@ class LanguageModelTask(Task):
 
     def run(self, prepared, folder):
         """Train, measure perplexity, sample, export."""
-        from dlzoo import export
+        from dlzoo.runs import export
 
         config, settings = prepared.config, self.settings(prepared.config)
         length = settings["context_length"]
         validation = windows(prepared.val_ids, length)
         start = time.perf_counter()
-        history = training.fit(prepared.model, self.training_batches(prepared), validation, folder, config["train"],
+        history = fit.fit(prepared.model, self.training_batches(prepared), validation, folder, config["train"],
                                self.epochs(config, prepared.quick))
         train_seconds = time.perf_counter() - start
         test_ids = encode(prepared.bundle.text("test"), prepared.characters)
@@ -258,7 +261,7 @@ class LanguageModelTask(Task):
                                                  self.serving_endpoints(prepared.model, None), sample)
             exported["example"] = self.serving_example(prepared.bundle)
             exported["takes"] = "windows of character ids (not text)"
-        plots.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
+        figures.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
         sample_length = min(settings["sample_length"], QUICK_SAMPLE_LENGTH) if prepared.quick else \
             settings["sample_length"]
         samples = {temperature: generate(prepared.model, prepared.characters, settings["sample_prompt"],

@@ -1,13 +1,13 @@
 """The ``optimizer-paths`` task: the course's optimizers walking on 2-D loss surfaces.
 
 No model and no data: each optimizer moves one point ``(x, y)`` (a ``keras.Variable`` of shape
-(2,)) downhill on each surface of :mod:`dlzoo.functions2d`, with the zoo's own hand-written
+(2,)) downhill on each surface of :mod:`dlzoo.scratch.functions2d`, with the zoo's own hand-written
 optimizers (``dlzoo.optimizers``) and gradients from ``tf.GradientTape``. The run folder gets,
 per surface, the paths drawn on the loss contours and the loss per step, and a report table of
 where each optimizer ended up. The recipe's ``[paths]`` table says what to run::
 
     [paths]
-    functions = ["quadratic", "rosenbrock", "saddle"]          # see dlzoo.functions2d
+    functions = ["quadratic", "rosenbrock", "saddle"]          # see dlzoo.scratch.functions2d
     optimizers = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
     steps = {quadratic = 200, rosenbrock = 1000}               # or one number for all
     quick_steps = 20                                           # steps in --quick mode
@@ -27,7 +27,10 @@ import time
 
 import numpy as np
 
-from dlzoo import functions2d, report, runs, validation
+from dlzoo.scratch import functions2d
+from dlzoo.runs import report
+from dlzoo.runs import folders
+from dlzoo.core import validation
 from dlzoo.tasks import register
 from dlzoo.tasks.base import Task
 
@@ -288,7 +291,7 @@ def draw_paths(surface, trajectories, labels, path):
     import matplotlib.colors
     import matplotlib.ticker
 
-    from dlzoo import plots
+    from dlzoo.plots import figures
 
     pyplot = _pyplot()
     grid_x, grid_y, values = loss_grid(surface)
@@ -320,12 +323,12 @@ def draw_paths(surface, trajectories, labels, path):
     steps = max(len(trajectory.points) - 1 for trajectory in trajectories.values())
     axis.set_title(f"{surface.name}: f(x, y) = {surface.formula}, {steps} steps (squares: end points)")
     axis.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=5)
-    return plots.save_figure(figure, path)
+    return figures.save_figure(figure, path)
 
 
 def draw_losses(surface, trajectories, labels, tolerance, path):
     """Loss minus its minimum per step, log scale, one line per optimizer; the tolerance dashed."""
-    from dlzoo import plots
+    from dlzoo.plots import figures
 
     pyplot = _pyplot()
     figure, axis = pyplot.subplots(figsize=(7, 4))
@@ -339,7 +342,7 @@ def draw_losses(surface, trajectories, labels, tolerance, path):
     axis.set_title(f"{surface.name}: f(x, y) = {surface.formula}")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
-    return plots.save_figure(figure, path)
+    return figures.save_figure(figure, path)
 
 
 # 4. Report and files -------------------------------------------------------------------------
@@ -445,7 +448,7 @@ class OptimizerPathsTask(Task):
             plots_folder = folder / "plots"
             draw_paths(surface, by_optimizer, labels, plots_folder / f"paths_{surface_name}.png")
             draw_losses(surface, by_optimizer, labels, options["tolerance"], plots_folder / f"loss_{surface_name}.png")
-        runs.atomic_write_text(folder / "trajectories.csv", trajectories_csv(trajectories))
+        folders.atomic_write_text(folder / "trajectories.csv", trajectories_csv(trajectories))
         section = report_section(summaries, options["tolerance"], prepared.quick)
         report.write_section(folder, "10-optimizer-paths", section)
         return {"metrics": flat_metrics(summaries), "paths": summaries, "train_seconds": descent_seconds,

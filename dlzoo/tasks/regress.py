@@ -15,10 +15,11 @@ headline (``test_r2``); picture: predicted vs true values on the test split.
 
 import numpy as np
 
-from dlzoo import plots
-from dlzoo.errors import UsageError
+from dlzoo.plots import figures
+from dlzoo.core.errors import UsageError
 from dlzoo.tasks import register
-from dlzoo.tasks.supervised import SupervisedTask, predict, predict_split
+from dlzoo.tasks.supervised import SupervisedTask
+from dlzoo.training.inference import predict, predict_split
 
 LOSSES = ("auto", "mse", "mae", "huber")
 
@@ -98,7 +99,7 @@ class RegressTask(SupervisedTask):
         """Predicted vs true values on the test split, with the identity line."""
         inputs, targets = splits.arrays("test")
         predictions = predict(model, inputs).reshape(targets.shape)
-        plots.predicted_vs_true(targets, predictions, folder / "plots" / "predicted_vs_true.png",
+        figures.predicted_vs_true(targets, predictions, folder / "plots" / "predicted_vs_true.png",
                                 title=f"{config['name']}: test R² {test_result['r2']:.3f}")
 
     def output_names(self):

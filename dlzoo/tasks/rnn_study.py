@@ -18,8 +18,11 @@ import time
 
 import numpy as np
 
-from dlzoo import plots, report, training
-from dlzoo.errors import UsageError
+from dlzoo.plots import figures
+from dlzoo.runs import report
+from dlzoo.training import fit
+from dlzoo.training import devices
+from dlzoo.core.errors import UsageError
 from dlzoo.tasks import register
 from dlzoo.tasks.base import Task
 
@@ -153,7 +156,7 @@ class RNNStudyTask(Task):
 
     def prepare(self, config, quick=False):
         """Nothing to load up front: each study makes its own small data."""
-        training.seed_everything(config["train"]["seed"])
+        devices.seed_everything(config["train"]["seed"])
         return PreparedStudy(config=config, study={**STUDY_DEFAULTS, **config.get("study", {})}, quick=quick)
 
     def describe(self, prepared):
@@ -209,7 +212,7 @@ class RNNStudyTask(Task):
                                                                       config["data"]["seed"] + 1)
             row = [length]
             for cell in study["cells"]:
-                training.seed_everything(config["train"]["seed"])
+                devices.seed_everything(config["train"]["seed"])
                 model = adding_regressor(cell, length, 8 if prepared.quick else study["units"])
                 if length == max(lengths):
                     gradient_curves[f"{cell} (init)"] = input_gradient_norms(model, test_inputs[:256],
@@ -218,7 +221,7 @@ class RNNStudyTask(Task):
                 rate = float(rate) if isinstance(rate, (int, float)) else 0.001  # a plain rate: same for all
                 model.compile(optimizer=keras.optimizers.Adam(rate, clipnorm=1.0), loss="mse")
                 model.fit(inputs, targets, batch_size=config["data"]["batch_size"], epochs=epochs,
-                          verbose=training.keras_verbosity(config["train"]["verbose"]), validation_split=0.1)
+                          verbose=fit.keras_verbosity(config["train"]["verbose"]), validation_split=0.1)
                 if length == max(lengths):  # after training: the gated cells learn to keep the path open
                     gradient_curves[f"{cell} (trained)"] = input_gradient_norms(model, test_inputs[:256],
                                                                                 test_targets[:256])
@@ -262,7 +265,7 @@ class RNNStudyTask(Task):
         test_inputs, test_targets = sequences.make_adding_problem(256 if prepared.quick else 1024, length, 1)
         results = {}
         for label, clipnorm in (("unclipped", None), ("clipped", study["clipnorm"])):
-            training.seed_everything(config["train"]["seed"])
+            devices.seed_everything(config["train"]["seed"])
             initializer = keras.initializers.Orthogonal(gain=study["exploding_recurrent_gain"])
             model = adding_regressor("simple", length, study["units"], recurrent_initializer=initializer)
             if clipnorm is None:  # the size of the first gradient: what an unclipped step multiplies by the rate
@@ -323,7 +326,7 @@ def weight_gradient_norm(model, inputs, targets):
 
 def plot_gradient_norms(curves, path, length):
     """One line per cell: |d loss / d x_t| against t, log scale."""
-    pyplot = plots._pyplot()
+    pyplot = figures._pyplot()
     figure, axis = pyplot.subplots(figsize=(7, 4))
     colors = {}
     for label, norms in curves.items():
@@ -335,16 +338,16 @@ def plot_gradient_norms(curves, path, length):
     axis.set_ylabel("|d loss / d x_t| (log)")
     axis.set_title(f"gradient reaching each input (dashed: initialization, solid: trained), T = {length}")
     axis.legend()
-    plots.save_figure(figure, path)
+    figures.save_figure(figure, path)
 
 
 def plot_step_times(lengths, timings, path):
     """Training step time against sequence length, one line per unrolling mode."""
-    pyplot = plots._pyplot()
+    pyplot = figures._pyplot()
     figure, axis = pyplot.subplots(figsize=(6, 4))
     for label, values in timings.items():
         axis.plot(lengths, values, marker="o", label=label)
     axis.set_xlabel("sequence length")
     axis.set_ylabel("ms per training step (batch 64)")
     axis.legend()
-    plots.save_figure(figure, path)
+    figures.save_figure(figure, path)

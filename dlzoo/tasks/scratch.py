@@ -10,8 +10,10 @@ import time
 
 import numpy as np
 
-from dlzoo import report, training
-from dlzoo.validation import check_known_keys
+from dlzoo.runs import report
+from dlzoo.training import fit
+from dlzoo.training import state as state_module
+from dlzoo.core.validation import check_known_keys
 from dlzoo.tasks import register
 from dlzoo.tasks.classify import ClassifyTask
 
@@ -54,7 +56,7 @@ def standardize(splits):
 
 
 class ScratchCheckpoint:
-    """Everything one epoch of a NumPy run changes, for :func:`dlzoo.training.run_epochs`'s
+    """Everything one epoch of a NumPy run changes, for :func:`dlzoo.training.fit.run_epochs`'s
     checkpoints (and so ``dlzoo train --resume``).
 
     ``state()`` gives the network's parameters (``model/0``, ``model/1``, ... in the order of
@@ -90,10 +92,10 @@ class ScratchCheckpoint:
         """Put a saved state back; a usage error when it belongs to another network or optimizer."""
         import json
 
-        from dlzoo.errors import UsageError
+        from dlzoo.core.errors import UsageError
 
         parameters = self.network.parameters()
-        saved = training.numbered(state, "model")
+        saved = state_module.numbered(state, "model")
         if [value.shape for value in saved] != [parameter.shape for parameter in parameters]:
             raise UsageError(f"the checkpoint holds another network ({len(saved)} arrays of shapes "
                              f"{[value.shape for value in saved]}): it cannot be resumed here")
@@ -105,7 +107,7 @@ class ScratchCheckpoint:
             self.optimizer.parameter_shapes = [parameter.shape for parameter in parameters]
             self.optimizer.build(parameters)
             for name, arrays in self.optimizer_slots().items():
-                values = training.numbered(state, f"numpy_optimizer/{name}")
+                values = state_module.numbered(state, f"numpy_optimizer/{name}")
                 if [value.shape for value in values] != [array.shape for array in arrays]:
                     raise UsageError(f"the checkpoint's optimizer state '{name}' belongs to another optimizer: "
                                      "it cannot be resumed here")
@@ -158,9 +160,9 @@ class NumpyMLPTask(ClassifyTask):
 
     def check_resume(self, prepared, folder):
         """Refuse, before anything is written, a checkpoint of another network."""
-        from dlzoo.errors import UsageError
+        from dlzoo.core.errors import UsageError
 
-        saved = [value.shape for value in training.numbered(training.read_state(folder), "model")]
+        saved = [value.shape for value in state_module.numbered(state_module.read_state(folder), "model")]
         expected = [parameter.shape for parameter in prepared.network.parameters()]
         if saved != expected:
             raise UsageError(f"the checkpoint in {folder} belongs to another model ({len(saved)} arrays, this recipe's "
@@ -194,7 +196,7 @@ class NumpyMLPTask(ClassifyTask):
                     "epoch_seconds": seconds}
 
         start = time.perf_counter()
-        history = training.run_epochs(one_epoch, epochs, folder, config["train"],
+        history = fit.run_epochs(one_epoch, epochs, folder, config["train"],
                                       checkpoint=ScratchCheckpoint(prepared.network, prepared.optimizer, rng))
         train_seconds = time.perf_counter() - start
         checks = gradient_checks(prepared.network, prepared.standardized)

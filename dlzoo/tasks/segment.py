@@ -36,10 +36,13 @@ import pathlib
 
 import numpy as np
 
-from dlzoo import plots, report, runs
-from dlzoo.errors import UsageError
+from dlzoo.plots import figures
+from dlzoo.runs import report
+from dlzoo.runs import folders
+from dlzoo.core.errors import UsageError
 from dlzoo.tasks import register
-from dlzoo.tasks.supervised import SupervisedTask, predict, predict_split, read_array_file
+from dlzoo.tasks.supervised import SupervisedTask, read_array_file
+from dlzoo.training.inference import predict, predict_split
 
 LOSSES = ("auto", "crossentropy")
 PICTURE_IMAGES = 8  # test images in the image / true mask / predicted mask picture
@@ -169,7 +172,7 @@ def baseline_section(network_result, baselines):
 
 def draw_segmentations(images, true_masks, predicted_masks, path, title=""):
     """One column per image: the image, its true mask, the predicted mask (titled with its object IoU)."""
-    pyplot = plots._pyplot()
+    pyplot = figures._pyplot()
     ious = object_iou_per_image(true_masks, predicted_masks)
     columns = len(images)
     figure, axes = pyplot.subplots(3, columns, figsize=(1.4 * columns + 1.2, 4.6), squeeze=False)
@@ -187,7 +190,7 @@ def draw_segmentations(images, true_masks, predicted_masks, path, title=""):
         axis.set_xticks([])
         axis.set_yticks([])
     figure.suptitle(title)
-    return plots.save_figure(figure, path)
+    return figures.save_figure(figure, path)
 
 
 # 4. Images for `dlzoo predict` -----------------------------------------------------------------
@@ -251,15 +254,15 @@ def write_masks(masks, stems, folder, num_classes):
 
     Returns ``(png paths, npy path)``; a name already taken gets ``-2``, ``-3``, ...
     """
-    out = runs.check_writable(pathlib.Path(folder) / "predictions")
+    out = folders.check_writable(pathlib.Path(folder) / "predictions")
     paths = []
     for stem, mask in zip(stems, masks):
-        (path,) = plots.new_file_paths(out / f"{stem}-mask.png")
-        paths.append(runs.atomic_write_bytes(path, mask_png(mask, num_classes)))
+        (path,) = figures.new_file_paths(out / f"{stem}-mask.png")
+        paths.append(folders.atomic_write_bytes(path, mask_png(mask, num_classes)))
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(masks, dtype="uint8"))
-    (array_path,) = plots.new_file_paths(out / "masks.npy")
-    return paths, runs.atomic_write_bytes(array_path, buffer.getvalue())
+    (array_path,) = figures.new_file_paths(out / "masks.npy")
+    return paths, folders.atomic_write_bytes(array_path, buffer.getvalue())
 
 
 # 5. The task -----------------------------------------------------------------------------------
@@ -342,7 +345,7 @@ class SegmentTask(SupervisedTask):
             best = max(baselines["models"], key=lambda entry: entry["test_object_iou"])
             results["metrics"]["baseline_best_test_object_iou"] = best["test_object_iou"]
             results["baselines"] = baselines
-            test_result = runs.read_json(folder / "evaluation.json")
+            test_result = folders.read_json(folder / "evaluation.json")
             report.write_section(folder, "15-baselines", baseline_section(test_result, baselines))
         return results
 
@@ -373,7 +376,7 @@ class SegmentTask(SupervisedTask):
         predicted = predict(model, images).argmax(axis=-1)
         draw_segmentations(images, masks, predicted, folder / "plots" / "segmentation.png",
                            title=f"{config['name']}: test images")
-        plots.confusion_matrix(test_result["confusion_matrix"], splits.class_names,
+        figures.confusion_matrix(test_result["confusion_matrix"], splits.class_names,
                                folder / "plots" / "confusion_matrix.png", title="pixels (rows: true class)")
         class_iou = ", ".join(f"{name} {value:.3f}" for name, value in zip(splits.class_names, test_result["class_iou"])
                               if value is not None)

@@ -21,7 +21,7 @@ that the data could not hold, e.g. a date outside 1900-2099) gets the line's end
 ``(unlike the training data: ...)``: a translator answers every input, sense or nonsense.
 ``dlzoo visualize RUN --method attention`` draws the heatmaps.
 ``[model] name = "transformer"`` switches the RNN for a transformer encoder-decoder
-(:mod:`dlzoo.seq2seq.transformer_translation`); everything else is shared.
+(:mod:`dlzoo.translation.transformer_translation`); everything else is shared.
 Reusable functions for other translators: :func:`text_arrays`,
 :func:`teacher_forcing_datasets`, :func:`masked_loss`, :func:`evaluate_translator`,
 :func:`read_text_inputs`, :func:`check_text_inputs`, :func:`draw_attention`.
@@ -33,9 +33,13 @@ import sys
 import time
 
 
-from dlzoo import plots, report, runs, training
-from dlzoo.errors import UsageError
-from dlzoo.seq2seq import side_by_side, transformer_translation
+from dlzoo.plots import figures
+from dlzoo.runs import report
+from dlzoo.runs import folders
+from dlzoo.training import fit
+from dlzoo.training import devices
+from dlzoo.core.errors import UsageError
+from dlzoo.translation import side_by_side, transformer_translation
 from dlzoo.tasks import register
 from dlzoo.tasks.base import Task
 
@@ -75,8 +79,8 @@ def check_beam_width(beam_width):
 
 
 def text_arrays(texts, vocabulary_of_model, length, start=False, end=False):
-    """Ids of ``texts`` for a model's vocabulary (see :func:`dlzoo.seq2seq.vocabulary.encode`)."""
-    from dlzoo.seq2seq import vocabulary
+    """Ids of ``texts`` for a model's vocabulary (see :func:`dlzoo.translation.vocabulary.encode`)."""
+    from dlzoo.translation import vocabulary
 
     return vocabulary.encode([str(text) for text in texts], vocabulary_of_model, length, start=start, end=end)
 
@@ -113,7 +117,7 @@ def model_builder(config):
 
 def head_pictures(model, texts, folder, stem, targets=None):
     """Transformers only: one picture per text with every cross-attention head of every decoder
-    block (:mod:`dlzoo.seq2seq.transformer_translation`); ``[]`` for an RNN translator."""
+    block (:mod:`dlzoo.translation.transformer_translation`); ``[]`` for an RNN translator."""
     if getattr(model, "family", "rnn") != "transformer":
         return []
     return transformer_translation.draw_heads_pictures(model, texts, folder, stem, targets)
@@ -132,7 +136,7 @@ def evaluate_translator(translate, bundle, split, limit=None):
     Returns ``{"split", "dataset", "exact_match", "character_accuracy", "edit_distance", "character_bleu",
     "bleu" (sentences only), "examples", "samples": [{"source", "target", "prediction"}, ...]}``.
     """
-    from dlzoo.seq2seq import metrics
+    from dlzoo.metrics import translation as metrics
 
     sources, targets = bundle.arrays(split, limit=limit)
     predictions = translate(list(sources))
@@ -199,7 +203,7 @@ def unlike_training(text, translation, model, bundle=None):
 
 def draw_attention(pairs, path, title=""):
     """Heatmaps of attention weights: ``pairs`` = ``[(source, translation, weights (T, S), target)]``."""
-    pyplot = plots._pyplot()
+    pyplot = figures._pyplot()
     count = len(pairs)
     columns = min(2, count)
     rows = (count + columns - 1) // columns
@@ -220,13 +224,13 @@ def draw_attention(pairs, path, title=""):
     figure.colorbar(image, ax=list(axes.flat)[:count], shrink=0.8, label="attention weight")  # one scale: 0 to 1
     if title:
         figure.suptitle(title)
-    plots.save_figure(figure, path)
+    figures.save_figure(figure, path)
     return path
 
 
 def attention_pairs(model, sources, targets=None):
     """``[(source, translation, weights, target)]`` of greedy translations of ``sources``."""
-    from dlzoo.seq2seq import serving
+    from dlzoo.translation import serving
 
     maps = serving.attention_maps(model, [str(source) for source in sources])
     return [(str(source), translation, weights, None if targets is None else str(targets[index]))
@@ -255,7 +259,7 @@ class Seq2SeqTask(Task):
 
     def check_config(self, config):
         """``[model]`` keys are the encoder-decoder's; the beam width is >= 1; the metric is ours."""
-        from dlzoo.validation import check_known_keys
+        from dlzoo.core.validation import check_known_keys
 
         super().check_config(config)
         if transformer_translation.is_transformer(config):  # the transformer family checks its own keys
@@ -300,16 +304,16 @@ class Seq2SeqTask(Task):
 
     def prepare(self, config, quick=False):
         """Load the pairs, build vocabularies and the model, compile it, make the pipelines."""
-        from dlzoo.seq2seq import vocabulary
+        from dlzoo.translation import vocabulary
         from dlzoo.tasks.supervised import build_optimizer
 
-        training.seed_everything(config["train"]["seed"])
+        devices.seed_everything(config["train"]["seed"])
         bundle = self.load_data(config, quick=quick)
         sources, targets = bundle.arrays("train")
         build, options = model_builder(config)
         max_source_length = max(len(source) for source in sources)
         max_target_length = max(len(target) for target in targets) + self.settings(config)["target_margin"]
-        with training.distribution_scope(config["train"]):
+        with devices.distribution_scope(config["train"]):
             model = build(vocabulary.build_vocabulary(sources), vocabulary.build_vocabulary(targets),
                           max_source_length, max_target_length, **options)
             epochs = config["train"]["quick_epochs"] if quick else config["train"]["epochs"]
@@ -354,13 +358,13 @@ class Seq2SeqTask(Task):
 
     def run(self, prepared, folder):
         """Train with teacher forcing, then evaluate, save, export and draw."""
-        from dlzoo import export
-        from dlzoo.seq2seq import serving
+        from dlzoo.runs import export
+        from dlzoo.translation import serving
 
         config, model, bundle = prepared.config, prepared.model, prepared.bundle
         epochs = config["train"]["quick_epochs"] if prepared.quick else config["train"]["epochs"]
         start = time.perf_counter()
-        history = training.fit(model, prepared.datasets["train"], prepared.datasets["val"], folder, config["train"],
+        history = fit.fit(model, prepared.datasets["train"], prepared.datasets["val"], folder, config["train"],
                                epochs)
         train_seconds = time.perf_counter() - start
         settings = self.settings(config)
@@ -370,7 +374,7 @@ class Seq2SeqTask(Task):
             results[split] = self.evaluate(model, bundle, split, limit=limit, beam_width=settings["beam_width"])
             metrics.update({f"{split}_{key}": value for key, value in self.headline(results[split]).items()})
         metrics["train_loss"] = history["loss"][-1]
-        runs.atomic_write_json(folder / "evaluation.json", results["test"])
+        folders.atomic_write_json(folder / "evaluation.json", results["test"])
         export.save_keras_model(model, folder / "model.keras")
         exported = None
         if config["train"]["export"]:
@@ -380,7 +384,7 @@ class Seq2SeqTask(Task):
             exported["example"] = self.serving_example(bundle)
             exported["takes"] = "strings and returns strings"
             exported["notes"] = [serving.limits_note(model)]
-        plots.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
+        figures.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
         self.draw(model, bundle, folder, results["test"])
         report.write_section(folder, "25-side-by-side", side_by_side.section(folder, config, side_by_side.row_of(
             f"{config['name']} (this run)", config, metrics, int(model.count_params()), len(history["loss"]),
@@ -424,7 +428,7 @@ class Seq2SeqTask(Task):
 
     def evaluate(self, model, bundle, split, limit=None, beam_width=1):
         """Exact match, per-character accuracy, edit distance and BLEU of one split."""
-        from dlzoo.seq2seq import serving
+        from dlzoo.translation import serving
 
         return evaluate_translator(lambda texts: serving.translate_texts(model, texts, beam_width), bundle, split,
                                    limit)
@@ -445,7 +449,7 @@ class Seq2SeqTask(Task):
 
     def serving_endpoints(self, model, bundle):
         """``serve(texts: string[None]) -> {"translation": string[None]}``, greedy decoding in the graph."""
-        from dlzoo.seq2seq import serving
+        from dlzoo.translation import serving
 
         return serving.serving_endpoints(model)
 
@@ -465,7 +469,7 @@ class Seq2SeqTask(Task):
 
     def visualize(self, run, method, samples, out):
         """``dlzoo visualize RUN --method attention``: heatmaps of test inputs, a wrong one first if any."""
-        from dlzoo.seq2seq import serving
+        from dlzoo.translation import serving
 
         if method != "attention":
             raise UsageError(f"a seq2seq run has one visualization method, attention; got {method!r}")
@@ -477,7 +481,7 @@ class Seq2SeqTask(Task):
         wrong = [index for index, (p, t) in enumerate(zip(predictions, targets)) if p != t]
         chosen = list(dict.fromkeys(wrong[:1] + list(range(len(sources)))))[:samples]
         folder = pathlib.Path(out) if out else run.folder / "plots"
-        path = plots.new_file_paths(folder / "attention.png")[0]  # never replaces an earlier picture
+        path = figures.new_file_paths(folder / "attention.png")[0]  # never replaces an earlier picture
         draw_attention(attention_pairs(run.model, [sources[i] for i in chosen], [targets[i] for i in chosen]), path,
                        title=f"{run.model.attention} attention (test inputs)")
         heads = head_pictures(run.model, [sources[i] for i in chosen[:2]], path.parent, "attention-heads",
@@ -504,7 +508,7 @@ class Seq2SeqTask(Task):
     def predict(self, model, bundle, inputs, beam=None, attention=False, folder=None):
         """``input -> translation`` per input, flagged when unlike the training data (:func:`unlike_training`);
         ``attention=True`` also writes each input's heatmap."""
-        from dlzoo.seq2seq import serving
+        from dlzoo.translation import serving
 
         texts = check_text_inputs(inputs, model.max_source_length, echo=lambda message: None)  # flagged below
         beam = check_beam_width(beam) if beam is not None else 1
@@ -519,7 +523,7 @@ class Seq2SeqTask(Task):
                 raise UsageError("--attention: this translator has no attention (model.attention = \"none\")")
             out = pathlib.Path(folder) / "plots"
             for index, pair in enumerate(attention_pairs(model, texts)):
-                path = plots.new_file_paths(out / f"predict-attention-{index + 1}.png")[0]
+                path = figures.new_file_paths(out / f"predict-attention-{index + 1}.png")[0]
                 draw_attention([pair], path)
                 print(f"attention of input {index + 1}: {path}", file=sys.stderr)
             for index, path in enumerate(head_pictures(model, texts, out, "predict-attention-heads")):

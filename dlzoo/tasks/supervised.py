@@ -23,8 +23,11 @@ import time
 
 import numpy as np
 
-from dlzoo import plots, runs, training
-from dlzoo.errors import UsageError
+from dlzoo.plots import figures
+from dlzoo.runs import folders
+from dlzoo.training import fit
+from dlzoo.training import devices
+from dlzoo.core.errors import UsageError
 from dlzoo.tasks.base import Task
 
 
@@ -123,31 +126,6 @@ def build_optimizer(config, steps):
     return optimizers.build_optimizer(fill_auto_steps(config["optimizer"], steps))
 
 
-def evaluation_batch_size(input_shape):
-    """Examples per inference batch: 1024 for small inputs (28x28, 32x32x3: the per-batch overhead of
-    evaluating 70,000 images in batches of 256 adds up), 256 for larger ones (their activations
-    would not fit: 1024 images of 160x160x3 make gigabytes of feature maps)."""
-    return 1024 if int(np.prod(input_shape)) <= 4096 else 256
-
-
-def predict(model, inputs):
-    """Model outputs for ``inputs`` as a NumPy array, in batches."""
-    return np.asarray(model.predict(inputs, batch_size=evaluation_batch_size(np.shape(inputs)[1:]), verbose=0))
-
-
-def predict_split(model, bundle, split, batch_size=None):
-    """``(outputs, targets)`` of a whole split, batch by batch through the bundle's pipeline.
-
-    Streamed datasets are never read into memory at once: only the outputs and the targets,
-    which are small, are collected. ``model.predict`` (not a loop of ``predict_on_batch``)
-    also gives one output per example when the model was built under a multi-device strategy.
-    """
-    dataset = bundle.dataset(split, batch_size or evaluation_batch_size(bundle.input_shape))
-    outputs = np.asarray(model.predict(dataset.map(lambda inputs, targets: inputs), verbose=0))
-    targets = np.concatenate([np.asarray(batch) for batch in dataset.map(lambda inputs, targets: targets)])
-    return outputs, targets
-
-
 def value_range(splits):
     """The smallest and largest raw training input value, for the "use it without dlzoo" snippet
     (text: the shortest and longest training string's length in characters)."""
@@ -214,9 +192,9 @@ class SupervisedTask(Task):
         """Load data, build and compile the model; raise UsageError when they do not fit."""
         from dlzoo.data.pipeline import make_datasets
 
-        training.seed_everything(config["train"]["seed"])
+        devices.seed_everything(config["train"]["seed"])
         splits = self.load_data(config, quick=quick)
-        with training.distribution_scope(config["train"]):
+        with devices.distribution_scope(config["train"]):
             model = self.compile_model(self.build_model(config, splits), config, splits, quick)
         datasets = make_datasets(splits, config["data"]["batch_size"], seed=config["data"]["seed"],
                                  augment=config["data"]["augment"])
@@ -237,7 +215,7 @@ class SupervisedTask(Task):
         config = prepared.config
         epochs = config["train"]["quick_epochs"] if prepared.quick else config["train"]["epochs"]
         start = time.perf_counter()
-        history = training.fit(prepared.model, prepared.datasets["train"], prepared.datasets["val"], folder,
+        history = fit.fit(prepared.model, prepared.datasets["train"], prepared.datasets["val"], folder,
                                config["train"], epochs, extra_callbacks=prepared.callbacks)
         train_seconds = time.perf_counter() - start
         results = self.finish(prepared.model, prepared.splits, folder, config, history)
@@ -249,9 +227,9 @@ class SupervisedTask(Task):
         """Evaluate every split, save ``model.keras``, export a verified SavedModel and draw.
 
         Returns the results for ``metrics.json``: the metrics, parameter count, export check and
-        (``train.baselines``) the scikit-learn baselines on the same split (:mod:`dlzoo.baselines`).
+        (``train.baselines``) the scikit-learn baselines on the same split (:mod:`dlzoo.metrics.baselines`).
         """
-        from dlzoo import export
+        from dlzoo.runs import export
 
         metrics, test_result = {}, None
         for split in ("train", "val", "test"):
@@ -259,13 +237,13 @@ class SupervisedTask(Task):
             metrics.update({f"{split}_{key}": value for key, value in self.headline(result).items()})
             if split == "test":
                 test_result = result
-        runs.atomic_write_json(folder / "evaluation.json", test_result)
+        folders.atomic_write_json(folder / "evaluation.json", test_result)
         export.save_keras_model(model, folder / "model.keras")
         exported = None
         if config["train"]["export"]:
             exported = self.export(model, splits, folder / "saved_model")
         if history.get("loss"):
-            plots.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png",
+            figures.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png",
                                   title=config["name"])
         self.draw(model, splits, folder, config, test_result)
         results = {
@@ -279,7 +257,7 @@ class SupervisedTask(Task):
         }
         if config["train"].get("baselines", True):
             # "Is deep learning worth it here?": scikit-learn models on the same split and inputs.
-            from dlzoo import baselines
+            from dlzoo.metrics import baselines
 
             baselines.attach(results, splits, folder, seed=config["train"]["seed"])
         return results

@@ -58,11 +58,14 @@ import warnings
 
 import numpy as np
 
-from dlzoo import report, runs, training
-from dlzoo.errors import UsageError
-from dlzoo.registry import did_you_mean
-from dlzoo import validation
-from dlzoo.validation import check_known_keys
+from dlzoo.runs import report
+from dlzoo.runs import folders
+from dlzoo.training import fit
+from dlzoo.training import devices
+from dlzoo.core.errors import UsageError
+from dlzoo.core.registry import did_you_mean
+from dlzoo.core import validation
+from dlzoo.core.validation import check_known_keys
 from dlzoo.tasks import register
 from dlzoo.tasks.base import Task
 from dlzoo.tasks.classify import ClassifyTask
@@ -250,7 +253,7 @@ def fresh_copy(base):
 
 def base_from_run(argument, input_shape):
     """The base of the model of run ``argument`` (a run folder or a recipe name)."""
-    from dlzoo.models_io import load_run
+    from dlzoo.runs.load import load_run
 
     run = load_run(argument)
     base = extract_base(run.model)
@@ -383,8 +386,8 @@ def trainable_parameters(model):
 
 def test_accuracy(model, splits):
     """Accuracy of ``model`` on the test split of ``splits``."""
-    from dlzoo.evaluate import classification_metrics
-    from dlzoo.tasks.supervised import predict
+    from dlzoo.metrics.classification import classification_metrics
+    from dlzoo.training.inference import predict
 
     inputs, labels = splits.arrays("test")
     return float(classification_metrics(labels, predict(model, inputs), splits.class_names)["accuracy"])
@@ -406,7 +409,7 @@ def train_stage(name, model, splits, config, folder, epochs, quick, learning_rat
                              augment=config["data"]["augment"])
     trainable = trainable_parameters(model)
     start = time.perf_counter()
-    history = training.fit(model, datasets["train"], datasets["val"], folder, stage_config["train"], epochs, stage=name)
+    history = fit.fit(model, datasets["train"], datasets["val"], folder, stage_config["train"], epochs, stage=name)
     seconds = time.perf_counter() - start
     return StageResult(name, history, seconds, len(history["loss"]), stage_config["optimizer"]["learning_rate"],
                        trainable, test_accuracy(model, splits))
@@ -448,7 +451,7 @@ class TransferTask(ClassifyTask):
         """Check ``[transfer]``, load source and target data, build the base and the models."""
         from dlzoo.models import preprocessing
 
-        training.seed_everything(config["train"]["seed"])
+        devices.seed_everything(config["train"]["seed"])
         options = check_transfer_options(config.get("transfer", {}), config["optimizer"])
         record_target_data(config, options)
         target = load_classes(config, options["target_classes"], options["target_train_samples"], quick)
@@ -485,7 +488,7 @@ class TransferTask(ClassifyTask):
 
     def run(self, prepared, folder):
         """Pretrain, train frozen, fine-tune, train from scratch; finish with the fine-tuned model."""
-        from dlzoo import export
+        from dlzoo.runs import export
         from dlzoo.data.pipeline import make_datasets
         from dlzoo.tasks.classify import draw_augmentation
 
@@ -514,7 +517,7 @@ class TransferTask(ClassifyTask):
         export.save_keras_model(prepared.scratch_model, folder / "scratch.keras")
 
         history = joined_history(stages["frozen"].history, stages["fine_tuned"].history)
-        runs.atomic_write_text(folder / "history.csv", training.history_csv(history))
+        folders.atomic_write_text(folder / "history.csv", fit.history_csv(history))
         results = self.finish(model, target, folder, config, history)
         results["metrics"].update(stage_metrics(stages))
         train_seconds = sum(stage.seconds for stage in stages.values())
@@ -573,7 +576,7 @@ def draw_stage_curves(stages, path, title=""):
     matplotlib.use("Agg")
     import matplotlib.pyplot as pyplot
 
-    from dlzoo import plots
+    from dlzoo.plots import figures
 
     figure, axes = pyplot.subplots(1, 2, figsize=(11, 4), layout="constrained")
     offsets = {"frozen": 0, "fine_tuned": stages["frozen"].epochs, "scratch": 0}
@@ -584,7 +587,7 @@ def draw_stage_curves(stages, path, title=""):
             if metric not in history:
                 continue
             epochs = offset + np.arange(1, len(history[metric]) + 1)
-            marker = "o" if len(epochs) <= plots.MARKER_EPOCHS else None  # a one-epoch stage is one point
+            marker = "o" if len(epochs) <= figures.MARKER_EPOCHS else None  # a one-epoch stage is one point
             line = axis.plot(epochs, history[metric], marker=marker, markersize=4, label=f"{name} train")[0]
             if f"val_{metric}" in history:
                 axis.plot(epochs, history[f"val_{metric}"], linestyle="--", marker=marker, markersize=4,
@@ -592,14 +595,14 @@ def draw_stage_curves(stages, path, title=""):
         axis.axvline(stages["frozen"].epochs + 0.5, color="gray", linestyle=":", linewidth=1)
         axis.set_xlabel("epoch on the target classes")
         axis.set_ylabel(metric)
-        axis.set_xticks(plots.epoch_ticks(last_epoch))
+        axis.set_xticks(figures.epoch_ticks(last_epoch))
         histories = {name: stage.history for name, stage in stages.items()}
-        if metric == "loss" and plots.all_positive(histories, ["loss"]):
-            plots.log_scale_with_labels(axis, plots.finite_values(histories, ["loss"]))
+        if metric == "loss" and figures.all_positive(histories, ["loss"]):
+            figures.log_scale_with_labels(axis, figures.finite_values(histories, ["loss"]))
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     figure.suptitle(title)
-    return plots.save_figure(figure, path)
+    return figures.save_figure(figure, path)
 
 
 def verdict(gain, margin=0.01):

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers as keras_layers
 
-from dlzoo import validation
+from dlzoo.core import validation
 from dlzoo.visualize import layers, targets
 from dlzoo.visualize.trace import ForwardTrace
 

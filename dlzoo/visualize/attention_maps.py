@@ -10,7 +10,7 @@ query position t looks (each row sums to 1).
 
 import numpy as np
 
-from dlzoo import plots
+from dlzoo.plots import figures
 
 
 def transformer_blocks(model):
@@ -73,13 +73,13 @@ def tick_labels(labels, most=MOST_TICK_LABELS):
 
 def draw_attention(maps, example, path, title, labels=None):
     """One figure: rows = blocks, columns = heads, the maps of example ``example``."""
-    return plots.save_figure(attention_figure(maps, example, title, labels), path)
+    return figures.save_figure(attention_figure(maps, example, title, labels), path)
 
 
 def attention_figure(maps, example, title, labels=None):
     """The figure of :func:`draw_attention` (not saved): a colorbar per row, whose heads share
     one colour scale; tokens on the left column and the bottom row only (every panel shares them)."""
-    pyplot = plots._pyplot()
+    pyplot = figures._pyplot()
     heads = max(weights.shape[1] for _, weights in maps)
     figure, axes = pyplot.subplots(len(maps), heads, figsize=(2.6 * heads + 0.8, 2.6 * len(maps) + 0.4),
                                    squeeze=False, layout="constrained")

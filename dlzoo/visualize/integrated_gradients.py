@@ -9,7 +9,7 @@ between the pixels. The path integral is computed with the trapezoid rule on ``s
 import keras
 import numpy as np
 
-from dlzoo import validation
+from dlzoo.core import validation
 from dlzoo.visualize import targets
 from dlzoo.visualize.trace import ForwardTrace
 

@@ -10,8 +10,8 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from dlzoo import plots
-from dlzoo.registry import Registry
+from dlzoo.plots import figures
+from dlzoo.core.registry import Registry
 from dlzoo.visualize import layers, pictures, targets
 from dlzoo.visualize.errors import NotApplicableError
 from dlzoo.visualize.trace import ForwardTrace
@@ -83,7 +83,7 @@ def new_picture_path(out_dir, method):
 
     Pictures are derived outputs: drawing again never replaces an earlier picture.
     """
-    return plots.new_file_paths(pathlib.Path(out_dir) / file_name(method))[0]
+    return figures.new_file_paths(pathlib.Path(out_dir) / file_name(method))[0]
 
 
 def heatmap_style(method):

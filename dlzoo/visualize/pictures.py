@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from dlzoo import runs
+from dlzoo.runs import folders
 
 HEATMAP_COLORMAP = "turbo"  # sequential: 0 (no evidence) to 1 (the strongest)
 SIGNED_COLORMAP = "RdBu_r"  # diverging: blue negative, white 0, red positive
@@ -77,7 +77,7 @@ def save_figure(figure, path):
     FigureCanvasAgg(figure)  # attach the Agg canvas: PNG output without any GUI backend
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
-    return runs.atomic_write_bytes(path, buffer.getvalue())
+    return folders.atomic_write_bytes(path, buffer.getvalue())
 
 
 def _show(axes, picture, title=None, colormap=None, value_range=None):

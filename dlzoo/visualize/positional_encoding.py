@@ -10,7 +10,8 @@ both for a run folder; models without positional encodings get nothing.
 
 import numpy as np
 
-from dlzoo import plots, report
+from dlzoo.plots import figures
+from dlzoo.runs import report
 
 
 def positional_tables(model):
@@ -36,7 +37,7 @@ def cosine_similarity(table):
 
 def draw_positional_tables(tables, path, title=""):
     """One row per table: its values and the cosine similarity of its positions."""
-    pyplot = plots._pyplot()
+    pyplot = figures._pyplot()
     figure, axes = pyplot.subplots(len(tables), 2, figsize=(11, 3.8 * len(tables)), squeeze=False)
     for row, (name, kind, table) in enumerate(tables):
         image = axes[row, 0].imshow(table, cmap="RdBu_r", aspect="auto", vmin=-np.abs(table).max(),
@@ -53,7 +54,7 @@ def draw_positional_tables(tables, path, title=""):
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    return plots.save_figure(figure, path)
+    return figures.save_figure(figure, path)
 
 
 def report_section(model, folder, key="40-positional-encoding"):

@@ -7,7 +7,7 @@ The noise's standard deviation is ``noise_level`` times the image's value range.
 
 import numpy as np
 
-from dlzoo import validation
+from dlzoo.core import validation
 from dlzoo.visualize import targets
 
 

@@ -8,7 +8,7 @@ Class scores are read from the logits (before the softmax or sigmoid), through
 import numpy as np
 import tensorflow as tf
 
-from dlzoo import validation
+from dlzoo.core import validation
 from dlzoo.models import heads
 from dlzoo.visualize import layers
 from dlzoo.visualize.trace import ForwardTrace

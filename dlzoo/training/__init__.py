@@ -1,0 +1,1 @@
+"""training: see ARCHITECTURE.md."""
