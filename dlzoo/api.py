@@ -20,6 +20,7 @@ import pathlib
 
 from dlzoo.config import recipes as config_module
 from dlzoo.config import resolve as resolve_module
+from dlzoo.config import recipes as recipes_module
 from dlzoo.runs import folders as runs_module
 from dlzoo.core.errors import UsageError
 
@@ -77,7 +78,7 @@ def train(recipe, *, epochs=None, seed=None, data=None, quick=False, runs="runs"
     resolved = resolve(recipe, epochs=epochs, seed=seed, data=data, overrides=overrides, plugins=plugins, set_=set_)
     runs_module.check_writable(runs or runs_module.DEFAULT_ROOT)
     import_tensorflow(debug)
-    from dlzoo.commands.sweep import train_recipe
+    from dlzoo.commands.train import train_recipe
 
     folder, _ = train_recipe(resolved, out=runs, quick=quick, device=device, echo=echo)
     return Run(folder)
@@ -268,7 +269,7 @@ def summary_block(folder, record):
         lines.append(f"   target: {target['error']}")
     elif target and target.get("value") is not None:
         verdict = "passed" if target["passed"] else "below target"
-        changes = resolve_module.describe_changed_settings(record.get("changed_settings"))
+        changes = recipes_module.describe_changed_settings(record.get("changed_settings"))
         if changes:
             verdict += f" ({changes})"
         if record.get("quick"):

@@ -93,7 +93,7 @@ def debug_enabled(context):
 
 
 def enable_debug(context, parameter, value):
-    """Callback of every ``--debug`` option: remember it for the error handler and quiet.py."""
+    """Callback of every ``--debug`` option: remember it for the error handler and core/quiet.py."""
     if value:
         context.meta["dlzoo.debug"] = True
 
@@ -223,7 +223,7 @@ def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, devic
         if recipe or overrides or dataset or epochs or seed is not None or quick or plugin_files:
             raise UsageError("--resume continues a run with its own recipes.toml: give no recipe, --set, --data, "
                              "--epochs, --seed, --quick or --plugin with it")
-        from dlzoo.commands import train as lifecycle
+        from dlzoo.commands import lifecycle
 
         folder = lifecycle.check_resumable(resume_run)
         load_tensorflow()
@@ -243,7 +243,6 @@ def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, devic
         resolved = api.resolve(recipe, data=dataset, epochs=epochs, seed=seed, plugins=plugin_files, set_=overrides)
         check_runs_root(runs_root)
         from dlzoo.commands import check as check_module
-        from dlzoo.metrics import initial_loss
 
         check_module.checkable_task(resolved)  # before TensorFlow loads
         load_tensorflow()
@@ -448,7 +447,6 @@ def check(recipe, overrides, dataset):
     from dlzoo.config import resolve
 
     from dlzoo.commands import check as check_module
-    from dlzoo.metrics import initial_loss
 
     resolved = resolve.load_config(recipe, overrides, dataset=dataset)
     check_module.checkable_task(resolved)  # a recipe check cannot handle: said before TensorFlow loads

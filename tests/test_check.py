@@ -6,7 +6,6 @@ import numpy as np
 from sklearn import datasets
 
 from dlzoo.commands import check
-from dlzoo.metrics import initial_loss
 
 
 def digits_npz(path, planted):

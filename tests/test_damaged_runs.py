@@ -54,12 +54,12 @@ def stop_in_export(monkeypatch):
 
 def stop_in_pictures(monkeypatch):
     """Ctrl-C while the learning curves are drawn (model.keras and saved_model/ are on disk)."""
-    from dlzoo.plots import figures
+    from dlzoo.plots import curves
 
     def learning_curves(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(figures, "learning_curves", learning_curves)
+    monkeypatch.setattr(curves, "learning_curves", learning_curves)
 
 
 def stop_in_report(monkeypatch):
@@ -414,7 +414,7 @@ def test_a_full_disk_still_leaves_status_failed(cli_run, tmp_path, monkeypatch):
     """When even the atomic rewrite of metrics.json finds no room, the run still says failed."""
     import errno
 
-    from dlzoo.plots import figures
+    from dlzoo.plots import curves
     from dlzoo.runs import folders
 
     def full(*args, **kwargs):
@@ -427,7 +427,7 @@ def test_a_full_disk_still_leaves_status_failed(cli_run, tmp_path, monkeypatch):
             full(path)  # no room for the second copy an atomic write needs
         return original_write_json(path, data)
 
-    monkeypatch.setattr(figures, "learning_curves", full)
+    monkeypatch.setattr(curves, "learning_curves", full)
     monkeypatch.setattr(folders, "atomic_write_json", atomic_write_json)
     result = cli_run("train", "softmax-regression", "--quick", "--runs", "runs")
     assert result.exit_code == 1 and "No space left on device" in result.stderr, (result.output, result.stderr)

@@ -79,7 +79,7 @@ def test_every_recipe_targets_a_metric_its_task_reports():
 
 
 def test_the_check_needs_no_tensorflow():
-    code = ("import sys\nfrom dlzoo import config\nfrom dlzoo.core.errors import UsageError\n"
+    code = ("import sys\nfrom dlzoo.config import resolve\nfrom dlzoo.core.errors import UsageError\n"
             "try:\n    resolve.load_config('dcgan', ['expect.metric=\"fid\"'])\nexcept UsageError as error:\n"
             "    print('refused:', error)\nprint('tensorflow' in sys.modules)\n")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -226,3 +226,53 @@ def test_models_never_import_tensorflow():
     pattern = re.compile(r"^\s*(import tensorflow|from tensorflow)", re.MULTILINE)
     offenders = [path.name for path in sorted(folder.glob("*.py")) if pattern.search(path.read_text())]
     assert offenders == []
+
+
+# One registry for every kind of builder, one check of a [model] table -----------------------
+
+KIND_EXAMPLES = {"classifier": "mlp", "autoencoder": "vae", "gan": "dcgan", "segmentation": "unet",
+                 "translator": "transformer"}
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_EXAMPLES))
+def test_every_kind_checks_its_options_the_same_way(kind):
+    from dlzoo.core.errors import UsageError
+
+    name = KIND_EXAMPLES[kind]
+    assert name in models.names(kind=kind)
+    defaults = models.option_defaults(name, kind)
+    assert defaults and models.check_options({"name": name}, kind) == defaults  # the defaults are the options
+    option = next(iter(defaults))
+    with pytest.raises(UsageError, match=rf"unknown key 'model\.{option}x'; did you mean '{option}'"):
+        models.check_options({"name": name, f"{option}x": defaults[option]}, kind)
+    with pytest.raises(UsageError, match=rf"model\.{option} must be"):
+        models.check_options({"name": name, option: object()}, kind)
+
+
+def test_kinds_are_separate_namespaces():
+    # "linear" is a regression builder and an autoencoder, "transformer" a classifier and a translator.
+    assert models.get("linear") is not models.get("linear", kind="autoencoder")
+    assert models.get("transformer") is not models.get("transformer", kind="translator")
+    from dlzoo.core.registry import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="unknown translator 'seq2sq'; did you mean 'seq2seq'"):
+        models.check_options({"name": "seq2sq"}, "translator")
+
+
+@pytest.mark.parametrize("model, message", [
+    ({"name": "seq2seq", "cell": "lstmm"}, "model.cell must be one of gru, lstm, got 'lstmm'"),
+    ({"name": "seq2seq", "units": 7}, "model.units must be even with a bidirectional encoder"),
+    ({"name": "transformer", "model_dim": 30, "num_heads": 4}, "num_heads 4 does not divide the model width"),
+])
+def test_a_builder_checks_its_own_values(model, message):
+    from dlzoo.core.errors import UsageError
+
+    with pytest.raises(UsageError, match=re.escape(message)):
+        models.check_options(model, "translator")
+
+
+def test_a_translator_option_error_through_the_cli_is_one_line(cli_run):
+    from helpers import assert_usage_error
+
+    assert_usage_error(cli_run("train", "seq2seq-numbers", "--quick", "--set", "model.atention=none"),
+                       "unknown key 'model.atention'; did you mean 'attention'")

@@ -10,6 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from dlzoo.plots import figures as plots  # noqa: E402
+from dlzoo.plots import curves
 from dlzoo.visualize import attention_maps  # noqa: E402  (numpy and matplotlib only: no TensorFlow)
 
 
@@ -52,16 +53,16 @@ SHORT_RUN = {"loss": [0.7, 0.5, 0.42, 0.35], "val_loss": [0.72, 0.6, 0.52, 0.47]
 
 def test_epoch_ticks_are_whole_epochs_within_the_run():
     for epochs in (1, 2, 4, 7, 13, 60, 250):
-        ticks = plots.epoch_ticks(epochs)
+        ticks = curves.epoch_ticks(epochs)
         assert ticks[0] == 1 and all(isinstance(tick, int) and 1 <= tick <= epochs for tick in ticks)
         assert 1 <= len(ticks) <= 10 and ticks == sorted(set(ticks))
-    assert plots.epoch_ticks(4) == [1, 2, 3, 4]
+    assert curves.epoch_ticks(4) == [1, 2, 3, 4]
 
 
 @pytest.mark.parametrize("epochs", [1, 4])
 def test_learning_curves_label_whole_epochs_only(epochs):
     history = {key: values[:epochs] for key, values in SHORT_RUN.items()}
-    figure = plots.learning_curves_figure({"run": history}, "run")
+    figure = curves.learning_curves_figure({"run": history}, "run")
     drawn(figure)
     for axis in figure.axes:
         labels = tick_texts(axis.get_xticklabels())
@@ -71,7 +72,7 @@ def test_learning_curves_label_whole_epochs_only(epochs):
 
 @pytest.mark.parametrize("low, high", [(0.3, 0.7), (0.51, 0.53), (0.05, 2.3), (1e-4, 30.0), (2.0, 2.0)])
 def test_log_ticks_cover_the_range_with_several_readable_values(low, high):
-    ticks = plots.log_ticks(low, high)
+    ticks = curves.log_ticks(low, high)
     assert all(low <= tick <= high for tick in ticks) and ticks == sorted(set(ticks))
     assert len(ticks) >= (1 if low == high else 3)
     assert all(len(f"{tick:g}") <= 7 for tick in ticks)  # short labels, not 0.5123456
@@ -79,11 +80,11 @@ def test_log_ticks_cover_the_range_with_several_readable_values(low, high):
 
 def test_log_ticks_refuse_a_range_a_log_axis_cannot_show():
     with pytest.raises(ValueError, match="low"):
-        plots.log_ticks(0.0, 1.0)
+        curves.log_ticks(0.0, 1.0)
 
 
 def test_a_log_loss_axis_narrower_than_a_decade_has_several_labels():
-    figure = plots.learning_curves_figure({"run": SHORT_RUN}, "run")
+    figure = curves.learning_curves_figure({"run": SHORT_RUN}, "run")
     drawn(figure)
     loss_axis = next(axis for axis in figure.axes if axis.get_ylabel() == "loss")
     assert loss_axis.get_yscale() == "log"
@@ -95,7 +96,7 @@ def test_a_log_loss_axis_narrower_than_a_decade_has_several_labels():
 def test_gan_curves_draw_the_discriminator_and_generator_losses():
     history = {"loss": [2.1, 2.0, 1.9], "discriminator_loss": [1.3, 1.2, 1.25], "generator_loss": [0.8, 0.8, 0.65],
                "real_score": [0.6, 0.6, 0.55], "fake_score": [0.3, 0.35, 0.4]}
-    figure = plots.learning_curves_figure({"dcgan": history}, "dcgan")
+    figure = curves.learning_curves_figure({"dcgan": history}, "dcgan")
     labels = [line.get_label() for axis in figure.axes for line in axis.get_lines()]
     assert any("discriminator_loss" in label for label in labels), labels
     assert any("generator_loss" in label for label in labels), labels
@@ -104,9 +105,9 @@ def test_gan_curves_draw_the_discriminator_and_generator_losses():
 def test_vae_curves_draw_reconstruction_and_kl_with_their_validation_twins():
     history = {"loss": [60.0, 40.0], "reconstruction_loss": [55.0, 33.0], "kl_loss": [5.0, 7.0],
                "val_loss": [58.0, 41.0], "val_reconstruction_loss": [53.0, 34.0], "val_kl_loss": [5.0, 7.0]}
-    panels = dict(plots.curve_panels({"vae": history}))
+    panels = dict(curves.curve_panels({"vae": history}))
     assert panels["loss"] == ["loss"] and set(panels["loss terms"]) == {"reconstruction_loss", "kl_loss"}
-    figure = plots.learning_curves_figure({"vae": history}, "vae")
+    figure = curves.learning_curves_figure({"vae": history}, "vae")
     terms = next(axis for axis in figure.axes if axis.get_ylabel() == "loss terms")
     assert len(terms.get_lines()) == 4  # train and val of both terms
 
@@ -114,7 +115,7 @@ def test_vae_curves_draw_reconstruction_and_kl_with_their_validation_twins():
 def test_a_one_epoch_run_is_visible_next_to_a_longer_one():
     long_run = {"loss": [1.0, 0.8, 0.7, 0.6, 0.5], "val_loss": [1.1, 0.9, 0.8, 0.75, 0.7]}
     one_epoch = {"loss": [0.9], "val_loss": [1.0]}
-    figure = plots.learning_curves_figure({"long": long_run, "short": one_epoch}, "comparison")
+    figure = curves.learning_curves_figure({"long": long_run, "short": one_epoch}, "comparison")
     lines = [line for axis in figure.axes for line in axis.get_lines() if line.get_label().startswith("short")]
     assert len(lines) == 2
     assert all(line.get_marker() not in (None, "None", "", " ") for line in lines)  # a single point needs a marker
@@ -139,7 +140,7 @@ def test_compare_draws_a_one_epoch_run_with_markers(cli_run, tmp_path, captured_
 
 
 def test_learning_curves_still_save_a_png(tmp_path):
-    path = plots.learning_curves({"run": SHORT_RUN}, tmp_path / "curves.png", "run")
+    path = curves.learning_curves({"run": SHORT_RUN}, tmp_path / "curves.png", "run")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

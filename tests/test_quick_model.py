@@ -1,6 +1,6 @@
-"""``train.quick_model``: the smaller model a recipe declares for ``--quick`` runs.
+"""``lifecycle.quick_model``: the smaller model a recipe declares for ``--quick`` runs.
 
-It is applied in one place (:func:`dlzoo.commands.train.prepare`), checked like any ``[model]`` key,
+It is applied in one place (:func:`dlzoo.commands.lifecycle.prepare`), checked like any ``[model]`` key,
 and leaves the run's ``recipes.toml`` as the recipe wrote it.
 """
 
@@ -11,7 +11,7 @@ import pytest
 from dlzoo import tasks
 from dlzoo.config import recipes
 from dlzoo.config import resolve
-from dlzoo.commands import train
+from dlzoo.commands import lifecycle
 
 TRANSFORMERS = ("gpt-char", "transformer-classifier", "transformer-dates", "transformer-numbers")
 
@@ -47,14 +47,14 @@ def test_every_transformer_recipe_declares_a_smaller_quick_model(recipe):
 def test_quick_prepares_the_smaller_model(recipe):
     resolved = resolve.load_config(recipe)
     task = tasks.create(resolved["task"])
-    full = train.prepare(task, resolved, quick=False).model.count_params()
-    quick = train.prepare(task, resolved, quick=True).model.count_params()
+    full = lifecycle.prepare(task, resolved, quick=False).model.count_params()
+    quick = lifecycle.prepare(task, resolved, quick=True).model.count_params()
     assert quick < full / 3, (quick, full)
 
 
 def test_a_quick_run_keeps_the_recipe_in_config_toml(cli_run, tmp_path):
-    result = cli_run("train", "transformer-classifier", "--quick", "--set", "train.verbose=0",
-                     "--set", "train.export=false", "--runs", "runs")
+    result = cli_run("train", "transformer-classifier", "--quick", "--set", "lifecycle.verbose=0",
+                     "--set", "lifecycle.export=false", "--runs", "runs")
     assert result.exit_code == 0, result.output + result.stderr
     (folder,) = (tmp_path / "runs" / "transformer-classifier").iterdir()
     saved = resolve.load_config(str(folder / "recipes.toml"))
@@ -62,17 +62,17 @@ def test_a_quick_run_keeps_the_recipe_in_config_toml(cli_run, tmp_path):
     assert saved["model"] == recipe["model"] and saved["train"]["quick_model"] == recipe["train"]["quick_model"]
     record = json.loads((folder / "metrics.json").read_text())
     assert record["quick"] is True and "model.num_layers" not in record["changed_settings"]
-    full = train.prepare(tasks.create("classify"), recipe, quick=False).model.count_params()
+    full = lifecycle.prepare(tasks.create("classify"), recipe, quick=False).model.count_params()
     assert record["parameters"] < full / 3
 
 
 @pytest.mark.parametrize("value, fragments", [
-    ("{num_layer = 1}", ("train.quick_model.num_layer", "did you mean 'num_layers'")),
-    ('{name = "mlp"}', ("train.quick_model.name",)),
+    ("{num_layer = 1}", ("lifecycle.quick_model.num_layer", "did you mean 'num_layers'")),
+    ('{name = "mlp"}', ("lifecycle.quick_model.name",)),
 ])
 def test_a_quick_model_key_the_model_does_not_have_is_refused_up_front(cli_run, tmp_path, value, fragments):
     for command in (("show", "transformer-dates"), ("train", "transformer-dates", "--quick", "--runs", "runs")):
-        result = cli_run(*command, "--set", f"train.quick_model={value}")
+        result = cli_run(*command, "--set", f"lifecycle.quick_model={value}")
         assert result.exit_code == 2, (result.output, result.stderr)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and all(fragment in lines[0] for fragment in fragments), lines
@@ -80,7 +80,7 @@ def test_a_quick_model_key_the_model_does_not_have_is_refused_up_front(cli_run, 
 
 
 def test_a_quick_model_value_of_the_wrong_type_is_refused_even_without_quick(cli_run, tmp_path):
-    result = cli_run("train", "transformer-classifier", "--epochs", "1", "--set", 'train.quick_model={num_layers = "one"}',
+    result = cli_run("train", "transformer-classifier", "--epochs", "1", "--set", 'lifecycle.quick_model={num_layers = "one"}',
                      "--runs", "runs")
     assert result.exit_code == 2, (result.output, result.stderr)
     assert "num_layers" in result.stderr and len(result.stderr.strip().splitlines()) == 1

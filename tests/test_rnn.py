@@ -107,7 +107,7 @@ def test_rnn_rejects_bad_options():
 
 
 def test_static_and_dynamic_unrolling_agree():
-    from dlzoo.rnn_studies import unrolling_difference
+    from dlzoo.tasks.rnn_study import unrolling_difference
 
     assert unrolling_difference(length=30, units=8) < 1e-5
 

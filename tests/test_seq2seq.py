@@ -39,20 +39,20 @@ def test_graph_vocabulary_matches_numpy_and_never_crashes():
 
 
 def test_metrics():
-    from dlzoo.metrics import translation as metrics
+    from dlzoo.metrics import translation as translation_metrics
 
-    assert metrics.edit_distance("kitten", "sitting") == 3
-    result = metrics.all_metrics(["2019-04-22", "2019-04-23"], ["2019-04-22", "2019-04-22"])
+    assert translation_metrics.edit_distance("kitten", "sitting") == 3
+    result = translation_metrics.all_metrics(["2019-04-22", "2019-04-23"], ["2019-04-22", "2019-04-22"])
     assert result["exact_match"] == 0.5
     assert result["character_accuracy"] == pytest.approx(19 / 20)
     assert result["edit_distance"] == 0.5
     assert "bleu" not in result  # one-word outputs: BLEU (word 4-grams) would be 0 whatever the model does
     assert 50 < result["character_bleu"] < 100  # character n-grams: one wrong digit of two dates
-    assert metrics.all_metrics(["2019-04-22"], ["2019-04-22"])["character_bleu"] == pytest.approx(100.0)
-    assert metrics.character_bleu(["2019-04-22"], ["1987-11-30"]) < 20
+    assert translation_metrics.all_metrics(["2019-04-22"], ["2019-04-22"])["character_bleu"] == pytest.approx(100.0)
+    assert translation_metrics.character_bleu(["2019-04-22"], ["1987-11-30"]) < 20
     sentences = ["trois cent quarante-deux mille sept cent un", "soixante et onze mille neuf cent deux"]
-    assert metrics.bleu(sentences, sentences) == pytest.approx(100.0)
-    assert metrics.all_metrics(sentences[::-1], sentences)["bleu"] < 50
+    assert translation_metrics.bleu(sentences, sentences) == pytest.approx(100.0)
+    assert translation_metrics.all_metrics(sentences[::-1], sentences)["bleu"] < 50
 
 
 def toy_step(table):
@@ -119,7 +119,7 @@ def test_bidirectional_encoder_sees_the_following_characters(cell):
     "3 de" cannot know whether a digit follows. The recipes' encoder must; padding changes nothing."""
     from dlzoo.config import resolve
     from dlzoo.translation import vocabulary
-    from dlzoo.tasks import seq2seq as task
+    from dlzoo import models
 
     def outputs(model, texts, length=7):
         memory, states, _ = model.encode(vocabulary.encode(texts, model.source_vocabulary, length))
@@ -129,7 +129,7 @@ def test_bidirectional_encoder_sees_the_following_characters(cell):
     one_digit, two_digits = outputs(forward, ["3+4", "34+4"])[0]
     np.testing.assert_allclose(one_digit[0], two_digits[0], atol=1e-7)  # the flaw, shown
     for name in ("seq2seq-dates", "seq2seq-numbers", "seq2seq-addition"):
-        options = {**task.MODEL_DEFAULTS, **resolve.load_config(name)["model"]}
+        options = models.check_options(resolve.load_config(name)["model"], kind="translator")
         assert options["encoder"] == "bidirectional", name
     model = tiny_model(cell=cell, encoder="bidirectional")
     (one_digit, two_digits), states = outputs(model, ["3+4", "34+4"])
@@ -363,14 +363,10 @@ def test_seq2seq_config_errors(tmp_path):
 
 
 def test_seq2seq_choices_match_the_model_and_show_stays_light():
-    """The task checks recipes without importing Keras, with the model's own list of choices."""
-    from dlzoo.models import seq2seq
-    from dlzoo.tasks import seq2seq as task
-
-    assert task.CELLS == seq2seq.CELLS and task.ATTENTIONS == seq2seq.ATTENTIONS
-    assert task.ENCODERS == seq2seq.ENCODERS
-    program = ("import sys; from dlzoo import config; config.load_config('seq2seq-numbers'); "
-               "config.load_config('rnn-vanishing'); print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    """Resolving a translator recipe imports neither Keras nor TensorFlow (its model options are
+    checked by the builder's registration, when the run is prepared)."""
+    program = ("import sys; from dlzoo.config import resolve; resolve.load_config('seq2seq-numbers'); "
+               "resolve.load_config('rnn-vanishing'); print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,
                                cwd=pathlib.Path(__file__).parents[1])
     assert completed.stdout.split() == ["False", "False"], completed.stderr[-1000:]

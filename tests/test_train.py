@@ -1,7 +1,7 @@
 """Trainer details: schedule steps filled per run, target checks, device choice."""
 
 from dlzoo.optimizers.schedules import fill_auto_steps
-from dlzoo.commands.train import target_check
+from dlzoo.commands.lifecycle import target_check
 
 
 def test_auto_decay_steps_become_the_run_length():

@@ -59,11 +59,9 @@ def test_bad_values_raise_value_error_naming_the_argument_and_the_value(call, me
         call()
 
 
-def test_config_still_offers_check_known_keys():
-    from dlzoo.config import recipes
-
+def test_check_known_keys_names_the_closest_key():
     with pytest.raises(ValueError, match="unknown key 'paths.function'; did you mean 'functions'"):
-        recipes.check_known_keys("paths", {"function": []}, ["functions", "steps"])
+        validation.check_known_keys("paths", {"function": []}, ["functions", "steps"])
 
 
 def test_validation_imports_no_keras_or_tensorflow():

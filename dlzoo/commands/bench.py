@@ -57,7 +57,7 @@ def table_cells(row, quick):
 
 def run_bench(patterns, quick=False, out=None, device="auto", echo=print):
     """Train each selected recipe, print the table, write ``bench.json`` and ``bench.md``."""
-    from dlzoo.commands.sweep import train_recipe
+    from dlzoo.commands.train import train_recipe
 
     names = select_recipes(patterns)
     rows = []

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from dlzoo.metrics.initial_loss import LOSS_TOLERANCE
 from dlzoo.runs import report
 from dlzoo.runs import folders
 
@@ -173,11 +174,11 @@ def duplicate_finding(found, test_size):
 
 def check(config, echo=print, batch_size=256):
     """Run every check on the recipe's data and untrained model; returns ``{name: (level, line)}``."""
-    from dlzoo.commands import train
+    from dlzoo.commands import lifecycle
     from dlzoo.training import devices
 
     task = checkable_task(config)
-    prepared = train.prepare(task, config, quick=False)
+    prepared = lifecycle.prepare(task, config, quick=False)
     parts = task.training_parts(prepared)  # the task says what its model, loss and data are
     model, splits = parts.model, parts.splits
     findings = {}
@@ -230,11 +231,11 @@ def overfit_batch(config, out=None, steps=300, echo=print):
     import keras
 
     from dlzoo.config import recipes
-    from dlzoo.commands import train
+    from dlzoo.commands import lifecycle
     from dlzoo.training import devices
 
     task = checkable_task(config)
-    prepared = train.prepare(task, config, quick=False)
+    prepared = lifecycle.prepare(task, config, quick=False)
     parts = task.training_parts(prepared)
     model = parts.model
     inputs, labels = parts.batch(config["data"]["batch_size"])
@@ -265,7 +266,7 @@ def overfit_batch(config, out=None, steps=300, echo=print):
                    "frozen layers, the loss/label pairing and the data pipeline")
     from dlzoo.plots import figures
 
-    figure, axes = figures._pyplot().subplots(figsize=(6, 4))
+    figure, axes = figures.pyplot_module().subplots(figsize=(6, 4))
     axes.plot(range(1, len(losses) + 1), losses)
     axes.set_yscale("log")
     axes.set_xlabel("step on the same batch")

@@ -9,7 +9,7 @@ import datetime
 import math
 import pathlib
 
-from dlzoo.plots import figures
+from dlzoo.plots import curves as curves_module
 from dlzoo.runs import folders as runs
 from dlzoo.runs.report import format_number, format_table, markdown_table
 
@@ -143,7 +143,7 @@ def compare_runs(arguments, out=None, root=None):
     curves = {label: history for label, history in histories.items() if history}
     text = "# Comparison\n\n" + comparison(rows) + "\n\nRuns:\n" + "".join(f"- `{folder}`\n" for folder in folders)
     if curves:
-        figures.learning_curves(curves, destination / "learning_curves.png", title="comparison")
+        curves_module.learning_curves(curves, destination / "learning_curves.png", title="comparison")
         text += "\n![learning curves](learning_curves.png)\n"
     runs.atomic_write_text(destination / "compare.md", text)
     runs.atomic_write_json(destination / "compare.json", {"runs": [str(folder) for folder in folders], "rows": rows})

@@ -132,13 +132,13 @@ def check_task(config):
 
 def find(config, out=None, start=1e-6, end=1.0, steps=200, echo=print):
     """Run the range test on the recipe; write its folder and return ``(folder, record)``."""
-    from dlzoo.commands import train
+    from dlzoo.commands import lifecycle
     from dlzoo.training import devices
 
     task = check_task(config)
     recipe_rate = describe_rate(config["optimizer"]["learning_rate"])
     config = dict(config, optimizer=dict(config["optimizer"], learning_rate=float(start)))
-    prepared = train.prepare(task, config, quick=False)
+    prepared = lifecycle.prepare(task, config, quick=False)
     devices.seed_everything(config["train"]["seed"])
     rates = learning_rates(start, end, steps)
     losses = range_test(task.training_parts(prepared), rates)
@@ -195,7 +195,7 @@ def lr_find_section(name, suggestion, steps, start, last_rate, recipe_rate):
 
 def draw(rates, losses, smoothed, suggestion, path, name):
     """Loss vs learning rate (log scale), the smoothed curve and the suggested rate."""
-    figure, axes = figures._pyplot().subplots(figsize=(7, 4.5))
+    figure, axes = figures.pyplot_module().subplots(figsize=(7, 4.5))
     axes.plot(rates, losses, color="0.75", linewidth=0.8, label="loss per step")
     axes.plot(rates, smoothed, color="C0", label="smoothed")
     if suggestion["suggested"] is not None:

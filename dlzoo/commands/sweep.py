@@ -19,7 +19,7 @@ import copy
 import time
 
 from dlzoo.commands import compare
-from dlzoo.plots import figures
+from dlzoo.plots import curves as curves_module
 from dlzoo.runs import report
 from dlzoo.runs import folders
 from dlzoo.config import recipes as config_module
@@ -63,20 +63,11 @@ def check_sweep(config):
     return children
 
 
-def train_recipe(config, out=None, quick=False, device="auto", echo=print):
-    """Train a resolved recipe: every variant of a sweep, or the one run of any other recipe."""
-    from dlzoo.commands import train
-
-    if config.get("sweep"):
-        return run_sweep(config, out=out, quick=quick, device=device)
-    return train.train(config, out=out, quick=quick, device=device, echo=echo)
-
-
 def run_sweep(config, out=None, quick=False, device="auto"):
     """Train every variant, then write the comparison into the sweep's own run folder."""
     from dlzoo import tasks
     from dlzoo.training import devices
-    from dlzoo.commands.train import execute, prepare, target_check, versions
+    from dlzoo.commands.lifecycle import execute, prepare, target_check, versions
 
     children = check_sweep(config)
     device_name = devices.configure_device(device)
@@ -113,7 +104,7 @@ def write_sweep_section(folder, config, rows, histories):
     curves = {name: history for name, history in histories.items() if history}
     text = "## Variants\n\n" + compare.comparison(rows) + "\n"
     if curves:
-        figures.learning_curves(curves, folder / "plots" / "variants_curves.png", title=f"{config['name']}: variants")
+        curves_module.learning_curves(curves, folder / "plots" / "variants_curves.png", title=f"{config['name']}: variants")
         text += "\n**Learning curves of every variant**\n\n![variants](plots/variants_curves.png)\n"
     text += "\nEach variant is a full run in `variants/<name>/` (evaluate or visualize it like any run).\n"
     report.write_section(folder, "10-variants", text)

@@ -5,7 +5,7 @@
 
 KerasTuner's oracles choose the values (``random``: RandomSearchOracle, ``bayes``:
 BayesianOptimizationOracle, ``hyperband``: HyperbandOracle, which also chooses each trial's
-number of epochs up to the recipe's ``train.epochs``); dlzoo trains each trial with
+number of epochs up to the recipe's ``lifecycle.epochs``); dlzoo trains each trial with
 ``--set key=value`` overrides exactly as ``dlzoo train`` would, into
 ``<tune folder>/trials/<recipe>/<time>/``. The objective is the recipe's target metric on the
 **validation** split (``test_accuracy`` -> ``val_accuracy``): choosing hyper-parameters on
@@ -112,7 +112,7 @@ def check_spaces(recipe, overrides, spaces):
     if len(set(keys)) != len(keys):
         raise UsageError(f"--space names a key twice: {', '.join(sorted({k for k in keys if keys.count(k) > 1}))}")
     for space in spaces:
-        if space["key"].startswith(("train.epochs",)) and space["kind"] != "int" and space["kind"] != "choice":
+        if space["key"].startswith(("lifecycle.epochs",)) and space["kind"] != "int" and space["kind"] != "choice":
             raise UsageError(f"--space {space['key']}: epochs take int(low,high) or a list of integers")
         for value in candidate_values(space):
             try:
@@ -157,7 +157,7 @@ def make_tuner(settings, folder, echo):
     import keras_tuner
     from keras_tuner.engine import base_tuner
 
-    from dlzoo.commands import train
+    from dlzoo.commands import lifecycle
 
     objective_name, direction = settings["objective"], settings["direction"]
     objective = keras_tuner.Objective(objective_name, direction)
@@ -184,12 +184,12 @@ def make_tuner(settings, folder, echo):
             overrides = [f"{key}={value if key in text_keys else as_toml(value)}" for key, value in values.items()
                          if not key.startswith("tuner/")]
             if "tuner/epochs" in values:  # Hyperband's budget for this trial (trained from scratch)
-                overrides.append(f"train.epochs={int(values['tuner/epochs'])}")
+                overrides.append(f"lifecycle.epochs={int(values['tuner/epochs'])}")
             resolved = resolve.load_config(settings["recipe"], [*settings["overrides"], *overrides])
             resolved["train"]["verbose"] = 0
             echo(f"-- trial {trial.trial_id}: " + ", ".join(overrides))
             try:
-                run_folder, record = train.train(resolved, out=folder / "trials", quick=settings["quick"])
+                run_folder, record = lifecycle.train(resolved, out=folder / "trials", quick=settings["quick"])
             except (RunFailed, UsageError) as error:
                 trials_log(folder).append({"trial": trial.trial_id, "values": values, "status": "failed",
                                            "error": str(error).splitlines()[0]})
@@ -357,7 +357,7 @@ def parallel_coordinates(settings, trials, path):
     columns.append(list((objective - objective.min()) / span) if span > 0 else [0.5] * len(trials))
     labels.append(f"{settings['objective']}\n{objective.min():.3g} - {objective.max():.3g}")
     data = np.array(columns).T  # (trials, axes)
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     figure, axes = pyplot.subplots(figsize=(2.2 * len(labels) + 1, 4.5))
     colour_values = objective if settings["direction"] == "max" else -objective
     norm = pyplot.Normalize(colour_values.min(), colour_values.max() if span > 0 else colour_values.min() + 1)

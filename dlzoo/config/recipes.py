@@ -268,11 +268,6 @@ def unknown_key_message(dotted, key, table):
             + f" (valid keys: {', '.join(valid)})")
 
 
-# Moved to dlzoo.core.validation (it raises ValueError, which lifecycle.prepare turns into a UsageError);
-# kept under this name for the tasks that import it from here.
-check_known_keys = validation.check_known_keys
-
-
 def check_integer_sizes(config):
     """Refuse any integer of the recipe beyond :data:`INTEGER_LIMIT` in magnitude, naming its key."""
     stack = [(key, value) for key, value in config.items()]
@@ -424,3 +419,14 @@ def recipes_of_topic(rows, topic):
     return chosen
 
 
+# The entry of changed_settings() for a recipe file that has no packaged recipe of its name.
+NOT_PACKAGED = "<file>"
+
+
+def describe_changed_settings(changed):
+    """``"with changed settings: optimizer.learning_rate, train.epochs"`` or ``""`` when none."""
+    if not changed:
+        return ""
+    if NOT_PACKAGED in changed:
+        return "with a recipe file that is not a packaged recipe"
+    return "with changed settings: " + ", ".join(changed)

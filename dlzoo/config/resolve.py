@@ -213,22 +213,15 @@ def check_model_and_optimizer(config):
     from dlzoo import models, optimizers
 
     model = config.get("model", {})
-    if "name" in model and task_of(config).model_from_registry:
-        valid = models.option_names(model["name"])
-        for key in model:
-            if key != "name" and key not in valid:
-                raise UsageError(recipes.unknown_key_message(f"model.{key}", key, dict.fromkeys(["name", *valid])))
-        models.check_option_types(model["name"], {key: value for key, value in model.items() if key != "name"})
+    kind = task_of(config).model_kind
+    if "name" in model and kind:
+        models.check_options(model, kind=kind)
     optimizer = config.get("optimizer", {})
     if "name" in optimizer:
         from dlzoo.optimizers.schedules import fill_auto_steps
 
         # Validates names, keys and values; "auto" step counts are only known at training time.
         optimizers.build_optimizer(fill_auto_steps(optimizer, 1))
-
-
-# The entry of changed_settings() for a recipe file that has no packaged recipe of its name.
-NOT_PACKAGED = "<file>"
 
 
 RESULT_NEUTRAL_KEYS = (("train", "verbose"), ("train", "export"))
@@ -248,7 +241,7 @@ def changed_settings(config):
     """
     packaged = {path.stem: path for path in recipes.recipe_files()}.get(config.get("name"))
     if packaged is None:
-        return [NOT_PACKAGED]
+        return [recipes.NOT_PACKAGED]
     reference = recipes.drop_none(load_config(str(packaged)))
     current = recipes.drop_none(config)
     changed = []
@@ -265,10 +258,3 @@ def changed_settings(config):
     return changed
 
 
-def describe_changed_settings(changed):
-    """``"with changed settings: optimizer.learning_rate, train.epochs"`` or ``""`` when none."""
-    if not changed:
-        return ""
-    if NOT_PACKAGED in changed:
-        return "with a recipe file that is not a packaged recipe"
-    return "with changed settings: " + ", ".join(changed)

@@ -134,7 +134,7 @@ def draw(model, splits, folder, config, test_result):
 
 def draw_curves(found, names, path, title):
     """ROC (left) and precision-recall (right), one line per class."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     figure, (roc_axes, pr_axes) = pyplot.subplots(1, 2, figsize=(11, 4.8))
     for curve in found:
         name = names[curve["class"]]
@@ -150,7 +150,7 @@ def draw_curves(found, names, path, title):
 
 def draw_reliability(confidence, accuracy, counts, ece, path, title):
     """Accuracy vs confidence per bin, the diagonal, and how many examples each bin holds."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     figure, axes = pyplot.subplots(figsize=(5.5, 5))
     axes.plot([0, 1], [0, 1], color="0.6", linestyle="--", label="perfectly calibrated")
     axes.plot(confidence, accuracy, marker="o", label="model")

@@ -13,8 +13,8 @@ linear autoencoder learns can be compared with scikit-learn's PCA fitted on the 
 (Baldi & Hornik 1989: same subspace, not the same axes). Per-pixel standardization would
 change that geometry, so it is not used here.
 
-Builders are registered in :data:`BUILDERS` (not in :mod:`dlzoo.models`' classifier registry:
-an autoencoder has no classifier head) with the signature
+Builders are registered in :mod:`dlzoo.models` as kind ``autoencoder`` (an autoencoder has no
+classifier head) with the signature
 ``builder(input_shape, mean_image, scale, **options) -> (autoencoder, encoder, decoder)``;
 their keyword options are the keys of a recipe's ``[model]`` table.
 
@@ -27,11 +27,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from dlzoo.core import registry
 from dlzoo.core import validation
-from dlzoo.core.registry import Registry
+from dlzoo.models import get, register
 
-BUILDERS = Registry("autoencoder")
 NOISE_TYPES = ("none", "gaussian", "masking")
 
 
@@ -151,7 +149,7 @@ def _check_latent(latent_dim):
     return validation.check_integer("latent_dim", latent_dim, minimum=1)
 
 
-@BUILDERS.register("linear")
+@register("linear", kind="autoencoder")
 def build_linear(input_shape, mean_image, scale, *, latent_dim=10, noise="none", noise_level=0.0, seed=0):
     """The linear undercomplete autoencoder: ``z = W_e x + b_e``, ``x_hat = W_d z + b_d``, no activation.
 
@@ -171,7 +169,7 @@ def build_linear(input_shape, mean_image, scale, *, latent_dim=10, noise="none",
     return assemble(input_shape, encoder, decoder, noise, noise_level, scale, seed), encoder, decoder
 
 
-@BUILDERS.register("dense")
+@register("dense", kind="autoencoder")
 def build_dense(input_shape, mean_image, scale, *, latent_dim=2, hidden_units=(128, 64), activation="relu",
                 noise="none", noise_level=0.0, seed=0):
     """A deep fully-connected autoencoder: mirrored hidden layers around a small code."""
@@ -220,7 +218,7 @@ def _conv_decoder_body(latent, input_shape, filters, activation):
     return layers.Conv2D(channels, 3, padding="same", name="reconstruction")(features)
 
 
-@BUILDERS.register("conv")
+@register("conv", kind="autoencoder")
 def build_conv(input_shape, mean_image, scale, *, latent_dim=2, filters=(32, 64), activation="relu",
                noise="none", noise_level=0.0, seed=0):
     """A convolutional autoencoder: two stride-2 convolutions, a dense code, two transposed convolutions."""
@@ -237,7 +235,7 @@ def build_conv(input_shape, mean_image, scale, *, latent_dim=2, filters=(32, 64)
     return assemble(input_shape, encoder, decoder, noise, noise_level, scale, seed), encoder, decoder
 
 
-@BUILDERS.register("vae")
+@register("vae", kind="autoencoder")
 def build_vae(input_shape, mean_image, scale, *, latent_dim=2, filters=(32, 64), activation="relu", seed=0):
     """A convolutional variational autoencoder: the encoder gives ``[z_mean, z_log_var]``.
 
@@ -257,16 +255,8 @@ def build_vae(input_shape, mean_image, scale, *, latent_dim=2, filters=(32, 64),
     return assemble(input_shape, encoder, decoder, scale=scale, seed=seed, name="vae"), encoder, decoder
 
 
-def names():
-    """Names of the autoencoder builders."""
-    return BUILDERS.names()
-
-
-def option_defaults(name):
-    """``{option: default}`` of builder ``name`` (the keys its ``[model]`` table may set)."""
-    return registry.keyword_defaults(BUILDERS.get(name))
 
 
 def build(name, input_shape, mean_image, scale, **options):
     """``(autoencoder, encoder, decoder)`` of builder ``name`` for inputs of ``input_shape``."""
-    return BUILDERS.get(name)(tuple(input_shape), mean_image, scale, **options)
+    return get(name, kind="autoencoder")(tuple(input_shape), mean_image, scale, **options)

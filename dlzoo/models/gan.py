@@ -10,7 +10,7 @@ the dataset stores, like every dlzoo model.
 Class-conditional (Mirza & Osindero 2014): the label is embedded and concatenated to the
 noise in the generator, and given to the discriminator as an extra image channel.
 
-Builders are registered in :data:`BUILDERS` with the signature
+Builders are registered in :mod:`dlzoo.models` as kind ``gan``, with the signature
 ``builder(image_shape, num_classes, raw_range, **options) -> (generator, discriminator)``;
 their keyword options are the keys of a recipe's ``[model]`` table. Keras only (no TensorFlow):
 the adversarial training step is :class:`dlzoo.training.steps.GenerativeAdversarialNetwork`.
@@ -20,11 +20,9 @@ the adversarial training step is :class:`dlzoo.training.steps.GenerativeAdversar
 import keras
 from keras import layers, ops
 
-from dlzoo.core import registry
 from dlzoo.core import validation
-from dlzoo.core.registry import Registry
+from dlzoo.models import get, register
 
-BUILDERS = Registry("gan")
 
 
 @keras.saving.register_keras_serializable(package="dlzoo")
@@ -105,7 +103,7 @@ def build_discriminator(image_shape, num_classes, raw_range, filters, conditiona
     return keras.Model(inputs if conditional else image, logit, name="discriminator")
 
 
-@BUILDERS.register("dcgan")
+@register("dcgan", kind="gan")
 def build_dcgan(image_shape, num_classes, raw_range, *, latent_dim=32, generator_filters=(128, 64),
                 discriminator_filters=(64, 128), conditional=False, embedding_dim=16, dropout_rate=0.3, minibatch_stddev=False):
     """A DCGAN pair ``(generator, discriminator)`` for ``image_shape``; ``conditional`` adds class labels.
@@ -130,16 +128,8 @@ def build_dcgan(image_shape, num_classes, raw_range, *, latent_dim=32, generator
     return generator, discriminator
 
 
-def names():
-    """Names of the GAN builders."""
-    return BUILDERS.names()
-
-
-def option_defaults(name):
-    """``{option: default}`` of builder ``name`` (the keys its ``[model]`` table may set)."""
-    return registry.keyword_defaults(BUILDERS.get(name))
 
 
 def build(name, image_shape, num_classes, raw_range, **options):
     """``(generator, discriminator)`` of builder ``name``."""
-    return BUILDERS.get(name)(tuple(image_shape), int(num_classes), raw_range, **options)
+    return get(name, kind="gan")(tuple(image_shape), int(num_classes), raw_range, **options)

@@ -32,6 +32,8 @@ config, so ``model.keras`` alone is enough to translate. keras and keras.ops onl
 import keras
 from keras import layers, ops
 
+from dlzoo.models import register
+
 CELLS = ("gru", "lstm")
 ATTENTIONS = ("luong", "bahdanau", "none")
 ENCODERS = ("forward", "bidirectional")
@@ -212,8 +214,31 @@ class Seq2Seq(keras.Model):
                 "encoder": self.encoder_type}
 
 
-def build_seq2seq(source_vocabulary, target_vocabulary, max_source_length, max_target_length, **options):
-    """A built :class:`Seq2Seq` (its weights exist: it has been called once on zeros)."""
-    model = Seq2Seq(source_vocabulary, target_vocabulary, max_source_length, max_target_length, **options)
+def check_options(options):
+    """The value checks of :func:`build_seq2seq`'s options (``ValueError``), before anything is built."""
+    if options["cell"] not in CELLS:
+        raise ValueError(f"model.cell must be one of {', '.join(CELLS)}, got {options['cell']!r}")
+    if options["attention"] not in ATTENTIONS:
+        raise ValueError(f"model.attention must be one of {', '.join(ATTENTIONS)}, got {options['attention']!r}")
+    if options["encoder"] not in ENCODERS:
+        raise ValueError(f"model.encoder must be one of {', '.join(ENCODERS)}, got {options['encoder']!r}")
+    for key in ("units", "embedding_dim"):
+        if options[key] < 1:
+            raise ValueError(f"model.{key} must be a whole number >= 1, got {options[key]!r}")
+    if options["encoder"] == "bidirectional" and options["units"] % 2:
+        raise ValueError(f"model.units must be even with a bidirectional encoder (units/2 per direction), "
+                         f"got {options['units']}")
+
+
+@register("seq2seq", kind="translator", check=check_options)
+def build_seq2seq(source_vocabulary, target_vocabulary, max_source_length, max_target_length, *, cell="gru",
+                  units=128, embedding_dim=32, attention="luong", encoder="bidirectional"):
+    """A built :class:`Seq2Seq` (its weights exist: it has been called once on zeros).
+
+    The keyword options are a seq2seq recipe's ``[model]`` keys; a recipe's default encoder is
+    bidirectional (the class keeps ``forward`` so that older saved models load unchanged).
+    """
+    model = Seq2Seq(source_vocabulary, target_vocabulary, max_source_length, max_target_length, cell=cell,
+                    units=units, embedding_dim=embedding_dim, attention=attention, encoder=encoder)
     model.build()
     return model

@@ -30,11 +30,9 @@ then one per character). The model keeps its vocabularies and lengths in its con
 import keras
 from keras import ops
 
-from dlzoo.models import attention, transformer
+from dlzoo.models import attention, register, transformer
 
 PAD, SPECIAL_TOKENS = 0, 4  # padding id; padding, unknown, start, end (dlzoo.translation.vocabulary)
-MODEL_DEFAULTS = {"model_dim": 128, "num_heads": 4, "feed_forward_dim": 256, "num_layers": 2, "dropout_rate": 0.1,
-                  "norm_first": True, "positional": "sinusoidal"}
 
 
 @keras.saving.register_keras_serializable(package="dlzoo")
@@ -235,10 +233,27 @@ def residual(block, x, norm, sublayer):
     return norm(x + sublayer(x))
 
 
-def build_transformer_translator(source_vocabulary, target_vocabulary, max_source_length, max_target_length,
-                                 **options):
-    """A built :class:`TransformerTranslator` (``options``: the keys of :data:`MODEL_DEFAULTS`)."""
+def check_options(options):
+    """The value checks of :func:`build_transformer_translator`'s options (``ValueError``)."""
+    from dlzoo.core import validation
+
+    for key in ("model_dim", "num_heads", "feed_forward_dim", "num_layers"):
+        validation.check_integer(f"model.{key}", options[key], minimum=1)
+    validation.check_number("model.dropout_rate", options["dropout_rate"], minimum=0.0, maximum=0.99)
+    validation.check_choice("model.positional", options["positional"], transformer.POSITIONAL_KINDS)
+    if options["model_dim"] % options["num_heads"]:
+        raise ValueError(f"num_heads {options['num_heads']} does not divide the model width model_dim "
+                         f"{options['model_dim']}: each head gets model_dim / num_heads features")
+
+
+@register("transformer", kind="translator", check=check_options)
+def build_transformer_translator(source_vocabulary, target_vocabulary, max_source_length, max_target_length, *,
+                                 model_dim=128, num_heads=4, feed_forward_dim=256, num_layers=2, dropout_rate=0.1,
+                                 norm_first=True, positional="sinusoidal"):
+    """A built :class:`TransformerTranslator`; the keyword options are a recipe's ``[model]`` keys."""
     model = TransformerTranslator(source_vocabulary, target_vocabulary, max_source_length, max_target_length,
-                                  **{**MODEL_DEFAULTS, **options})
+                                  model_dim=model_dim, num_heads=num_heads, feed_forward_dim=feed_forward_dim,
+                                  num_layers=num_layers, dropout_rate=dropout_rate, norm_first=norm_first,
+                                  positional=positional)
     model.build()
     return model

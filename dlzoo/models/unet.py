@@ -15,8 +15,8 @@ the per-pixel ``probabilities``::
 Having no dense layer, the network is *fully convolutional*: every output pixel is computed
 from a neighbourhood of the input (its receptive field), with the same weights everywhere.
 
-Builders are registered in :data:`BUILDERS` (not in :mod:`dlzoo.models`' classifier registry:
-a segmenter has no classifier head) with the signature
+Builders are registered in :mod:`dlzoo.models` as kind ``segmentation`` (a segmenter has no
+classifier head) with the signature
 ``builder(input_shape, num_classes, **options) -> keras.Model`` mapping ``(batch, height,
 width, channels)`` to ``(batch, height, width, num_classes)`` probabilities; their keyword
 options are the keys of a recipe's ``[model]`` table. This module imports ``keras`` only.
@@ -25,11 +25,9 @@ options are the keys of a recipe's ``[model]`` table. This module imports ``kera
 import keras
 from keras import layers
 
-from dlzoo.core import registry
 from dlzoo.core import validation
-from dlzoo.core.registry import Registry
+from dlzoo.models import get, register
 
-BUILDERS = Registry("segmentation model")
 LOGITS_LAYER = "logits"
 PROBABILITIES_LAYER = "probabilities"
 
@@ -57,7 +55,7 @@ def check_input_shape(input_shape, levels):
                          f"got {height}x{width}")
 
 
-@BUILDERS.register("unet")
+@register("unet", kind="segmentation")
 def build_unet(input_shape, num_classes, *, filters=(16, 32, 64), batch_norm=True, dropout_rate=0.0,
                skip_connections=True):
     """A U-Net with ``len(filters)`` resolution levels: ``filters[-1]`` is the bottleneck.
@@ -100,16 +98,8 @@ def build_unet(input_shape, num_classes, *, filters=(16, 32, 64), batch_norm=Tru
     return keras.Model(inputs, probabilities, name="unet")
 
 
-def names():
-    """Names of the registered segmentation models."""
-    return BUILDERS.names()
-
-
-def option_defaults(name):
-    """``{option: default}`` of segmentation model ``name`` (its keyword-only arguments)."""
-    return registry.keyword_defaults(BUILDERS.get(name))
 
 
 def build(name, input_shape, num_classes, **options):
     """Build segmentation model ``name`` for images of ``input_shape`` and ``num_classes`` pixel classes."""
-    return BUILDERS.get(name)(tuple(input_shape), int(num_classes), **options)
+    return get(name, kind="segmentation")(tuple(input_shape), int(num_classes), **options)

@@ -1,1 +1,5 @@
-"""plots: see ARCHITECTURE.md."""
+"""Pictures of a run, drawn with matplotlib's Agg backend and written atomically.
+
+* :mod:`~dlzoo.plots.figures`: confusion matrix, decision boundary, image grids, bar tables;
+* :mod:`~dlzoo.plots.curves`: learning curves.
+"""

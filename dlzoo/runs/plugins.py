@@ -146,19 +146,21 @@ def _register(registry, name, component):
     registry.register(name, replace=True)(component)
 
 
-def register_model(name):
+def register_model(name, kind="classifier"):
     """Register a model builder ``build(input_shape, num_classes, **options) -> keras.Model`` as ``name``.
 
     Its keyword options become the ``[model]`` keys a recipe may set (``--set model.<key>=...``).
     The builder's result is checked: a non-model, or a model whose output does not fit the
-    task's classes, is one line naming the plug-in file and line.
+    task's classes, is one line naming the plug-in file and line. ``kind`` registers another
+    kind of builder instead (``"autoencoder"``, ``"gan"``, ``"segmentation"``, ``"translator"``:
+    the signatures of :mod:`dlzoo.models`), used as it is.
     """
     from dlzoo import models
 
-    models.names()  # the built-ins first, so that a plug-in cannot take one of their names
+    models.names(kind=kind)  # the built-ins first, so that a plug-in cannot take one of their names
 
     def decorator(builder):
-        _register(models.MODELS, name, checked_builder(builder, name))
+        _register(models.registry_of(kind), name, checked_builder(builder, name) if kind == "classifier" else builder)
         return builder
 
     return decorator

@@ -31,6 +31,7 @@ import time
 import numpy as np
 
 from dlzoo.plots import figures
+from dlzoo.plots import curves
 from dlzoo.runs import report
 from dlzoo.runs import folders
 from dlzoo.training import fit
@@ -74,18 +75,10 @@ def settings_of(config):
 
 def model_options(config, seed):
     """The ``[model]`` keys as builder options, checked against the builder's signature."""
-    from dlzoo.models import autoencoder
+    from dlzoo import models
 
-    name = config["model"]["name"]
-    if name not in autoencoder.names():
-        raise UsageError(f"model '{name}' is not an autoencoder; choose one of {', '.join(autoencoder.names())}")
-    defaults = autoencoder.option_defaults(name)
     options = {key: value for key, value in config["model"].items() if key != "name"}
-    for key in options:
-        if key not in defaults:
-            raise UsageError(f"unknown key 'model.{key}' for autoencoder '{name}' "
-                             f"(valid keys: {', '.join(['name', *defaults])})")
-    if "seed" in defaults:
+    if "seed" in models.check_options(config["model"], kind="autoencoder"):
         options.setdefault("seed", seed)  # the noise and sampling layers follow the run's seed
     return options
 
@@ -249,6 +242,7 @@ class AutoencodeTask(Task):
     """Autoencoders (linear/PCA, deep, denoising, variational) on unlabelled inputs."""
 
     section = "autoencode"
+    model_kind = "autoencoder"
     section_defaults = AUTOENCODE_DEFAULTS
     description = "autoencoder (reconstruct the inputs through a small code; labels unused)"
     supports = frozenset({"sample", "check", "lr-find", "tune"})
@@ -421,7 +415,7 @@ class AutoencodeTask(Task):
         if config["train"]["export"]:
             exported = self.export(prepared.autoencoder, splits, folder / "saved_model")
         if history.get("loss"):
-            figures.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png",
+            curves.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png",
                                   title=config["name"])
         for key, markdown in sections:
             report.write_section(folder, key, markdown)
@@ -721,7 +715,7 @@ def vae_section(metrics, notes):
 
 def image_rows(path, rows, labels, scale, title=""):
     """Rows of images on one fixed grey scale ``[0, scale]`` (so that brightness is comparable)."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     columns = max(len(row) for row in rows)
     figure, axes = pyplot.subplots(len(rows), columns, figsize=(0.9 * columns, 1.0 * len(rows) + 0.4), squeeze=False,
                                    layout="constrained")
@@ -743,7 +737,7 @@ def image_rows(path, rows, labels, scale, title=""):
 
 def latent_scatter(codes, labels, splits, path):
     """The codes in 2-D (their first two principal axes when the code is larger), coloured by class."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     points = codes
     axis_names = ("z1", "z2")
     if codes.shape[1] > 2:
@@ -767,7 +761,7 @@ def draw_pca_pictures(prepared, comparison, folder):
     shape = prepared.splits.input_shape
     basis = decoder_basis(prepared.decoder).reshape((-1, *shape))
     components = comparison["pca"].components_.reshape((-1, *shape))
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     count = len(basis)
     figure, axes = pyplot.subplots(2, count, figsize=(0.9 * count, 2.3), squeeze=False, layout="constrained")
     for row, (images, label) in enumerate(((basis, "AE basis"), (components, "PCA"))):
@@ -794,7 +788,7 @@ def draw_denoising(prepared, folder, noise, level, rows):
     image_rows(folder / "plots" / "denoising.png",
                [np.clip(noisy, 0, prepared.scale), predict(prepared.autoencoder, noisy), median_filter(noisy), x_test],
                ["noisy", "denoised", "median 3x3", "clean"], prepared.scale, f"{noise} noise, level {level:g}")
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     figure, axes = pyplot.subplots(1, 2, figsize=(9, 3.4))
     levels = [row["level"] for row in rows]
     for name in ("noisy", "denoised", "median", "pca"):

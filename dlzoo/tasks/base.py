@@ -79,8 +79,10 @@ class Task:
         section: the name of the task's own config section (``"transfer"``), or None.
         section_defaults: the keys of that section and their defaults.
         description: one line for ``dlzoo list`` and error messages.
-        model_from_registry: ``[model]`` names a builder of :mod:`dlzoo.models` whose keyword
-            arguments are the valid keys (checked before training).
+        model_kind: the kind of :mod:`dlzoo.models` builder ``[model] name`` names
+            (``"classifier"``, ``"autoencoder"``, ``"gan"``, ``"segmentation"``, ``"translator"``);
+            its options are checked by :func:`dlzoo.models.check_options` when the recipe is
+            resolved. ``None``: ``[model]`` is not a registered builder (the NumPy MLP's options).
         uses_data: the task reads ``[data] dataset`` (its source's keys are checked).
         resume_unsupported: why ``dlzoo train --resume`` cannot continue this task's runs
             (empty when it can: the task trains through :func:`dlzoo.training.fit` or a
@@ -96,7 +98,7 @@ class Task:
     section = None
     section_defaults = {}
     description = ""
-    model_from_registry = False
+    model_kind = None
     uses_data = True
     resume_unsupported = ""
     predict_writes_files = False
@@ -297,7 +299,6 @@ class Task:
         The default reads a supervised run (``prepared.model``, ``.splits``, ``.datasets``): the
         model's compiled loss on ``(inputs, labels)``, the initial loss of ``dlzoo.commands.check``.
         """
-        from dlzoo.commands import check
         from dlzoo.metrics import initial_loss
 
         model, splits = prepared.model, prepared.splits

@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from dlzoo.plots import figures
+from dlzoo.plots import curves
 from dlzoo.runs import report
 from dlzoo.runs import folders
 from dlzoo.training import fit
@@ -310,7 +311,7 @@ def draw_pca(words, coordinates, classes, path, title):
 
 def pca_figure(words, coordinates, classes, title):
     """The figure of :func:`draw_pca` (not saved)."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     figure, axes = pyplot.subplots(figsize=(9, 7))
     names = sorted({classes.get(word, "other") for word in words})
     colours = pyplot.get_cmap("tab10")
@@ -491,7 +492,7 @@ class EmbedTask(Task):
                                                  np.array(vocabulary[2:66] + ["no-such-word"], dtype=object))
             exported["example"] = self.serving_example(prepared.bundle)
             exported["takes"] = "words (strings, lower-cased inside; an unknown word gets known = False)"
-        figures.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
+        curves.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
         self.draw_and_report(folder, vectors, vocabulary, prepared.bundle, settings, metrics)
         examples = prepared.sampler.steps * prepared.sampler.batch_size * len(history["loss"])
         return {"metrics": metrics, "parameters": int(prepared.model.count_params()),

@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from dlzoo.plots import figures
+from dlzoo.plots import curves
 from dlzoo.runs import report
 from dlzoo.runs import folders
 from dlzoo.training import fit
@@ -167,6 +168,7 @@ class GenerateTask(Task):
     """Generative adversarial networks: a generator and a discriminator, two optimizers."""
 
     section = "generate"
+    model_kind = "gan"
     section_defaults = GENERATE_DEFAULTS
     description = "generative adversarial network (draws new inputs; dlzoo sample)"
     supports = frozenset({"sample"})
@@ -220,6 +222,7 @@ class GenerateTask(Task):
         """Load the images, build generator and discriminator and their two optimizers."""
         from dlzoo import optimizers
         from dlzoo.training.steps import GenerativeAdversarialNetwork
+        from dlzoo import models
         from dlzoo.models import gan
         from dlzoo.optimizers.schedules import fill_auto_steps
         from dlzoo.tasks.supervised import training_steps
@@ -229,13 +232,8 @@ class GenerateTask(Task):
         splits = self.load_data(config, quick=quick)
         settings = settings_of(config)
         name = config["model"]["name"]
-        if name not in gan.names():
-            raise UsageError(f"model '{name}' is not a GAN; choose one of {', '.join(gan.names())}")
-        defaults = gan.option_defaults(name)
+        models.check_options(config["model"], kind="gan")
         options = {key: value for key, value in config["model"].items() if key != "name"}
-        for key in options:
-            if key not in defaults:
-                raise UsageError(f"unknown key 'model.{key}' for GAN '{name}' (valid keys: {', '.join(['name', *defaults])})")
         if getattr(splits, "targets", "classes") != "classes" and options.get("conditional"):
             raise UsageError(f"dataset {splits.name} has no class labels: a conditional GAN needs them")
         raw_range = (float(np.min(splits.x_train)), float(np.max(splits.x_train)))
@@ -292,7 +290,7 @@ class GenerateTask(Task):
                                extra_callbacks=[progress], monitor="loss")
         train_seconds = time.perf_counter() - start
         if history.get("loss"):
-            figures.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
+            curves.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
         draw_progress(frames, labels, prepared.raw_range, folder)
         if progress.reason:
             raise RunFailed(f"the GAN diverged: {progress.reason}")
@@ -439,7 +437,7 @@ class GenerateTask(Task):
 
 def sample_grid(images, raw_range, path, title="", columns=10, labels=None):
     """A grid of samples on the fixed raw grey scale."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     rows = int(np.ceil(len(images) / columns))
     figure, axes = pyplot.subplots(rows, columns, figsize=(0.8 * columns, 0.85 * rows + 0.4), squeeze=False,
                                    layout="constrained")  # room for the suptitle above the class labels
@@ -470,7 +468,7 @@ def draw_progress(frames, labels, raw_range, folder):
     from PIL import Image
 
     picks = sorted(set(np.linspace(0, len(frames) - 1, min(len(frames), 8)).round().astype(int).tolist()))
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     columns = 10
     figure, axes = pyplot.subplots(len(picks), columns, figsize=(0.8 * columns, 0.85 * len(picks) + 0.4), squeeze=False,
                                    layout="constrained")
@@ -501,7 +499,7 @@ def draw_class_fractions(scores, folder):
     """Bar chart: share of samples the classifier puts in each class, with the 5% line."""
     from dlzoo.metrics import samples as sample_quality
 
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     fractions = scores["class_fractions"]
     figure, axis = pyplot.subplots(figsize=(5, 3))
     axis.bar(range(len(fractions)), fractions, color="tab:blue")

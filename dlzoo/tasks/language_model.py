@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from dlzoo.plots import figures
+from dlzoo.plots import curves
 from dlzoo.runs import report
 from dlzoo.training import fit
 from dlzoo.training import devices
@@ -118,7 +118,7 @@ class LanguageModelTask(Task):
     }
     description = "character-level language model (GPT)"
     supports = frozenset({"text-generation", "check", "lr-find", "tune"})
-    model_from_registry = True
+    model_kind = "classifier"
 
     def settings(self, config):
         """The ``[language_model]`` table with defaults filled in."""
@@ -261,7 +261,7 @@ class LanguageModelTask(Task):
                                                  self.serving_endpoints(prepared.model, None), sample)
             exported["example"] = self.serving_example(prepared.bundle)
             exported["takes"] = "windows of character ids (not text)"
-        figures.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
+        curves.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
         sample_length = min(settings["sample_length"], QUICK_SAMPLE_LENGTH) if prepared.quick else \
             settings["sample_length"]
         samples = {temperature: generate(prepared.model, prepared.characters, settings["sample_prompt"],

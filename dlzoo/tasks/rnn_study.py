@@ -283,8 +283,6 @@ class RNNStudyTask(Task):
         """Output equality and step time against sequence length, static vs dynamic."""
         import keras
 
-        from dlzoo.rnn_studies import unrolling_difference
-
         lengths = QUICK_UNROLLING_LENGTHS if prepared.quick else prepared.study["lengths"]
         units = 8 if prepared.quick else prepared.study["units"]
         difference = unrolling_difference(length=max(lengths), units=units)
@@ -326,7 +324,7 @@ def weight_gradient_norm(model, inputs, targets):
 
 def plot_gradient_norms(curves, path, length):
     """One line per cell: |d loss / d x_t| against t, log scale."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     figure, axis = pyplot.subplots(figsize=(7, 4))
     colors = {}
     for label, norms in curves.items():
@@ -343,7 +341,7 @@ def plot_gradient_norms(curves, path, length):
 
 def plot_step_times(lengths, timings, path):
     """Training step time against sequence length, one line per unrolling mode."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     figure, axis = pyplot.subplots(figsize=(6, 4))
     for label, values in timings.items():
         axis.plot(lengths, values, marker="o", label=label)
@@ -351,3 +349,21 @@ def plot_step_times(lengths, timings, path):
     axis.set_ylabel("ms per training step (batch 64)")
     axis.legend()
     figures.save_figure(figure, path)
+
+
+def unrolling_difference(length=50, units=16, features=3, batch=4, seed=0):
+    """Max |difference| between one LSTM run with ``unroll=True`` (static) and as a loop (dynamic).
+
+    Both layers get the same weights; static unrolling copies the cell ``length`` times into the
+    graph, the dynamic one runs a symbolic loop: the arithmetic is the same.
+    """
+    import keras
+
+    rng = np.random.default_rng(seed)
+    inputs = rng.normal(size=(batch, length, features)).astype("float32")
+    static = keras.layers.LSTM(units, return_sequences=True, unroll=True)
+    dynamic = keras.layers.LSTM(units, return_sequences=True, unroll=False)
+    static_outputs = static(inputs)
+    dynamic(inputs)
+    dynamic.set_weights(static.get_weights())
+    return float(np.max(np.abs(np.asarray(static_outputs) - np.asarray(dynamic(inputs)))))

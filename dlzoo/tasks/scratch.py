@@ -131,7 +131,7 @@ class NumpyMLPTask(ClassifyTask):
     supports = frozenset()
     unsupported_reasons = dict.fromkeys(("check", "lr-find", "tune"), (
         "it is trained by NumPy code, not by a Keras model and optimizer"))
-    model_from_registry = False  # [model] holds the NumPy network's options
+    model_kind = None  # [model] holds the NumPy network's options, checked by check_config
 
     def check_config(self, config):
         """Only the NumPy network's options are valid in ``[model]``."""

@@ -172,7 +172,7 @@ def baseline_section(network_result, baselines):
 
 def draw_segmentations(images, true_masks, predicted_masks, path, title=""):
     """One column per image: the image, its true mask, the predicted mask (titled with its object IoU)."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     ious = object_iou_per_image(true_masks, predicted_masks)
     columns = len(images)
     figure, axes = pyplot.subplots(3, columns, figsize=(1.4 * columns + 1.2, 4.6), squeeze=False)
@@ -272,7 +272,7 @@ class SegmentTask(SupervisedTask):
     """Semantic segmentation with ``model.fit``: raw images in, a class for every pixel out."""
 
     description = "semantic segmentation (a class for every pixel)"
-    model_from_registry = False  # segmentation builders: dlzoo.models.unet, checked in build_model
+    model_kind = "segmentation"
     predict_writes_files = True  # the masks go to the run's predictions/ folder
     baseline_metric = "object_iou"
     supports = frozenset({"check", "lr-find"})
@@ -303,16 +303,8 @@ class SegmentTask(SupervisedTask):
         from dlzoo.tasks.supervised import with_standardization
 
         name = config["model"]["name"]
-        if name not in unet.names():
-            raise UsageError(f"model '{name}' is not a segmentation model; choose one of {', '.join(unet.names())}")
-        defaults = unet.option_defaults(name)
+        models.check_options(config["model"], kind="segmentation")
         options = {key: value for key, value in config["model"].items() if key != "name"}
-        for key, value in options.items():
-            if key not in defaults:
-                raise UsageError(f"unknown key 'model.{key}' for segmentation model '{name}' "
-                                 f"(valid keys: {', '.join(['name', *defaults])})")
-            if not models.fits_default(value, defaults[key]):
-                raise UsageError(f"model.{key} must be {models.describe_type(defaults[key])}, got {value!r}")
         try:
             model = unet.build(name, splits.input_shape, splits.num_classes, **options)
         except ValueError as error:

@@ -34,6 +34,7 @@ import time
 
 
 from dlzoo.plots import figures
+from dlzoo.plots import curves
 from dlzoo.runs import report
 from dlzoo.runs import folders
 from dlzoo.training import fit
@@ -43,8 +44,6 @@ from dlzoo.translation import side_by_side, transformer_translation
 from dlzoo.tasks import register
 from dlzoo.tasks.base import Task
 
-MODEL_DEFAULTS = {"name": "seq2seq", "cell": "gru", "units": 128, "embedding_dim": 32, "attention": "luong",
-                  "encoder": "bidirectional"}
 SEQ2SEQ_DEFAULTS = {
     "beam_width": 1,  # decoding used for the reported metrics (1 = greedy)
     "length_penalty": 0.0,
@@ -54,10 +53,6 @@ SEQ2SEQ_DEFAULTS = {
 SHOWN_EXAMPLES = 8
 # What metrics.json keeps of each split's evaluation (BLEU only for sentence outputs).
 HEADLINE_KEYS = ("exact_match", "character_accuracy", "edit_distance", "bleu", "character_bleu")
-# The choices of dlzoo.models.seq2seq, repeated here: checking a recipe must not import Keras.
-CELLS = ("gru", "lstm")
-ATTENTIONS = ("luong", "bahdanau", "none")
-ENCODERS = ("forward", "bidirectional")
 
 
 @dataclasses.dataclass
@@ -104,15 +99,14 @@ def teacher_forcing_datasets(bundle, source_vocabulary, target_vocabulary, max_s
 
 
 def model_builder(config):
-    """``(build, options)`` of the recipe's model family: the RNN encoder-decoder (``[model] name =
-    "seq2seq"``) or the transformer (``"transformer"``); ``build(source vocabulary, target
-    vocabulary, max source length, max target length, **options)`` returns a built model."""
-    if transformer_translation.is_transformer(config):
-        return transformer_translation.build, transformer_translation.model_options(config["model"])
-    from dlzoo.models import seq2seq as seq2seq_models
+    """``(build, options)`` of the recipe's translator: the registered builder ``[model] name``
+    (``"seq2seq"``: the RNN encoder-decoder, ``"transformer"``) and its full options;
+    ``build(source vocabulary, target vocabulary, max source length, max target length,
+    **options)`` returns a built model."""
+    from dlzoo import models
 
-    return seq2seq_models.build_seq2seq, {key: value for key, value in {**MODEL_DEFAULTS, **config["model"]}.items()
-                                          if key != "name"}
+    return models.get(config["model"]["name"], kind="translator"), models.check_options(config["model"],
+                                                                                         kind="translator")
 
 
 def head_pictures(model, texts, folder, stem, targets=None):
@@ -136,11 +130,11 @@ def evaluate_translator(translate, bundle, split, limit=None):
     Returns ``{"split", "dataset", "exact_match", "character_accuracy", "edit_distance", "character_bleu",
     "bleu" (sentences only), "examples", "samples": [{"source", "target", "prediction"}, ...]}``.
     """
-    from dlzoo.metrics import translation as metrics
+    from dlzoo.metrics import translation as translation_metrics
 
     sources, targets = bundle.arrays(split, limit=limit)
     predictions = translate(list(sources))
-    result = {"split": split, "dataset": bundle.name, **metrics.all_metrics(predictions, targets)}
+    result = {"split": split, "dataset": bundle.name, **translation_metrics.all_metrics(predictions, targets)}
     wrong = [index for index, (p, t) in enumerate(zip(predictions, targets)) if p != t]
     shown = (wrong[:SHOWN_EXAMPLES // 2] + list(range(SHOWN_EXAMPLES)))[:SHOWN_EXAMPLES]
     result["samples"] = [{"source": str(sources[index]), "target": str(targets[index]),
@@ -203,7 +197,7 @@ def unlike_training(text, translation, model, bundle=None):
 
 def draw_attention(pairs, path, title=""):
     """Heatmaps of attention weights: ``pairs`` = ``[(source, translation, weights (T, S), target)]``."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     count = len(pairs)
     columns = min(2, count)
     rows = (count + columns - 1) // columns
@@ -242,6 +236,7 @@ class Seq2SeqTask(Task):
     """Encoder-decoder translation of strings, trained with teacher forcing."""
 
     section = "seq2seq"
+    model_kind = "translator"
     section_defaults = SEQ2SEQ_DEFAULTS
     description = "sequence-to-sequence translation (strings in, strings out)"
     supports = frozenset({"own-pictures", "check", "lr-find", "tune"})
@@ -258,32 +253,12 @@ class Seq2SeqTask(Task):
         return list(dict.fromkeys(names + [f"test_{key}" for key in HEADLINE_KEYS]))
 
     def check_config(self, config):
-        """``[model]`` keys are the encoder-decoder's; the beam width is >= 1; the metric is ours."""
-        from dlzoo.core.validation import check_known_keys
-
+        """``[model]`` names a translator (its options are checked by its registration, see
+        :func:`dlzoo.models.check_options`); the beam width is >= 1; the metric is ours."""
         super().check_config(config)
-        if transformer_translation.is_transformer(config):  # the transformer family checks its own keys
-            transformer_translation.check_model_config(config["model"])
-            check_beam_width(self.settings(config)["beam_width"])
-            return
-        model = config.get("model", {})
-        check_known_keys("model", model, MODEL_DEFAULTS)
-        model = {**MODEL_DEFAULTS, **model}
-        if model["name"] != "seq2seq":
-            raise UsageError(f"model.name of a seq2seq recipe must be 'seq2seq' (RNN) or 'transformer', "
-                             f"got {model['name']!r}")
-        if model["cell"] not in CELLS:
-            raise UsageError(f"model.cell must be one of {', '.join(CELLS)}, got {model['cell']!r}")
-        if model["attention"] not in ATTENTIONS:
-            raise UsageError(f"model.attention must be one of {', '.join(ATTENTIONS)}, got {model['attention']!r}")
-        if model["encoder"] not in ENCODERS:
-            raise UsageError(f"model.encoder must be one of {', '.join(ENCODERS)}, got {model['encoder']!r}")
-        for key in ("units", "embedding_dim"):
-            if isinstance(model[key], bool) or not isinstance(model[key], int) or model[key] < 1:
-                raise UsageError(f"model.{key} must be a whole number >= 1, got {model[key]!r}")
-        if model["encoder"] == "bidirectional" and model["units"] % 2:
-            raise UsageError(f"model.units must be even with a bidirectional encoder (units/2 per direction), "
-                             f"got {model['units']}")
+        if "name" not in config.get("model", {}):
+            raise UsageError("a seq2seq recipe's [model] needs a name: a translator such as 'seq2seq' (the RNN "
+                             "encoder-decoder) or 'transformer'")
         check_beam_width(self.settings(config)["beam_width"])
 
     def settings(self, config):
@@ -384,7 +359,7 @@ class Seq2SeqTask(Task):
             exported["example"] = self.serving_example(bundle)
             exported["takes"] = "strings and returns strings"
             exported["notes"] = [serving.limits_note(model)]
-        figures.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
+        curves.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png", title=config["name"])
         self.draw(model, bundle, folder, results["test"])
         report.write_section(folder, "25-side-by-side", side_by_side.section(folder, config, side_by_side.row_of(
             f"{config['name']} (this run)", config, metrics, int(model.count_params()), len(history["loss"]),

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from dlzoo.plots import figures
+from dlzoo.plots import curves
 from dlzoo.runs import folders
 from dlzoo.training import fit
 from dlzoo.training import devices
@@ -139,7 +139,7 @@ def value_range(splits):
 class SupervisedTask(Task):
     """A Keras model trained with ``fit`` on the recipe's inputs and targets."""
 
-    model_from_registry = True
+    model_kind = "classifier"
 
     # 1. Building ---------------------------------------------------------------------------
 
@@ -243,7 +243,7 @@ class SupervisedTask(Task):
         if config["train"]["export"]:
             exported = self.export(model, splits, folder / "saved_model")
         if history.get("loss"):
-            figures.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png",
+            curves.learning_curves({config["name"]: history}, folder / "plots" / "learning_curves.png",
                                   title=config["name"])
         self.draw(model, splits, folder, config, test_result)
         results = {

@@ -577,6 +577,7 @@ def draw_stage_curves(stages, path, title=""):
     import matplotlib.pyplot as pyplot
 
     from dlzoo.plots import figures
+    from dlzoo.plots import curves
 
     figure, axes = pyplot.subplots(1, 2, figsize=(11, 4), layout="constrained")
     offsets = {"frozen": 0, "fine_tuned": stages["frozen"].epochs, "scratch": 0}
@@ -587,7 +588,7 @@ def draw_stage_curves(stages, path, title=""):
             if metric not in history:
                 continue
             epochs = offset + np.arange(1, len(history[metric]) + 1)
-            marker = "o" if len(epochs) <= figures.MARKER_EPOCHS else None  # a one-epoch stage is one point
+            marker = "o" if len(epochs) <= curves.MARKER_EPOCHS else None  # a one-epoch stage is one point
             line = axis.plot(epochs, history[metric], marker=marker, markersize=4, label=f"{name} train")[0]
             if f"val_{metric}" in history:
                 axis.plot(epochs, history[f"val_{metric}"], linestyle="--", marker=marker, markersize=4,
@@ -595,10 +596,10 @@ def draw_stage_curves(stages, path, title=""):
         axis.axvline(stages["frozen"].epochs + 0.5, color="gray", linestyle=":", linewidth=1)
         axis.set_xlabel("epoch on the target classes")
         axis.set_ylabel(metric)
-        axis.set_xticks(figures.epoch_ticks(last_epoch))
+        axis.set_xticks(curves.epoch_ticks(last_epoch))
         histories = {name: stage.history for name, stage in stages.items()}
-        if metric == "loss" and figures.all_positive(histories, ["loss"]):
-            figures.log_scale_with_labels(axis, figures.finite_values(histories, ["loss"]))
+        if metric == "loss" and curves.all_positive(histories, ["loss"]):
+            curves.log_scale_with_labels(axis, curves.finite_values(histories, ["loss"]))
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     figure.suptitle(title)

@@ -4,9 +4,8 @@ The seq2seq task (:mod:`dlzoo.tasks.seq2seq`) trains, decodes, scores, exports a
 any model that has ``initial_state`` / ``decode_step`` (see :mod:`dlzoo.translation.decoding`);
 this module holds what is particular to the transformer:
 
-* :data:`MODEL_DEFAULTS` and :func:`check_model_config`: the ``[model]`` keys, checked without
-  importing Keras (``dlzoo show`` and bad recipes stay fast);
-* :func:`build`: the :class:`~dlzoo.models.transformer_translator.TransformerTranslator`;
+* the builder and its ``[model]`` keys are registered in :mod:`dlzoo.models` (kind
+  ``translator``, name ``transformer``: :mod:`dlzoo.models.transformer_translator`);
 * :func:`cross_attention_maps` and :func:`draw_cross_attention_heads`: every head of every
   decoder block's cross-attention (the RNN translators have one attention map; a transformer
   has ``num_layers x num_heads`` of them, and heads specialize).
@@ -15,51 +14,6 @@ this module holds what is particular to the transformer:
 import numpy as np
 
 from dlzoo.plots import figures
-from dlzoo.core import validation
-from dlzoo.core.errors import UsageError
-
-MODEL_NAME = "transformer"
-# The defaults of dlzoo.models.transformer_translator, repeated: checking a recipe must not import Keras.
-MODEL_DEFAULTS = {"name": MODEL_NAME, "model_dim": 128, "num_heads": 4, "feed_forward_dim": 256, "num_layers": 2,
-                  "dropout_rate": 0.1, "norm_first": True, "positional": "sinusoidal"}
-POSITIONAL_KINDS = ("sinusoidal", "learned")
-
-
-def is_transformer(config):
-    """True when a seq2seq recipe's ``[model]`` is the transformer."""
-    return config.get("model", {}).get("name") == MODEL_NAME
-
-
-def check_model_config(model):
-    """Refuse unknown keys and bad values of a transformer translator's ``[model]`` (one-line UsageError)."""
-    try:
-        validation.check_known_keys("model", model, MODEL_DEFAULTS)
-        options = {**MODEL_DEFAULTS, **model}
-        for key in ("model_dim", "num_heads", "feed_forward_dim", "num_layers"):
-            validation.check_integer(f"model.{key}", options[key], minimum=1)
-        validation.check_number("model.dropout_rate", options["dropout_rate"], minimum=0.0, maximum=0.99)
-        validation.check_boolean("model.norm_first", options["norm_first"])
-        validation.check_choice("model.positional", options["positional"], POSITIONAL_KINDS)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    if options["model_dim"] % options["num_heads"]:
-        raise UsageError(f"num_heads {options['num_heads']} does not divide the model width model_dim "
-                         f"{options['model_dim']}: each head gets model_dim / num_heads features")
-    return options
-
-
-def model_options(model):
-    """The builder's keyword arguments: ``[model]`` with the defaults, without ``name``."""
-    return {key: value for key, value in {**MODEL_DEFAULTS, **model}.items() if key != "name"}
-
-
-def build(source_vocabulary, target_vocabulary, max_source_length, max_target_length, **options):
-    """A built transformer translator (see :mod:`dlzoo.models.transformer_translator`)."""
-    from dlzoo.models import transformer_translator
-
-    return transformer_translator.build_transformer_translator(source_vocabulary, target_vocabulary,
-                                                               max_source_length, max_target_length, **options)
-
 
 def cross_attention_maps(model, texts):
     """Greedy translations of ``texts`` and every cross-attention head that produced them.
@@ -91,7 +45,7 @@ def draw_cross_attention_heads(maps, path, target=None):
     """One figure for one input: a row per decoder block, a column per head (``maps``: one item of
     :func:`cross_attention_maps`); ``target`` (the expected output) adds right/wrong to the title."""
     text, translation, weights = maps
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     blocks, heads = weights.shape[:2]
     figure, axes = pyplot.subplots(blocks, heads, figsize=(3.2 * heads + 0.8, 2.8 * blocks + 0.6), squeeze=False,
                                    layout="constrained")

@@ -79,7 +79,7 @@ def draw_attention(maps, example, path, title, labels=None):
 def attention_figure(maps, example, title, labels=None):
     """The figure of :func:`draw_attention` (not saved): a colorbar per row, whose heads share
     one colour scale; tokens on the left column and the bottom row only (every panel shares them)."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     heads = max(weights.shape[1] for _, weights in maps)
     figure, axes = pyplot.subplots(len(maps), heads, figsize=(2.6 * heads + 0.8, 2.6 * len(maps) + 0.4),
                                    squeeze=False, layout="constrained")

@@ -37,7 +37,7 @@ def cosine_similarity(table):
 
 def draw_positional_tables(tables, path, title=""):
     """One row per table: its values and the cosine similarity of its positions."""
-    pyplot = figures._pyplot()
+    pyplot = figures.pyplot_module()
     figure, axes = pyplot.subplots(len(tables), 2, figsize=(11, 3.8 * len(tables)), squeeze=False)
     for row, (name, kind, table) in enumerate(tables):
         image = axes[row, 0].imshow(table, cmap="RdBu_r", aspect="auto", vmin=-np.abs(table).max(),
