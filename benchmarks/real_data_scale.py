@@ -17,6 +17,7 @@ busy it was next to every number.
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -34,15 +35,20 @@ from dlzoo.training import inference
 
 timings = {}
 
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
 def timed(owner, name, label):
     original = getattr(owner, name)
     def wrapper(*arguments, **keywords):
         timings.setdefault("peak_rss_mb_before_" + name, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         try:
             return original(*arguments, **keywords)
         finally:
             timings[label] = timings.get(label, 0.0) + time.perf_counter() - start
+            timings["cpu " + label] = timings.get("cpu " + label, 0.0) + cpu_seconds() - cpu
     setattr(owner, name, wrapper)
 
 timed(training, "fit", "fit")
@@ -60,6 +66,7 @@ try:
 except SystemExit:
     pass
 timings["process after import"] = time.perf_counter() - start
+timings["cpu process"] = cpu_seconds()
 timings["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print("TIMINGS " + json.dumps(timings))
 """
@@ -72,6 +79,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's own")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     arguments = parser.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as runs_root:
         command = ["train", arguments.recipe, "--runs", runs_root, "--set", "train.verbose=0"]
         command += [item for override in arguments.overrides for item in ("--set", override)]
@@ -87,11 +95,17 @@ def main():
         (metrics_path,) = pathlib.Path(runs_root).glob(f"{arguments.recipe}/*/metrics.json")
         record = json.loads(metrics_path.read_text())
     fit = timings["fit"]
+    load_after = os.getloadavg()[0]
     print(f"{arguments.recipe} on {record['data']['dataset']} {record['data']['sizes']}, "
           f"{record['epochs_run']} epochs, test accuracy {record['metrics'].get('test_accuracy', float('nan')):.4f}")
+    print(f"  load average {load_before:.1f} -> {load_after:.1f} (wall times stretch with it; CPU times much less)")
     for label, seconds in timings.items():
-        if not label.startswith("peak_rss_mb"):
-            print(f"  {label:36s} {seconds:8.1f} s  ({seconds / fit:5.2f} x fit)")
+        if not label.startswith(("peak_rss_mb", "cpu ")):
+            cpu = timings.get("cpu " + label)
+            cpu_text = f"; CPU {cpu:7.1f} s ({cpu / timings['cpu fit']:5.2f} x fit)" if cpu is not None else ""
+            print(f"  {label:36s} {seconds:8.1f} s  ({seconds / fit:5.2f} x fit){cpu_text}")
+    print(f"  {'CPU of the whole process':36s} {timings['cpu process']:8.1f} s  "
+          f"({timings['cpu process'] / timings['cpu fit']:5.2f} x the CPU of fit)")
     for model in record.get("baselines", {}).get("models", []):
         print(f"    baseline {model['name']:27s} fit {model['fit_seconds']:6.1f} s, test accuracy "
               f"{model.get('test_accuracy', float('nan')):.4f}")

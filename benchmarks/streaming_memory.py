@@ -5,7 +5,7 @@ in a temporary directory, then trains a small CNN for one epoch on each, every t
 fresh process, and prints the peak resident memory (RSS) of each training process and the
 ratio. Streaming (``folder:`` read through tf.data, the default) should stay nearly flat
 (target: less than 1.3x for 8x the images); ``--modes stream,memory`` also measures the
-in-memory path (``data.stream = false``: every image as float32 in RAM) for comparison.
+in-memory path (``data.stream = false``: every image in RAM, as its stored uint8) for comparison.
 
 Each training is the real command, ``dlzoo train cnn --data folder:... --epochs 1`` (the cnn
 recipe's model on 96x96 RGB images): loading, statistics from a bounded sample, training,

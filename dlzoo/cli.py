@@ -221,7 +221,7 @@ def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, devic
     refuse_out_as_runs_root(out, "train")
     if resume_run is not None:
         if recipe or overrides or dataset or epochs or seed is not None or quick or plugin_files:
-            raise UsageError("--resume continues a run with its own recipes.toml: give no recipe, --set, --data, "
+            raise UsageError("--resume continues a run with its own config.toml: give no recipe, --set, --data, "
                              "--epochs, --seed, --quick or --plugin with it")
         from dlzoo.commands import lifecycle
 

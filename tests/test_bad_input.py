@@ -13,7 +13,7 @@ def existing_run(tmp_path):
     """An earlier run folder with a file that must survive every failed command."""
     folder = tmp_path / "runs" / "mlp" / "20200101-000000"
     folder.mkdir(parents=True)
-    (folder / "recipes.toml").write_text('name = "mlp"\n')
+    (folder / "config.toml").write_text('name = "mlp"\n')
     (folder / "notes.txt").write_text("precious")
     return folder
 

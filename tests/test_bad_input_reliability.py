@@ -192,14 +192,14 @@ def test_evaluate_writes_no_cache_where_a_run_folder_says(cli_run, tmp_path, ima
     from dlzoo.config import recipes
 
     folder = copy_run(image_folder_run, tmp_path / "runs")
-    settings = recipes.read_toml(folder / "recipes.toml")
+    settings = recipes.read_toml(folder / "config.toml")
     settings["data"]["cache"] = str(tmp_path / "anywhere")
-    (folder / "recipes.toml").write_text(tomli_w.dumps(settings))
+    (folder / "config.toml").write_text(tomli_w.dumps(settings))
     result = cli_run("evaluate", folder)
     assert result.exit_code == 0, result.stderr
     assert not (tmp_path / "anywhere").exists()
     # A cache in the runs root, where dlzoo writes anyway, is still used.
     settings["data"]["cache"] = str(tmp_path / "runs" / "cache")
-    (folder / "recipes.toml").write_text(tomli_w.dumps(settings))
+    (folder / "config.toml").write_text(tomli_w.dumps(settings))
     assert cli_run("evaluate", folder).exit_code == 0
     assert list((tmp_path / "runs" / "cache").glob("*.tfcache*"))

@@ -32,6 +32,46 @@ def test_duplicates_finds_exact_and_near_copies_only():
     assert found["near"] == [5, 6, 7]
 
 
+def test_near_duplicates_are_searched_on_a_seeded_sample_of_a_large_test_split_exact_ones_on_all():
+    rng = np.random.default_rng(1)
+    train = rng.normal(size=(400, 16)).astype("float32")
+    test = rng.normal(size=(300, 16)).astype("float32")
+    test[:30] = train[:30]  # exact copies: every one is found, sample or not
+    test[30:130] = train[100:200] + 1e-3  # a third of the test split nearly copied
+    found = check.duplicates(train, test, sample=60, seed=4)
+    assert found["exact"] == list(range(30)) and found["compared"] == 60 and found["test_size"] == 300
+    assert set(found["near"]) <= set(range(30, 130)) and 5 <= len(found["near"]) <= 40
+    assert found == check.duplicates(train, test, sample=60, seed=4)  # seeded: the same sample
+    level, line = check.duplicate_finding(found, 300)
+    assert level == check.PROBLEM and "among 60 sampled test examples (seeded; about" in line, line
+    assert len(check.duplicates(train, test)["near"]) == 100  # below the sample size: all compared
+
+
+def test_a_handful_of_duplicates_in_a_large_test_split_is_a_warning_not_a_problem():
+    found = {"exact": [], "near": [17], "median_distance": 880.0, "closest_ratio": 0.27, "compared": 2000,
+             "test_size": 10000}
+    level, line = check.duplicate_finding(found, 10000)
+    assert level == check.WARNING and "1 more nearly among 2000 sampled test examples" in line, line
+    assert "0.27x the median" in line and "too few to move the test score" in line
+    clean = {**found, "near": [], "closest_ratio": 0.4}
+    level, line = check.duplicate_finding(clean, 10000)
+    assert level == check.OK and "searched for 2000 sampled test examples" in line, line
+
+
+def test_check_of_a_large_test_split_says_it_sampled(cli_run, tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(3000, 6, 6, 1)).astype("uint8")
+    y = np.arange(3000) % 3
+    x_test, y_test = rng.integers(0, 256, size=(2500, 6, 6, 1)).astype("uint8"), np.arange(2500) % 3
+    x_test[:5] = x[:5]  # 5 exact copies of 2,500: 0.2 %, a warning
+    np.savez(tmp_path / "large.npz", x=x, y=y, x_test=x_test, y_test=y_test)
+    result = cli_run("check", "softmax-regression", "--data", f"npz:{tmp_path / 'large.npz'}")
+    assert result.exit_code == 0, result.stderr
+    line = next(line for line in result.output.splitlines() if "leakage:" in line and "[" in line)
+    assert line.strip().startswith("[warning] leakage: 5 test examples also in train/val exactly", ) and \
+        f"among {check.NEAR_SAMPLE} sampled test examples" in line, line
+
+
 def test_findings_flag_problems():
     assert check.loss_finding(20.0, np.log(10), "softmax")[0] == check.PROBLEM
     assert check.loss_finding(2.4, np.log(10), "softmax")[0] == check.OK

@@ -41,9 +41,9 @@ def test_every_recipe_trains_in_quick_mode_with_its_default_output(cli_run, tmp_
     folder = run_folder(tmp_path / "runs", recipe)
     record = json.loads((folder / "metrics.json").read_text())
     assert record["status"] == "completed"
-    assert (folder / "recipes.toml").exists() and (folder / "report.md").exists()
+    assert (folder / "config.toml").exists() and (folder / "report.md").exists()
     if record["task"] != "sweep":  # the names expect.metric is checked against up front cover what the run reports
-        resolved = resolve.load_config(str(folder / "recipes.toml"))
+        resolved = resolve.load_config(str(folder / "config.toml"))
         names = tasks.create(resolved["task"]).metric_names(resolved)
         assert names is None or set(record["metrics"]) <= names, set(record["metrics"]) - names
         # The header, then the task's one-line description, then the run folder.
@@ -65,7 +65,7 @@ def test_run_folder_contract(cli_run, tmp_path):
     result = cli_run("train", "logistic-neuron", *QUICK, "--runs", "runs", "--seed", "3", "--data", "moons")
     assert result.exit_code == 0, result.stderr
     folder = run_folder(tmp_path / "runs", "logistic-neuron")
-    for name in ("recipes.toml", "history.csv", "metrics.json", "model.keras", "saved_model/saved_model.pb",
+    for name in ("config.toml", "history.csv", "metrics.json", "model.keras", "saved_model/saved_model.pb",
                  "report.md", "evaluation.json", "plots/learning_curves.png", "plots/confusion_matrix.png",
                  "plots/decision_boundary.png", "checkpoints/best.weights.h5"):
         assert (folder / name).exists(), name
@@ -79,14 +79,14 @@ def test_run_folder_contract(cli_run, tmp_path):
     report = (folder / "report.md").read_text()
     assert "## Target" in report and "plots/confusion_matrix.png" in report and "```toml" in report
     # The saved config repeats the run.
-    assert resolve.load_config(str(folder / "recipes.toml"))["train"]["seed"] == 3
+    assert resolve.load_config(str(folder / "config.toml"))["train"]["seed"] == 3
 
 
 def test_mse_cost_trains_the_same_neuron(cli_run, tmp_path):
     result = cli_run("train", "logistic-neuron", *QUICK, "--set", "train.loss=mse", "--runs", "runs")
     assert result.exit_code == 0, result.stderr
     folder = run_folder(tmp_path / "runs", "logistic-neuron")
-    assert 'loss = "mse"' in (folder / "recipes.toml").read_text()
+    assert 'loss = "mse"' in (folder / "config.toml").read_text()
 
 
 def test_evaluate_export_and_compare_on_runs(cli_run, tmp_path):
@@ -177,7 +177,7 @@ def test_python_dash_m_runs_the_cli():
 
 def test_a_run_that_fails_before_epoch_one_still_says_why_in_its_folder(cli_run, tmp_path, monkeypatch):
     # The description printed before epoch 1 is part of the run: when it breaks (as the
-    # transformer translators' did), the folder has recipes.toml and metrics.json saying failed.
+    # transformer translators' did), the folder has config.toml and metrics.json saying failed.
     task_class = tasks.get("classify")
 
     def broken_describe(self, prepared):
@@ -190,4 +190,4 @@ def test_a_run_that_fails_before_epoch_one_still_says_why_in_its_folder(cli_run,
     folder = run_folder(tmp_path / "runs", "softmax-regression")
     record = json.loads((folder / "metrics.json").read_text())
     assert record["status"] == "failed" and "encoder_type" in record["error"]
-    assert resolve.load_config(str(folder / "recipes.toml"))["name"] == "softmax-regression"
+    assert resolve.load_config(str(folder / "config.toml"))["name"] == "softmax-regression"

@@ -61,7 +61,7 @@ def test_visualize_score_on_shapes(cli_run, tmp_path, monkeypatch):
     folder = next((tmp_path / "runs" / "shapes-cnn").iterdir())
     result = cli_run("visualize", folder, "--method", "all", "--score", "--samples", "4")
     assert result.exit_code == 0, result.output + result.stderr
-    scores = json.loads((folder / "explanations.json").read_text())
+    scores = json.loads((folder / "explanation_scores.json").read_text())
     methods = [row["method"] for row in scores["methods"]]
     assert methods == ["saliency", "smoothgrad", "integrated-gradients", "cam", "gradcam", "gradcam++", "random map"]
     for row in scores["methods"]:

@@ -253,10 +253,12 @@ def test_kinds_are_separate_namespaces():
     # "linear" is a regression builder and an autoencoder, "transformer" a classifier and a translator.
     assert models.get("linear") is not models.get("linear", kind="autoencoder")
     assert models.get("transformer") is not models.get("transformer", kind="translator")
-    from dlzoo.core.registry import UnknownNameError
+    from dlzoo.core.errors import UsageError
 
-    with pytest.raises(UnknownNameError, match="unknown translator 'seq2sq'; did you mean 'seq2seq'"):
+    with pytest.raises(UsageError, match="unknown translator 'seq2sq'; did you mean 'seq2seq'"):
         models.check_options({"name": "seq2sq"}, "translator")
+    with pytest.raises(UsageError, match="model 'vae' is not a classifier [(]it is an autoencoder[)]; choose one of: "):
+        models.check_options({"name": "vae"}, "classifier")
 
 
 @pytest.mark.parametrize("model, message", [

@@ -1,7 +1,7 @@
-"""``lifecycle.quick_model``: the smaller model a recipe declares for ``--quick`` runs.
+"""``train.quick_model``: the smaller model a recipe declares for ``--quick`` runs.
 
 It is applied in one place (:func:`dlzoo.commands.lifecycle.prepare`), checked like any ``[model]`` key,
-and leaves the run's ``recipes.toml`` as the recipe wrote it.
+and leaves the run's ``config.toml`` as the recipe wrote it.
 """
 
 import json
@@ -31,7 +31,7 @@ def test_a_model_key_set_on_the_command_line_wins_over_the_quick_model():
     quick = recipes.with_quick_model(resolved)
     assert quick["model"]["num_layers"] == 2 and quick["model"]["num_heads"] == 8  # not silently replaced
     assert quick["model"]["model_dim"] == resolved["train"]["quick_model"]["model_dim"] < resolved["model"]["model_dim"]
-    assert "num_layers" not in resolved["train"]["quick_model"]  # recipes.toml says what the quick run built
+    assert "num_layers" not in resolved["train"]["quick_model"]  # config.toml says what the quick run built
 
 
 @pytest.mark.parametrize("recipe", TRANSFORMERS)
@@ -53,11 +53,11 @@ def test_quick_prepares_the_smaller_model(recipe):
 
 
 def test_a_quick_run_keeps_the_recipe_in_config_toml(cli_run, tmp_path):
-    result = cli_run("train", "transformer-classifier", "--quick", "--set", "lifecycle.verbose=0",
-                     "--set", "lifecycle.export=false", "--runs", "runs")
+    result = cli_run("train", "transformer-classifier", "--quick", "--set", "train.verbose=0",
+                     "--set", "train.export=false", "--runs", "runs")
     assert result.exit_code == 0, result.output + result.stderr
     (folder,) = (tmp_path / "runs" / "transformer-classifier").iterdir()
-    saved = resolve.load_config(str(folder / "recipes.toml"))
+    saved = resolve.load_config(str(folder / "config.toml"))
     recipe = resolve.load_config("transformer-classifier")
     assert saved["model"] == recipe["model"] and saved["train"]["quick_model"] == recipe["train"]["quick_model"]
     record = json.loads((folder / "metrics.json").read_text())
@@ -67,12 +67,12 @@ def test_a_quick_run_keeps_the_recipe_in_config_toml(cli_run, tmp_path):
 
 
 @pytest.mark.parametrize("value, fragments", [
-    ("{num_layer = 1}", ("lifecycle.quick_model.num_layer", "did you mean 'num_layers'")),
-    ('{name = "mlp"}', ("lifecycle.quick_model.name",)),
+    ("{num_layer = 1}", ("train.quick_model.num_layer", "did you mean 'num_layers'")),
+    ('{name = "mlp"}', ("train.quick_model.name",)),
 ])
 def test_a_quick_model_key_the_model_does_not_have_is_refused_up_front(cli_run, tmp_path, value, fragments):
     for command in (("show", "transformer-dates"), ("train", "transformer-dates", "--quick", "--runs", "runs")):
-        result = cli_run(*command, "--set", f"lifecycle.quick_model={value}")
+        result = cli_run(*command, "--set", f"train.quick_model={value}")
         assert result.exit_code == 2, (result.output, result.stderr)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and all(fragment in lines[0] for fragment in fragments), lines
@@ -80,7 +80,7 @@ def test_a_quick_model_key_the_model_does_not_have_is_refused_up_front(cli_run, 
 
 
 def test_a_quick_model_value_of_the_wrong_type_is_refused_even_without_quick(cli_run, tmp_path):
-    result = cli_run("train", "transformer-classifier", "--epochs", "1", "--set", 'lifecycle.quick_model={num_layers = "one"}',
+    result = cli_run("train", "transformer-classifier", "--epochs", "1", "--set", 'train.quick_model={num_layers = "one"}',
                      "--runs", "runs")
     assert result.exit_code == 2, (result.output, result.stderr)
     assert "num_layers" in result.stderr and len(result.stderr.strip().splitlines()) == 1

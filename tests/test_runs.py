@@ -10,10 +10,10 @@ from dlzoo.core.errors import UsageError
 
 
 def make_run(root, recipe, name, status="completed", quick=False):
-    """A minimal run folder: recipes.toml and metrics.json."""
+    """A minimal run folder: config.toml and metrics.json."""
     folder = root / recipe / name
     folder.mkdir(parents=True)
-    (folder / "recipes.toml").write_text(f'name = "{recipe}"\n')
+    (folder / "config.toml").write_text(f'name = "{recipe}"\n')
     (folder / "metrics.json").write_text(json.dumps({"recipe": recipe, "status": status, "quick": quick}))
     return folder
 

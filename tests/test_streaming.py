@@ -241,3 +241,25 @@ def test_statistics_fit_a_keras_normalization_layer(folder):
     normalized = np.asarray(layer(x.astype("float32")))
     assert np.allclose(normalized.reshape(-1, 3).mean(axis=0), 0, atol=1e-3)
     assert np.allclose(normalized.reshape(-1, 3).std(axis=0), 1, atol=1e-2)
+
+
+@pytest.mark.parametrize("spec, stream", [("folder", True), ("folder", False), ("fashion_mnist", True)])
+def test_a_prepared_image_run_feeds_uint8_batches_until_the_models_own_standardize_layer(folder, spec, stream):
+    # What `dlzoo train` trains on: every split's pipeline carries the stored uint8 pixels (a quarter
+    # of float32's memory); the model turns them into floats itself, in its first layer.
+    from dlzoo import tasks
+    from dlzoo.commands import lifecycle
+    from dlzoo.config import resolve
+
+    dataset = f"folder:{folder}" if spec == "folder" else spec
+    resolved = resolve.load_config("cnn", [f"data.stream={str(stream).lower()}", "data.augment={}"], dataset=dataset)
+    prepared = lifecycle.prepare(tasks.create("classify"), resolved, quick=True)
+    for split in ("train", "val", "test"):
+        images_spec, _ = prepared.datasets[split].element_spec
+        assert images_spec.dtype.name == "uint8", (split, images_spec)
+    standardize = next(layer for layer in prepared.model.layers if layer.name == "standardize")
+    assert type(standardize).__name__ == "Normalization"
+    images, labels = next(iter(prepared.datasets["train"]))
+    probabilities = np.asarray(prepared.model(images, training=False))
+    assert probabilities.shape == (len(labels), len(prepared.splits.class_names))
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)

@@ -5,7 +5,7 @@
 
 KerasTuner's oracles choose the values (``random``: RandomSearchOracle, ``bayes``:
 BayesianOptimizationOracle, ``hyperband``: HyperbandOracle, which also chooses each trial's
-number of epochs up to the recipe's ``lifecycle.epochs``); dlzoo trains each trial with
+number of epochs up to the recipe's ``train.epochs``); dlzoo trains each trial with
 ``--set key=value`` overrides exactly as ``dlzoo train`` would, into
 ``<tune folder>/trials/<recipe>/<time>/``. The objective is the recipe's target metric on the
 **validation** split (``test_accuracy`` -> ``val_accuracy``): choosing hyper-parameters on
@@ -112,7 +112,7 @@ def check_spaces(recipe, overrides, spaces):
     if len(set(keys)) != len(keys):
         raise UsageError(f"--space names a key twice: {', '.join(sorted({k for k in keys if keys.count(k) > 1}))}")
     for space in spaces:
-        if space["key"].startswith(("lifecycle.epochs",)) and space["kind"] != "int" and space["kind"] != "choice":
+        if space["key"].startswith(("train.epochs",)) and space["kind"] != "int" and space["kind"] != "choice":
             raise UsageError(f"--space {space['key']}: epochs take int(low,high) or a list of integers")
         for value in candidate_values(space):
             try:
@@ -184,7 +184,7 @@ def make_tuner(settings, folder, echo):
             overrides = [f"{key}={value if key in text_keys else as_toml(value)}" for key, value in values.items()
                          if not key.startswith("tuner/")]
             if "tuner/epochs" in values:  # Hyperband's budget for this trial (trained from scratch)
-                overrides.append(f"lifecycle.epochs={int(values['tuner/epochs'])}")
+                overrides.append(f"train.epochs={int(values['tuner/epochs'])}")
             resolved = resolve.load_config(settings["recipe"], [*settings["overrides"], *overrides])
             resolved["train"]["verbose"] = 0
             echo(f"-- trial {trial.trial_id}: " + ", ".join(overrides))

@@ -124,7 +124,9 @@ def check_options(model, kind="classifier"):
             builder's own check refuses.
     """
     name = model.get("name")
-    defaults = option_defaults(name, kind)  # an unknown name: UnknownNameError, with the kind's names
+    if name not in names(kind=kind):
+        raise UsageError(wrong_kind_message(name, kind))
+    defaults = option_defaults(name, kind)
     options = {key: value for key, value in model.items() if key != "name"}
     for key, value in options.items():
         if key not in defaults:
@@ -139,6 +141,22 @@ def check_options(model, kind="classifier"):
         except ValueError as error:
             raise UsageError(str(error)) from None
     return full
+
+
+def wrong_kind_message(name, kind):
+    """``model 'resnet' is not an autoencoder (it is a classifier); choose one of: conv, dense, ...``,
+    or the did-you-mean line of an unknown name."""
+    from dlzoo.core.registry import unknown_name_message
+
+    others = [other for other in REGISTRIES if other != kind and name in names(kind=other)]
+    if not others:
+        return unknown_name_message(KIND_NAMES[kind], name, names(kind=kind))
+    def with_article(word):
+        return ("an " if word[0] in "aeiou" else "a ") + word
+
+    wanted = KIND_NAMES[kind] if kind != "classifier" else "classifier"
+    return (f"model '{name}' is not {with_article(wanted)} (it is {with_article(others[0])}); "
+            f"choose one of: {', '.join(names(kind=kind))}")
 
 
 def describe_type(default):

@@ -1,6 +1,6 @@
 """``report.md``: one readable page per run, rebuilt from the files in the run folder.
 
-The report is never edited in place: :func:`write_report` rebuilds it from ``recipes.toml``,
+The report is never edited in place: :func:`write_report` rebuilds it from ``config.toml``,
 ``metrics.json``, ``evaluation.json``, the pictures in ``plots/`` and the extra sections in
 ``sections/*.md`` (written by tasks, ``dlzoo evaluate`` and ``dlzoo visualize`` with
 :func:`write_section`), in the order of their file names (numbers compared as numbers).
@@ -189,7 +189,7 @@ def write_report(folder):
     if remaining:
         parts.append("## More pictures\n\n" + "\n".join(picture(name, name) for name in remaining))
     if config_text:
-        parts.append("## Configuration\n\nRepeat this run with `dlzoo train recipes.toml`:\n\n```toml\n" + config_text + "```\n")
+        parts.append("## Configuration\n\nRepeat this run with `dlzoo train config.toml`:\n\n```toml\n" + config_text + "```\n")
     return folders.atomic_write_text(folder / "report.md", "\n".join(part for part in parts if part))
 
 

@@ -1,0 +1,146 @@
+"""How much memory does ``dlzoo train fashion-cnn`` take beyond TensorFlow's own?
+
+The decoded Fashion-MNIST is 70,000 x 28 x 28 uint8 = 52.3 MiB (55 MB); the target is a peak
+resident memory (RSS) of the run below 2x that on top of what TensorFlow itself needs. So two
+fresh processes are measured:
+
+1. **baseline**: imports TensorFlow and Keras, builds and compiles the recipe's model (the
+   recipe's builder, so it follows the recipe), and trains it for one step on one random batch
+   (so TensorFlow's traced training graph is in memory too) and predicts one batch: what any
+   Keras script training this model holds, with no dataset;
+2. **run**: the real command, ``dlzoo train <recipe> --epochs 1`` (loading, fit, evaluation of
+   the three splits, model.keras, the verified SavedModel, the pictures, the baselines, the
+   report), with the peak RSS recorded after each step.
+
+Prints both peaks, the difference (what the run added: the data and everything done with it)
+against the decoded dataset, and the step that raised the peak. Needs the real files.
+
+    PYTHONPATH=$PWD python benchmarks/fashion_memory.py [--recipe fashion-cnn] [--epochs 1]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+# Peak RSS (ru_maxrss, KiB on Linux) and current RSS of this process, in MiB.
+RSS_HELPERS = r"""
+import resource
+
+def peak_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+def current_mib():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+"""
+
+BASELINE_CHILD = RSS_HELPERS + r"""
+import json, sys
+import numpy as np
+import keras
+import tensorflow as tf
+from dlzoo import models
+from dlzoo.config import resolve as config_module
+from dlzoo.tasks.supervised import build_optimizer
+
+stages = {"import tensorflow": peak_mib()}
+config = config_module.load_config(sys.argv[1])
+options = {key: value for key, value in config["model"].items() if key != "name"}
+model = models.build(config["model"]["name"], (28, 28, 1), 10, **options)
+model.compile(optimizer=build_optimizer(config, 1000), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+stages["build + compile the model"] = peak_mib()
+batch = config["data"]["batch_size"]
+images = np.random.default_rng(0).integers(0, 256, (batch, 28, 28, 1)).astype("uint8")
+labels = np.random.default_rng(1).integers(0, 10, batch).astype("int32")
+model.fit(images, labels, batch_size=batch, epochs=1, verbose=0)
+model.predict(images, verbose=0)
+stages["one training step, one prediction"] = peak_mib()
+print("RESULT " + json.dumps({"stages": stages, "peak_mib": peak_mib(), "current_mib": current_mib()}))
+"""
+
+RUN_CHILD = RSS_HELPERS + r"""
+import json, sys
+from dlzoo.metrics import baselines
+from dlzoo.runs import export
+from dlzoo.training import fit as training
+from dlzoo.tasks import supervised, classify
+
+stages = {}
+
+def after(owner, name, label):
+    original = getattr(owner, name)
+    def wrapper(*arguments, **keywords):
+        try:
+            return original(*arguments, **keywords)
+        finally:
+            stages[label] = max(stages.get(label, 0.0), peak_mib())
+            stages[label + " (current)"] = current_mib()
+    setattr(owner, name, wrapper)
+
+stages["before"] = peak_mib()
+after(supervised, "load_splits", "load the data")
+after(training, "fit", "fit")
+after(classify.ClassifyTask, "evaluate", "evaluate 3 splits")
+after(export, "save_keras_model", "save model.keras")
+after(supervised.SupervisedTask, "export", "SavedModel export + verification")
+after(classify.ClassifyTask, "draw", "pictures")
+after(baselines, "attach", "baselines")
+
+from dlzoo.cli import cli
+try:
+    cli.main(sys.argv[1:], standalone_mode=False)
+except SystemExit as exit:
+    if exit.code:
+        raise
+print("RESULT " + json.dumps({"stages": stages, "peak_mib": peak_mib(), "current_mib": current_mib()}))
+"""
+
+
+def run_child(code, arguments):
+    """Run ``code`` in a fresh interpreter; its RESULT line as a dict, with wall and CPU seconds."""
+    start, before = time.perf_counter(), os.times()
+    completed = subprocess.run([sys.executable, "-c", code, *arguments], capture_output=True, text=True,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    after = os.times()
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("RESULT ")]
+    if completed.returncode != 0 or not lines:
+        sys.exit(f"the child failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-3000:]}")
+    result = json.loads(lines[-1].removeprefix("RESULT "))
+    result["wall_seconds"] = time.perf_counter() - start
+    result["cpu_seconds"] = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return result
+
+
+def main():
+    """Measure the baseline process and the run; print peaks, stages and the ratio to the dataset."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", default="fashion-cnn")
+    parser.add_argument("--epochs", type=int, default=1)
+    arguments = parser.parse_args()
+    decoded_mib = 70_000 * 28 * 28 / 2**20
+    load = os.getloadavg()[0]
+    baseline = run_child(BASELINE_CHILD, [arguments.recipe])
+    with tempfile.TemporaryDirectory() as runs_root:
+        run = run_child(RUN_CHILD, ["train", arguments.recipe, "--epochs", str(arguments.epochs), "--runs", runs_root])
+    print(f"load average {load:.1f} -> {os.getloadavg()[0]:.1f}")
+    print(f"baseline (TensorFlow + the {arguments.recipe} model, one step, no data): peak RSS "
+          f"{baseline['peak_mib']:.0f} MiB ({baseline['wall_seconds']:.0f} s wall, {baseline['cpu_seconds']:.0f} s CPU)")
+    for label, mib in baseline["stages"].items():
+        print(f"    after {label:40s} {mib:7.0f} MiB")
+    print(f"dlzoo train {arguments.recipe} --epochs {arguments.epochs}: peak RSS {run['peak_mib']:.0f} MiB "
+          f"({run['wall_seconds']:.0f} s wall, {run['cpu_seconds']:.0f} s CPU)")
+    for label, mib in run["stages"].items():
+        if not label.endswith("(current)"):
+            current = run["stages"].get(label + " (current)")
+            print(f"    peak after {label:35s} {mib:7.0f} MiB" + (f"  (current {current:.0f} MiB)" if current else ""))
+    added = run["peak_mib"] - baseline["peak_mib"]
+    print(f"added by the run over the baseline: {added:.0f} MiB = {added / decoded_mib:.2f}x the decoded dataset "
+          f"({decoded_mib:.1f} MiB as uint8; target < 2x)")
+
+
+if __name__ == "__main__":
+    main()
