@@ -167,3 +167,38 @@ def plots_new_paths(*paths):
     from dlzoo.plots import figures
 
     return figures.new_file_paths(*paths)
+
+
+# What ``train.explain_samples`` draws into a new run's report: one map of where the model looks
+# (Grad-CAM) and one of which pixels raise or lower the class score (integrated gradients).
+REPORT_METHODS = ("gradcam", "integrated-gradients")
+
+
+def explain_in_report(model, splits, folder, samples):
+    """Grad-CAM and integrated-gradients pictures of the first ``samples`` test images of a new run,
+    each with its report section; a method the model does not offer is left out. Returns the paths.
+
+    Only a few images are explained, so the time stays a few seconds whatever the dataset's size.
+    """
+    from dlzoo import visualize
+
+    folder = pathlib.Path(folder)
+    images, labels = splits.arrays("test", limit=samples)
+    written = []
+    for method in REPORT_METHODS:
+        try:
+            visualize.check_applicable(model, method)
+        except visualize.NotApplicableError:
+            continue  # e.g. Grad-CAM of a model without convolutions
+        paths = visualize.make_pictures(model, method, images, labels, folder / "plots",
+                                        class_names=splits.class_names)
+        note = visualize.baseline_description(model, images) + " " if method == "integrated-gradients" else ""
+        add_report_section(folder, method, paths, None, None, note + shown_images_note(labels, splits.class_names))
+        written += paths
+    return written
+
+
+def shown_images_note(labels, class_names):
+    """One sentence naming the true class of each explained test image, in picture order."""
+    names = [str(class_names[int(label)]) if class_names else str(int(label)) for label in labels]
+    return f"Rows: the first {len(names)} test images, true classes {', '.join(names)}."

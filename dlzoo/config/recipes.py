@@ -67,6 +67,8 @@ SECTION_DEFAULTS = {
         # transformer: its graphs trace in seconds); {}: the recipe's own model.
         "quick_model": {},
         "gradient_statistics": False,
+        # Test images explained by Grad-CAM and integrated gradients in report.md (image classifiers; 0: none).
+        "explain_samples": 0,
         "export": True,
         "baselines": True,  # fit scikit-learn baselines on the same split (classify / regress)
         "verbose": 1,
@@ -98,10 +100,12 @@ MINIMUMS = {
     ("data", "batch_size"): 1, ("train", "epochs"): 1, ("train", "quick_epochs"): 1,
     ("data", "train_samples"): 0, ("train", "quick_train_samples"): 1, ("train", "early_stopping_patience"): 0,
     ("train", "devices"): 0, ("train", "checkpoint_seconds"): 0,
+    ("train", "explain_samples"): 0,
 }
 # Upper bounds stated before anything runs: a typo such as epochs = 99999999999999999999 would
 # otherwise reach TensorFlow, which fails with a message that names no key.
-MAXIMUMS = {("train", "epochs"): 1_000_000, ("train", "quick_epochs"): 1_000_000}
+MAXIMUMS = {("train", "epochs"): 1_000_000, ("train", "quick_epochs"): 1_000_000,
+            ("train", "explain_samples"): 16}  # a picture holds at most 16 rows
 # No integer anywhere in a recipe (sizes, counts, seeds) may be larger than this in magnitude:
 # TensorFlow and NumPy take them as 32-bit integers in many places.
 INTEGER_LIMIT = 2**31 - 1

@@ -101,7 +101,8 @@ class ClassifyTask(SupervisedTask):
 
     def draw(self, model, splits, folder, config, test_result):
         """The confusion matrix; ROC / PR curves, reliability, confident mistakes (:mod:`dlzoo.metrics.performance`);
-        the decision boundary for 2-D inputs."""
+        the decision boundary for 2-D inputs; Grad-CAM and integrated gradients of a few test images
+        with ``train.explain_samples``."""
         from dlzoo.metrics import performance
 
         figures.confusion_matrix(test_result["confusion_matrix"], splits.class_names,
@@ -110,6 +111,10 @@ class ClassifyTask(SupervisedTask):
         if splits.input_shape == (2,):
             figures.decision_boundary(lambda inputs: predict(model, inputs), *splits.arrays("test"),
                                     folder / "plots" / "decision_boundary.png", title=f"{config['name']} (test points)")
+        if config["train"]["explain_samples"] and len(model.input_shape) == 4:  # image classifiers
+            from dlzoo.commands.visualize import explain_in_report
+
+            explain_in_report(model, splits, folder, config["train"]["explain_samples"])
         from dlzoo.visualize import positional_encoding
 
         positional_encoding.report_section(model, folder)  # transformers: their position vectors (else nothing)
