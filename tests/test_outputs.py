@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from dlzoo.commands import visualize as visualize_command
+from dlzoo.plots import visualizations
 
 from helpers import QUICK
 
@@ -74,22 +74,22 @@ def test_visualize_sections_follow_the_method_list_whatever_the_order_they_ran_i
 def test_section_keys_sort_in_method_order():
     from dlzoo import visualize
 
-    keys = [visualize_command.section_key(method) for method in reversed(visualize.METHOD_NAMES)]
-    assert sorted(keys) == [visualize_command.section_key(method) for method in visualize.METHOD_NAMES]
+    keys = [visualizations.section_key(method) for method in reversed(visualize.METHOD_NAMES)]
+    assert sorted(keys) == [visualizations.section_key(method) for method in visualize.METHOD_NAMES]
     assert len(set(keys)) == len(keys)
 
 
 @pytest.mark.parametrize("method", ["filters", "feature-maps", "activation-max"])
 def test_sections_name_a_class_only_where_the_method_explains_one(method):
-    assert "predicted class" not in visualize_command.section_details(method, None, None)
-    assert "predicted class" not in visualize_command.section_details(method, "conv_1", None)
+    assert "predicted class" not in visualizations.section_details(method, None, None)
+    assert "predicted class" not in visualizations.section_details(method, "conv_1", None)
 
 
 def test_explanation_sections_say_which_class_and_layer():
-    assert "predicted class" in visualize_command.section_details("gradcam", None, None)
-    details = visualize_command.section_details("gradcam", "conv_1", 3)
+    assert "predicted class" in visualizations.section_details("gradcam", None, None)
+    details = visualizations.section_details("gradcam", "conv_1", 3)
     assert "conv_1" in details and "class 3" in details
-    assert "channels" in visualize_command.section_details("activation-max", "conv_1", None)
+    assert "channels" in visualizations.section_details("activation-max", "conv_1", None)
 
 
 def test_report_lists_numbered_files_in_the_order_they_were_written():

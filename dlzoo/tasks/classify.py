@@ -112,7 +112,7 @@ class ClassifyTask(SupervisedTask):
             figures.decision_boundary(lambda inputs: predict(model, inputs), *splits.arrays("test"),
                                     folder / "plots" / "decision_boundary.png", title=f"{config['name']} (test points)")
         if config["train"]["explain_samples"] and len(model.input_shape) == 4:  # image classifiers
-            from dlzoo.commands.visualize import explain_in_report
+            from dlzoo.plots.visualizations import explain_in_report
 
             explain_in_report(model, splits, folder, config["train"]["explain_samples"])
         from dlzoo.visualize import positional_encoding
