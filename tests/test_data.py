@@ -175,3 +175,15 @@ def test_in_memory_training_pipeline_shuffles_every_example_once_per_epoch_witho
     pairs = [(np.asarray(inputs)[:, 0], np.asarray(labels)) for inputs, labels in dataset]  # one epoch
     assert all(np.array_equal(inputs, labels) for inputs, labels in pairs), "inputs and labels stay paired"
     assert np.asarray(next(iter(dataset))[0]).dtype == np.uint8, "images stay uint8 until the model"
+
+
+def test_a_small_fraction_of_a_small_dataset_still_holds_every_class():
+    from dlzoo.data.splits import stratified_split
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 30)  # 300 examples: 2 % of them is fewer than the 10 classes
+    inputs = rng.random((300, 4))
+    _, kept_labels, _, held_labels = stratified_split(inputs, labels, 0.02, seed=0)
+    assert sorted(held_labels.tolist()) == list(range(10)) and len(kept_labels) == 290
+    _, _, _, tiny_held = stratified_split(inputs[:15], np.arange(15) % 10, 0.02, seed=0)  # too few for one per class
+    assert len(tiny_held) == 1

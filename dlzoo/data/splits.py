@@ -121,10 +121,19 @@ def stratified_split(x, y, fraction, seed, stratify=True):
     the same in every split, and the fixed ``seed`` makes the split reproducible. Regression
     targets (``stratify=False``) are split at random.
     """
+    import math
+
     from sklearn.model_selection import train_test_split
 
+    size = fraction
+    if stratify:
+        classes = len(np.unique(y))
+        # A small fraction of a small dataset (2 % of 300 images) holds fewer examples than there
+        # are classes: hold one of each class instead, or split at random when even that is too many.
+        if math.ceil(fraction * len(y)) < classes:
+            size, stratify = (classes, True) if len(y) >= 2 * classes else (fraction, False)
     x_keep, x_held, y_keep, y_held = train_test_split(
-        x, y, test_size=fraction, random_state=seed, stratify=y if stratify else None
+        x, y, test_size=size, random_state=seed, stratify=y if stratify else None
     )
     return x_keep, y_keep, x_held, y_held
 
