@@ -83,8 +83,7 @@ def test_a_new_model_file_registers_itself(tmp_path, monkeypatch):
     )
     # A fresh registry, so the extra model does not leak into the tests that build every model.
     fresh = Registry("model")
-    monkeypatch.setattr(models, "MODELS", fresh)
-    monkeypatch.setattr(models, "register", fresh.register)
+    monkeypatch.setitem(models.REGISTRIES, "classifier", fresh)
     monkeypatch.setattr(models, "__path__", [*models.__path__, str(tmp_path)])
     try:
         assert "zz_test_model" in models.names()
