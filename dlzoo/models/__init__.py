@@ -151,7 +151,9 @@ def wrong_kind_message(name, kind):
     others = [other for other in REGISTRIES if other != kind and name in names(kind=other)]
     if not others:
         return unknown_name_message(KIND_NAMES[kind], name, names(kind=kind))
+
     def with_article(word):
+        """``an autoencoder``, ``a gan``."""
         return ("an " if word[0] in "aeiou" else "a ") + word
 
     wanted = KIND_NAMES[kind] if kind != "classifier" else "classifier"
