@@ -16,6 +16,15 @@ def invoke(*args):
     return CliRunner().invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
 
 
+def train_once(tmp_path_factory, recipe, *arguments):
+    """``(result, run folder)`` of one successful ``dlzoo train RECIPE ARGUMENTS`` in a fresh runs
+    root: the module-scoped run a test file trains once and its tests read."""
+    runs_root = tmp_path_factory.mktemp(recipe.replace("-", "_")) / "runs"
+    result = invoke("train", recipe, *arguments, "--runs", runs_root)
+    assert result.exit_code == 0, result.output + (result.stderr or "")
+    return result, only_run(runs_root, recipe)
+
+
 def only_run(root, recipe):
     """The one run folder of ``recipe`` under the runs root ``root``."""
     folders = sorted((root / recipe).iterdir())

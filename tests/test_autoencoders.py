@@ -13,7 +13,7 @@ from dlzoo import data
 from dlzoo.models import autoencoder
 from dlzoo.tasks import autoencode
 
-from helpers import QUICK, invoke, only_run
+from helpers import QUICK, only_run, train_once
 
 
 @pytest.fixture(scope="module")
@@ -103,10 +103,7 @@ def test_every_autoencoder_runs_forward_and_backward_in_raw_units(digits, name, 
 @pytest.fixture(scope="module")
 def quick_vae(tmp_path_factory):
     """``(result, run folder)`` of one quick VAE run with the default output, for the tests that read it."""
-    runs_root = tmp_path_factory.mktemp("vae") / "runs"
-    result = invoke("train", "vae", "--quick", "--set", "train.quick_epochs=2", "--runs", runs_root)
-    assert result.exit_code == 0, result.output + result.stderr
-    return result, only_run(runs_root, "vae")
+    return train_once(tmp_path_factory, "vae", "--quick", "--set", "train.quick_epochs=2")
 
 
 def test_vae_trains_logs_both_terms_exports_three_endpoints_and_samples(quick_vae, cli_run, tmp_path):

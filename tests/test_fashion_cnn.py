@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from helpers import assert_usage_error, invoke, only_run
+from helpers import assert_usage_error, train_once
 
 FASHION_CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                        "Ankle boot")
@@ -16,10 +16,7 @@ FASHION_CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "S
 @pytest.fixture(scope="module")
 def quick_fashion_cnn(tmp_path_factory):
     """``(result, run folder)`` of one quick fashion-cnn run with the default output."""
-    runs_root = tmp_path_factory.mktemp("fashion_cnn") / "runs"
-    result = invoke("train", "fashion-cnn", "--quick", "--runs", runs_root)
-    assert result.exit_code == 0, result.output + result.stderr
-    return result, only_run(runs_root, "fashion-cnn")
+    return train_once(tmp_path_factory, "fashion-cnn", "--quick")
 
 
 def test_report_shows_gradcam_and_integrated_gradients_of_test_images_with_their_class_names(quick_fashion_cnn):

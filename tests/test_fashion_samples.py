@@ -9,16 +9,13 @@ import pytest
 
 from dlzoo.metrics import samples as sample_quality
 
-from helpers import QUICK, assert_usage_error, invoke, only_run
+from helpers import QUICK, assert_usage_error, only_run, train_once
 
 
 @pytest.fixture(scope="module")
 def quick_fashion_vae(tmp_path_factory):
     """``(result, run folder)`` of one quick fashion-vae run with the default output."""
-    runs_root = tmp_path_factory.mktemp("fashion_vae") / "runs"
-    result = invoke("train", "fashion-vae", "--quick", "--runs", runs_root)
-    assert result.exit_code == 0, result.output + result.stderr
-    return result, only_run(runs_root, "fashion-vae")
+    return train_once(tmp_path_factory, "fashion-vae", "--quick")
 
 
 def judge_described_as_the_recipe_says(scores):

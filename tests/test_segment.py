@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 
 from dlzoo.tasks import segment  # noqa: E402
 
-from helpers import assert_usage_error, invoke
+from helpers import assert_usage_error, invoke, train_once
 
 # A small pool (200 images: 175 train / 25 val / 50 test) keeps the shared quick run to seconds.
 SMALL = ("--set", "data.num_samples=200")
@@ -24,10 +24,7 @@ SMALL = ("--set", "data.num_samples=200")
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     """``(cli result, run folder)`` of ``dlzoo train segment-shapes --quick`` with its default output."""
-    runs_root = tmp_path_factory.mktemp("segment") / "runs"
-    result = invoke("train", "segment-shapes", "--quick", *SMALL, "--runs", runs_root)
-    assert result.exit_code == 0, result.output + result.stderr
-    return result, next((runs_root / "segment-shapes").iterdir())
+    return train_once(tmp_path_factory, "segment-shapes", "--quick", *SMALL)
 
 
 @pytest.fixture(scope="module")
