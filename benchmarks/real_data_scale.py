@@ -28,10 +28,7 @@ import json, resource, sys, time
 from dlzoo.metrics import baselines
 from dlzoo.runs import export
 from dlzoo.training import fit as training
-from dlzoo.training import devices
-from dlzoo.training import state
 from dlzoo.tasks import supervised, classify
-from dlzoo.training import inference
 
 timings = {}
 
