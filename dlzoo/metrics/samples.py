@@ -185,3 +185,19 @@ def score_samples(scorer, samples, splits, requested=None, seed=0, reference="te
     result["scorer"] = scorer.description
     result["frechet_real_train_images"] = int(len(real_reference))
     return result
+
+
+def score_rows(scores, conditional=False):
+    """The ``[measure, value]`` rows of a report's table of judged samples: class coverage, the
+    judge's confidence (and, for a conditional model, how often it sees the requested class), the
+    Fréchet distances with their two ends, the judge's own test accuracy."""
+    rows = [["classes with >= 5% of samples", scores["classes_covered"]],
+            ["smallest class share", scores["min_class_fraction"]],
+            ["mean judge confidence", scores["mean_confidence"]]]
+    if conditional:
+        rows.append(["classified as the requested class", scores["conditional_accuracy"]])
+    return rows + [["Fréchet distance: samples vs test images", scores["frechet_distance"]],
+                   ["Fréchet distance: real training vs test images (best possible)", scores["frechet_real_train"]],
+                   ["Fréchet distance: uniform noise vs test images", scores["frechet_noise"]],
+                   ["position on that scale (0 real, 1 noise)", scores["frechet_position"]],
+                   ["judge's test accuracy", scores["scorer_test_accuracy"]]]

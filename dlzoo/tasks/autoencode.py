@@ -761,14 +761,7 @@ def vae_metric_notes(trainer, input_shape):
 
 def judged_samples_section(scores):
     """Report: how a judge classifier sees the samples of the prior (coverage, Fréchet distances)."""
-    rows = [["classes with >= 5% of samples", scores["classes_covered"]],
-            ["smallest class share", scores["min_class_fraction"]],
-            ["mean judge confidence", scores["mean_confidence"]],
-            ["Fréchet distance: samples vs test images", scores["frechet_distance"]],
-            ["Fréchet distance: real training vs test images (best possible)", scores["frechet_real_train"]],
-            ["Fréchet distance: uniform noise vs test images", scores["frechet_noise"]],
-            ["position on that scale (0 real, 1 noise)", scores["frechet_position"]],
-            ["judge's test accuracy", scores["scorer_test_accuracy"]]]
+    rows = sample_quality.score_rows(scores)
     missing = scores["missing_classes"]
     coverage = (f"Classes {', '.join(map(str, missing))} get under 5% of the samples: the prior's samples miss part "
                 "of the data.\n\n" if missing else "Every class gets at least 5% of the samples.\n\n")

@@ -523,16 +523,7 @@ def samples_section(scores, conditional, epochs, average_momentum=None):
     ``average_momentum``: the momentum of the generator's weight average when the samples come
     from it (None: the last step's weights).
     """
-    rows = [["classes with >= 5% of samples", scores["classes_covered"]],
-            ["smallest class share", scores["min_class_fraction"]],
-            ["mean classifier confidence", scores["mean_confidence"]]]
-    if conditional:
-        rows.append(["classified as the requested class", scores["conditional_accuracy"]])
-    rows += [["Fréchet distance: samples vs test digits", scores["frechet_distance"]],
-             ["Fréchet distance: real training vs test digits (best possible)", scores["frechet_real_train"]],
-             ["Fréchet distance: uniform noise vs test digits", scores["frechet_noise"]],
-             ["position on that scale (0 real, 1 noise)", scores["frechet_position"]],
-             ["scoring classifier's test accuracy", scores["scorer_test_accuracy"]]]
+    rows = sample_quality.score_rows(scores, conditional)
     if scores["missing_classes"] and not conditional:
         collapse = (f"**Mode collapse:** classes {', '.join(map(str, scores['missing_classes']))} get under 5% of the "
                     "samples: the generator covers only part of the data distribution.\n\n")
