@@ -2,10 +2,12 @@
 
 A small convolutional classifier, the *judge* (dlzoo's ``cnn`` builder behind its
 ``standardize`` layer), is trained on the run's own training split, deterministically (fixed
-seed, fixed epochs, offline). Its size, epochs and batch size are settings of the recipe
-(``scorer_model``, ``scorer_epochs``, ``scorer_batch_size``): the 8x8 digits' default judge
-trains in seconds, a 28x28 dataset of 60,000 images takes a wider head and fewer, larger-batch
-epochs to stay bounded in time. It scores a set of images:
+seed, fixed epochs, offline). Its size, epochs, batch size and learning rate are settings of the
+recipe (``scorer_model``, ``scorer_epochs``, ``scorer_batch_size``, ``scorer_learning_rate``):
+the 8x8 digits' default judge trains in seconds, a 28x28 dataset of 60,000 images takes a wider
+network and fewer, larger-batch epochs to stay bounded in time, and a learning rate that decays to
+0 over those few epochs (a cosine schedule), so that the judge's accuracy does not depend on where
+the last epoch of a large constant step left it. It scores a set of images:
 
 * class coverage: the fraction of samples it assigns to each class; an unconditional GAN
   whose samples leave a class under 5% has (partly) *collapsed* onto fewer modes;
@@ -31,7 +33,7 @@ DEFAULT_SCORER_MODEL = {"filters": [16, 32], "batch_norm": True}
 SAMPLE_METRICS = ("min_class_fraction", "classes_covered", "mean_confidence", "frechet_distance", "frechet_real_train",
                   "frechet_noise", "frechet_position", "scorer_test_accuracy")
 # The recipe settings of the judge, with their defaults (the [generate] / [autoencode] keys).
-SCORER_DEFAULTS = {"scorer_epochs": 15, "scorer_batch_size": 32, "scorer_model": {}}
+SCORER_DEFAULTS = {"scorer_epochs": 15, "scorer_batch_size": 32, "scorer_model": {}, "scorer_learning_rate": 3e-3}
 
 
 @dataclasses.dataclass
@@ -55,6 +57,24 @@ def check_scorer_settings(section, settings):
     if not isinstance(settings["scorer_model"], dict):
         raise UsageError(f"{section}.scorer_model must be a table of cnn keys such as "
                          f"{{filters = [16, 32], dense_units = 64}}, got {settings['scorer_model']!r}")
+    learning_rate = settings["scorer_learning_rate"]
+    if not isinstance(learning_rate, dict):
+        validation.check_number(f"{section}.scorer_learning_rate", learning_rate, minimum=0.0)
+    # A schedule table's keys are checked by scorer_learning_rate, when the task prepares the judge.
+
+
+def scorer_learning_rate(value, steps):
+    """The judge's Adam learning rate from a recipe's ``scorer_learning_rate``: a number or a
+    schedule table (:mod:`dlzoo.optimizers.schedules`) whose ``decay_steps = "auto"`` becomes the
+    judge's own ``steps``; a bad table is a usage error."""
+    from dlzoo.core.errors import UsageError
+    from dlzoo.optimizers import schedules
+
+    table = schedules.fill_auto_steps({"learning_rate": value}, steps)["learning_rate"]
+    try:
+        return schedules.build_learning_rate(table)
+    except (ValueError, TypeError, KeyError) as error:
+        raise UsageError(f"scorer_learning_rate {value!r}: {str(error).splitlines()[0]}") from error
 
 
 def scorer_model_options(scorer_model=None):
@@ -75,21 +95,27 @@ def build_scorer_network(splits, scorer_model=None):
         raise UsageError(f"scorer_model {options}: {str(error).splitlines()[0]}") from error
 
 
-def describe_scorer(scorer_model, epochs, batch_size, train_size):
+def describe_scorer(scorer_model, epochs, batch_size, train_size, learning_rate=3e-3):
     """One line: what the judge is and what it was trained on (for the report)."""
     options = ", ".join(f"{key} {value}" for key, value in scorer_model_options(scorer_model).items())
-    return f"cnn ({options}), {epochs} epochs of Adam at batch {batch_size} on the {train_size:,} training images"
+    rate = f"learning rate {learning_rate:g}"
+    if isinstance(learning_rate, dict):
+        rate = f"a {learning_rate.get('schedule')} learning rate from {learning_rate.get('initial')}"
+    return (f"cnn ({options}), {epochs} epochs of Adam ({rate}) at batch {batch_size} on the {train_size:,} "
+            "training images")
 
 
 def train_judge(splits, settings, seed=0, quick=False):
     """The judge of a run from its task's ``settings`` (the :data:`SCORER_DEFAULTS` keys); 2 epochs when ``quick``."""
     epochs = 2 if quick else int(settings["scorer_epochs"])
     return train_scorer(splits, seed=seed, epochs=epochs, batch_size=int(settings["scorer_batch_size"]),
-                        scorer_model=settings["scorer_model"])
+                        scorer_model=settings["scorer_model"], learning_rate=settings["scorer_learning_rate"])
 
 
-def train_scorer(splits, seed=0, epochs=15, batch_size=32, scorer_model=None):
-    """The judge, a classifier trained on ``splits`` (``cnn``: :func:`scorer_model_options`), and its test accuracy."""
+def train_scorer(splits, seed=0, epochs=15, batch_size=32, scorer_model=None, learning_rate=3e-3):
+    """The judge, a classifier trained on ``splits`` (``cnn``: :func:`scorer_model_options`), and its test accuracy.
+
+    ``learning_rate``: Adam's, a number or a schedule table (see :func:`scorer_learning_rate`)."""
     import keras
 
     from dlzoo.training import devices
@@ -102,15 +128,16 @@ def train_scorer(splits, seed=0, epochs=15, batch_size=32, scorer_model=None):
     if statistics:
         network = preprocessing.with_preprocessing(network, [preprocessing.standardization(
             statistics["mean"], statistics["variance"], splits.input_shape)])
-    network.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
-                    metrics=["accuracy"])
     x_train, y_train = splits.arrays("train")
+    steps = int(epochs) * -(-len(x_train) // int(batch_size))  # batches of the judge's whole training
+    network.compile(optimizer=keras.optimizers.Adam(scorer_learning_rate(learning_rate, steps)),
+                    loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     network.fit(make_dataset(x_train, y_train, batch_size, training=True, seed=seed), epochs=int(epochs), verbose=0,
                 shuffle=False)  # the pipeline shuffles, seeded
     x_test, y_test = splits.arrays("test")
     accuracy = float(np.mean(np.argmax(network.predict(x_test, batch_size=256, verbose=0), axis=1) == y_test))
     features = keras.Model(network.inputs, network.get_layer(heads.LOGITS_LAYER).input)
-    description = describe_scorer(scorer_model, int(epochs), int(batch_size), len(x_train))
+    description = describe_scorer(scorer_model, int(epochs), int(batch_size), len(x_train), learning_rate)
     return Scorer(classifier=network, features=features, test_accuracy=accuracy, num_classes=splits.num_classes,
                   description=description)
 

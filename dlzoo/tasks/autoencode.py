@@ -51,7 +51,7 @@ AUTOENCODE_DEFAULTS = {
     "decoder_std": 0.1,  # the VAE's Gaussian likelihood, on inputs scaled to [0, 1]
     "pca_baseline_components": [5, 10, 15, 20, 30],  # candidates for the PCA-projection baseline
     "samples": 0,  # VAE: samples of the prior judged by a classifier (0: not judged; needs class labels)
-    **sample_quality.SCORER_DEFAULTS,  # that judge: scorer_epochs, scorer_batch_size, scorer_model
+    **sample_quality.SCORER_DEFAULTS,  # that judge: its scorer_* keys
 }
 # SSIM's Gaussian window must fit in the image: 8x8 digits take a 5x5 window (sigma 1).
 SSIM_FILTER_SIZE = 5
@@ -352,6 +352,7 @@ class AutoencodeTask(Task):
             raise UsageError(f"autoencode.samples: dataset {splits.name} has no class labels for the judge classifier "
                              "(set autoencode.samples = 0)")
         sample_quality.build_scorer_network(splits, settings["scorer_model"])
+        sample_quality.scorer_learning_rate(settings["scorer_learning_rate"], steps=1)
 
     def describe(self, prepared):
         """What is about to be trained."""

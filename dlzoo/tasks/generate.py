@@ -47,7 +47,7 @@ GENERATE_DEFAULTS = {
     "instance_noise": 0.0,  # std of the noise added to discriminator inputs, as a fraction of the value range
     "generator_loss": "non-saturating",
     "samples": 1000,  # generated images scored by the classifier
-    **sample_quality.SCORER_DEFAULTS,  # the judge classifier: scorer_epochs, scorer_batch_size, scorer_model
+    **sample_quality.SCORER_DEFAULTS,  # the judge classifier: its scorer_* keys
     "divergence_patience": 3,  # epochs of a winning discriminator before the run is failed
 }
 GENERATOR_LOSSES = ("non-saturating", "minimax")
@@ -258,6 +258,7 @@ class GenerateTask(Task):
         # A judge the cnn builder refuses fails now, not after training (built after the GAN: its
         # initial weights do not depend on the judge).
         sample_quality.build_scorer_network(splits, settings["scorer_model"])
+        sample_quality.scorer_learning_rate(settings["scorer_learning_rate"], steps=1)
         return PreparedGan(config=config, splits=splits, settings=settings, gan=model, generator=generator,
                            discriminator=discriminator, raw_range=raw_range, quick=quick)
 
