@@ -98,9 +98,10 @@ def build_scorer_network(splits, scorer_model=None):
 def describe_scorer(scorer_model, epochs, batch_size, train_size, learning_rate=3e-3):
     """One line: what the judge is and what it was trained on (for the report)."""
     options = ", ".join(f"{key} {value}" for key, value in scorer_model_options(scorer_model).items())
-    rate = f"learning rate {learning_rate:g}"
     if isinstance(learning_rate, dict):
         rate = f"a {learning_rate.get('schedule')} learning rate from {learning_rate.get('initial')}"
+    else:
+        rate = f"learning rate {learning_rate:g}"
     return (f"cnn ({options}), {epochs} epochs of Adam ({rate}) at batch {batch_size} on the {train_size:,} "
             "training images")
 
