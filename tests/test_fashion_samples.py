@@ -20,7 +20,8 @@ def quick_fashion_vae(tmp_path_factory):
 
 def judge_described_as_the_recipe_says(scores):
     """The judge's description names the recipe's flatten head and batch size, and what it trained on."""
-    assert "global_pooling flatten" in scores["scorer"] and "dense_units 64" in scores["scorer"]
+    assert "filters [32, 64, 128]" in scores["scorer"] and "dense_units 128" in scores["scorer"]
+    assert "a cosine learning rate from 0.003" in scores["scorer"]
     assert "at batch 128" in scores["scorer"] and "training images" in scores["scorer"]
     return True
 
@@ -88,3 +89,28 @@ def test_judge_settings_are_checked_before_training(cli_run, tmp_path):
     assert_usage_error(cli_run("train", "fashion-vae", *QUICK, "--set", "autoencode.samples=5", "--runs", runs),
                        "autoencode.samples must be 0")
     assert not runs.exists() or not any(runs.rglob("metrics.json"))
+
+
+def test_the_judge_learning_rate_is_checked_before_training(cli_run, tmp_path):
+    runs = tmp_path / "runs"
+    assert_usage_error(cli_run("train", "fashion-dcgan", *QUICK, "--set", "generate.scorer_learning_rate=-1",
+                               "--runs", runs), "generate.scorer_learning_rate")
+    # A schedule table without its decay_steps fails when the judge is prepared, before any training.
+    assert_usage_error(cli_run("train", "fashion-vae", *QUICK, "--set",
+                               'autoencode.scorer_learning_rate={schedule = "cosine", initial = 0.003}',
+                               "--runs", runs), "scorer_learning_rate", "decay_steps")
+    assert not runs.exists() or not any(runs.rglob("metrics.json"))
+
+
+def test_a_cosine_judge_decays_to_zero_at_its_last_step():
+    from dlzoo import data
+
+    digits = data.load("digits", seed=0)
+    schedule = {"schedule": "cosine", "initial": 0.003, "decay_steps": "auto"}
+    scorer = sample_quality.train_scorer(digits, seed=0, epochs=2, batch_size=64, learning_rate=schedule)
+    optimizer = scorer.classifier.optimizer
+    steps = 2 * -(-len(digits.x_train) // 64)
+    assert int(optimizer.iterations) == steps  # "auto": the judge's own number of batches
+    assert float(optimizer.learning_rate) < 1e-6  # the cosine has ended there
+    assert "a cosine learning rate from 0.003" in scorer.description
+    assert scorer.test_accuracy > 0.5  # it still learns the digits in 2 epochs
