@@ -94,7 +94,7 @@ def test_judge_settings_are_checked_before_training(cli_run, tmp_path):
 def test_the_judge_learning_rate_is_checked_before_training(cli_run, tmp_path):
     runs = tmp_path / "runs"
     assert_usage_error(cli_run("train", "fashion-dcgan", *QUICK, "--set", "generate.scorer_learning_rate=-1",
-                               "--runs", runs), "generate.scorer_learning_rate")
+                               "--runs", runs), "generate.scorer_learning_rate must be a number >= 0")
     # A schedule table without its decay_steps fails when the judge is prepared, before any training.
     assert_usage_error(cli_run("train", "fashion-vae", *QUICK, "--set",
                                'autoencode.scorer_learning_rate={schedule = "cosine", initial = 0.003}',
@@ -107,10 +107,10 @@ def test_a_cosine_judge_decays_to_zero_at_its_last_step():
 
     digits = data.load("digits", seed=0)
     schedule = {"schedule": "cosine", "initial": 0.003, "decay_steps": "auto"}
-    scorer = sample_quality.train_scorer(digits, seed=0, epochs=2, batch_size=64, learning_rate=schedule)
+    scorer = sample_quality.train_scorer(digits, seed=0, epochs=5, batch_size=32, learning_rate=schedule)
     optimizer = scorer.classifier.optimizer
-    steps = 2 * -(-len(digits.x_train) // 64)
+    steps = 5 * -(-len(digits.x_train) // 32)
     assert int(optimizer.iterations) == steps  # "auto": the judge's own number of batches
     assert float(optimizer.learning_rate) < 1e-6  # the cosine has ended there
     assert "a cosine learning rate from 0.003" in scorer.description
-    assert scorer.test_accuracy > 0.5  # it still learns the digits in 2 epochs
+    assert scorer.test_accuracy > 0.5  # it still learns the digits (chance: 0.1)
