@@ -7,7 +7,7 @@ import numpy as np
 
 from dlzoo.metrics import performance
 
-from helpers import QUICK
+from helpers import shared_run
 
 
 def test_flops_of_dense_and_convolution_layers():
@@ -26,9 +26,8 @@ def test_confident_mistakes_and_reliability():
     assert counts.sum() == 4 and np.all((accuracy >= 0) & (accuracy <= 1))
 
 
-def test_classification_run_draws_performance_pictures(cli_run, tmp_path):
-    assert cli_run("train", "cnn", *QUICK, "--runs", "runs").exit_code == 0
-    folder = next((tmp_path / "runs" / "cnn").iterdir())
+def test_classification_run_draws_performance_pictures(tmp_path_factory):
+    folder = shared_run(tmp_path_factory, "cnn", "--quick").folder
     for name in ("roc_pr_curves.png", "reliability.png", "confident_mistakes.png"):
         assert (folder / "plots" / name).exists(), name
     record = json.loads((folder / "metrics.json").read_text())
