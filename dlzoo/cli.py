@@ -443,11 +443,21 @@ def compare(runs_to_compare, out, runs_root):
 @click.option("--set", "overrides", multiple=True, help=SET_HELP)
 @click.option("--data", "dataset", help="Dataset spec, e.g. digits, npz:file.npz.")
 def check(recipe, overrides, dataset):
-    """Without training: shapes, initial loss, gradients at init, label balance, train/test duplicates."""
+    """Without training: shapes, initial loss, gradients at init, label balance, train/test duplicates.
+
+    RECIPE may be a dataset spec instead (fashion_mnist, idx:FOLDER): its data checks only."""
     from dlzoo.config import resolve
 
     from dlzoo.commands import check as check_module
 
+    if check_module.target_kind(recipe) == "dataset":
+        if dataset is not None:
+            raise UsageError(f"--data is for checking a recipe on other data; '{recipe}' is a dataset already")
+        options = check_module.dataset_options(recipe, overrides)
+        if check_module.loader_imports_tensorflow(recipe):
+            load_tensorflow()  # its loader imports TensorFlow: quietly
+        check_module.check_dataset(recipe, options, echo=click.echo)
+        return
     resolved = resolve.load_config(recipe, overrides, dataset=dataset)
     check_module.checkable_task(resolved)  # a recipe check cannot handle: said before TensorFlow loads
     load_tensorflow()
