@@ -406,23 +406,30 @@ def sample(run, count, class_index, seed, out, runs_root):
 @click.option("--out", hidden=True, help="Not an option of bench: use --runs.")
 @click.option("--device", "devices", type=click.Choice(["auto", "cpu", "gpu"]), multiple=True,
               help=DEVICE_HELP + " Give --device cpu --device gpu to compare samples/s on both (default: auto).")
-def bench(patterns, quick, runs_root, out, devices):
+@click.option("--seeds", "seeds_text", metavar="0,1,2",
+              help="Train each recipe once per seed (train.seed and data.seed, like train --seed): a row per seed "
+                   "and the mean ± std over them (default: the recipe's own seed).")
+def bench(patterns, quick, runs_root, out, devices, seeds_text):
     """Train recipes with their full budget and check each against its target."""
     from dlzoo.commands import bench as bench_module
 
     refuse_out_as_runs_root(out, "bench")
+    seeds = bench_module.parse_seeds(seeds_text)
     bench_module.select_recipes(patterns)  # an unknown pattern fails before TensorFlow loads
     check_runs_root(runs_root)
     if len(set(devices)) > 1:
         if "auto" in devices:
             raise UsageError("to compare devices give --device cpu --device gpu (auto is not a device)")
+        if seeds is not None:
+            raise UsageError("--seeds is for the table of targets; compare devices without it (speed does not "
+                             "depend on the seed)")
         from dlzoo.commands import bench_devices
 
         bench_devices.compare_devices(patterns, devices, quick=quick, out=runs_root, echo=click.echo)
         return
     device = devices[0] if devices else "auto"
     load_tensorflow()
-    bench_module.run_bench(patterns, quick=quick, out=runs_root, device=device, echo=click.echo)
+    bench_module.run_bench(patterns, quick=quick, out=runs_root, device=device, echo=click.echo, seeds=seeds)
 
 
 @cli.command()
