@@ -59,6 +59,10 @@ class DlzooGroup(click.Group):
             fail(f"run failed: {error}", 1)
         except KeyboardInterrupt:
             fail("interrupted", 1)
+        except BrokenPipeError:
+            # The reader closed our stdout (dlzoo predict ... | head -1): not an error to report.
+            # Click's own handler then exits quietly, without flushing into the closed pipe.
+            raise
         except Exception as error:  # an unexpected error: say what and how to see more
             if debug_enabled(context):
                 raise
