@@ -5,18 +5,12 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
-from helpers import QUICK, train_once
-
-
-@pytest.fixture(scope="module")
-def softmax_run(tmp_path_factory):
-    """The folder of one quick softmax-regression run (the cheapest classifier: 8x8 digits)."""
-    return train_once(tmp_path_factory, "softmax-regression", *QUICK)[1]
+from helpers import shared_run
 
 
-def test_predict_into_a_reader_that_closes_early_exits_quietly(softmax_run, tmp_path):
+def test_predict_into_a_reader_that_closes_early_exits_quietly(tmp_path_factory, tmp_path):
+    softmax_run = shared_run(tmp_path_factory, "softmax-regression", "--quick").folder  # read only
     # 20,000 inputs: about 600 KB of lines, far beyond a pipe's buffer, so writing must hit the closed pipe.
     np.save(tmp_path / "inputs.npy", np.zeros((20000, 64), "float32"))
     child = subprocess.Popen([sys.executable, "-m", "dlzoo", "predict", str(softmax_run), "--file", "inputs.npy"],
