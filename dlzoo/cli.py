@@ -59,6 +59,10 @@ class DlzooGroup(click.Group):
             fail(f"run failed: {error}", 1)
         except KeyboardInterrupt:
             fail("interrupted", 1)
+        except BrokenPipeError:
+            # The reader closed our stdout (dlzoo predict ... | head -1): not an error to report.
+            # Click's own handler then exits quietly, without flushing into the closed pipe.
+            raise
         except Exception as error:  # an unexpected error: say what and how to see more
             if debug_enabled(context):
                 raise
@@ -406,23 +410,30 @@ def sample(run, count, class_index, seed, out, runs_root):
 @click.option("--out", hidden=True, help="Not an option of bench: use --runs.")
 @click.option("--device", "devices", type=click.Choice(["auto", "cpu", "gpu"]), multiple=True,
               help=DEVICE_HELP + " Give --device cpu --device gpu to compare samples/s on both (default: auto).")
-def bench(patterns, quick, runs_root, out, devices):
+@click.option("--seeds", "seeds_text", metavar="0,1,2",
+              help="Train each recipe once per seed (train.seed and data.seed, like train --seed): a row per seed "
+                   "and the mean ± std over them (default: the recipe's own seed).")
+def bench(patterns, quick, runs_root, out, devices, seeds_text):
     """Train recipes with their full budget and check each against its target."""
     from dlzoo.commands import bench as bench_module
 
     refuse_out_as_runs_root(out, "bench")
+    seeds = bench_module.parse_seeds(seeds_text)
     bench_module.select_recipes(patterns)  # an unknown pattern fails before TensorFlow loads
     check_runs_root(runs_root)
     if len(set(devices)) > 1:
         if "auto" in devices:
             raise UsageError("to compare devices give --device cpu --device gpu (auto is not a device)")
+        if seeds is not None:
+            raise UsageError("--seeds is for the table of targets; compare devices without it (speed does not "
+                             "depend on the seed)")
         from dlzoo.commands import bench_devices
 
         bench_devices.compare_devices(patterns, devices, quick=quick, out=runs_root, echo=click.echo)
         return
     device = devices[0] if devices else "auto"
     load_tensorflow()
-    bench_module.run_bench(patterns, quick=quick, out=runs_root, device=device, echo=click.echo)
+    bench_module.run_bench(patterns, quick=quick, out=runs_root, device=device, echo=click.echo, seeds=seeds)
 
 
 @cli.command()
@@ -443,11 +454,21 @@ def compare(runs_to_compare, out, runs_root):
 @click.option("--set", "overrides", multiple=True, help=SET_HELP)
 @click.option("--data", "dataset", help="Dataset spec, e.g. digits, npz:file.npz.")
 def check(recipe, overrides, dataset):
-    """Without training: shapes, initial loss, gradients at init, label balance, train/test duplicates."""
+    """Without training: shapes, initial loss, gradients at init, label balance, train/test duplicates.
+
+    RECIPE may be a dataset spec instead (fashion_mnist, idx:FOLDER): its data checks only."""
     from dlzoo.config import resolve
 
     from dlzoo.commands import check as check_module
 
+    if check_module.target_kind(recipe) == "dataset":
+        if dataset is not None:
+            raise UsageError(f"--data is for checking a recipe on other data; '{recipe}' is a dataset already")
+        options = check_module.dataset_options(recipe, overrides)
+        if check_module.loader_imports_tensorflow(recipe):
+            load_tensorflow()  # its loader imports TensorFlow: quietly
+        check_module.check_dataset(recipe, options, echo=click.echo)
+        return
     resolved = resolve.load_config(recipe, overrides, dataset=dataset)
     check_module.checkable_task(resolved)  # a recipe check cannot handle: said before TensorFlow loads
     load_tensorflow()

@@ -33,7 +33,7 @@ def variant_config(config, variant):
     child.pop("sweep", None)
     child["name"] = variant["name"]
     for dotted, value in variant.get("set", {}).items():
-        config_module.apply_override(child, dotted.split("."), value)
+        config_module.apply_override(child, dotted.split("."), value, resolve.task_sections(child))
     child["train"]["export"] = False  # variants keep model.keras; one SavedModel per variant is slow
     resolve.check_types(child)
     return child
