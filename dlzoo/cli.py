@@ -8,6 +8,7 @@ Exit codes: 0 success; 2 bad input (one line on stderr, no traceback unless ``--
 1 a run that started and failed (its folder says ``status: failed`` and why).
 """
 
+import functools
 import os
 import pathlib
 import sys
@@ -28,6 +29,21 @@ RUNS_HELP = "Runs root folder: where runs are written and where a recipe name fi
 PLUGIN_HELP = ("A Python file of your own models, optimizers or datasets (@dlzoo.register_model, ...); "
                "repeatable. Its code runs: name only files you trust.")
 DEVICE_HELP = "Where to train: auto (a GPU when TensorFlow sees one), cpu, or gpu (fail if there is none)."
+
+
+def outlives_its_reader(command):
+    """For long commands (train, bench, tune): when the reader of a pipe leaves (``dlzoo train mlp
+    | head -3``), the run goes on to the end without printing, instead of failing on a closed
+    stdout (see :class:`dlzoo.core.quiet.StdoutWhoseReaderMayLeave`)."""
+
+    @functools.wraps(command)
+    def command_with_a_lasting_stdout(*arguments, **options):
+        from dlzoo.core.quiet import stdout_whose_reader_may_leave
+
+        with stdout_whose_reader_may_leave():
+            return command(*arguments, **options)
+
+    return command_with_a_lasting_stdout
 
 
 class DlzooGroup(click.Group):
@@ -219,6 +235,7 @@ def show(recipe, overrides):
 @click.option("--devices", type=click.IntRange(min=1), help="Split the CPU into N logical devices (train.devices; with train.distribute = \"mirrored\").")
 @click.option("--overfit-batch", is_flag=True, help="Debugging: train on ONE batch until the loss is near zero (a model that cannot has a bug).")
 @click.option("--plugin", "plugin_files", multiple=True, type=click.Path(dir_okay=False), help=PLUGIN_HELP)
+@outlives_its_reader
 def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, device, resume_run, deterministic, devices,
           overfit_batch, plugin_files):
     """Train a recipe (a name from 'dlzoo list' or a .toml file), or --resume a run."""
@@ -413,6 +430,7 @@ def sample(run, count, class_index, seed, out, runs_root):
 @click.option("--seeds", "seeds_text", metavar="0,1,2",
               help="Train each recipe once per seed (train.seed and data.seed, like train --seed): a row per seed "
                    "and the mean ± std over them (default: the recipe's own seed).")
+@outlives_its_reader
 def bench(patterns, quick, runs_root, out, devices, seeds_text):
     """Train recipes with their full budget and check each against its target."""
     from dlzoo.commands import bench as bench_module
@@ -505,6 +523,7 @@ def lr_find(recipe, overrides, start, end, steps, runs_root):
 @click.option("--quick", is_flag=True, help="Every trial a --quick run (a smoke test of the search).")
 @click.option("--resume", "resume_folder", type=click.Path(file_okay=False), help="Continue the search in this tune folder.")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help=RUNS_HELP)
+@outlives_its_reader
 def tune(recipe, spaces, trials, algo, overrides, seed, quick, resume_folder, runs_root):
     """Hyper-parameter search on KerasTuner; every trial is a normal run, the best is best.toml."""
     from dlzoo.commands import tune as tune_module
