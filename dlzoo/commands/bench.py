@@ -5,7 +5,7 @@ import fnmatch
 import pathlib
 import statistics
 
-from dlzoo.config import recipes as config_module
+from dlzoo.config import recipes
 from dlzoo.config import resolve
 from dlzoo.runs import folders
 from dlzoo.core.errors import RunFailed, UsageError
@@ -31,15 +31,15 @@ def parse_seeds(text):
     repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
     if repeated:
         raise UsageError(f"--seeds names seed {', '.join(map(str, repeated))} more than once: each seed is one run")
-    if any(abs(seed) > config_module.INTEGER_LIMIT for seed in seeds):
-        raise UsageError(f"--seeds: every seed must be between {-config_module.INTEGER_LIMIT:,} and "
-                         f"{config_module.INTEGER_LIMIT:,}, got {text!r}")
+    if any(abs(seed) > recipes.INTEGER_LIMIT for seed in seeds):
+        raise UsageError(f"--seeds: every seed must be between {-recipes.INTEGER_LIMIT:,} and "
+                         f"{recipes.INTEGER_LIMIT:,}, got {text!r}")
     return seeds
 
 
 def select_recipes(patterns):
     """Recipe names matching any of ``patterns`` (all recipes when none given)."""
-    names = config_module.recipe_names()
+    names = recipes.recipe_names()
     if not patterns:
         return names
     chosen = [name for name in names if any(fnmatch.fnmatch(name, pattern) or name == pattern for pattern in patterns)]
@@ -55,7 +55,7 @@ def bench_row(name, record=None, error=None, seed=None):
                "samples/s": None, "error": error}
     else:
         target = record.get("target") or {}
-        bound = config_module.target_bound(target)
+        bound = recipes.target_bound(target)
         row = {"recipe": name, "metric": target.get("metric", ""), "value": target.get("value"), "target": bound,
                "pass": bool(target.get("passed")), "wall s": record.get("wall_seconds"),
                "samples/s": record.get("samples_per_second"), "run": record.get("folder")}
