@@ -20,14 +20,6 @@ from dlzoo.plots import figures
 from dlzoo.runs import report
 
 
-def class_probabilities(model, inputs):
-    """(n, classes) probabilities (a sigmoid head's one column becomes two)."""
-    from dlzoo.metrics.classification import as_class_probabilities
-    from dlzoo.training.inference import predict
-
-    return as_class_probabilities(predict(model, inputs))
-
-
 def curves(labels, probabilities):
     """Per class: ROC (fpr, tpr, auc) and PR (recall, precision, average precision); classes absent from the labels are skipped."""
     from sklearn import metrics
@@ -97,9 +89,14 @@ def flops_per_example(model):
 
 def draw(model, splits, folder, config, test_result):
     """Write the pictures and the report section; returns ``{"flops_per_example": n}``."""
-    inputs, labels = splits.arrays("test")
+    from dlzoo.metrics.classification import as_class_probabilities
+    from dlzoo.training.inference import predict_split
+
+    # Through the split's own pipeline: Keras given the array would copy the test images into TensorFlow.
+    outputs, labels = predict_split(model, splits, "test")
+    probabilities = as_class_probabilities(outputs)
     labels = np.asarray(labels).astype(int)
-    probabilities = class_probabilities(model, inputs)
+    inputs, _ = splits.arrays("test")
     names = splits.class_names
     pictures = []
     found = curves(labels, probabilities)
