@@ -18,10 +18,10 @@ import csv
 import html
 import pathlib
 
-from dlzoo.config import recipes as config_module
-from dlzoo.config import resolve as resolve_module
-from dlzoo.config import recipes as recipes_module
-from dlzoo.runs import folders as runs_module
+# Aliased: dlzoo.recipes(), dlzoo.resolve() and the runs= parameters are names of this API.
+from dlzoo.config import recipes as recipe_config
+from dlzoo.config import resolve as recipe_resolution
+from dlzoo.runs import folders as run_folders
 from dlzoo.core.errors import UsageError
 
 
@@ -32,13 +32,13 @@ def recipes(pattern=None, topic=None):
         pattern: keep recipes in which this text (any case) is part of a column ``dlzoo list`` shows.
         topic: keep recipes of this course topic (any case; an unknown one suggests the closest).
     """
-    rows = [config_module.recipe_summary(path) for path in config_module.recipe_files()]
+    rows = [recipe_config.recipe_summary(path) for path in recipe_config.recipe_files()]
     if pattern:
-        rows = config_module.matching_recipes(rows, pattern)
+        rows = recipe_config.matching_recipes(rows, pattern)
         if not rows:
             raise UsageError(f"no recipe matches '{pattern}' (run 'dlzoo list' to see them all)")
     if topic:
-        rows = config_module.recipes_of_topic(rows, topic)
+        rows = recipe_config.recipes_of_topic(rows, topic)
     return rows
 
 
@@ -51,7 +51,7 @@ def resolve(recipe, *, epochs=None, seed=None, data=None, overrides=None, plugin
     if isinstance(plugins, (str, pathlib.Path)):
         plugins = [plugins]
     assignments = list(set_) + [(dotted, value) for dotted, value in dict(overrides or {}).items()]
-    return resolve_module.load_config(recipe, assignments, dataset=data, epochs=epochs, seed=seed,
+    return recipe_resolution.load_config(recipe, assignments, dataset=data, epochs=epochs, seed=seed,
                                      plugins=list(plugins))
 
 
@@ -76,7 +76,7 @@ def train(recipe, *, epochs=None, seed=None, data=None, quick=False, runs="runs"
         dlzoo.RunFailed: the run started and failed (its folder says why).
     """
     resolved = resolve(recipe, epochs=epochs, seed=seed, data=data, overrides=overrides, plugins=plugins, set_=set_)
-    runs_module.check_writable(runs or runs_module.DEFAULT_ROOT)
+    run_folders.check_writable(runs or run_folders.DEFAULT_ROOT)
     import_tensorflow(debug)
     from dlzoo.commands.train import train_recipe
 
@@ -86,7 +86,7 @@ def train(recipe, *, epochs=None, seed=None, data=None, quick=False, runs="runs"
 
 def load(run_or_recipe, runs="runs"):
     """The :class:`Run` of a run folder, or the latest completed (not --quick) run of a recipe name."""
-    return Run(runs_module.resolve_run(str(run_or_recipe), runs))
+    return Run(run_folders.resolve_run(str(run_or_recipe), runs))
 
 
 def import_tensorflow(debug=False):
@@ -105,8 +105,8 @@ class Run:
 
     def __init__(self, folder):
         self.folder = pathlib.Path(folder)
-        if not runs_module.is_run_folder(self.folder):
-            raise UsageError(f"{folder} is not a run folder (no {runs_module.CONFIG_FILE} in it)")
+        if not run_folders.is_run_folder(self.folder):
+            raise UsageError(f"{folder} is not a run folder (no {run_folders.CONFIG_FILE} in it)")
         self._loaded = None
 
     def __repr__(self):
@@ -117,12 +117,12 @@ class Run:
     @property
     def config(self):
         """The resolved recipe the run was trained with (``config.toml``)."""
-        return config_module.read_toml(self.folder / runs_module.CONFIG_FILE)
+        return recipe_config.read_toml(self.folder / run_folders.CONFIG_FILE)
 
     @property
     def record(self):
         """Everything ``metrics.json`` holds: metrics, target, parameters, wall time, status, ..."""
-        return runs_module.read_json(self.folder / runs_module.METRICS_FILE)
+        return run_folders.read_json(self.folder / run_folders.METRICS_FILE)
 
     @property
     def metrics(self):
@@ -174,7 +174,7 @@ class Run:
         """
         import numpy as np
 
-        task = resolve_module.task_of(self.config)
+        task = recipe_resolution.task_of(self.config)
         if isinstance(inputs, np.ndarray):  # raw inputs, as `dlzoo predict --file inputs.npy` reads them
             values = np.asarray(inputs, dtype="float32")
         else:
@@ -269,12 +269,12 @@ def summary_block(folder, record):
         lines.append(f"   target: {target['error']}")
     elif target and target.get("value") is not None:
         verdict = "passed" if target["passed"] else "below target"
-        changes = recipes_module.describe_changed_settings(record.get("changed_settings"))
+        changes = recipe_config.describe_changed_settings(record.get("changed_settings"))
         if changes:
             verdict += f" ({changes})"
         if record.get("quick"):
             verdict += " (quick run: a smoke test, not the recipe's budget)"
-        lines.append(f"   target: {target['metric']} {config_module.target_bound(target)}: {target['value']:.4g} {verdict}")
+        lines.append(f"   target: {target['metric']} {recipe_config.target_bound(target)}: {target['value']:.4g} {verdict}")
     lines.append(f"   run folder:  {folder}")
     if (folder / "saved_model").exists():
         lines.append(f"   SavedModel:  {folder / 'saved_model'}")

@@ -8,6 +8,7 @@ Exit codes: 0 success; 2 bad input (one line on stderr, no traceback unless ``--
 1 a run that started and failed (its folder says ``status: failed`` and why).
 """
 
+import functools
 import os
 import pathlib
 import sys
@@ -28,6 +29,21 @@ RUNS_HELP = "Runs root folder: where runs are written and where a recipe name fi
 PLUGIN_HELP = ("A Python file of your own models, optimizers or datasets (@dlzoo.register_model, ...); "
                "repeatable. Its code runs: name only files you trust.")
 DEVICE_HELP = "Where to train: auto (a GPU when TensorFlow sees one), cpu, or gpu (fail if there is none)."
+
+
+def outlives_its_reader(command):
+    """For long commands (train, bench, tune): when the reader of a pipe leaves (``dlzoo train mlp
+    | head -3``), the run goes on to the end without printing, instead of failing on a closed
+    stdout (see :class:`dlzoo.core.quiet.StdoutWhoseReaderMayLeave`)."""
+
+    @functools.wraps(command)
+    def command_with_a_lasting_stdout(*arguments, **options):
+        from dlzoo.core.quiet import stdout_whose_reader_may_leave
+
+        with stdout_whose_reader_may_leave():
+            return command(*arguments, **options)
+
+    return command_with_a_lasting_stdout
 
 
 class DlzooGroup(click.Group):
@@ -59,6 +75,10 @@ class DlzooGroup(click.Group):
             fail(f"run failed: {error}", 1)
         except KeyboardInterrupt:
             fail("interrupted", 1)
+        except BrokenPipeError:
+            # The reader closed our stdout (dlzoo predict ... | head -1): not an error to report.
+            # Click's own handler then exits quietly, without flushing into the closed pipe.
+            raise
         except Exception as error:  # an unexpected error: say what and how to see more
             if debug_enabled(context):
                 raise
@@ -215,6 +235,7 @@ def show(recipe, overrides):
 @click.option("--devices", type=click.IntRange(min=1), help="Split the CPU into N logical devices (train.devices; with train.distribute = \"mirrored\").")
 @click.option("--overfit-batch", is_flag=True, help="Debugging: train on ONE batch until the loss is near zero (a model that cannot has a bug).")
 @click.option("--plugin", "plugin_files", multiple=True, type=click.Path(dir_okay=False), help=PLUGIN_HELP)
+@outlives_its_reader
 def train(recipe, overrides, dataset, epochs, seed, runs_root, out, quick, device, resume_run, deterministic, devices,
           overfit_batch, plugin_files):
     """Train a recipe (a name from 'dlzoo list' or a .toml file), or --resume a run."""
@@ -406,23 +427,31 @@ def sample(run, count, class_index, seed, out, runs_root):
 @click.option("--out", hidden=True, help="Not an option of bench: use --runs.")
 @click.option("--device", "devices", type=click.Choice(["auto", "cpu", "gpu"]), multiple=True,
               help=DEVICE_HELP + " Give --device cpu --device gpu to compare samples/s on both (default: auto).")
-def bench(patterns, quick, runs_root, out, devices):
+@click.option("--seeds", "seeds_text", metavar="0,1,2",
+              help="Train each recipe once per seed (train.seed and data.seed, like train --seed): a row per seed "
+                   "and the mean ± std over them (default: the recipe's own seed).")
+@outlives_its_reader
+def bench(patterns, quick, runs_root, out, devices, seeds_text):
     """Train recipes with their full budget and check each against its target."""
     from dlzoo.commands import bench as bench_module
 
     refuse_out_as_runs_root(out, "bench")
+    seeds = bench_module.parse_seeds(seeds_text)
     bench_module.select_recipes(patterns)  # an unknown pattern fails before TensorFlow loads
     check_runs_root(runs_root)
     if len(set(devices)) > 1:
         if "auto" in devices:
             raise UsageError("to compare devices give --device cpu --device gpu (auto is not a device)")
+        if seeds is not None:
+            raise UsageError("--seeds is for the table of targets; compare devices without it (speed does not "
+                             "depend on the seed)")
         from dlzoo.commands import bench_devices
 
         bench_devices.compare_devices(patterns, devices, quick=quick, out=runs_root, echo=click.echo)
         return
     device = devices[0] if devices else "auto"
     load_tensorflow()
-    bench_module.run_bench(patterns, quick=quick, out=runs_root, device=device, echo=click.echo)
+    bench_module.run_bench(patterns, quick=quick, out=runs_root, device=device, echo=click.echo, seeds=seeds)
 
 
 @cli.command()
@@ -443,11 +472,21 @@ def compare(runs_to_compare, out, runs_root):
 @click.option("--set", "overrides", multiple=True, help=SET_HELP)
 @click.option("--data", "dataset", help="Dataset spec, e.g. digits, npz:file.npz.")
 def check(recipe, overrides, dataset):
-    """Without training: shapes, initial loss, gradients at init, label balance, train/test duplicates."""
+    """Without training: shapes, initial loss, gradients at init, label balance, train/test duplicates.
+
+    RECIPE may be a dataset spec instead (fashion_mnist, idx:FOLDER): its data checks only."""
     from dlzoo.config import resolve
 
     from dlzoo.commands import check as check_module
 
+    if check_module.target_kind(recipe) == "dataset":
+        if dataset is not None:
+            raise UsageError(f"--data is for checking a recipe on other data; '{recipe}' is a dataset already")
+        options = check_module.dataset_options(recipe, overrides)
+        if check_module.loader_imports_tensorflow(recipe):
+            load_tensorflow()  # its loader imports TensorFlow: quietly
+        check_module.check_dataset(recipe, options, echo=click.echo)
+        return
     resolved = resolve.load_config(recipe, overrides, dataset=dataset)
     check_module.checkable_task(resolved)  # a recipe check cannot handle: said before TensorFlow loads
     load_tensorflow()
@@ -484,6 +523,7 @@ def lr_find(recipe, overrides, start, end, steps, runs_root):
 @click.option("--quick", is_flag=True, help="Every trial a --quick run (a smoke test of the search).")
 @click.option("--resume", "resume_folder", type=click.Path(file_okay=False), help="Continue the search in this tune folder.")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help=RUNS_HELP)
+@outlives_its_reader
 def tune(recipe, spaces, trials, algo, overrides, seed, quick, resume_folder, runs_root):
     """Hyper-parameter search on KerasTuner; every trial is a normal run, the best is best.toml."""
     from dlzoo.commands import tune as tune_module

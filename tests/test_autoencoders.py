@@ -13,7 +13,7 @@ from dlzoo import data
 from dlzoo.models import autoencoder
 from dlzoo.tasks import autoencode
 
-from helpers import QUICK, only_run, train_once
+from helpers import QUICK, shared_run
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +102,9 @@ def test_every_autoencoder_runs_forward_and_backward_in_raw_units(digits, name, 
 
 @pytest.fixture(scope="module")
 def quick_vae(tmp_path_factory):
-    """``(result, run folder)`` of one quick VAE run with the default output, for the tests that read it."""
-    return train_once(tmp_path_factory, "vae", "--quick", "--set", "train.quick_epochs=2")
+    """``(run, run folder)`` of the session's quick VAE run with the default output, for the tests that read it."""
+    run = shared_run(tmp_path_factory, "vae", "--quick")
+    return run, run.folder
 
 
 def test_vae_trains_logs_both_terms_exports_three_endpoints_and_samples(quick_vae, cli_run, tmp_path):
@@ -135,10 +136,8 @@ def test_vae_trains_logs_both_terms_exports_three_endpoints_and_samples(quick_va
     assert hasattr(tf.saved_model.load(str(tmp_path / "delivery" / "saved_model")), "decode")
 
 
-def test_denoising_run_reports_the_sweep_and_baselines(cli_run, tmp_path):
-    result = cli_run("train", "denoising-ae", *QUICK, "--runs", tmp_path / "runs")
-    assert result.exit_code == 0, result.output + result.stderr
-    folder = only_run(tmp_path / "runs", "denoising-ae")
+def test_denoising_run_reports_the_sweep_and_baselines(tmp_path_factory):
+    folder = shared_run(tmp_path_factory, "denoising-ae", "--quick").folder
     metrics = json.loads((folder / "metrics.json").read_text())["metrics"]
     for key in ("noisy_psnr", "denoised_psnr", "median_psnr", "pca_psnr", "psnr_gain_db", "psnr_margin_over_baseline_db",
                 "denoised_ssim"):

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from helpers import QUICK, assert_usage_error
+from helpers import QUICK, assert_usage_error, shared_run
 
 
 @pytest.fixture
@@ -79,8 +79,8 @@ def test_nan_loss_fails_the_run_and_exports_nothing(cli_run, tmp_path, existing_
     assert (existing_run / "notes.txt").read_text() == "precious"
 
 
-def test_export_never_overwrites(cli_run, tmp_path):
-    assert cli_run("train", "softmax-regression", *QUICK, "--runs", "runs").exit_code == 0
+def test_export_never_overwrites(cli_run, tmp_path, tmp_path_factory):
+    shared_run(tmp_path_factory, "softmax-regression", "--quick").copy_into(tmp_path / "runs")
     (tmp_path / "delivery").mkdir()
     (tmp_path / "delivery" / "keep.txt").write_text("mine")
     result = cli_run("export", "softmax-regression", "--runs", "runs", "--out", "delivery")
@@ -89,9 +89,8 @@ def test_export_never_overwrites(cli_run, tmp_path):
     assert sorted(path.name for path in (tmp_path / "delivery").iterdir()) == ["keep.txt"]
 
 
-def test_bare_saved_model_needs_data(cli_run, tmp_path):
-    assert cli_run("train", "softmax-regression", *QUICK, "--runs", "runs").exit_code == 0
-    saved_model = next((tmp_path / "runs").rglob("saved_model"))
+def test_bare_saved_model_needs_data(cli_run, tmp_path_factory):
+    saved_model = shared_run(tmp_path_factory, "softmax-regression", "--quick").folder / "saved_model"
     assert_usage_error(cli_run("evaluate", saved_model), "--data")
     assert_usage_error(cli_run("evaluate", saved_model, "--data", "moons"), "inputs")
 

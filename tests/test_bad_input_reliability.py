@@ -5,7 +5,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from helpers import QUICK, assert_usage_error
+from helpers import QUICK, assert_usage_error, shared_run
 
 
 @pytest.mark.parametrize("bad_value", [np.nan, np.inf])
@@ -103,14 +103,13 @@ def test_usage_errors_under_debug_keep_exit_code_2(cli_run):
     assert "Traceback" in result.stderr and "unknown recipe" in result.stderr
 
 
-def test_a_crafted_keras_file_is_refused_as_bad_input(cli_run, tmp_path):
+def test_a_crafted_keras_file_is_refused_as_bad_input(cli_run, tmp_path, tmp_path_factory):
     """A .keras file with a Lambda layer (arbitrary code) is refused by safe mode: exit 2."""
     import shutil
 
     import keras
 
-    assert cli_run("train", "softmax-regression", *QUICK, "--runs", "runs").exit_code == 0
-    (folder,) = (tmp_path / "runs" / "softmax-regression").iterdir()
+    folder = shared_run(tmp_path_factory, "softmax-regression", "--quick").copy_into(tmp_path / "runs")
     inputs = keras.Input((64,))
     outputs = keras.layers.Lambda(lambda value: value * 2)(inputs)
     (folder / "model.keras").unlink()

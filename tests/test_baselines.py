@@ -7,7 +7,7 @@ import numpy as np
 from dlzoo.metrics import baselines
 from dlzoo.data import make_splits
 
-from helpers import QUICK
+from helpers import QUICK, shared_run
 
 
 def linear_problem(seed=0):
@@ -47,10 +47,8 @@ def test_streamed_data_is_skipped_with_a_reason():
     assert "streamed" in baselines.fit_baselines(Streamed())["skipped"]
 
 
-def test_classification_run_reports_baselines(cli_run, tmp_path):
-    result = cli_run("train", "softmax-regression", *QUICK, "--runs", "runs")
-    assert result.exit_code == 0, result.stderr
-    folder = next((tmp_path / "runs" / "softmax-regression").iterdir())
+def test_classification_run_reports_baselines(tmp_path_factory):
+    folder = shared_run(tmp_path_factory, "softmax-regression", "--quick").folder
     record = json.loads((folder / "metrics.json").read_text())
     names = [model["name"] for model in record["baselines"]["models"]]
     assert names == ["logistic regression", "RBF-SVM"]
@@ -60,10 +58,9 @@ def test_classification_run_reports_baselines(cli_run, tmp_path):
     assert "## Classical baselines" in (folder / "report.md").read_text()
 
 
-def test_regression_run_reports_baselines_and_they_can_be_turned_off(cli_run, tmp_path):
-    assert cli_run("train", "linear-neuron", *QUICK, "--runs", "runs").exit_code == 0
+def test_regression_run_reports_baselines_and_they_can_be_turned_off(cli_run, tmp_path, tmp_path_factory):
     assert cli_run("train", "linear-neuron", *QUICK, "--runs", "off", "--set", "train.baselines=false").exit_code == 0
-    record = json.loads((next((tmp_path / "runs" / "linear-neuron").iterdir()) / "metrics.json").read_text())
+    record = json.loads((shared_run(tmp_path_factory, "linear-neuron", "--quick").folder / "metrics.json").read_text())
     assert record["baselines"]["metric"] == "r2"
     assert [model["name"] for model in record["baselines"]["models"]] == ["linear regression", "random forest"]
     assert "baseline_best_test_r2" in record["metrics"]

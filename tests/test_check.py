@@ -3,9 +3,12 @@
 import json
 
 import numpy as np
+import pytest
 from sklearn import datasets
 
 from dlzoo.commands import check
+from helpers import assert_usage_error
+from test_bad_input_fast import assert_refused_before_tensorflow, run_fresh
 
 
 def digits_npz(path, planted):
@@ -114,3 +117,71 @@ def test_overfit_batch_passes_and_a_planted_bug_fails(cli_run, tmp_path):
     assert [record["passed"] for record in records] == [True, False]
     assert records[0]["final_loss"] < 0.05 * records[0]["first_loss"]
     assert "FAILED" in (folders[1] / "report.md").read_text()
+
+
+# dlzoo check DATASET: the data checks alone ------------------------------------------------
+
+def verdict_lines(output):
+    """``{name: line}`` of the verdict lines (``  [level] name: ...``) of a check's output."""
+    lines = [line.strip() for line in output.splitlines() if line.startswith("  [")]
+    return {line.split("] ", 1)[1].split(":", 1)[0]: line for line in lines}
+
+
+def test_check_of_a_dataset_runs_the_data_checks_and_says_the_model_ones_do_not_apply(cli_run):
+    result = cli_run("check", "digits")
+    assert result.exit_code == 0, result.stderr
+    verdicts = verdict_lines(result.output)
+    assert set(verdicts) == {"splits", "inputs", "labels", "leakage", "model"}, verdicts
+    assert verdicts["splits"].startswith("[ok]") and "train /" in verdicts["splits"] and "test" in verdicts["splits"]
+    assert verdicts["inputs"].startswith("[ok]") and "(8, 8, 1)" in verdicts["inputs"] and "float32" in verdicts["inputs"]
+    assert verdicts["labels"].startswith("[ok] labels: balanced")
+    assert verdicts["leakage"].startswith("[ok] leakage: no exact or near duplicates")
+    assert verdicts["model"].startswith("[n/a]") and "dlzoo check RECIPE --data digits" in verdicts["model"]
+    assert "[ok] initial loss" not in result.output and "gradient norms at initialization" not in result.output
+
+
+def test_check_of_fashion_mnist_reads_its_files_without_tensorflow(tmp_path):
+    # The $DLZOO_DATA fixture holds small Fashion-MNIST files in the real IDX format.
+    result = run_fresh(tmp_path, "check", "fashion_mnist")
+    assert result["exit_code"] == 0, result["stderr"]
+    assert "T-shirt/top" in result["stdout"] and "[ok] leakage:" in result["stdout"], result["stdout"]
+    assert "shape (28, 28, 1), stored as uint8" in result["stdout"]
+    assert not result["tensorflow"], "a NumPy dataset's check imported TensorFlow"
+
+
+def test_check_of_an_idx_folder_finds_planted_leakage_and_a_test_split_on_another_scale(cli_run, tmp_path):
+    from dlzoo.data import idx
+
+    rng = np.random.default_rng(0)
+    train_images = rng.integers(0, 200, size=(300, 28, 28), dtype=np.uint8)
+    test_images = rng.integers(0, 200, size=(100, 28, 28), dtype=np.uint8)
+    test_images[:10] = train_images[:10]  # 10% of the test split copied from train: leakage
+    test_images[50, 0, 0] = 255  # beyond the training range [0, 199] by more than 10% of it
+    labels = {"train": np.arange(300) % 10, "test": np.arange(100) % 10}
+    for split, images in (("train", train_images), ("test", test_images)):
+        prefix = "t10k" if split == "test" else "train"
+        idx.write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", images)
+        idx.write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", labels[split].astype(np.uint8))
+    result = cli_run("check", f"idx:{tmp_path}")
+    assert result.exit_code == 0, result.stderr
+    verdicts = verdict_lines(result.output)
+    assert verdicts["leakage"].startswith("[PROBLEM] leakage: 10 test examples also in train/val exactly"), verdicts
+    assert verdicts["inputs"].startswith("[warning]") and "test [0, 255]" in verdicts["inputs"], verdicts["inputs"]
+
+
+def test_check_of_a_dataset_takes_data_keys_only(cli_run, tmp_path):
+    seeded = cli_run("check", "digits", "--set", "data.test_fraction=0.5")
+    assert seeded.exit_code == 0 and "/ 899 test" in seeded.output, seeded.output
+    assert_usage_error(cli_run("check", "digits", "--set", "train.epochs=2"), "data.* keys only")
+    assert_usage_error(cli_run("check", "digits", "--set", "data.nois=1"), "unknown key 'data.nois'")
+    assert_usage_error(cli_run("check", "digits", "--data", "moons"), "is a dataset already")
+
+
+@pytest.mark.parametrize("arguments, fragments", [
+    (("fashion_mnst",), ("'fashion_mnst' is neither a recipe nor a dataset", "the dataset 'fashion_mnist'")),
+    (("fashion-mlpp",), ("neither a recipe nor a dataset", "the recipe 'fashion-mlp'")),
+    (("idx:no-such-folder",), ("idx:no-such-folder",)),
+])
+def test_check_refuses_what_is_neither_a_recipe_nor_an_available_dataset_before_tensorflow(tmp_path, arguments,
+                                                                                            fragments):
+    assert_refused_before_tensorflow(run_fresh(tmp_path, "check", *arguments), *fragments)

@@ -16,6 +16,7 @@ import signal
 import numpy as np
 import pytest
 
+from helpers import shared_run
 from test_resume import TRAIN, run_folder, weights_of
 
 # The mlp run of tests/test_resume.py on its default output (what a user sees).
@@ -228,17 +229,8 @@ def assert_refused(result, damaged_path, before, folder):
 
 @pytest.fixture(scope="module")
 def completed_run(tmp_path_factory):
-    """A finished quick run of softmax-regression, trained once for this module's tests."""
-    from click.testing import CliRunner
-
-    from dlzoo.cli import cli
-
-    root = tmp_path_factory.mktemp("completed")
-    result = CliRunner().invoke(cli, ["train", "softmax-regression", "--quick", "--runs", str(root / "runs")],
-                                catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    (folder,) = (root / "runs" / "softmax-regression").iterdir()
-    return folder
+    """The session's finished quick run of softmax-regression (tests damage copies of it)."""
+    return shared_run(tmp_path_factory, "softmax-regression", "--quick").folder
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from dlzoo.data import text
 from dlzoo.tasks import embed
 
-from helpers import QUICK, only_run
+from helpers import QUICK, only_run, shared_run
 
 
 def two_class_corpus(path, lines=1500, seed=0):
@@ -76,20 +76,16 @@ def test_measures_on_planted_vectors():
     assert count == 1 and accuracy == 1.0
 
 
-def test_quick_run_writes_projector_files_and_picture(cli_run, tmp_path):
-    result = cli_run("train", "word2vec", *QUICK, "--runs", tmp_path / "runs")
-    assert result.exit_code == 0, result.output + result.stderr
-    folder = only_run(tmp_path / "runs", "word2vec")
+def test_quick_run_writes_projector_files_and_picture(tmp_path_factory):
+    folder = shared_run(tmp_path_factory, "word2vec", "--quick").folder
     metadata = (folder / "embeddings" / "metadata.tsv").read_text().splitlines()
     assert len(metadata) == len((folder / "embeddings" / "vectors.tsv").read_text().splitlines()) > 50
     assert (folder / "plots" / "embedding_pca.png").stat().st_size > 1000
     assert "analogy_accuracy" in json.loads((folder / "metrics.json").read_text())["metrics"]
 
 
-def test_predict_lists_the_vocabulary_and_says_which_words_are_unknown(cli_run, tmp_path):
-    result = cli_run("train", "word2vec", "--quick", "--runs", tmp_path / "runs")  # the default output
-    assert result.exit_code == 0, result.output + result.stderr
-    folder = only_run(tmp_path / "runs", "word2vec")
+def test_predict_lists_the_vocabulary_and_says_which_words_are_unknown(cli_run, tmp_path_factory):
+    folder = shared_run(tmp_path_factory, "word2vec", "--quick").folder  # predict only reads it
     words = (folder / "embeddings" / "metadata.tsv").read_text().split()
     assert "| split | loss | accuracy |" not in (folder / "report.md").read_text()
     listed = cli_run("predict", folder)  # no words: the vocabulary

@@ -8,7 +8,7 @@ from dlzoo import data
 from dlzoo.metrics import explanations
 from dlzoo.data import shapes
 
-from helpers import QUICK
+from helpers import shared_run
 
 
 def test_shapes_have_one_object_each_and_balanced_classes():
@@ -48,17 +48,15 @@ def test_random_map_scores_its_expected_value():
     assert abs(explanations.energy_inside(noise, masks).mean() - expected) < 0.01
 
 
-def test_score_needs_a_dataset_with_masks(cli_run, tmp_path):
-    assert cli_run("train", "softmax-regression", *QUICK, "--runs", "runs").exit_code == 0
-    folder = next((tmp_path / "runs" / "softmax-regression").iterdir())
+def test_score_needs_a_dataset_with_masks(cli_run, tmp_path, tmp_path_factory):
+    folder = shared_run(tmp_path_factory, "softmax-regression", "--quick").copy_into(tmp_path / "runs")
     result = cli_run("visualize", folder, "--score")
     assert result.exit_code == 2 and "datasets with masks: shapes" in result.stderr, result.stderr
 
 
-def test_visualize_score_on_shapes(cli_run, tmp_path, monkeypatch):
+def test_visualize_score_on_shapes(cli_run, tmp_path, tmp_path_factory, monkeypatch):
     monkeypatch.setattr(explanations, "SCORED_IMAGES", 30)
-    assert cli_run("train", "shapes-cnn", *QUICK, "--runs", "runs").exit_code == 0
-    folder = next((tmp_path / "runs" / "shapes-cnn").iterdir())
+    folder = shared_run(tmp_path_factory, "shapes-cnn", "--quick").copy_into(tmp_path / "runs")
     result = cli_run("visualize", folder, "--method", "all", "--score", "--samples", "4")
     assert result.exit_code == 0, result.output + result.stderr
     scores = json.loads((folder / "explanation_scores.json").read_text())

@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from helpers import assert_usage_error, train_once
+from helpers import assert_usage_error, shared_run
 
 FASHION_CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                        "Ankle boot")
@@ -15,8 +15,9 @@ FASHION_CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "S
 
 @pytest.fixture(scope="module")
 def quick_fashion_cnn(tmp_path_factory):
-    """``(result, run folder)`` of one quick fashion-cnn run with the default output."""
-    return train_once(tmp_path_factory, "fashion-cnn", "--quick")
+    """``(run, run folder)`` of the session's quick fashion-cnn run, with the default output."""
+    run = shared_run(tmp_path_factory, "fashion-cnn", "--quick")
+    return run, run.folder
 
 
 def test_report_shows_gradcam_and_integrated_gradients_of_test_images_with_their_class_names(quick_fashion_cnn):

@@ -9,13 +9,14 @@ import pytest
 
 from dlzoo.metrics import samples as sample_quality
 
-from helpers import QUICK, assert_usage_error, only_run, train_once
+from helpers import QUICK, assert_usage_error, shared_run
 
 
 @pytest.fixture(scope="module")
 def quick_fashion_vae(tmp_path_factory):
-    """``(result, run folder)`` of one quick fashion-vae run with the default output."""
-    return train_once(tmp_path_factory, "fashion-vae", "--quick")
+    """``(run, run folder)`` of the session's quick fashion-vae run, with the default output."""
+    run = shared_run(tmp_path_factory, "fashion-vae", "--quick")
+    return run, run.folder
 
 
 def judge_described_as_the_recipe_says(scores):
@@ -46,10 +47,9 @@ def test_fashion_vae_judges_the_samples_of_its_prior(quick_fashion_vae):
     assert "min_class_fraction" in summary  # the target's verdict, on the default output
 
 
-def test_fashion_dcgan_is_conditional_and_its_judge_follows_the_recipe(cli_run, tmp_path):
-    result = cli_run("train", "fashion-dcgan", "--quick", "--runs", tmp_path / "runs")
-    assert result.exit_code == 0, result.output + result.stderr
-    folder = only_run(tmp_path / "runs", "fashion-dcgan")
+def test_fashion_dcgan_is_conditional_and_its_judge_follows_the_recipe(tmp_path_factory):
+    result = shared_run(tmp_path_factory, "fashion-dcgan", "--quick")
+    folder = result.folder
     record = json.loads((folder / "metrics.json").read_text())
     assert 0 <= record["metrics"]["conditional_accuracy"] <= 1
     assert record["export"]["signature"] == "serve(noise: float32[None, 32], labels: int32[None])"

@@ -10,7 +10,7 @@ from dlzoo import data
 from dlzoo.metrics import samples
 from dlzoo.tasks import generate
 
-from helpers import QUICK, only_run
+from helpers import QUICK, only_run, shared_run
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +85,8 @@ def test_cgan_trains_exports_and_samples_in_the_raw_range(cli_run, tmp_path):
         assert refused.exit_code == 2 and message in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
 
 
-def test_sample_refuses_unconditional_class_and_non_generative_runs(cli_run, tmp_path):
-    result = cli_run("train", "dcgan", *QUICK, "--set", "generate.samples=100", "--runs", tmp_path / "runs")
-    assert result.exit_code == 0, result.output + result.stderr
-    folder = only_run(tmp_path / "runs", "dcgan")
+def test_sample_refuses_unconditional_class_and_non_generative_runs(cli_run, tmp_path, tmp_path_factory):
+    folder = shared_run(tmp_path_factory, "dcgan", "--quick").copy_into(tmp_path / "runs")  # sample writes into it
     record = json.loads((folder / "metrics.json").read_text())
     assert record["export"]["signature"] == "serve(noise: float32[None, 32])"
     # The recipe's generator optimizer keeps an average (use_ema): samples and export come from it.
@@ -102,8 +100,7 @@ def test_sample_refuses_unconditional_class_and_non_generative_runs(cli_run, tmp
     assert refused.exit_code == 2 and "unconditional GAN" in refused.stderr
     sampled = cli_run("sample", folder, "--n", "5")
     assert sampled.exit_code == 0 and np.load(folder / "samples" / "samples.npy").shape == (5, 8, 8, 1)
-    assert cli_run("train", "mlp", *QUICK, "--runs", tmp_path / "runs").exit_code == 0
-    refused = cli_run("sample", only_run(tmp_path / "runs", "mlp"))
+    refused = cli_run("sample", shared_run(tmp_path_factory, "mlp", "--quick").folder)
     assert refused.exit_code == 2 and "'classify' run" in refused.stderr and "no generator" in refused.stderr
 
 

@@ -1,7 +1,8 @@
 """The generic tools (compare, evaluate, check, lr-find, tune) on the second half of the course:
 autoencoders, VAEs, GANs, ... Each task says what it supports; each tool asks it.
 
-One quick run of each kind is trained once per module and only read by the tests.
+One quick run of each kind is trained once per module and only read by the tests (the plain
+quick runs of vae and word2vec are copies of the session's shared ones: evaluate writes into them).
 """
 
 import json
@@ -9,6 +10,8 @@ import math
 
 import pytest
 from click.testing import CliRunner
+
+from helpers import shared_run
 
 QUICK = ("--quick", "--set", "train.verbose=0")
 
@@ -25,9 +28,14 @@ def train_once(tmp_path_factory, recipe, *overrides):
     return folder
 
 
+def copy_of_shared_run(tmp_path_factory, recipe):
+    """This module's own copy of the session's plain quick run of ``recipe``: its folder."""
+    return shared_run(tmp_path_factory, recipe, "--quick").copy_into(tmp_path_factory.mktemp(recipe) / "runs")
+
+
 @pytest.fixture(scope="module")
 def vae_run(tmp_path_factory):
-    return train_once(tmp_path_factory, "vae")
+    return copy_of_shared_run(tmp_path_factory, "vae")
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +59,7 @@ def test_compare_shows_each_tasks_own_metrics_and_reads_gan_histories(cli_run, t
 
 @pytest.fixture(scope="module")
 def word2vec_run(tmp_path_factory):
-    return train_once(tmp_path_factory, "word2vec")
+    return copy_of_shared_run(tmp_path_factory, "word2vec")
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from dlzoo import optimizers  # noqa: E402
-from dlzoo.scratch import functions2d
 from dlzoo.core.registry import UnknownNameError  # noqa: E402
+from dlzoo.scratch import functions2d  # noqa: E402
 from dlzoo.tasks import optimizer_paths  # noqa: E402
+from helpers import shared_run  # noqa: E402
 
 SURFACE_NAMES = functions2d.names()
 
@@ -183,10 +184,8 @@ def test_bad_paths_options_are_refused_up_front(paths, error, message):
 # Through the command line ---------------------------------------------------------------------------
 
 
-def test_recipe_trains_through_the_cli(cli_run, tmp_path):
-    result = cli_run("train", "optimizers-2d", "--quick", "--runs", tmp_path / "runs")
-    assert result.exit_code == 0, result.output
-    (folder,) = (tmp_path / "runs" / "optimizers-2d").iterdir()
+def test_recipe_trains_through_the_cli(tmp_path_factory):
+    folder = shared_run(tmp_path_factory, "optimizers-2d", "--quick").folder
     record = json.loads((folder / "metrics.json").read_text())
     assert record["status"] == "completed"
     assert record["target"]["metric"] == "best_distance_rosenbrock" and record["target"]["value"] is not None

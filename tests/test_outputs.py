@@ -7,7 +7,7 @@ import pytest
 
 from dlzoo.plots import visualizations
 
-from helpers import QUICK
+from helpers import shared_run
 
 
 def _files(folder):
@@ -20,12 +20,9 @@ def _files(folder):
 
 
 @pytest.fixture
-def lenet_run(cli_run, tmp_path):
-    """A quick LeNet run under ``tmp_path/runs`` (a CNN, so every method applies)."""
-    trained = cli_run("train", "lenet", *QUICK, "--runs", "runs")
-    assert trained.exit_code == 0, trained.stderr
-    (folder,) = (tmp_path / "runs" / "lenet").iterdir()
-    return folder
+def lenet_run(tmp_path, tmp_path_factory):
+    """A copy of the session's quick LeNet run under ``tmp_path/runs`` (a CNN, so every method applies)."""
+    return shared_run(tmp_path_factory, "lenet", "--quick").copy_into(tmp_path / "runs")
 
 
 def test_evaluate_and_visualize_twice_replace_nothing(cli_run, lenet_run):

@@ -4,10 +4,11 @@ import json
 
 import keras
 import numpy as np
+import pytest
 
 from dlzoo.metrics import performance
 
-from helpers import QUICK
+from helpers import QUICK, shared_run, train_once
 
 
 def test_flops_of_dense_and_convolution_layers():
@@ -26,15 +27,41 @@ def test_confident_mistakes_and_reliability():
     assert counts.sum() == 4 and np.all((accuracy >= 0) & (accuracy <= 1))
 
 
-def test_classification_run_draws_performance_pictures(cli_run, tmp_path):
-    assert cli_run("train", "cnn", *QUICK, "--runs", "runs").exit_code == 0
-    folder = next((tmp_path / "runs" / "cnn").iterdir())
+def test_classification_run_draws_performance_pictures(tmp_path_factory):
+    folder = shared_run(tmp_path_factory, "cnn", "--quick").folder
     for name in ("roc_pr_curves.png", "reliability.png", "confident_mistakes.png"):
         assert (folder / "plots" / name).exists(), name
     record = json.loads((folder / "metrics.json").read_text())
     assert record["flops_per_example"] > record["parameters"]  # a conv layer reuses its weights at every pixel
     report = (folder / "report.md").read_text()
     assert "## Performance" in report and "top-3 accuracy" in report and "FLOPs per example" in report
+
+
+@pytest.fixture(scope="module")
+def counted_run(tmp_path_factory):
+    """``(run folder, rows of every Model.predict call)`` of one quick softmax-regression run (8x8 digits)."""
+    predicted_rows = []
+    original = keras.Model.predict
+
+    def counting_predict(model, *arguments, **keywords):
+        outputs = original(model, *arguments, **keywords)
+        predicted_rows.append(len(outputs))
+        return outputs
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keras.Model, "predict", counting_predict)
+        _, folder = train_once(tmp_path_factory, "softmax-regression", *QUICK)
+    return folder, predicted_rows
+
+
+def test_the_test_split_goes_through_the_model_once(counted_run):
+    # Evaluation predicts the test split; the performance pictures reuse those outputs.
+    folder, predicted_rows = counted_run
+    assert (folder / "plots" / "reliability.png").exists() and (folder / "plots" / "roc_pr_curves.png").exists()
+    sizes = json.loads((folder / "metrics.json").read_text())["data"]["sizes"]
+    assert len(set(sizes.values())) == 3, sizes  # distinct split sizes: a call's rows say which split it was
+    assert predicted_rows.count(sizes["test"]) == 1, (predicted_rows, sizes)
+    assert predicted_rows.count(sizes["val"]) == 1, (predicted_rows, sizes)
 
 
 def test_doctor_reports_versions_devices_and_folders(cli_run, tmp_path):

@@ -40,7 +40,7 @@ def titles_under_the_suptitle(figure):
 def captured_figures(monkeypatch):
     """The figures handed to ``plots.save_figure`` (kept open, not written)."""
     figures = []
-    monkeypatch.setattr(plots, "save_figure", lambda figure, path: figures.append(figure) or path)
+    monkeypatch.setattr(plots, "save_figure", lambda figure, path, **options: figures.append(figure) or path)
     return figures
 
 
@@ -203,6 +203,26 @@ def test_a_suptitle_never_covers_the_titles_of_one_row_of_panels(captured_figure
     assert len(captured_figures) == 2
     for figure in captured_figures:
         assert not titles_under_the_suptitle(figure)
+
+
+def overlapping_titles(figure):
+    """Pairs of panel titles whose boxes overlap each other or the images below them."""
+    renderer = drawn(figure)
+    boxes = [(axis.get_title(), axis.title.get_window_extent(renderer)) for axis in figure.axes if axis.get_title()]
+    images = [axis.get_window_extent(renderer) for axis in figure.axes if axis.get_title()]
+    clashes = [(first, second) for index, (first, box) in enumerate(boxes)
+               for second, other in boxes[index + 1:] if box.overlaps(other)]
+    return clashes + [(title, "an image") for title, box in boxes for image in images if box.overlaps(image)]
+
+
+def test_long_panel_titles_of_a_grid_neither_collide_nor_cover_the_images(captured_figures):
+    rng = np.random.default_rng(0)
+    titles = ["T-shirt/top→Ankle boot 0.98", "Trouser→Dress 0.91"] * 8  # the confident-mistakes kind
+    plots.image_grid(rng.random((16, 28, 28, 1)), "mistakes.png", titles=titles,
+                     title="most confidently misclassified (true→predicted, confidence)")
+    (figure,) = captured_figures
+    assert not overlapping_titles(figure)
+    assert not titles_under_the_suptitle(figure)
 
 
 def test_labelled_points_leave_crowded_points_unlabelled():

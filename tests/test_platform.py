@@ -28,7 +28,7 @@ from dlzoo.training import fit
 from dlzoo.core.errors import RunFailed
 from dlzoo.models import preprocessing
 
-from helpers import QUICK, only_run
+from helpers import QUICK, only_run, shared_run
 
 
 def digits_test_indices(seed=0):
@@ -118,9 +118,8 @@ def test_linear_neuron_regression_through_every_command(cli_run, tmp_path):
     assert refused.exit_code == 2 and "regress" in refused.stderr
 
 
-def test_predict_with_a_classifier_and_bad_inputs(cli_run, tmp_path):
-    assert cli_run("train", "mlp", *QUICK, "--runs", tmp_path / "runs").exit_code == 0
-    folder = only_run(tmp_path / "runs", "mlp")
+def test_predict_with_a_classifier_and_bad_inputs(cli_run, tmp_path, tmp_path_factory):
+    folder = shared_run(tmp_path_factory, "mlp", "--quick").folder  # predict only reads the run
     np.save(tmp_path / "three.npy", load_digits().images[:3, ..., None].astype("float32"))
     result = cli_run("predict", folder, "--file", tmp_path / "three.npy")
     assert result.exit_code == 0, result.stderr
@@ -132,9 +131,8 @@ def test_predict_with_a_classifier_and_bad_inputs(cli_run, tmp_path):
     assert missing.exit_code == 2 and "no such file" in missing.stderr
 
 
-def test_a_task_without_a_model_says_what_it_is(cli_run, tmp_path):
-    assert cli_run("train", "optimizers-2d", *QUICK, "--runs", tmp_path / "runs").exit_code == 0
-    folder = only_run(tmp_path / "runs", "optimizers-2d")
+def test_a_task_without_a_model_says_what_it_is(cli_run, tmp_path, tmp_path_factory):
+    folder = shared_run(tmp_path_factory, "optimizers-2d", "--quick").copy_into(tmp_path / "runs")
     for command in (("evaluate", folder), ("export", folder, "--out", tmp_path / "delivery"), ("predict", folder, "1")):
         result = cli_run(*command)
         assert result.exit_code == 2, command
@@ -250,11 +248,10 @@ def test_run_epochs_writes_history_and_stops_on_nan(tmp_path):
         fit.run_epochs(lambda epoch: {"loss": [1.0, float("nan")][epoch]}, 5, tmp_path / "nan", settings)
 
 
-def test_training_prints_what_it_trains_before_epoch_1(cli_run, tmp_path):
-    result = cli_run("train", "mlp", "--quick", "--runs", tmp_path / "runs")
-    assert result.exit_code == 0, result.stderr
-    header = result.output.split("Epoch 1/")[0] if "Epoch 1/" in result.output else result.output.split("\n16/16")[0]
-    folder = only_run(tmp_path / "runs", "mlp")
+def test_training_prints_what_it_trains_before_epoch_1(tmp_path_factory):
+    run = shared_run(tmp_path_factory, "mlp", "--quick")
+    output, folder = run.output, run.folder
+    header = output.split("Epoch 1/")[0] if "Epoch 1/" in output else output.split("\n16/16")[0]
     for expected in ("data digits", "train /", "val /", "test", "parameters", "CPU", f"run folder: {folder}"):
         assert expected in header, (expected, header)
 

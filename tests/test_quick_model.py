@@ -12,6 +12,7 @@ from dlzoo import tasks
 from dlzoo.config import recipes
 from dlzoo.config import resolve
 from dlzoo.commands import lifecycle
+from helpers import shared_run
 
 TRANSFORMERS = ("gpt-char", "transformer-classifier", "transformer-dates", "transformer-numbers")
 
@@ -52,11 +53,8 @@ def test_quick_prepares_the_smaller_model(recipe):
     assert quick < full / 3, (quick, full)
 
 
-def test_a_quick_run_keeps_the_recipe_in_config_toml(cli_run, tmp_path):
-    result = cli_run("train", "transformer-classifier", "--quick", "--set", "train.verbose=0",
-                     "--set", "train.export=false", "--runs", "runs")
-    assert result.exit_code == 0, result.output + result.stderr
-    (folder,) = (tmp_path / "runs" / "transformer-classifier").iterdir()
+def test_a_quick_run_keeps_the_recipe_in_config_toml(tmp_path_factory):
+    folder = shared_run(tmp_path_factory, "transformer-classifier", "--quick").folder
     saved = resolve.load_config(str(folder / "config.toml"))
     recipe = resolve.load_config("transformer-classifier")
     assert saved["model"] == recipe["model"] and saved["train"]["quick_model"] == recipe["train"]["quick_model"]

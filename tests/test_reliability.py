@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from helpers import QUICK
+from helpers import QUICK, shared_run
 
 REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
 
@@ -122,11 +122,10 @@ def test_checkpoint_after_an_exception_writes_the_best_but_not_half_an_epoch(tmp
         assert float(state["best"]) == 0.5 and int(state["epoch"]) == 1
 
 
-def test_last_checkpoint_keeps_the_optimizer_state(cli_run, tmp_path):
+def test_last_checkpoint_keeps_the_optimizer_state(tmp_path_factory):
     import numpy as np
 
-    assert cli_run("train", "softmax-regression", *QUICK, "--runs", "runs").exit_code == 0
-    (folder,) = run_folders(tmp_path / "runs", "softmax-regression")
+    folder = shared_run(tmp_path_factory, "softmax-regression", "--quick").folder
     assert (folder / "checkpoints" / "last.weights.h5").is_file()
     with np.load(folder / "checkpoints" / "last.state.npz") as state:
         assert any(name.startswith("optimizer/") for name in state.files)
@@ -203,10 +202,9 @@ def test_a_write_failure_fails_the_run_and_leaves_no_temporary_file(cli_run, tmp
 
 
 @pytest.fixture
-def trained_run(cli_run, tmp_path):
-    """A finished quick run of softmax-regression."""
-    assert cli_run("train", "softmax-regression", *QUICK, "--runs", "runs").exit_code == 0
-    return run_folders(tmp_path / "runs", "softmax-regression")[0]
+def trained_run(tmp_path, tmp_path_factory):
+    """A copy of the session's finished quick run of softmax-regression, under ``tmp_path/runs``."""
+    return shared_run(tmp_path_factory, "softmax-regression", "--quick").copy_into(tmp_path / "runs")
 
 
 def test_export_stages_beside_the_destination(cli_run, tmp_path, trained_run, monkeypatch):

@@ -6,6 +6,8 @@ import pathlib
 import numpy as np
 import pytest
 
+from helpers import shared_run
+
 TRAIN = ("train", "mlp", "--epochs", "3", "--deterministic", "--set", "train.verbose=0",
          "--set", "data.train_samples=300")
 
@@ -103,9 +105,8 @@ def test_resume_refuses_missing_corrupt_and_foreign_checkpoints(cli_run, tmp_pat
     assert json.loads((interrupted_run / "metrics.json").read_text())["status"] == "interrupted"
 
 
-def test_resume_refuses_a_completed_run_and_a_recipe(cli_run, tmp_path):
-    assert cli_run("train", "softmax-regression", "--quick", "--set", "train.verbose=0", "--runs", "runs").exit_code == 0
-    (folder,) = (tmp_path / "runs" / "softmax-regression").iterdir()
+def test_resume_refuses_a_completed_run_and_a_recipe(cli_run, tmp_path, tmp_path_factory):
+    folder = shared_run(tmp_path_factory, "softmax-regression", "--quick").copy_into(tmp_path / "runs")
     result = cli_run("train", "--resume", folder)
     assert result.exit_code == 2 and "already completed" in result.stderr
     result = cli_run("train", "mlp", "--resume", folder)

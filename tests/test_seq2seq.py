@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import invoke
+from helpers import invoke, shared_run
 
 # ---------------------------------------------------------------------------------------------
 # Pieces
@@ -161,10 +161,12 @@ def test_output_cut_at_the_maximum_length_and_special_ids(tmp_path):
     assert path.is_file()
 
 
+# Every pair of options (cell and attention, cell and encoder, attention and encoder) meets in at
+# least one case: 6 cases instead of all 12 combinations, since the three options are built by
+# separate parts of the model and a defect comes from two of them meeting, not three.
 @pytest.mark.parametrize("cell, attention, encoder", [
-    ("gru", "luong", "forward"), ("gru", "bahdanau", "forward"), ("gru", "none", "forward"),
-    ("lstm", "luong", "forward"), ("lstm", "bahdanau", "forward"), ("lstm", "none", "forward"),
-    ("gru", "luong", "bidirectional"), ("lstm", "bahdanau", "bidirectional"), ("lstm", "none", "bidirectional")])
+    ("gru", "luong", "forward"), ("gru", "bahdanau", "bidirectional"), ("gru", "none", "forward"),
+    ("lstm", "luong", "bidirectional"), ("lstm", "bahdanau", "forward"), ("lstm", "none", "bidirectional")])
 def test_seq2seq_model_trains_decodes_and_reloads(cell, attention, encoder, tmp_path):
     import keras
     import tensorflow as tf
@@ -344,10 +346,8 @@ def test_the_saved_model_section_says_long_inputs_are_cut_silently(translator):
     assert "takes strings" in serving and "cuts longer strings silently" in serving
 
 
-def test_predict_beam_on_a_run_that_is_not_a_translator(tmp_path):
-    runs_root = tmp_path / "runs"
-    assert invoke("train", "linear-neuron", "--quick", "--set", "train.verbose=0", "--runs", runs_root).exit_code == 0
-    run = next((runs_root / "linear-neuron").iterdir())
+def test_predict_beam_on_a_run_that_is_not_a_translator(tmp_path_factory):
+    run = shared_run(tmp_path_factory, "linear-neuron", "--quick").folder  # predict refuses: nothing written
     result = invoke("predict", run, "--beam", "2", "0.1")
     assert result.exit_code == 2
     assert "translators" in result.output and "regress" in result.output

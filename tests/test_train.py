@@ -2,6 +2,7 @@
 
 from dlzoo.optimizers.schedules import fill_auto_steps
 from dlzoo.commands.lifecycle import target_check
+from helpers import shared_run
 
 
 def test_auto_decay_steps_become_the_run_length():
@@ -12,12 +13,10 @@ def test_auto_decay_steps_become_the_run_length():
     assert fill_auto_steps({"name": "sgd", "learning_rate": 0.1}, 5) == {"name": "sgd", "learning_rate": 0.1}
 
 
-def test_cosine_auto_schedule_ends_at_the_last_step(cli_run, tmp_path):
+def test_cosine_auto_schedule_ends_at_the_last_step(tmp_path_factory):
     import json
 
-    result = cli_run("train", "softmax-regression", "--quick", "--set", "train.verbose=0", "--runs", "runs")
-    assert result.exit_code == 0, result.stderr
-    folder = next((tmp_path / "runs" / "softmax-regression").iterdir())
+    folder = shared_run(tmp_path_factory, "softmax-regression", "--quick").folder
     assert 'decay_steps = "auto"' in (folder / "config.toml").read_text(), "config.toml keeps the recipe's words"
     assert json.loads((folder / "metrics.json").read_text())["status"] == "completed"
 

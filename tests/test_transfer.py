@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from helpers import assert_usage_error, invoke
+from helpers import assert_usage_error, invoke, shared_run
 
 QUICK = ("--quick", "--set", "train.verbose=0", "--set", "train.quick_train_samples=64")
 
@@ -23,11 +23,8 @@ def only_run_folder(root):
 
 @pytest.fixture(scope="module")
 def transfer_run(tmp_path_factory):
-    """A quick transfer run (pretrain here, 1 epoch per stage); returns its run folder."""
-    root = tmp_path_factory.mktemp("transfer") / "runs"
-    result = invoke("train", "transfer", *QUICK, "--runs", root)
-    assert result.exit_code == 0, result.output
-    return only_run_folder(root)
+    """The session's quick transfer run (pretrain here, 1 epoch per stage); returns its run folder."""
+    return shared_run(tmp_path_factory, "transfer", "--quick").folder
 
 
 def test_run_reports_frozen_fine_tuned_and_scratch_accuracies(transfer_run):
@@ -167,11 +164,8 @@ def test_the_cut_is_the_last_feature_map():
 # transfer-shapes: pretrain on circles, squares and triangles; stars vs crosses from 20 labels.
 
 
-def test_transfer_shapes_quick_run_reports_three_accuracies_and_exports(tmp_path):
-    root = tmp_path / "runs"
-    result = invoke("train", "transfer-shapes", *QUICK, "--runs", root)
-    assert result.exit_code == 0, result.output
-    folder = only_run_folder(root)
+def test_transfer_shapes_quick_run_reports_three_accuracies_and_exports(tmp_path, tmp_path_factory):
+    folder = shared_run(tmp_path_factory, "transfer-shapes", "--quick").folder
     record = json.loads((folder / "metrics.json").read_text())
     assert record["status"] == "completed"
     metrics = record["metrics"]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from helpers import QUICK
+from helpers import QUICK, shared_run
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +68,8 @@ def test_num_heads_that_does_not_divide_the_width(cli_run, tmp_path):
     assert result.exit_code == 2 and "num_heads 5 does not divide" in result.stderr, result.stderr
 
 
-def test_prompt_options_on_a_run_that_does_not_generate(cli_run, tmp_path):
-    trained = cli_run("train", "mnist1d-logistic", *QUICK, "--runs", tmp_path / "runs")
-    assert trained.exit_code == 0
-    (folder,) = sorted((tmp_path / "runs" / "mnist1d-logistic").iterdir())
+def test_prompt_options_on_a_run_that_does_not_generate(cli_run, tmp_path_factory):
+    folder = shared_run(tmp_path_factory, "mnist1d-logistic", "--quick").folder  # both commands refuse: nothing written
     result = cli_run("predict", folder, "--prompt", "hello")
     assert result.exit_code == 2 and "for text generators" in result.stderr, result.stderr
     no_attention = cli_run("visualize", folder, "--method", "attention")

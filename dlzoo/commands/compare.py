@@ -9,8 +9,8 @@ import datetime
 import math
 import pathlib
 
-from dlzoo.plots import curves as curves_module
-from dlzoo.runs import folders as runs
+from dlzoo.plots import curves
+from dlzoo.runs import folders
 from dlzoo.runs.report import format_number, format_table, markdown_table
 
 # The columns every row has; the metric columns come from each run's task (Task.headline_metrics).
@@ -45,12 +45,12 @@ def cell_value(text):
 def headline_metrics(folder):
     """The metric names the run's task puts first for it (its target metric and related scores);
     the classification columns for a folder whose config or task cannot be read."""
-    from dlzoo.config import recipes as config_module
+    from dlzoo.config import recipes
     from dlzoo.config import resolve
     from dlzoo.core.errors import UsageError
 
     try:
-        config = config_module.read_toml(pathlib.Path(folder) / runs.CONFIG_FILE)
+        config = recipes.read_toml(pathlib.Path(folder) / folders.CONFIG_FILE)
         return list(resolve.task_of(config).headline_metrics(config))
     except (OSError, UsageError, ValueError, KeyError):
         return ["test_accuracy", "val_accuracy", "test_loss"]
@@ -110,7 +110,7 @@ def label_for(folder, taken=()):
         label = f"{run.parent.name}/{run.name}/{folder.name}"
     else:
         label = f"{folder.parent.name}/{folder.name}"
-    if runs.is_quick_run(folder):
+    if folders.is_quick_run(folder):
         label += " (quick)"
     unique, number = label, 2
     while unique in taken:
@@ -124,27 +124,27 @@ def compare_runs(arguments, out=None, root=None):
     Returns:
         ``(plain text table, output folder)``.
     """
-    folders = [runs.resolve_run(argument, root) for argument in arguments]
+    compared = [folders.resolve_run(argument, root) for argument in arguments]
     rows, histories = [], {}
-    for folder in folders:
+    for folder in compared:
         label = label_for(folder, histories)
         history = read_history(folder)
         histories[label] = history
-        rows.append(row_of(label, runs.read_json(folder / runs.METRICS_FILE), history,
+        rows.append(row_of(label, folders.read_json(folder / folders.METRICS_FILE), history,
                            metric_names=headline_metrics(folder)))
     rows = same_columns(rows)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    destination = pathlib.Path(out) if out else (pathlib.Path(root) if root else runs.DEFAULT_ROOT) / "compare" / stamp
+    destination = pathlib.Path(out) if out else (pathlib.Path(root) if root else folders.DEFAULT_ROOT) / "compare" / stamp
     if destination.exists() and any(destination.iterdir()):
         from dlzoo.core.errors import UsageError
 
         raise UsageError(f"{destination} already exists and is not empty; choose another --out")
-    runs.check_writable(destination)
-    curves = {label: history for label, history in histories.items() if history}
-    text = "# Comparison\n\n" + comparison(rows) + "\n\nRuns:\n" + "".join(f"- `{folder}`\n" for folder in folders)
-    if curves:
-        curves_module.learning_curves(curves, destination / "learning_curves.png", title="comparison")
+    folders.check_writable(destination)
+    drawn = {label: history for label, history in histories.items() if history}
+    text = "# Comparison\n\n" + comparison(rows) + "\n\nRuns:\n" + "".join(f"- `{folder}`\n" for folder in compared)
+    if drawn:
+        curves.learning_curves(drawn, destination / "learning_curves.png", title="comparison")
         text += "\n![learning curves](learning_curves.png)\n"
-    runs.atomic_write_text(destination / "compare.md", text)
-    runs.atomic_write_json(destination / "compare.json", {"runs": [str(folder) for folder in folders], "rows": rows})
+    folders.atomic_write_text(destination / "compare.md", text)
+    folders.atomic_write_json(destination / "compare.json", {"runs": [str(folder) for folder in compared], "rows": rows})
     return plain_table(rows), destination

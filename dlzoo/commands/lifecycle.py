@@ -28,7 +28,7 @@ from dlzoo.runs import report
 from dlzoo.runs import folders
 from dlzoo.training import fit
 from dlzoo.training import devices as placement
-from dlzoo.training import state as state_module
+from dlzoo.training import state as checkpoint_state  # "state" names the arrays it reads
 from dlzoo.core.errors import RunFailed, RunInterrupted, Terminated, UsageError
 
 WRITE_ERRORS = folders.WRITE_ERRORS
@@ -193,7 +193,7 @@ def execute(task, prepared, config, folder, quick, device_name, resumed_record=N
         raise RunFailed(write_failure(error) or str(error)) from None
     start = time.perf_counter()
     try:
-        with sigterm_as_interrupt(), state_module.resuming(folder if resumed_record is not None else None):
+        with sigterm_as_interrupt(), checkpoint_state.resuming(folder if resumed_record is not None else None):
             if announce is not None:
                 announce()
             results = task.run(prepared, folder)
@@ -271,7 +271,7 @@ def check_resumable(argument):
     if task_class is not None and task_class.resume_unsupported:
         raise UsageError(f"--resume {argument}: runs of task '{task_class.name}' cannot be resumed "
                          f"({task_class.resume_unsupported}); train the recipe again")
-    state_module.check_checkpoints(folder)  # missing or damaged: said now
+    checkpoint_state.check_checkpoints(folder)  # missing or damaged: said now
     return folder
 
 
@@ -302,7 +302,7 @@ def resume(folder, device="auto", deterministic=False, devices=None, echo=print)
     prepared = prepare(task, config, quick)
     task.check_resume(prepared, folder)  # a foreign checkpoint: said before anything is written
     if config["train"]["verbose"]:
-        state = state_module.read_state(folder)
+        state = checkpoint_state.read_state(folder)
         after = " (training had ended: evaluation, export, pictures and report are redone)" \
             if bool(state.get("finished", False)) else ""
         echo(f"== {config['name']} ({task.name}) on {device_name}: resuming {folder} after epoch "

@@ -19,10 +19,10 @@ import copy
 import time
 
 from dlzoo.commands import compare
-from dlzoo.plots import curves as curves_module
+from dlzoo.plots import curves
 from dlzoo.runs import report
 from dlzoo.runs import folders
-from dlzoo.config import recipes as config_module
+from dlzoo.config import recipes
 from dlzoo.config import resolve
 from dlzoo.core.errors import RunFailed, UsageError
 
@@ -33,7 +33,7 @@ def variant_config(config, variant):
     child.pop("sweep", None)
     child["name"] = variant["name"]
     for dotted, value in variant.get("set", {}).items():
-        config_module.apply_override(child, dotted.split("."), value)
+        recipes.apply_override(child, dotted.split("."), value, resolve.task_sections(child))
     child["train"]["export"] = False  # variants keep model.keras; one SavedModel per variant is slow
     resolve.check_types(child)
     return child
@@ -72,7 +72,7 @@ def run_sweep(config, out=None, quick=False, device="auto"):
     children = check_sweep(config)
     device_name = devices.configure_device(device)
     folder = folders.new_run_folder(config["name"], out)
-    folders.atomic_write_text(folder / folders.CONFIG_FILE, config_module.to_toml(config))
+    folders.atomic_write_text(folder / folders.CONFIG_FILE, recipes.to_toml(config))
     record = {"recipe": config["name"], "task": "sweep", "status": "running", "quick": quick,
               "seed": config["train"]["seed"], "device": device_name, "versions": versions()}
     folders.atomic_write_json(folder / folders.METRICS_FILE, record)
@@ -101,10 +101,10 @@ def run_sweep(config, out=None, quick=False, device="auto"):
 
 def write_sweep_section(folder, config, rows, histories):
     """The comparison table and overlaid curves of the variants, as a report section."""
-    curves = {name: history for name, history in histories.items() if history}
+    drawn = {name: history for name, history in histories.items() if history}
     text = "## Variants\n\n" + compare.comparison(rows) + "\n"
-    if curves:
-        curves_module.learning_curves(curves, folder / "plots" / "variants_curves.png", title=f"{config['name']}: variants")
+    if drawn:
+        curves.learning_curves(drawn, folder / "plots" / "variants_curves.png", title=f"{config['name']}: variants")
         text += "\n**Learning curves of every variant**\n\n![variants](plots/variants_curves.png)\n"
     text += "\nEach variant is a full run in `variants/<name>/` (evaluate or visualize it like any run).\n"
     report.write_section(folder, "10-variants", text)

@@ -245,18 +245,33 @@ def split_dotted_key(path, assignment):
     return keys
 
 
-def apply_override(config, keys, value):
-    """Set ``config[keys[0]][keys[1]]... = value``, refusing keys that do not exist."""
+def apply_override(config, keys, value, task_sections=None):
+    """Set ``config[keys[0]][keys[1]]... = value``, refusing keys that do not exist.
+
+    ``task_sections`` maps the task's own section (``"transfer"``) to its declared defaults: any
+    key declared there may be set even when the recipe does not write it (the recipe's table
+    holds only the keys it changes), and a key whose default is a table (``scorer_model = {}``)
+    takes sub-keys, which the task and the component it configures check.
+    """
+    task_sections = task_sections or {}
+    declared = task_sections.get(keys[0], {})
     table = config
     for depth, key in enumerate(keys[:-1]):
+        # The task's section, or a table-valued key of it, that the recipe leaves at its default.
+        if key not in table and keys[0] in task_sections and (depth == 0 or depth == 1 and isinstance(declared.get(key), dict)):
+            table[key] = {}
         if key not in table or not isinstance(table[key], dict):
-            raise UsageError(unknown_key_message(".".join(keys[: depth + 1]), key, table))
+            valid = {**declared, **table} if depth == 1 else table
+            raise UsageError(unknown_key_message(".".join(keys[: depth + 1]), key, valid))
         table = table[key]
     last = keys[-1]
     section = keys[0]
     # [model], [optimizer] and [data] take keys of the chosen component: check_types checks them.
-    if last not in table and not (section in (*OPEN_SECTIONS, "data") and len(keys) == 2):
-        raise UsageError(unknown_key_message(".".join(keys), last, table))
+    open_key = section in (*OPEN_SECTIONS, "data") and len(keys) == 2
+    declared_key = section in task_sections and (len(keys) == 2 and last in declared
+                                                 or len(keys) == 3 and isinstance(declared.get(keys[1]), dict))
+    if last not in table and not open_key and not declared_key:
+        raise UsageError(unknown_key_message(".".join(keys), last, {**declared, **table} if len(keys) == 2 else table))
     table[last] = value
 
 

@@ -69,6 +69,18 @@ def task_of(config):
         raise UsageError(str(error)) from None
 
 
+def task_sections(config):
+    """``{section: its declared defaults}`` for the task's own section (``--set transfer.scratch_epochs=5``
+    is a key of the task even when the recipe does not write it); empty for a task without one,
+    or an unknown task (refused later, by :func:`check_types`)."""
+    from dlzoo import tasks
+
+    if config.get("task") not in tasks.names():
+        return {}
+    task = task_of(config)
+    return {task.section: task.section_defaults} if task.section else {}
+
+
 def check_data_section(table, uses_data=True):
     """Check ``[data]``: the common keys by their defaults' types, the others against the keys
     that the chosen dataset source declares (``data.noise`` exists for ``moons``, not for ``digits``).
@@ -130,7 +142,7 @@ def load_config(recipe, overrides=(), **shortcuts):
         if keys == ["model", "name"] and value != config["model"].get("name"):
             config["model"] = {"name": value}
             config["train"]["quick_model"] = {}  # the recipe's quick sizes were its own model's too
-        recipes.apply_override(config, keys, value)
+        recipes.apply_override(config, keys, value, task_sections(config))
         quick_model = config["train"].get("quick_model")
         if keys[0] == "model" and len(keys) == 2 and isinstance(quick_model, dict):
             quick_model.pop(keys[1], None)  # --set model.K=v is the user's K in --quick runs too

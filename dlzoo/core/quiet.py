@@ -67,3 +67,59 @@ def quiet_python_loggers(tensorflow):
         absl_logging.set_verbosity(absl_logging.ERROR)
     except ImportError:  # absl comes with TensorFlow; be tolerant all the same
         pass
+
+
+class StdoutWhoseReaderMayLeave:
+    """``sys.stdout`` for a training run: once the reader of a pipe has gone (``dlzoo train mlp |
+    head -3``), later output is dropped instead of failing the run halfway.
+
+    A run is hours of work whose results go to its folder; what it prints is a view of them. So
+    the first ``BrokenPipeError`` sends file descriptor 1 to /dev/null (also for the
+    interpreter's final flush) and every later write is accepted and discarded.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.reader_gone = False
+
+    def write(self, text):
+        """Write ``text``, or drop it once the reader has gone; the length, as files return."""
+        if not self.reader_gone:
+            try:
+                return self.stream.write(text)
+            except BrokenPipeError:
+                self.drop_further_output()
+        return len(text)
+
+    def flush(self):
+        """Flush, unless the reader has gone."""
+        if not self.reader_gone:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self.drop_further_output()
+
+    def drop_further_output(self):
+        """Point file descriptor 1 at /dev/null: nothing buffered can fail again."""
+        self.reader_gone = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self.stream.fileno())
+        except (OSError, ValueError, AttributeError):  # not a real file (a test's captured output)
+            pass
+        finally:
+            os.close(devnull)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def stdout_whose_reader_may_leave():
+    """Inside the block, ``sys.stdout`` is a :class:`StdoutWhoseReaderMayLeave`."""
+    saved = sys.stdout
+    sys.stdout = StdoutWhoseReaderMayLeave(saved)
+    try:
+        yield sys.stdout
+    finally:
+        sys.stdout = saved

@@ -22,6 +22,9 @@ KINDS = (IMAGE, SIGNAL, FEATURES)
 CLASSES = "classes"
 VALUES = "values"
 
+# The largest float64 chunk of training inputs that Splits.input_statistics converts at once.
+STATISTICS_CHUNK_BYTES = 4 * 2**20
+
 
 @dataclasses.dataclass
 class Splits:
@@ -89,8 +92,11 @@ class Splits:
         from dlzoo.data import pipeline
 
         statistics = pipeline.RunningStatistics(self.kind, self.input_shape)
-        # In chunks: the float64 sums of all 53,000 Fashion-MNIST images at once would need 330 MB.
-        chunk = 4096
+        # In chunks of at most 4096 examples and STATISTICS_CHUNK_BYTES of float64 values: the sums
+        # of all 53,000 Fashion-MNIST images at once would need 330 MB, and even 4096 of them a
+        # float64 copy and its square of 25 MB each, which the process kept after it freed them.
+        values_per_example = int(np.prod(self.input_shape)) or 1
+        chunk = max(1, min(4096, STATISTICS_CHUNK_BYTES // (8 * values_per_example)))
         for start in range(0, len(self.x_train), chunk):
             statistics.update(self.x_train[start:start + chunk])
         return statistics.result()

@@ -7,6 +7,7 @@ screen needed) and writes the PNG atomically. Computing what to draw happens els
 """
 
 import pathlib
+import textwrap
 
 import numpy as np
 
@@ -21,14 +22,19 @@ def pyplot_module():
     return pyplot
 
 
-def save_figure(figure, path):
-    """Save ``figure`` as a PNG at ``path`` with the one atomic writer, then close it."""
+def save_figure(figure, path, tight=True):
+    """Save ``figure`` as a PNG at ``path`` with the one atomic writer, then close it.
+
+    ``tight`` crops the canvas to what was drawn, so that no label is cut off whatever its
+    length; it costs a second drawing of the figure. Figures that lay themselves out (image
+    grids, with fixed margins) pass ``tight=False``.
+    """
     import io
 
     from dlzoo.runs import folders
 
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight" if tight else None)
     pyplot_module().close(figure)
     return folders.atomic_write_bytes(path, buffer.getvalue())
 
@@ -101,8 +107,19 @@ def image_grid(images, path, titles=None, columns=8, title=""):
     pyplot = pyplot_module()
     count = len(images)
     rows = int(np.ceil(count / columns))
-    figure, axes = pyplot.subplots(rows, columns, figsize=(1.4 * columns, 1.5 * rows), squeeze=False,
-                                   layout="constrained")  # the suptitle never covers the panel titles
+    # A long panel title ("T-shirt/top→Ankle boot 0.98") goes on two lines: on one it would run
+    # into the next panel's.
+    titles = None if titles is None else [textwrap.fill(str(text), 20) for text in titles]
+    title_inches = 0.0 if titles is None else 0.13 * max(text.count("\n") + 1 for text in titles)
+    # Fixed margins in inches (room for the suptitle and each row's panel titles) instead of an
+    # automatic layout: with 32 panels, matplotlib's layout engines cost about a second a
+    # picture, more than drawing the images.
+    panel, gap = 1.25, title_inches + 0.1
+    header = (0.35 if title else 0.05) + title_inches
+    height = rows * panel + (rows - 1) * gap + header + 0.05
+    figure, axes = pyplot.subplots(rows, columns, figsize=(1.4 * columns, height), squeeze=False)
+    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.05 / height, top=1 - header / height,
+                           wspace=0.1, hspace=gap / panel)
     for index, axis in enumerate(axes.ravel()):
         axis.axis("off")
         if index >= count:
@@ -111,9 +128,9 @@ def image_grid(images, path, titles=None, columns=8, title=""):
         image = (image - image.min()) / max(image.max() - image.min(), 1e-12)
         axis.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray")
         if titles is not None:
-            axis.set_title(str(titles[index]), fontsize=7)
-    figure.suptitle(title)
-    return save_figure(figure, path)
+            axis.set_title(titles[index], fontsize=7)
+    figure.suptitle(title, y=1 - 0.08 / height, va="top")
+    return save_figure(figure, path, tight=False)
 
 
 def bar_table(values, path, ylabel, title=""):

@@ -17,7 +17,6 @@ import pathlib
 import re
 
 from dlzoo.config import recipes
-from dlzoo.config import recipes as recipes_module
 from dlzoo.runs import folders
 
 # Captions of the pictures the platform draws; any other PNG is listed under "More pictures".
@@ -84,7 +83,7 @@ def target_section(record):
         return ""
     bound = recipes.target_bound(target)
     verdict = "**passed**" if target.get("passed") else "**not reached**"
-    changes = recipes_module.describe_changed_settings(record.get("changed_settings"))
+    changes = recipes.describe_changed_settings(record.get("changed_settings"))
     if changes:
         verdict += f" ({changes})"
     if record.get("quick"):

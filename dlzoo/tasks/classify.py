@@ -75,8 +75,19 @@ class ClassifyTask(SupervisedTask):
         from dlzoo.metrics.classification import classification_metrics
 
         outputs, labels = predict_split(model, splits, split)
+        if split == "test":
+            # The performance pictures after evaluation (draw) show these same outputs: kept, so
+            # that 10,000 test images do not go through the model a second time.
+            self.test_outputs = (model, splits, outputs, labels)
         result = classification_metrics(labels, outputs, splits.class_names)
         return {"split": split, "dataset": splits.name, "loss": result["log_loss"], **result}
+
+    def kept_test_outputs(self, model, splits):
+        """The test outputs :meth:`evaluate` computed for this ``model`` and ``splits``, or None."""
+        kept = getattr(self, "test_outputs", None)
+        if kept is None or kept[0] is not model or kept[1] is not splits:
+            return None
+        return kept[2], kept[3]
 
     def headline_keys(self, split):
         """Loss and accuracy of every split; macro F1, ECE and ROC-AUC (two classes) of the test split too."""
@@ -107,7 +118,7 @@ class ClassifyTask(SupervisedTask):
 
         figures.confusion_matrix(test_result["confusion_matrix"], splits.class_names,
                                folder / "plots" / "confusion_matrix.png")
-        performance.draw(model, splits, folder, config, test_result)
+        performance.draw(model, splits, folder, config, test_result, self.kept_test_outputs(model, splits))
         if splits.input_shape == (2,):
             figures.decision_boundary(lambda inputs: predict(model, inputs), *splits.arrays("test"),
                                     folder / "plots" / "decision_boundary.png", title=f"{config['name']} (test points)")

@@ -12,7 +12,7 @@ import numpy as np
 
 from dlzoo.runs import report
 from dlzoo.training import fit
-from dlzoo.training import state as state_module
+from dlzoo.training import state as checkpoint_state  # "state" names the arrays it reads
 from dlzoo.core.validation import check_known_keys
 from dlzoo.tasks import register
 from dlzoo.tasks.classify import ClassifyTask
@@ -95,7 +95,7 @@ class ScratchCheckpoint:
         from dlzoo.core.errors import UsageError
 
         parameters = self.network.parameters()
-        saved = state_module.numbered(state, "model")
+        saved = checkpoint_state.numbered(state, "model")
         if [value.shape for value in saved] != [parameter.shape for parameter in parameters]:
             raise UsageError(f"the checkpoint holds another network ({len(saved)} arrays of shapes "
                              f"{[value.shape for value in saved]}): it cannot be resumed here")
@@ -107,7 +107,7 @@ class ScratchCheckpoint:
             self.optimizer.parameter_shapes = [parameter.shape for parameter in parameters]
             self.optimizer.build(parameters)
             for name, arrays in self.optimizer_slots().items():
-                values = state_module.numbered(state, f"numpy_optimizer/{name}")
+                values = checkpoint_state.numbered(state, f"numpy_optimizer/{name}")
                 if [value.shape for value in values] != [array.shape for array in arrays]:
                     raise UsageError(f"the checkpoint's optimizer state '{name}' belongs to another optimizer: "
                                      "it cannot be resumed here")
@@ -162,7 +162,7 @@ class NumpyMLPTask(ClassifyTask):
         """Refuse, before anything is written, a checkpoint of another network."""
         from dlzoo.core.errors import UsageError
 
-        saved = [value.shape for value in state_module.numbered(state_module.read_state(folder), "model")]
+        saved = [value.shape for value in checkpoint_state.numbered(checkpoint_state.read_state(folder), "model")]
         expected = [parameter.shape for parameter in prepared.network.parameters()]
         if saved != expected:
             raise UsageError(f"the checkpoint in {folder} belongs to another model ({len(saved)} arrays, this recipe's "

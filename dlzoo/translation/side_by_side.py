@@ -10,7 +10,7 @@ finished run gets a row that says how to make one. Reads TOML and JSON only.
 
 import pathlib
 
-from dlzoo.config import recipes as config_module
+from dlzoo.config import recipes
 from dlzoo.runs import report
 from dlzoo.runs import folders
 
@@ -35,10 +35,10 @@ def row_of(name, config, metrics, parameters, epochs, train_seconds):
 def counterparts(config):
     """Names of the other packaged seq2seq recipes that read the same dataset."""
     names = []
-    for path in config_module.recipe_files():
+    for path in recipes.recipe_files():
         if path.stem == config["name"]:
             continue
-        recipe = config_module.read_toml(path)
+        recipe = recipes.read_toml(path)
         if recipe.get("task") == "seq2seq" and recipe.get("data", {}).get("dataset") == config["data"]["dataset"]:
             names.append(path.stem)
     return names
@@ -65,7 +65,7 @@ def other_models_of_this_recipe(folder, config, root, quick=False):
         record = None if other.resolve() == pathlib.Path(folder).resolve() else finished(other, quick)
         if record is None:
             continue
-        other_config = config_module.read_toml(other / folders.CONFIG_FILE)
+        other_config = recipes.read_toml(other / folders.CONFIG_FILE)
         description = model_description(other_config)
         if description != this_model and description not in latest:
             latest[description] = (other, other_config, record)
@@ -82,7 +82,7 @@ def section(folder, config, this_row, quick=False):
         if other is None:
             missing.append(name)
         else:
-            others.append((name, other, config_module.read_toml(other / folders.CONFIG_FILE),
+            others.append((name, other, recipes.read_toml(other / folders.CONFIG_FILE),
                            folders.read_json(other / folders.METRICS_FILE)))
     for name, other, other_config, record in others:
         rows.append(row_of(f"{name} ({other.name})", other_config, record.get("metrics") or {},
