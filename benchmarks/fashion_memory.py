@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 
+import run_steps
+
 # Peak RSS (ru_maxrss, KiB on Linux) and current RSS of this process, in MiB.
 RSS_HELPERS = r"""
 import resource
@@ -46,11 +48,11 @@ import numpy as np
 import keras
 import tensorflow as tf
 from dlzoo import models
-from dlzoo.config import resolve as config_module
+from dlzoo.config import resolve
 from dlzoo.tasks.supervised import build_optimizer
 
 stages = {"import tensorflow": peak_mib()}
-config = config_module.load_config(sys.argv[1])
+config = resolve.load_config(sys.argv[1])
 options = {key: value for key, value in config["model"].items() if key != "name"}
 model = models.build(config["model"]["name"], (28, 28, 1), 10, **options)
 model.compile(optimizer=build_optimizer(config, 1000), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -65,7 +67,6 @@ stages["one training step, one prediction"] = one_step = peak_mib()
 # about 20 MiB for this CNN), and validation traces a test function: an epoch of steps with
 # validation on that one random batch is what a Keras script training this model holds, data aside.
 import math
-import tensorflow as tf
 batches = tf.data.Dataset.from_tensors((images, labels)).repeat()
 model.fit(batches.take(math.ceil(53_000 / batch)), validation_data=batches.take(math.ceil(7_000 / batch)),
           epochs=1, verbose=0)
@@ -74,33 +75,20 @@ print("RESULT " + json.dumps({"stages": stages, "peak_mib": peak_mib(), "one_ste
                               "current_mib": current_mib()}))
 """
 
-RUN_CHILD = RSS_HELPERS + r"""
+RUN_CHILD = run_steps.CHILD_PREAMBLE + RSS_HELPERS + r"""
 import json, sys
-from dlzoo.metrics import baselines
-from dlzoo.runs import export
-from dlzoo.training import fit as training
-from dlzoo.tasks import supervised, classify
+import run_steps
 
 stages = {}
 
-def after(owner, name, label):
-    original = getattr(owner, name)
-    def wrapper(*arguments, **keywords):
-        try:
-            return original(*arguments, **keywords)
-        finally:
-            stages[label] = max(stages.get(label, 0.0), peak_mib())
-            stages[label + " (current)"] = current_mib()
-    setattr(owner, name, wrapper)
+
+def record_peak(label, state):
+    stages[label] = max(stages.get(label, 0.0), peak_mib())
+    stages[label + " (current)"] = current_mib()
+
 
 stages["before"] = peak_mib()
-after(supervised, "load_splits", "load the data")
-after(training, "fit", "fit")
-after(classify.ClassifyTask, "evaluate", "evaluate 3 splits")
-after(export, "save_keras_model", "save model.keras")
-after(supervised.SupervisedTask, "export", "SavedModel export + verification")
-after(classify.ClassifyTask, "draw", "pictures")
-after(baselines, "attach", "baselines")
+run_steps.wrap_steps(lambda label, name: None, record_peak)
 
 from dlzoo.cli import cli
 try:

@@ -22,13 +22,12 @@ import subprocess
 import sys
 import tempfile
 
+import run_steps
+
 # The child: time the steps of SupervisedTask.finish by wrapping them, then train as the CLI does.
-CHILD = r"""
+CHILD = run_steps.CHILD_PREAMBLE + r"""
 import json, resource, sys, time
-from dlzoo.metrics import baselines
-from dlzoo.runs import export
-from dlzoo.training import fit as training
-from dlzoo.tasks import supervised, classify
+import run_steps
 
 timings = {}
 
@@ -36,25 +35,16 @@ def cpu_seconds():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
-def timed(owner, name, label):
-    original = getattr(owner, name)
-    def wrapper(*arguments, **keywords):
-        timings.setdefault("peak_rss_mb_before_" + name, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-        start, cpu = time.perf_counter(), cpu_seconds()
-        try:
-            return original(*arguments, **keywords)
-        finally:
-            timings[label] = timings.get(label, 0.0) + time.perf_counter() - start
-            timings["cpu " + label] = timings.get("cpu " + label, 0.0) + cpu_seconds() - cpu
-    setattr(owner, name, wrapper)
+def start_clocks(label, name):
+    timings.setdefault("peak_rss_mb_before_" + name, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return time.perf_counter(), cpu_seconds()
 
-timed(training, "fit", "fit")
-timed(classify.ClassifyTask, "evaluate", "evaluate 3 splits")
-timed(export, "save_keras_model", "save model.keras")
-timed(supervised.SupervisedTask, "export", "SavedModel export + verification")
-timed(classify.ClassifyTask, "draw", "pictures")
-timed(baselines, "attach", "baselines")
-timed(supervised, "load_splits", "load data")
+def add_time(label, started):
+    start, cpu = started
+    timings[label] = timings.get(label, 0.0) + time.perf_counter() - start
+    timings["cpu " + label] = timings.get("cpu " + label, 0.0) + cpu_seconds() - cpu
+
+run_steps.wrap_steps(start_clocks, add_time)
 
 from dlzoo.cli import cli
 start = time.perf_counter()

@@ -9,23 +9,14 @@ import json
 import math
 
 import pytest
-from click.testing import CliRunner
 
-from helpers import shared_run
-
-QUICK = ("--quick", "--set", "train.verbose=0")
+from helpers import QUICK, shared_run, train_once
 
 
-def train_once(tmp_path_factory, recipe, *overrides):
-    """One quick run of ``recipe`` in its own runs root: its folder."""
-    from dlzoo.cli import cli
 
-    root = tmp_path_factory.mktemp(recipe) / "runs"
-    result = CliRunner().invoke(cli, ["train", recipe, *QUICK, *overrides, "--runs", str(root)],
-                                catch_exceptions=False)
-    assert result.exit_code == 0, result.output + result.stderr
-    (folder,) = sorted((root / recipe).iterdir())
-    return folder
+def quick_run_of(tmp_path_factory, recipe, *overrides):
+    """This module's own quiet quick run of ``recipe`` with ``overrides``: its folder."""
+    return train_once(tmp_path_factory, recipe, *QUICK, *overrides)[1]
 
 
 def copy_of_shared_run(tmp_path_factory, recipe):
@@ -40,7 +31,7 @@ def vae_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dcgan_run(tmp_path_factory):
-    return train_once(tmp_path_factory, "dcgan", "--set", "train.quick_epochs=2", "--set", "generate.samples=100")
+    return quick_run_of(tmp_path_factory, "dcgan", "--set", "train.quick_epochs=2", "--set", "generate.samples=100")
 
 
 def test_compare_shows_each_tasks_own_metrics_and_reads_gan_histories(cli_run, tmp_path, vae_run, dcgan_run):
@@ -64,7 +55,7 @@ def word2vec_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def gpt_run(tmp_path_factory):
-    return train_once(tmp_path_factory, "gpt-char", "--set", "model.num_layers=1", "--set", "model.model_dim=32",
+    return quick_run_of(tmp_path_factory, "gpt-char", "--set", "model.num_layers=1", "--set", "model.model_dim=32",
                       "--set", "model.feed_forward_dim=64", "--set", "language_model.context_length=32")
 
 
