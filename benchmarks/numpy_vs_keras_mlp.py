@@ -45,8 +45,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 from sklearn import datasets, model_selection  # noqa: E402
 
-from dlzoo.optimizers.numpy_optimizers import get_numpy_optimizer  # noqa: E402
-from dlzoo.scratch.mlp import NumpyMLP  # noqa: E402
 
 OPTIMIZER_SETTINGS = {
     "momentum": {"learning_rate": 0.05, "momentum": 0.9},
@@ -88,6 +86,8 @@ def epoch_timer(epoch_seconds):
 
 def time_numpy(model, data, optimizer_name, epochs, batch_size, seed):
     """Seconds per epoch of ``NumpyMLP.train_epoch`` (one per epoch) and the test accuracy."""
+    from dlzoo.optimizers.numpy_optimizers import get_numpy_optimizer
+
     x_train, y_train, x_test, y_test = data
     optimizer = get_numpy_optimizer(optimizer_name, **OPTIMIZER_SETTINGS[optimizer_name])
     rng = np.random.default_rng(seed)
@@ -123,9 +123,11 @@ def main():
     if arguments.epochs < 1 or arguments.batch_size < 1:
         parser.error("--epochs and --batch-size must be positive")
 
-    # Keras (and TensorFlow behind it) is imported once the options are read: --help stays instant.
+    # Keras (and TensorFlow behind it; dlzoo.optimizers imports Keras) once the options are read:
+    # --help stays instant.
     import keras
 
+    from dlzoo.scratch.mlp import NumpyMLP
     from dlzoo.scratch.to_keras import to_keras_model
 
     data = load_standardized_digits(arguments.seed)
