@@ -42,13 +42,9 @@ def _cap_blas_threads(argv):
 _cap_blas_threads(sys.argv)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn import datasets, model_selection  # noqa: E402
 
-from dlzoo.optimizers.numpy_optimizers import get_numpy_optimizer  # noqa: E402
-from dlzoo.scratch.mlp import NumpyMLP  # noqa: E402
-from dlzoo.scratch.to_keras import to_keras_model  # noqa: E402
 
 OPTIMIZER_SETTINGS = {
     "momentum": {"learning_rate": 0.05, "momentum": 0.9},
@@ -70,27 +66,28 @@ def load_standardized_digits(seed=0):
 
 def keras_optimizer(name):
     """The Keras built-in with the same update rule and settings as the NumPy optimizer."""
+    import keras
+
     settings = OPTIMIZER_SETTINGS[name]
     if name == "momentum":
         return keras.optimizers.SGD(**settings)
     return keras.optimizers.Adam(**settings)
 
 
-class EpochTimer(keras.callbacks.Callback):
-    """Records the wall time of every epoch of ``fit``."""
+def epoch_timer(epoch_seconds):
+    """A Keras callback appending the wall time of every epoch of ``fit`` to ``epoch_seconds``."""
+    import keras
 
-    def on_train_begin(self, logs=None):
-        self.epoch_seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epoch_seconds.append(time.perf_counter() - self._start)
+    starts = []
+    return keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: starts.append(time.perf_counter()),
+        on_epoch_end=lambda epoch, logs: epoch_seconds.append(time.perf_counter() - starts[-1]))
 
 
 def time_numpy(model, data, optimizer_name, epochs, batch_size, seed):
     """Seconds per epoch of ``NumpyMLP.train_epoch`` (one per epoch) and the test accuracy."""
+    from dlzoo.optimizers.numpy_optimizers import get_numpy_optimizer
+
     x_train, y_train, x_test, y_test = data
     optimizer = get_numpy_optimizer(optimizer_name, **OPTIMIZER_SETTINGS[optimizer_name])
     rng = np.random.default_rng(seed)
@@ -107,10 +104,10 @@ def time_keras(model, data, optimizer_name, epochs, batch_size):
     x_train, y_train, x_test, y_test = data
     model.compile(optimizer=keras_optimizer(optimizer_name),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    timer = EpochTimer()
+    epoch_seconds = []
     model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
-              callbacks=[timer])
-    return timer.epoch_seconds, model.evaluate(x_test, y_test, verbose=0)[1]
+              callbacks=[epoch_timer(epoch_seconds)])
+    return epoch_seconds, model.evaluate(x_test, y_test, verbose=0)[1]
 
 
 def main():
@@ -125,6 +122,13 @@ def main():
     arguments = parser.parse_args()
     if arguments.epochs < 1 or arguments.batch_size < 1:
         parser.error("--epochs and --batch-size must be positive")
+
+    # Keras (and TensorFlow behind it; dlzoo.optimizers imports Keras) once the options are read:
+    # --help stays instant.
+    import keras
+
+    from dlzoo.scratch.mlp import NumpyMLP
+    from dlzoo.scratch.to_keras import to_keras_model
 
     data = load_standardized_digits(arguments.seed)
     keras.utils.set_random_seed(arguments.seed)

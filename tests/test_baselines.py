@@ -1,6 +1,7 @@
 """Classical baselines next to every classification and regression run ("is deep learning worth it?")."""
 
 import json
+import warnings
 
 import numpy as np
 
@@ -106,3 +107,27 @@ def test_large_training_splits_fit_baselines_on_a_stated_subsample(cli_run, tmp_
     assert record["metrics"]["baseline_best_test_accuracy"] > 0.6  # classes one standard deviation apart
     report = (folder / "report.md").read_text()
     assert f"fitted on {baselines.TRAIN_SAMPLE:,} of {train_size:,} training examples" in report
+
+
+def test_a_baseline_stopped_at_its_iteration_cap_is_a_word_in_the_report_not_a_warning(cli_run, tmp_path,
+                                                                                         monkeypatch):
+    # Fashion-MNIST's capped logistic regression (100 iterations) stopped before converging and
+    # scikit-learn printed eight lines of ConvergenceWarning in the run's output; one iteration
+    # does the same on the digits.
+    from sklearn import linear_model, svm
+
+    monkeypatch.setattr(baselines, "candidate_models", lambda *arguments, **options: [
+        ("logistic regression", linear_model.LogisticRegression(max_iter=1)), ("RBF-SVM", svm.SVC())])
+    # pytest records warnings instead of printing them: record them here, as the ones a user would see.
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        result = cli_run("train", "softmax-regression", "--quick", "--runs", "runs")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert not [warning for warning in escaped if "converge" in str(warning.message)], escaped
+    assert "ConvergenceWarning" not in result.output + result.stderr
+    folder = next((tmp_path / "runs" / "softmax-regression").iterdir())
+    models = json.loads((folder / "metrics.json").read_text())["baselines"]["models"]
+    assert models[0]["converged"] is False and "converged" not in models[1]
+    report = (folder / "report.md").read_text()
+    assert "| logistic regression (stopped at its iteration cap, not converged) |" in report
+    assert "| RBF-SVM |" in report

@@ -62,3 +62,33 @@ def test_more_explained_images_than_a_picture_holds_is_a_usage_error(cli_run):
                        "train.explain_samples", "16")
     assert_usage_error(cli_run("train", "fashion-cnn", "--quick", "--set", "train.explain_samples=-1"),
                        "train.explain_samples")
+
+
+def test_predict_reads_image_files_and_names_each(quick_fashion_cnn, cli_run, tmp_path):
+    """``dlzoo predict RUN shoe.png``: PNG files of the raw test images (one in colour), and a .npy
+    batch of the same images, get the same answers as ``--file``, each after its file's name."""
+    import numpy as np
+    from PIL import Image
+
+    from dlzoo import data
+
+    folder = quick_fashion_cnn[1]
+    images = data.load("fashion_mnist").x_test[:3, ..., 0]  # raw uint8, as the t10k file holds them
+    for index, image in enumerate(images):
+        Image.fromarray(image).save(tmp_path / f"image{index}.png")
+    Image.fromarray(np.stack([images[0]] * 3, axis=-1)).save(tmp_path / "colour.png")
+    np.save(tmp_path / "batch.npy", images)
+    reference = cli_run("predict", folder, "--file", tmp_path / "batch.npy")
+    assert reference.exit_code == 0, reference.output + reference.stderr
+    answers = reference.output.splitlines()
+    assert len(answers) == 3 and all(answer.split("  (p = ")[0] in FASHION_CLASS_NAMES for answer in answers), answers
+    files = [tmp_path / f"image{index}.png" for index in range(3)] + [tmp_path / "colour.png", tmp_path / "batch.npy"]
+    result = cli_run("predict", folder, *files)
+    assert result.exit_code == 0, result.output + result.stderr
+    expected = [f"{tmp_path / f'image{index}.png'}: {answers[index]}" for index in range(3)] + \
+        [f"{tmp_path / 'colour.png'}: {answers[0]}"] + \
+        [f"{tmp_path / 'batch.npy'}[{index}]: {answer}" for index, answer in enumerate(answers)]
+    assert result.output.splitlines() == expected
+    (tmp_path / "notes.txt").write_text("not an image")
+    assert_usage_error(cli_run("predict", folder, tmp_path / "notes.txt"), "or an image or array file (.png")
+    assert_usage_error(cli_run("predict", folder, tmp_path / "missing.png"), "missing.png: no such file")

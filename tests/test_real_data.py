@@ -163,6 +163,22 @@ def test_keras_fashion_mnist_gets_its_class_names_too(monkeypatch):
     assert splits.class_names[:2] == ["T-shirt/top", "Trouser"] and splits.sizes()["test"] == 50
 
 
+def test_keras_source_gives_the_named_datasets_splits_in_uint8(cli_run, real_dataset_files, monkeypatch):
+    """``keras:fashion_mnist`` (the issue's first command) takes the named dataset's path: the same
+    uint8 images and the same splits for a seed, not a float32 copy four times the size."""
+    import keras
+
+    x_train, y_train, x_test, y_test = real.read_mnist_format(real_dataset_files / "fashion_mnist")
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", lambda: ((x_train, y_train), (x_test, y_test)))
+    through_keras, named = data.load("keras:fashion_mnist", seed=4), data.load("fashion_mnist", seed=4)
+    for part in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(through_keras, part), getattr(named, part), err_msg=part)
+    assert through_keras.x_train.dtype == np.uint8 and through_keras.class_names == named.class_names
+    result = cli_run("check", "keras:fashion_mnist")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "stored as uint8" in result.output, result.output
+
+
 def test_without_local_files_the_keras_download_fills_the_keras_cache(nowhere, monkeypatch):
     import io
     import urllib.error

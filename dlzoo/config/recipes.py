@@ -257,22 +257,37 @@ def apply_override(config, keys, value, task_sections=None):
     declared = task_sections.get(keys[0], {})
     table = config
     for depth, key in enumerate(keys[:-1]):
-        # The task's section, or a table-valued key of it, that the recipe leaves at its default.
-        if key not in table and keys[0] in task_sections and (depth == 0 or depth == 1 and isinstance(declared.get(key), dict)):
+        if key not in table and is_declared_table(keys[: depth + 1], task_sections):
             table[key] = {}
         if key not in table or not isinstance(table[key], dict):
             valid = {**declared, **table} if depth == 1 else table
             raise UsageError(unknown_key_message(".".join(keys[: depth + 1]), key, valid))
         table = table[key]
     last = keys[-1]
-    section = keys[0]
-    # [model], [optimizer] and [data] take keys of the chosen component: check_types checks them.
-    open_key = section in (*OPEN_SECTIONS, "data") and len(keys) == 2
-    declared_key = section in task_sections and (len(keys) == 2 and last in declared
-                                                 or len(keys) == 3 and isinstance(declared.get(keys[1]), dict))
-    if last not in table and not open_key and not declared_key:
+    if last not in table and not may_add_key(keys, task_sections):
         raise UsageError(unknown_key_message(".".join(keys), last, {**declared, **table} if len(keys) == 2 else table))
     table[last] = value
+
+
+def is_declared_table(prefix, task_sections):
+    """True when ``prefix`` names the task's own section (``["transfer"]``) or a table-valued key
+    declared in it (``["autoencode", "scorer_model"]``): a table the recipe may leave unwritten."""
+    declared = task_sections.get(prefix[0])
+    if declared is None:
+        return False
+    return len(prefix) == 1 or len(prefix) == 2 and isinstance(declared.get(prefix[1]), dict)
+
+
+def may_add_key(keys, task_sections):
+    """True when ``keys`` may name a key the recipe does not write: a key of [model], [optimizer]
+    or [data] (those take the chosen component's keys, which check_types checks), a key the task
+    declares, or a sub-key of a table-valued key it declares."""
+    if keys[0] in (*OPEN_SECTIONS, "data") and len(keys) == 2:
+        return True
+    declared = task_sections.get(keys[0])
+    if declared is None:
+        return False
+    return len(keys) == 2 and keys[1] in declared or len(keys) == 3 and isinstance(declared.get(keys[1]), dict)
 
 
 def unknown_key_message(dotted, key, table):

@@ -209,18 +209,16 @@ def load_keras(argument, seed, options):
         (x, y), (x_test, y_test) = module.load_data()
     except Exception as error:
         raise _download_failed(f"keras:{argument}", error) from error
-    x = _as_images(x.astype("float32") / 255.0)
-    x_test = _as_images(x_test.astype("float32") / 255.0)
     count = int(np.max(y)) + 1
     from dlzoo.data import cifar, real
 
     # Class names come with the data, so pictures and predictions speak them.
     known_names = {"fashion_mnist": real.FASHION_CLASS_NAMES, "cifar10": cifar.CLASS_NAMES}
     class_names = list(known_names.get(argument, [str(label) for label in range(count)]))
-    return make_splits(
-        f"keras:{argument}", IMAGE, class_names, x, y.reshape(-1),
-        x_test, y_test.reshape(-1), seed=seed, val_fraction=float(options.get("val_fraction", 0.1)),
-    )
+    # The path of the named datasets (fashion_mnist, mnist, cifar10): the images stay the uint8
+    # arrays Keras gives (a float32 copy of Fashion-MNIST would be 4x its 52 MiB), the model's own
+    # layer standardizes them, the official test split is the test split.
+    return real.official_splits(f"keras:{argument}", class_names, x, y, x_test, y_test, seed=seed, options=options)
 
 
 @register("npz", options={"kind": (str,)}, check=lambda argument, options: existing_path(argument, "npz"))

@@ -13,7 +13,7 @@ from dlzoo.plots import figures
 from dlzoo.runs import report
 from dlzoo.core.errors import UsageError
 from dlzoo.tasks import register
-from dlzoo.tasks.supervised import SupervisedTask
+from dlzoo.tasks.supervised import ImageInputs, SupervisedTask, image_batch
 from dlzoo.training.inference import predict, predict_split
 
 LOSSES = ("auto", "crossentropy", "mse")
@@ -149,16 +149,20 @@ class ClassifyTask(SupervisedTask):
         return visualize.applicable_methods(model) if len(model.input_shape) == 4 else []
 
     def predict(self, model, splits, inputs):
-        """``"7  (p = 0.981; next: 9 0.012)"`` for each input."""
+        """``"7  (p = 0.981; next: 9 0.012)"`` for each input, after its name for files
+        (``"shoe.png: Sneaker  (p = ...)"``)."""
         from dlzoo.metrics.classification import as_class_probabilities
 
+        labels = None
+        if isinstance(inputs, ImageInputs):
+            inputs, labels = image_batch(inputs, splits.input_shape)
         probabilities = as_class_probabilities(predict(model, self.fit_inputs(inputs, splits)))
         lines = []
         for row in probabilities:
             best, second = np.argsort(-row)[:2]
             lines.append(f"{splits.class_names[best]}  (p = {row[best]:.3f}; next: {splits.class_names[second]} "
                          f"{row[second]:.3f})")
-        return lines
+        return [f"{label}: {line}" for label, line in zip(labels, lines)] if labels else lines
 
 
 def gradient_statistics_callback(prepared):

@@ -41,13 +41,12 @@ from dlzoo.runs import report
 from dlzoo.runs import folders
 from dlzoo.core.errors import UsageError
 from dlzoo.tasks import register
-from dlzoo.tasks.supervised import SupervisedTask, read_array_file
+from dlzoo.tasks.supervised import ImageInputs, SupervisedTask, as_image_batch, read_source
 from dlzoo.training.inference import predict, predict_split
 
 LOSSES = ("auto", "crossentropy")
 PICTURE_IMAGES = 8  # test images in the image / true mask / predicted mask picture
 INTENSITY_LEVELS = 256  # the threshold baseline tries this many levels between the darkest and brightest pixel
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
 # 1. Metrics: pure functions of true and predicted masks ----------------------------------------
@@ -194,50 +193,6 @@ def draw_segmentations(images, true_masks, predicted_masks, path, title=""):
 
 
 # 4. Images for `dlzoo predict` -----------------------------------------------------------------
-
-class ImageInputs(list):
-    """``dlzoo predict`` inputs: ``(label, array)`` pairs, one image file or one array file each."""
-
-
-def read_image_file(path):
-    """An image file as an array: (height, width) for grey images, (height, width, 3) otherwise (0-255)."""
-    from PIL import Image, UnidentifiedImageError
-
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
-    try:
-        with Image.open(path) as image:
-            image = image.convert("L" if image.mode in ("1", "L", "I", "I;16", "F") else "RGB")
-            return np.asarray(image, dtype="float32")
-    except (UnidentifiedImageError, OSError) as error:
-        raise UsageError(f"{path} is not an image file PIL can read ({type(error).__name__})") from None
-
-
-def read_source(path):
-    """``(label, array)`` of one input file: ``.npy``/``.npz`` (array ``x``) or an image file."""
-    if str(path).lower().endswith((".npy", ".npz")):
-        return str(path), read_array_file(path)
-    if not str(path).lower().endswith(IMAGE_SUFFIXES):
-        raise UsageError(f"{path}: give images (.png, .jpg, ...) or an array file (.npy, .npz)")
-    return str(path), read_image_file(path)
-
-
-def as_image_batch(array, input_shape, label):
-    """``(images (n, *input_shape), names)`` from one image or a batch of them; ``names`` are
-    ``(label, file stem)`` of each image. Grey images without a channel axis are fine (a colour
-    model gets the grey channel repeated); any other shape is a usage error."""
-    shape, stem = tuple(input_shape), pathlib.Path(label).stem
-    for images, is_batch in ((array, True), (array[np.newaxis], False)):
-        if images.shape[1:] == shape[:-1]:  # no channel axis: grey
-            images = np.repeat(images[..., np.newaxis], shape[-1], axis=-1)
-        if images.shape[1:] == shape:
-            names = [(f"{label}[{index}]", f"{stem}-{index}") for index in range(len(images))] if is_batch else \
-                [(label, stem)]
-            return images, names
-    raise UsageError(f"{label}: inputs of shape {array.shape} do not fit the model, which takes images of shape "
-                     f"{shape} (or a batch of them)")
-
 
 def mask_png(mask, num_classes):
     """PNG bytes of a mask: class ids spread over the grey levels (the object white on two classes)."""

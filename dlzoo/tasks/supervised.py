@@ -19,6 +19,7 @@ Steps of one run (``prepare`` checks everything that can be wrong before a run f
 
 import dataclasses
 import math
+import pathlib
 import time
 
 import numpy as np
@@ -316,12 +317,16 @@ class SupervisedTask(Task):
 
     def read_inputs(self, values, file):
         """``dlzoo predict`` inputs: ``--file`` (``.npy``, ``.npz`` with ``x``, or text with one string per
-        line) or one input per argument, kept as :class:`TextInputs` (strings, and their numbers when
-        they are numbers): whether the model reads numbers or strings is known once its data is."""
+        line), image or array files as arguments (:class:`ImageInputs`), or one input per argument,
+        kept as :class:`TextInputs` (strings, and their numbers when they are numbers): whether the
+        model reads numbers or strings is known once its data is."""
         if file and str(file).lower().endswith((".npy", ".npz")):
             return read_array_file(file)
         if file:
             return TextInputs([*values, *read_text_lines(file)])
+        if values and all(str(value).lower().endswith((*IMAGE_SUFFIXES, ".npy", ".npz")) for value in values):
+            # Files as arguments (dlzoo predict RUN shoe.png boot.jpg): each keeps its name.
+            return ImageInputs(read_source(value) for value in values)
         if not values:
             raise UsageError("give inputs to predict: numbers separated by commas (strings for a text model), "
                              "or --file inputs.npy")
@@ -345,10 +350,12 @@ class SupervisedTask(Task):
             if not isinstance(inputs, TextInputs):
                 raise UsageError("this model reads strings: give them as arguments or --file with one per line")
             return np.asarray(list(inputs), dtype=object)
+        if isinstance(inputs, ImageInputs):
+            return image_batch(inputs, splits.input_shape)[0]
         if isinstance(inputs, TextInputs):
             if inputs.numbers is None:
-                raise UsageError("each input must be numbers separated by commas, e.g. \"0.1,2,3\" "
-                                 "(or --file inputs.npy)")
+                raise UsageError("each input must be numbers separated by commas, e.g. \"0.1,2,3\", or an image "
+                                 "or array file (.png, .jpg, ..., .npy, .npz); or --file inputs.npy")
             inputs = inputs.numbers
         shape = tuple(splits.input_shape)
         size = int(np.prod(shape))
@@ -373,8 +380,6 @@ class TextInputs(list):
 
 def read_text_lines(path):
     """The non-empty lines of a UTF-8 text file (``dlzoo predict --file`` for a text model)."""
-    import pathlib
-
     path = pathlib.Path(path)
     if not path.is_file():
         raise UsageError(f"--file {path}: no such file")
@@ -389,7 +394,6 @@ def read_text_lines(path):
 
 def read_array_file(path):
     """An array from ``.npy`` or ``.npz`` (array ``x``); a clear usage error otherwise."""
-    import pathlib
     import zipfile
 
     path = pathlib.Path(path)
@@ -411,6 +415,67 @@ def read_array_file(path):
     if array.size == 0:
         raise UsageError(f"--file {path} holds no inputs (an array of shape {array.shape})")
     return check_finite_inputs(array, f"--file {path}")
+
+
+# Image files ``dlzoo predict`` reads (PIL opens them all).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+class ImageInputs(list):
+    """``dlzoo predict`` inputs: ``(label, array)`` pairs, one image file or one array file each."""
+
+
+def read_image_file(path):
+    """An image file as an array: (height, width) for grey images, (height, width, 3) otherwise (0-255)."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L" if image.mode in ("1", "L", "I", "I;16", "F") else "RGB")
+            return np.asarray(image, dtype="float32")
+    except (UnidentifiedImageError, OSError) as error:
+        raise UsageError(f"{path} is not an image file PIL can read ({type(error).__name__})") from None
+
+
+def read_source(path):
+    """``(label, array)`` of one input file: ``.npy``/``.npz`` (array ``x``) or an image file."""
+    if str(path).lower().endswith((".npy", ".npz")):
+        return str(path), read_array_file(path)
+    if not str(path).lower().endswith(IMAGE_SUFFIXES):
+        raise UsageError(f"{path}: give images (.png, .jpg, ...) or an array file (.npy, .npz)")
+    return str(path), read_image_file(path)
+
+
+def as_image_batch(array, input_shape, label):
+    """``(images (n, *input_shape), names)`` from one image or a batch of them; ``names`` are
+    ``(label, file stem)`` of each image. Grey images without a channel axis are fine (a colour
+    model gets the grey channel repeated, a grey model a colour image's mean of its channels); any other shape is a usage error."""
+    shape, stem = tuple(input_shape), pathlib.Path(label).stem
+    if shape[-1:] == (1,) and array.shape[-1:] == (3,) and array.shape[-3:-1] == shape[:-1]:
+        array = array.mean(axis=-1)  # a colour image for a grey model: its grey levels
+    for images, is_batch in ((array, True), (array[np.newaxis], False)):
+        if images.shape[1:] == shape[:-1]:  # no channel axis: grey
+            images = np.repeat(images[..., np.newaxis], shape[-1], axis=-1)
+        if images.shape[1:] == shape:
+            names = [(f"{label}[{index}]", f"{stem}-{index}") for index in range(len(images))] if is_batch else \
+                [(label, stem)]
+            return images, names
+    raise UsageError(f"{label}: inputs of shape {array.shape} do not fit the model, which takes images of shape "
+                     f"{shape} (or a batch of them)")
+
+
+def image_batch(inputs, input_shape):
+    """``(images, labels)`` of :class:`ImageInputs`: the images of every file in one batch, and a
+    label for each image (``shoe.png``, ``batch.npy[3]``)."""
+    batches, labels = [], []
+    for label, array in inputs:
+        images, names = as_image_batch(np.asarray(array, dtype="float32"), input_shape, label)
+        batches.append(images)
+        labels += [name for name, _ in names]
+    return np.concatenate(batches), labels
 
 
 def check_finite_inputs(array, what):
