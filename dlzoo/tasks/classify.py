@@ -155,7 +155,8 @@ class ClassifyTask(SupervisedTask):
 
         labels = None
         if isinstance(inputs, ImageInputs):
-            inputs, labels = image_batch(inputs, splits.input_shape)
+            inputs, names = image_batch(inputs, splits.input_shape)
+            labels = [label for label, _ in names]
         probabilities = as_class_probabilities(predict(model, self.fit_inputs(inputs, splits)))
         lines = []
         for row in probabilities:

@@ -41,7 +41,7 @@ from dlzoo.runs import report
 from dlzoo.runs import folders
 from dlzoo.core.errors import UsageError
 from dlzoo.tasks import register
-from dlzoo.tasks.supervised import ImageInputs, SupervisedTask, as_image_batch, read_source
+from dlzoo.tasks.supervised import ImageInputs, SupervisedTask, image_batch, read_source
 from dlzoo.training.inference import predict, predict_split
 
 LOSSES = ("auto", "crossentropy")
@@ -373,14 +373,10 @@ class SegmentTask(SupervisedTask):
         """
         if not isinstance(inputs, ImageInputs):
             inputs = ImageInputs([("input", np.asarray(inputs, dtype="float32"))])
-        batches, names = [], []
-        for label, array in inputs:
-            images, image_names = as_image_batch(np.asarray(array, dtype="float32"), splits.input_shape, label)
-            batches.append(images)
-            names += image_names
+        images, names = image_batch(inputs, splits.input_shape)
         if not names:
             raise UsageError("no images to segment: the inputs hold 0 images")
-        probabilities = predict(model, np.concatenate(batches))  # (n, height, width, classes)
+        probabilities = predict(model, images)  # (n, height, width, classes)
         masks = probabilities.argmax(axis=-1)
         labels, stems = zip(*names)
         paths, array_path = write_masks(masks, stems, folder, splits.num_classes) if folder else \

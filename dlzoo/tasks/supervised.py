@@ -452,7 +452,8 @@ def read_source(path):
 def as_image_batch(array, input_shape, label):
     """``(images (n, *input_shape), names)`` from one image or a batch of them; ``names`` are
     ``(label, file stem)`` of each image. Grey images without a channel axis are fine (a colour
-    model gets the grey channel repeated, a grey model a colour image's mean of its channels); any other shape is a usage error."""
+    model gets the grey channel repeated, a grey model a colour image's mean of its channels);
+    any other shape is a usage error."""
     shape, stem = tuple(input_shape), pathlib.Path(label).stem
     if shape[-1:] == (1,) and array.shape[-1:] == (3,) and array.shape[-3:-1] == shape[:-1]:
         array = array.mean(axis=-1)  # a colour image for a grey model: its grey levels
@@ -468,14 +469,14 @@ def as_image_batch(array, input_shape, label):
 
 
 def image_batch(inputs, input_shape):
-    """``(images, labels)`` of :class:`ImageInputs`: the images of every file in one batch, and a
-    label for each image (``shoe.png``, ``batch.npy[3]``)."""
-    batches, labels = [], []
+    """``(images, names)`` of :class:`ImageInputs`: the images of every file in one batch, and the
+    ``(label, file stem)`` of each image (``("batch.npy[3]", "batch-3")``, see :func:`as_image_batch`)."""
+    batches, names = [], []
     for label, array in inputs:
-        images, names = as_image_batch(np.asarray(array, dtype="float32"), input_shape, label)
+        images, image_names = as_image_batch(np.asarray(array, dtype="float32"), input_shape, label)
         batches.append(images)
-        labels += [name for name, _ in names]
-    return np.concatenate(batches), labels
+        names += image_names
+    return np.concatenate(batches), names
 
 
 def check_finite_inputs(array, what):
