@@ -160,6 +160,11 @@ def test_autoencoder_bad_input(cli_run, tmp_path):
     assert result.exit_code == 2 and "noise must be one of" in result.stderr
     result = cli_run("train", "vae", *QUICK, "--set", "autoencode.decoder_std=0", "--runs", tmp_path / "runs")
     assert result.exit_code == 2 and "decoder_std" in result.stderr
+    # The decoder mirrors exactly two stride-2 stages: three filter counts would decode 28x28
+    # images to 56x56, so the VAE refuses them like the plain convolutional autoencoder does.
+    for filters in ("[16, 32, 64]", "[16, 0]"):
+        result = cli_run("train", "vae", *QUICK, "--set", f"model.filters={filters}", "--runs", tmp_path / "runs")
+        assert result.exit_code == 2 and "filters" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_vae_summary_and_report_say_what_each_number_is(quick_vae, cli_run):

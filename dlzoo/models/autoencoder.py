@@ -29,6 +29,7 @@ from keras import layers, ops
 
 from dlzoo.core import validation
 from dlzoo.models import get, register
+from dlzoo.models.layers_util import check_sizes
 
 NOISE_TYPES = ("none", "gaussian", "masking")
 
@@ -198,6 +199,14 @@ def _check_image(input_shape, name):
                          f"got inputs of shape {tuple(input_shape)}")
 
 
+def _check_conv_filters(filters):
+    """The two stages' filter counts: the decoder mirrors exactly two stride-2 stages (h/4 back to h)."""
+    filters = check_sizes("filters", filters)
+    if len(filters) != 2:
+        raise ValueError(f"filters must list 2 filter counts (one per stride-2 stage), got {filters}")
+    return filters
+
+
 def _conv_encoder_body(features, filters, activation):
     """Two stride-2 convolutions: (h, w, c) -> (h/4, w/4, filters[1]), flattened."""
     for index, count in enumerate(filters):
@@ -224,8 +233,7 @@ def build_conv(input_shape, mean_image, scale, *, latent_dim=2, filters=(32, 64)
     """A convolutional autoencoder: two stride-2 convolutions, a dense code, two transposed convolutions."""
     _check_image(input_shape, "conv")
     latent_dim = _check_latent(latent_dim)
-    if len(filters) != 2:
-        raise ValueError(f"filters must list 2 filter counts (one per stride-2 stage), got {list(filters)}")
+    filters = _check_conv_filters(filters)
     to_model, to_raw = centring_layers(input_shape, mean_image, scale)
     raw = keras.Input(input_shape, name="inputs")
     features = _conv_encoder_body(to_model(raw), filters, activation)
@@ -244,6 +252,7 @@ def build_vae(input_shape, mean_image, scale, *, latent_dim=2, filters=(32, 64),
     """
     _check_image(input_shape, "vae")
     latent_dim = _check_latent(latent_dim)
+    filters = _check_conv_filters(filters)
     to_model, to_raw = centring_layers(input_shape, mean_image, scale)
     raw = keras.Input(input_shape, name="inputs")
     features = _conv_encoder_body(to_model(raw), filters, activation)
@@ -253,8 +262,6 @@ def build_vae(input_shape, mean_image, scale, *, latent_dim=2, filters=(32, 64),
     latent = keras.Input((latent_dim,), name="latent")
     decoder = keras.Model(latent, to_raw(_conv_decoder_body(latent, input_shape, filters, activation)), name="decoder")
     return assemble(input_shape, encoder, decoder, scale=scale, seed=seed, name="vae"), encoder, decoder
-
-
 
 
 def build(name, input_shape, mean_image, scale, **options):
