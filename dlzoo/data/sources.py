@@ -15,7 +15,9 @@ import numpy as np
 from dlzoo.data import IMAGE, FEATURES, SIGNAL, make_splits, register
 from dlzoo.core.errors import UsageError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+# The formats tf.io.decode_image reads: folder datasets decode in the input pipeline, so TIFF and
+# WebP (which `dlzoo predict` reads with PIL) are not among them.
+FOLDER_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 
 
@@ -282,10 +284,10 @@ def load_folder(argument, seed, options):
     if not root.is_dir():
         raise UsageError(f"folder:{argument} is not a folder")
     class_folders = sorted(path for path in root.iterdir() if path.is_dir())
-    files = {folder.name: sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) for folder in class_folders}
+    files = {folder.name: sorted(p for p in folder.rglob("*") if p.suffix.lower() in FOLDER_IMAGE_SUFFIXES) for folder in class_folders}
     files = {name: paths for name, paths in files.items() if paths}
     if not files:
-        raise UsageError(f"folder:{argument} has no images in class sub-folders (expected {root}/<class>/<image>{IMAGE_SUFFIXES[0]})")
+        raise UsageError(f"folder:{argument} has no images in class sub-folders (expected {root}/<class>/<image>{FOLDER_IMAGE_SUFFIXES[0]})")
     if len(files) < 2:
         raise UsageError(f"folder:{argument} has images for one class only ({', '.join(files)}); a classifier needs two or more")
     # 1. The first image decides the default size and grey vs colour (and must be readable).

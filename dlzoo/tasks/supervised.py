@@ -324,7 +324,7 @@ class SupervisedTask(Task):
             return read_array_file(file)
         if file:
             return TextInputs([*values, *read_text_lines(file)])
-        if values and all(str(value).lower().endswith((*IMAGE_SUFFIXES, ".npy", ".npz")) for value in values):
+        if values and all(str(value).lower().endswith((*PREDICT_IMAGE_SUFFIXES, ".npy", ".npz")) for value in values):
             # Files as arguments (dlzoo predict RUN shoe.png boot.jpg): each keeps its name.
             return ImageInputs(read_source(value) for value in values)
         if not values:
@@ -417,8 +417,9 @@ def read_array_file(path):
     return check_finite_inputs(array, f"--file {path}")
 
 
-# Image files ``dlzoo predict`` reads (PIL opens them all).
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+# Image files ``dlzoo predict`` reads (PIL opens them all). Folder datasets take fewer
+# (FOLDER_IMAGE_SUFFIXES in dlzoo/data/sources.py): their images stream through TensorFlow.
+PREDICT_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
 class ImageInputs(list):
@@ -444,7 +445,7 @@ def read_source(path):
     """``(label, array)`` of one input file: ``.npy``/``.npz`` (array ``x``) or an image file."""
     if str(path).lower().endswith((".npy", ".npz")):
         return str(path), read_array_file(path)
-    if not str(path).lower().endswith(IMAGE_SUFFIXES):
+    if not str(path).lower().endswith(PREDICT_IMAGE_SUFFIXES):
         raise UsageError(f"{path}: give images (.png, .jpg, ...) or an array file (.npy, .npz)")
     return str(path), read_image_file(path)
 
