@@ -459,7 +459,11 @@ def bench(patterns, quick, runs_root, out, devices, seeds_text):
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the comparison (default: runs/compare/<timestamp>).")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False), help="Runs root used to find recipe names.")
 def compare(runs_to_compare, out, runs_root):
-    """A table of final metrics and overlaid learning curves for several runs."""
+    """A table of final metrics and overlaid learning curves for several runs.
+
+    Each argument is a run folder, a recipe name (its latest run) or a folder of runs
+    (runs/lenet: every lenet run; runs/: every run).
+    """
     from dlzoo.commands.compare import compare_runs
 
     table, folder = compare_runs(runs_to_compare, out=out, root=runs_root)

@@ -121,22 +121,50 @@ def test_a_one_epoch_run_is_visible_next_to_a_longer_one():
     assert all(line.get_marker() not in (None, "None", "", " ") for line in lines)  # a single point needs a marker
 
 
-def test_compare_draws_a_one_epoch_run_with_markers(cli_run, tmp_path, captured_figures):
+def write_run_folder(folder, name, losses):
+    """A finished classification run folder of recipe ``name`` with a loss curve, without training."""
     import json
 
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text(f'name = "{name}"\ntask = "classify"\n')
+    (folder / "metrics.json").write_text(json.dumps({"recipe": name, "status": "completed", "epochs_run": len(losses)}))
+    (folder / "history.csv").write_text("epoch,loss\n" + "".join(f"{epoch},{loss}\n"
+                                                                  for epoch, loss in enumerate(losses, start=1)))
+
+
+def test_compare_draws_a_one_epoch_run_with_markers(cli_run, tmp_path, captured_figures):
     for name, losses in (("one", [0.9]), ("three", [1.0, 0.8, 0.7])):
-        folder = tmp_path / "runs" / name / "20260101-000000"
-        folder.mkdir(parents=True)
-        (folder / "config.toml").write_text(f'name = "{name}"\ntask = "classify"\n')
-        (folder / "metrics.json").write_text(json.dumps({"recipe": name, "status": "completed", "epochs_run": len(losses)}))
-        (folder / "history.csv").write_text("epoch,loss\n" + "".join(f"{epoch},{loss}\n"
-                                                                      for epoch, loss in enumerate(losses, start=1)))
+        write_run_folder(tmp_path / "runs" / name / "20260101-000000", name, losses)
     result = cli_run("compare", "runs/one/20260101-000000", "runs/three/20260101-000000", "--out", "comparison")
     assert result.exit_code == 0, result.output + result.stderr
     (figure,) = captured_figures
     lines = figure.axes[0].get_lines()
     one = [line for line in lines if line.get_label().startswith("one/")]
     assert one and len(one[0].get_xdata()) == 1 and one[0].get_marker() not in (None, "None", "", " ")
+
+
+def test_compare_takes_a_folder_of_runs(cli_run, tmp_path, captured_figures):
+    import json
+    import pathlib
+
+    write_run_folder(tmp_path / "runs" / "one" / "20260101-000000", "one", [0.9])
+    write_run_folder(tmp_path / "runs" / "one" / "20260102-000000", "one", [0.8, 0.6])
+    write_run_folder(tmp_path / "runs" / "two" / "20260101-000000", "two", [1.0, 0.7])
+    (tmp_path / "runs" / "empty").mkdir()
+    # A recipe's folder: its runs, oldest first; the runs root: every recipe's runs. A run named
+    # twice (as a folder and inside a folder of runs) is one row.
+    result = cli_run("compare", "runs/one", "runs/one/20260101-000000", "--out", "mine")
+    assert result.exit_code == 0, result.output + result.stderr
+    runs = json.loads((tmp_path / "mine" / "compare.json").read_text())["runs"]
+    assert [pathlib.Path(run).relative_to("runs").as_posix() for run in runs] == ["one/20260101-000000", "one/20260102-000000"]
+    result = cli_run("compare", "runs", "--out", "all")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert len(json.loads((tmp_path / "all" / "compare.json").read_text())["runs"]) == 3
+    assert "two/20260101-000000" in result.output
+    # A folder with no run in it is one clear line, and nothing is written.
+    result = cli_run("compare", "runs/empty", "--out", "nothing")
+    assert result.exit_code == 2 and "holds none" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "nothing").exists()
 
 
 def test_learning_curves_still_save_a_png(tmp_path):

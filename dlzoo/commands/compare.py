@@ -118,13 +118,50 @@ def label_for(folder, taken=()):
     return unique
 
 
+def runs_beneath(folder):
+    """The run folders in ``folder`` or one level below it, oldest first: ``runs/lenet`` holds
+    lenet's runs, ``runs/`` every recipe's (``runs/<recipe>/<timestamp>``)."""
+    found = []
+    for child in sorted(path for path in pathlib.Path(folder).iterdir() if path.is_dir()):
+        if folders.is_run_folder(child):
+            found.append(child)
+        else:
+            found += [grandchild for grandchild in child.iterdir() if folders.is_run_folder(grandchild)]
+    return sorted(found, key=lambda run: (run.parent.name, folders.run_order(run)))
+
+
+def runs_to_compare(arguments, root=None):
+    """Run folders for ``arguments``: run folders, recipe names (their latest run), or folders of
+    runs (every run in them); each run once, in the order given."""
+    from dlzoo.core.errors import UsageError
+
+    compared = []
+    for argument in arguments:
+        path = pathlib.Path(argument)
+        if path.is_dir() and not folders.is_run_folder(path):
+            found = runs_beneath(path)
+            if not found:
+                raise UsageError(f"{argument} is not a run folder and holds none (no {folders.CONFIG_FILE} in it "
+                                 f"or in its sub-folders)")
+            compared += found
+        else:
+            compared.append(folders.resolve_run(argument, root))
+    seen, unique = set(), []
+    for folder in compared:  # a run named twice (its folder and its recipe's latest run) is one row
+        if folder.resolve() not in seen:
+            seen.add(folder.resolve())
+            unique.append(folder)
+    return unique
+
+
 def compare_runs(arguments, out=None, root=None):
-    """Compare the runs named by ``arguments``; write compare.md/json and curves to ``out``.
+    """Compare the runs named by ``arguments`` (see :func:`runs_to_compare`); write
+    compare.md/json and curves to ``out``.
 
     Returns:
         ``(plain text table, output folder)``.
     """
-    compared = [folders.resolve_run(argument, root) for argument in arguments]
+    compared = runs_to_compare(arguments, root)
     rows, histories = [], {}
     for folder in compared:
         label = label_for(folder, histories)
