@@ -37,9 +37,10 @@ def test_classification_run_draws_performance_pictures(tmp_path_factory):
     assert "## Performance" in report and "top-3 accuracy" in report and "FLOPs per example" in report
 
 
-@pytest.fixture(scope="module")
-def counted_run(tmp_path_factory):
-    """``(run folder, rows of every Model.predict call)`` of one quick softmax-regression run (8x8 digits)."""
+@pytest.fixture(scope="module", params=["softmax-regression", "linear-neuron"])
+def counted_run(request, tmp_path_factory):
+    """``(run folder, rows of every Model.predict call)`` of one quick run of a classifier (8x8
+    digits) and of a regression."""
     predicted_rows = []
     original = keras.Model.predict
 
@@ -50,14 +51,15 @@ def counted_run(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(keras.Model, "predict", counting_predict)
-        _, folder = train_once(tmp_path_factory, "softmax-regression", *QUICK)
+        _, folder = train_once(tmp_path_factory, request.param, *QUICK)
     return folder, predicted_rows
 
 
 def test_the_test_split_goes_through_the_model_once(counted_run):
-    # Evaluation predicts the test split; the performance pictures reuse those outputs.
+    # Evaluation predicts the test split; the pictures (performance, predicted vs true) reuse those outputs.
     folder, predicted_rows = counted_run
-    assert (folder / "plots" / "reliability.png").exists() and (folder / "plots" / "roc_pr_curves.png").exists()
+    pictures = ("reliability.png", "roc_pr_curves.png") if "softmax" in folder.parent.name else ("predicted_vs_true.png",)
+    assert all((folder / "plots" / name).exists() for name in pictures), pictures
     sizes = json.loads((folder / "metrics.json").read_text())["data"]["sizes"]
     assert len(set(sizes.values())) == 3, sizes  # distinct split sizes: a call's rows say which split it was
     assert predicted_rows.count(sizes["test"]) == 1, (predicted_rows, sizes)

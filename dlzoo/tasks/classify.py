@@ -76,18 +76,9 @@ class ClassifyTask(SupervisedTask):
 
         outputs, labels = predict_split(model, splits, split)
         if split == "test":
-            # The performance pictures after evaluation (draw) show these same outputs: kept, so
-            # that 10,000 test images do not go through the model a second time.
-            self.test_outputs = (model, splits, outputs, labels)
+            self.keep_test_outputs(model, splits, outputs, labels)  # the performance pictures show them
         result = classification_metrics(labels, outputs, splits.class_names)
         return {"split": split, "dataset": splits.name, "loss": result["log_loss"], **result}
-
-    def kept_test_outputs(self, model, splits):
-        """The test outputs :meth:`evaluate` computed for this ``model`` and ``splits``, or None."""
-        kept = getattr(self, "test_outputs", None)
-        if kept is None or kept[0] is not model or kept[1] is not splits:
-            return None
-        return kept[2], kept[3]
 
     def headline_keys(self, split):
         """Loss and accuracy of every split; macro F1, ECE and ROC-AUC (two classes) of the test split too."""

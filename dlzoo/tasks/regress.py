@@ -75,6 +75,8 @@ class RegressTask(SupervisedTask):
 
         predictions, y = predict_split(model, splits, split)
         predictions = predictions.reshape(y.shape)
+        if split == "test":
+            self.keep_test_outputs(model, splits, predictions, y)  # the predicted-vs-true picture shows them
         mse = float(metrics.mean_squared_error(y, predictions))
         return {"split": split, "dataset": splits.name, "examples": int(len(y)), "loss": mse, "mse": mse,
                 "mae": float(metrics.mean_absolute_error(y, predictions)), "rmse": float(np.sqrt(mse)),
@@ -97,8 +99,11 @@ class RegressTask(SupervisedTask):
 
     def draw(self, model, splits, folder, config, test_result):
         """Predicted vs true values on the test split, with the identity line."""
-        inputs, targets = splits.arrays("test")
-        predictions = predict(model, inputs).reshape(targets.shape)
+        kept = self.kept_test_outputs(model, splits)
+        if kept is None:
+            inputs, targets = splits.arrays("test")
+            kept = predict(model, inputs).reshape(targets.shape), targets
+        predictions, targets = kept
         figures.predicted_vs_true(targets, predictions, folder / "plots" / "predicted_vs_true.png",
                                 title=f"{config['name']}: test R² {test_result['r2']:.3f}")
 

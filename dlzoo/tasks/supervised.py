@@ -272,6 +272,20 @@ class SupervisedTask(Task):
     def draw(self, model, splits, folder, config, test_result):
         """The task's pictures after training (learning curves are drawn for every task)."""
 
+    def keep_test_outputs(self, model, splits, outputs, targets):
+        """Keep the test split's outputs of :meth:`evaluate` for :meth:`draw`, which runs right
+        after it: the pictures show these same outputs, so 10,000 test images do not go through
+        the model a second time."""
+        self.test_outputs = (model, splits, outputs, targets)
+
+    def kept_test_outputs(self, model, splits):
+        """``(outputs, targets)`` that :meth:`keep_test_outputs` kept for this ``model`` and
+        ``splits``, or None (another model, other splits, or nothing kept)."""
+        kept = getattr(self, "test_outputs", None)
+        if kept is None or kept[0] is not model or kept[1] is not splits:
+            return None
+        return kept[2], kept[3]
+
     def serving_outputs(self, outputs):
         """The exported endpoint's named outputs, from the model's outputs (TensorFlow tensors)."""
         raise NotImplementedError
