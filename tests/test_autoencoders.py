@@ -196,3 +196,35 @@ def test_sample_notes_only_samples_outside_the_data_range():
     assert sample.range_note(np.array([0.0, 8.0, 16.0]), 0.0, 16.0) == ""
     note = sample.range_note(np.array([-1.33, 8.0, 17.56]), 0.0, 16.0)
     assert "-1.33 to 17.6" in note and "np.clip(samples, 0, 16)" in note
+
+
+def test_a_mixture_fitted_to_the_codes_samples_where_the_codes_are():
+    # Codes in three clusters away from the origin, one three times heavier than the others: the
+    # prior N(0, I) puts almost no sample near any cluster, the fitted mixture nearly all, with
+    # the clusters' own proportions. An identity "decoder" shows the codes themselves.
+    rng = np.random.default_rng(0)
+    centres = np.array([[6.0, 0.0], [-6.0, 0.0], [0.0, 6.0]])
+    codes = np.concatenate([centre + 0.3 * rng.normal(size=(size, 2)) for centre, size in zip(centres, (600, 200, 200))])
+    identity = keras.Sequential([keras.Input((2,)), keras.layers.Identity()])
+    mixture = autoencode.fit_code_mixture(codes.astype("float32"), components=3, seed=0)
+    samples = autoencode.mixture_samples(identity, mixture, 3000, seed=1)
+    distances = np.linalg.norm(samples[:, None, :] - centres[None], axis=-1)
+    nearest, closest = distances.argmin(axis=1), distances.min(axis=1)
+    assert np.mean(closest < 1.5) > 0.97
+    assert np.bincount(nearest, minlength=3) / len(samples) == pytest.approx([0.6, 0.2, 0.2], abs=0.04)
+    assert nearest[:100].min() != nearest[:100].max()  # shuffled, not grouped by component
+    prior = autoencode.prior_samples(identity, 3000, seed=1)
+    assert np.mean(np.linalg.norm(prior[:, None, :] - centres[None], axis=-1).min(axis=1) < 1.5) < 0.05
+    description = autoencode.mixture_description(mixture, len(codes))
+    assert description["components"] == 3 and description["fitted_codes"] == 1000 and description["converged"]
+    assert description["smallest_weight"] == pytest.approx(0.2, abs=0.02)
+
+
+def test_mixture_components_are_checked_before_training(cli_run, tmp_path):
+    runs = tmp_path / "runs"
+    result = cli_run("train", "vae", *QUICK, "--set", "autoencode.mixture_components=-1", "--runs", runs)
+    assert result.exit_code == 2 and "autoencode.mixture_components" in result.stderr
+    # The vae recipe judges no samples (autoencode.samples = 0): a mixture alone has nothing beside it.
+    result = cli_run("train", "vae", *QUICK, "--set", "autoencode.mixture_components=10", "--runs", runs)
+    assert result.exit_code == 2 and "set autoencode.samples too" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not runs.exists()

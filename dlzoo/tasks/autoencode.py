@@ -21,7 +21,10 @@ One task, four lessons, chosen by ``[model] name`` (builders in :mod:`dlzoo.mode
   Gaussian's constant, which does not depend on the weights). With ``autoencode.samples > 0``
   the run also judges that many samples of the prior like a GAN's (:mod:`dlzoo.metrics.samples`:
   a classifier trained in the run gives class coverage and the Fréchet distance to real test
-  images, beside real-vs-real and noise-vs-real).
+  images, beside real-vs-real and noise-vs-real). With ``autoencode.mixture_components = K``
+  as many samples of a K-component Gaussian mixture fitted to the training codes are judged
+  beside them (``mixture_min_class_fraction``, ...): the same decoder, codes drawn where the
+  data's codes are rather than from N(0, I).
 
 Labels are never used for training: they only colour the pictures of the latent space.
 ``model.keras`` is the inference autoencoder; the SavedModel has three endpoints taking raw
@@ -30,6 +33,7 @@ values: ``serve`` (inputs -> reconstruction and latent), ``encode`` and ``decode
 
 import dataclasses
 import time
+import warnings
 
 import numpy as np
 
@@ -51,8 +55,14 @@ AUTOENCODE_DEFAULTS = {
     "decoder_std": 0.1,  # the VAE's Gaussian likelihood, on inputs scaled to [0, 1]
     "pca_baseline_components": [5, 10, 15, 20, 30],  # candidates for the PCA-projection baseline
     "samples": 0,  # VAE: samples of the prior judged by a classifier (0: not judged; needs class labels)
+    # VAE with judged samples: also judge as many samples of a Gaussian mixture of this many components
+    # fitted to the training images' codes (ex-post density estimation; 0: the prior only)
+    "mixture_components": 0,
     **sample_quality.SCORER_DEFAULTS,  # that judge: its scorer_* keys
 }
+# The numbers of the mixture's judged samples in metrics.json: mixture_min_class_fraction, ...
+MIXTURE_PREFIX = "mixture_"
+MIXTURE_METRICS = ("min_class_fraction", "classes_covered", "frechet_distance", "frechet_position")
 # SSIM's Gaussian window must fit in the image: 8x8 digits take a 5x5 window (sigma 1).
 SSIM_FILTER_SIZE = 5
 SSIM_FILTER_SIGMA = 1.0
@@ -117,6 +127,12 @@ def is_vae(config):
 def judges_samples(config):
     """True for a VAE whose prior samples are scored by a judge classifier (``autoencode.samples > 0``)."""
     return is_vae(config) and settings_of(config)["samples"] > 0
+
+
+def judges_mixture_samples(config):
+    """True for a VAE whose samples of a mixture fitted to its codes are judged too
+    (``autoencode.mixture_components > 0``)."""
+    return judges_samples(config) and settings_of(config)["mixture_components"] > 0
 
 
 def noise_of(config):
@@ -267,6 +283,8 @@ class AutoencodeTask(Task):
                       for key in ("reconstruction_loss", "kl_loss", "vae_loss", "elbo")}
         if judges_samples(config):
             names |= set(sample_quality.SAMPLE_METRICS)
+        if judges_mixture_samples(config):
+            names |= {MIXTURE_PREFIX + key for key in MIXTURE_METRICS}
         if config["model"]["name"] == "linear":
             names |= {"principal_angle_max_degrees", "mse_ratio_to_pca", "pca_test_mse"}
             for k in settings_of(config)["pca_latent_sizes"]:
@@ -281,6 +299,7 @@ class AutoencodeTask(Task):
         names = [config["expect"]["metric"], "test_mse", "val_mse", "test_psnr", "test_ssim"]
         names += ["test_elbo"] if is_vae(config) else []
         names += ["min_class_fraction", "frechet_distance", "frechet_position"] if judges_samples(config) else []
+        names += [MIXTURE_PREFIX + key for key in MIXTURE_METRICS] if judges_mixture_samples(config) else []
         return list(dict.fromkeys(names))
 
     def tune_objective(self, config):
@@ -312,6 +331,10 @@ class AutoencodeTask(Task):
                              "is not variational (set autoencode.samples = 0)")
         if 0 < samples < 10:
             raise UsageError(f"autoencode.samples must be 0 (no judged samples) or at least 10, got {samples}")
+        components = validation.check_integer("autoencode.mixture_components", settings["mixture_components"], minimum=0)
+        if components and not samples:
+            raise UsageError("autoencode.mixture_components: the mixture's samples are judged beside the prior's; "
+                             "set autoencode.samples too (10,000 for example)")
         sample_quality.check_scorer_settings("autoencode", settings)
 
     def load_data(self, config, dataset=None, quick=False):
@@ -430,9 +453,11 @@ class AutoencodeTask(Task):
             metrics.update(self.vae_metrics(prepared))
             notes = vae_metric_notes(prepared.trainer, prepared.splits.input_shape)
         if judges_samples(config):
-            scores = self.judge_samples(prepared, folder)
+            scores, mixture_scores = self.judge_samples(prepared, folder)
             metrics.update({key: float(scores[key]) for key in sample_quality.SAMPLE_METRICS})
-            sections.append(("16-samples", judged_samples_section(scores)))
+            if mixture_scores:
+                metrics.update({MIXTURE_PREFIX + key: float(mixture_scores[key]) for key in MIXTURE_METRICS})
+            sections.append(("16-samples", judged_samples_section(scores, mixture_scores)))
         if config["model"]["name"] == "linear":
             metrics_pca, section = self.compare_with_pca(prepared, folder, epochs)
             metrics.update(metrics_pca)
@@ -483,11 +508,17 @@ class AutoencodeTask(Task):
 
     def judge_samples(self, prepared, folder):
         """Samples of the prior scored by a judge classifier trained here (``sample_quality.json``,
-        ``plots/class_fractions.png``); returns the scores."""
+        ``plots/class_fractions.png``), and with ``autoencode.mixture_components`` samples of a
+        mixture fitted to the training codes (``mixture_sample_quality.json``,
+        ``plots/mixture_class_fractions.png``, ``plots/mixture_samples.png``).
+
+        Returns:
+            ``(scores of the prior's samples, scores of the mixture's samples or None)``.
+        """
         from dlzoo.tasks.generate import draw_class_fractions
 
-        splits, settings = prepared.splits, prepared.settings
-        scorer = sample_quality.train_judge(splits, settings, seed=prepared.config["train"]["seed"], quick=prepared.quick)
+        splits, settings, seed = prepared.splits, prepared.settings, prepared.config["train"]["seed"]
+        scorer = sample_quality.train_judge(splits, settings, seed=seed, quick=prepared.quick)
         count = min(settings["samples"], 200) if prepared.quick else settings["samples"]
         # Pixels are stored in the training range: a sample is judged as the image it would be saved as.
         low, high = float(np.min(splits.x_train)), float(np.max(splits.x_train))
@@ -495,7 +526,18 @@ class AutoencodeTask(Task):
         scores = sample_quality.score_samples(scorer, samples, splits)
         folders.atomic_write_json(folder / "sample_quality.json", scores)
         draw_class_fractions(scores, folder)
-        return scores
+        if not settings["mixture_components"]:
+            return scores, None
+        codes = latents(prepared.encoder, splits.x_train)
+        mixture = fit_code_mixture(codes, settings["mixture_components"], seed)
+        samples = np.clip(mixture_samples(prepared.decoder, mixture, count, seed=1), low, high)
+        mixture_scores = {**sample_quality.score_samples(scorer, samples, splits),
+                          "mixture": mixture_description(mixture, len(codes))}
+        folders.atomic_write_json(folder / "mixture_sample_quality.json", mixture_scores)
+        draw_class_fractions(mixture_scores, folder, "mixture_class_fractions.png")
+        image_rows(folder / "plots" / "mixture_samples.png", [samples[:16], samples[16:32]], ["z ~ mixture", ""],
+                   prepared.scale, "Decoded samples of the mixture fitted to the training codes")
+        return scores, mixture_scores
 
     def check_fits(self, model, splits):
         """An autoencoder reads inputs only: their shape must be the model's (the labels are unused)."""
@@ -727,6 +769,40 @@ def prior_samples(decoder, count, seed=0):
     return predict(decoder, codes)
 
 
+def fit_code_mixture(codes, components, seed):
+    """A Gaussian mixture (full covariances) fitted to the training images' codes.
+
+    The prior N(0, I) is what the KL term pulls the codes toward, not where they are: their
+    aggregate distribution has holes between the classes and classes of unequal mass, so the
+    prior's samples land in the holes (decoded as blends of classes) and miss some classes.
+    Sampling a density fitted to the codes after training fixes that (ex-post density
+    estimation: Ghosh et al. 2020, From variational to deterministic autoencoders; Dai & Wipf
+    2019 fit a second VAE instead). The decoder is unchanged.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    mixture = GaussianMixture(n_components=components, covariance_type="full", random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a ConvergenceWarning is reported as "converged: false" instead
+        mixture.fit(codes)
+    return mixture
+
+
+def mixture_samples(decoder, mixture, count, seed=0):
+    """The decoder on ``count`` codes drawn from ``mixture`` (shuffled: sklearn returns them by component)."""
+    mixture.random_state = seed
+    codes, _ = mixture.sample(count)
+    codes = codes[np.random.default_rng(seed).permutation(count)].astype("float32")
+    return predict(decoder, codes)
+
+
+def mixture_description(mixture, code_count):
+    """What the report says of the fitted mixture."""
+    return {"components": int(mixture.n_components), "covariance": "full", "fitted_codes": int(code_count),
+            "converged": bool(mixture.converged_), "iterations": int(mixture.n_iter_),
+            "smallest_weight": float(np.min(mixture.weights_))}
+
+
 def vae_scores(trainer, inputs, input_shape, repeats=5, batch_size=1000):
     """``{"reconstruction_loss", "kl_loss", "vae_loss", "elbo"}`` of ``inputs`` (per example, nats,
     inputs scaled to [0, 1]), averaged over ``repeats`` draws of the posterior's noise.
@@ -760,19 +836,43 @@ def vae_metric_notes(trainer, input_shape):
     }
 
 
-def judged_samples_section(scores):
-    """Report: how a judge classifier sees the samples of the prior (coverage, Fréchet distances)."""
-    rows = sample_quality.score_rows(scores)
+def coverage_line(scores, whose):
+    """Which classes get under 5% of ``whose`` samples, in words."""
     missing = scores["missing_classes"]
-    coverage = (f"Classes {', '.join(map(str, missing))} get under 5% of the samples: the prior's samples miss part "
-                "of the data.\n\n" if missing else "Every class gets at least 5% of the samples.\n\n")
-    return ("## Samples of the prior, judged\n\n"
+    if not missing:
+        return f"Every class gets at least 5% of {whose} samples."
+    return f"Classes {', '.join(map(str, missing))} get under 5% of {whose} samples: they miss part of the data."
+
+
+def judged_samples_section(scores, mixture_scores=None):
+    """Report: how a judge classifier sees the samples of the prior (coverage, Fréchet distances),
+    beside the samples of the mixture fitted to the codes when there are some."""
+    header = ["measure", "prior N(0, I)"]
+    rows = sample_quality.score_rows(scores)
+    if mixture_scores:
+        header.append("mixture fitted to the codes")
+        rows = [row + [mixture_row[1]] for row, mixture_row in zip(rows, sample_quality.score_rows(mixture_scores))]
+    text = ("## Samples of the prior, judged\n\n"
             "The decoder on z ~ N(0, I), clipped to the pixels' range, scored "
             "by a classifier trained in this run on the same training split (dlzoo.metrics.samples); Fréchet distances "
             f"are computed in its penultimate feature space. The judge: {scores['scorer']}. The real-vs-real "
-            f"reference uses {scores['frechet_real_train_images']:,} training images.\n\n"
-            + report.markdown_table(["measure", "value"], rows) + "\n\n" + coverage
-            + report.picture("class_fractions.png", "Share of samples per class (judge classifier)") + "\n")
+            f"reference uses {scores['frechet_real_train_images']:,} training images.\n\n")
+    if mixture_scores:
+        mixture = mixture_scores["mixture"]
+        text += (f"Beside them, as many samples of a Gaussian mixture of {mixture['components']} components (full "
+                 f"covariances) fitted to the posterior means of the {mixture['fitted_codes']:,} training images after "
+                 "training: the same decoder, codes drawn where the data's codes are instead of from the prior "
+                 "(ex-post density estimation, Ghosh et al. 2020). Smallest component weight "
+                 f"{mixture['smallest_weight']:.3f}; EM {'converged' if mixture['converged'] else 'did not converge'} "
+                 f"in {mixture['iterations']} iterations.\n\n")
+    text += report.markdown_table(header, rows) + "\n\n" + coverage_line(scores, "the prior's")
+    if mixture_scores:
+        text += " " + coverage_line(mixture_scores, "the mixture's")
+    text += "\n\n" + report.picture("class_fractions.png", "Share of the prior's samples per class (judge classifier)") + "\n"
+    if mixture_scores:
+        text += (report.picture("mixture_class_fractions.png", "Share of the mixture's samples per class") + "\n"
+                 + report.picture("mixture_samples.png", "Samples of the mixture fitted to the training codes") + "\n")
+    return text
 
 
 def vae_section(metrics, notes):

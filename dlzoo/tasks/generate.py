@@ -495,7 +495,7 @@ def draw_progress(frames, labels, raw_range, folder):
     folders.atomic_write_bytes(folder / "plots" / "progress.gif", buffer.getvalue())
 
 
-def draw_class_fractions(scores, folder):
+def draw_class_fractions(scores, folder, file_name="class_fractions.png"):
     """Bar chart: share of samples the classifier puts in each class, with the 5% line."""
     pyplot = figures.pyplot_module()
     fractions = scores["class_fractions"]
@@ -506,7 +506,7 @@ def draw_class_fractions(scores, folder):
     axis.set_xlabel("class (by the scoring classifier)")
     axis.set_ylabel("share of samples")
     axis.legend(fontsize=7)
-    figures.save_figure(figure, folder / "plots" / "class_fractions.png")
+    figures.save_figure(figure, folder / "plots" / file_name)
 
 
 def judge_line(scores):
