@@ -228,3 +228,8 @@ def test_mixture_components_are_checked_before_training(cli_run, tmp_path):
     result = cli_run("train", "vae", *QUICK, "--set", "autoencode.mixture_components=10", "--runs", runs)
     assert result.exit_code == 2 and "set autoencode.samples too" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not runs.exists()
+
+
+def test_a_small_dataset_gets_fewer_mixture_components_not_an_error():
+    codes = np.random.default_rng(0).normal(size=(120, 4)).astype("float32")
+    assert autoencode.fit_code_mixture(codes, components=100, seed=0).n_components == 12

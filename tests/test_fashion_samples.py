@@ -45,6 +45,14 @@ def test_fashion_vae_judges_the_samples_of_its_prior(quick_fashion_vae):
     assert "Fréchet distance: real training vs test images" in report
     summary = result.output[result.output.index("== fashion-vae (quick)"):]
     assert "min_class_fraction" in summary  # the target's verdict, on the default output
+    # Beside the prior's samples: the mixture fitted to the codes, and reconstructions (the ceiling).
+    for name in ("mixture", "reconstruction"):
+        assert 0 <= metrics[f"{name}_min_class_fraction"] <= 0.1 and metrics[f"{name}_frechet_distance"] >= 0
+        assert (folder / f"{name}_sample_quality.json").exists()
+    mixture = json.loads((folder / "mixture_sample_quality.json").read_text())["mixture"]
+    assert 1 <= mixture["components"] <= 100 and mixture["fitted_codes"] == record["data"]["sizes"]["train"]
+    assert "| measure | prior N(0, I) | mixture fitted to the codes | reconstructions of training images |" in report
+    assert (folder / "plots" / "mixture_samples.png").exists() and "mixture_min_class_fraction" in summary
 
 
 def test_fashion_dcgan_is_conditional_and_its_judge_follows_the_recipe(tmp_path_factory):

@@ -60,9 +60,10 @@ AUTOENCODE_DEFAULTS = {
     "mixture_components": 0,
     **sample_quality.SCORER_DEFAULTS,  # that judge: its scorer_* keys
 }
-# The numbers of the mixture's judged samples in metrics.json: mixture_min_class_fraction, ...
-MIXTURE_PREFIX = "mixture_"
-MIXTURE_METRICS = ("min_class_fraction", "classes_covered", "frechet_distance", "frechet_position")
+# Judged beside the prior's samples, in metrics.json with a prefix: reconstruction_min_class_fraction
+# (the decoder on training images' codes: what no sampling of codes can beat), mixture_... (samples
+# of the mixture fitted to the codes, with autoencode.mixture_components).
+BESIDE_PRIOR_METRICS = ("min_class_fraction", "classes_covered", "frechet_distance", "frechet_position")
 # SSIM's Gaussian window must fit in the image: 8x8 digits take a 5x5 window (sigma 1).
 SSIM_FILTER_SIZE = 5
 SSIM_FILTER_SIGMA = 1.0
@@ -282,9 +283,9 @@ class AutoencodeTask(Task):
             names |= {f"{split}_{key}" for split in ("val", "test")
                       for key in ("reconstruction_loss", "kl_loss", "vae_loss", "elbo")}
         if judges_samples(config):
-            names |= set(sample_quality.SAMPLE_METRICS)
+            names |= set(sample_quality.SAMPLE_METRICS) | {"reconstruction_" + key for key in BESIDE_PRIOR_METRICS}
         if judges_mixture_samples(config):
-            names |= {MIXTURE_PREFIX + key for key in MIXTURE_METRICS}
+            names |= {"mixture_" + key for key in BESIDE_PRIOR_METRICS}
         if config["model"]["name"] == "linear":
             names |= {"principal_angle_max_degrees", "mse_ratio_to_pca", "pca_test_mse"}
             for k in settings_of(config)["pca_latent_sizes"]:
@@ -299,7 +300,7 @@ class AutoencodeTask(Task):
         names = [config["expect"]["metric"], "test_mse", "val_mse", "test_psnr", "test_ssim"]
         names += ["test_elbo"] if is_vae(config) else []
         names += ["min_class_fraction", "frechet_distance", "frechet_position"] if judges_samples(config) else []
-        names += [MIXTURE_PREFIX + key for key in MIXTURE_METRICS] if judges_mixture_samples(config) else []
+        names += ["mixture_" + key for key in BESIDE_PRIOR_METRICS] if judges_mixture_samples(config) else []
         return list(dict.fromkeys(names))
 
     def tune_objective(self, config):
@@ -453,11 +454,12 @@ class AutoencodeTask(Task):
             metrics.update(self.vae_metrics(prepared))
             notes = vae_metric_notes(prepared.trainer, prepared.splits.input_shape)
         if judges_samples(config):
-            scores, mixture_scores = self.judge_samples(prepared, folder)
-            metrics.update({key: float(scores[key]) for key in sample_quality.SAMPLE_METRICS})
-            if mixture_scores:
-                metrics.update({MIXTURE_PREFIX + key: float(mixture_scores[key]) for key in MIXTURE_METRICS})
-            sections.append(("16-samples", judged_samples_section(scores, mixture_scores)))
+            judged = self.judge_samples(prepared, folder)
+            metrics.update({key: float(judged["prior"][key]) for key in sample_quality.SAMPLE_METRICS})
+            for name in ("reconstruction", "mixture"):
+                if name in judged:
+                    metrics.update({f"{name}_{key}": float(judged[name][key]) for key in BESIDE_PRIOR_METRICS})
+            sections.append(("16-samples", judged_samples_section(judged)))
         if config["model"]["name"] == "linear":
             metrics_pca, section = self.compare_with_pca(prepared, folder, epochs)
             metrics.update(metrics_pca)
@@ -508,12 +510,13 @@ class AutoencodeTask(Task):
 
     def judge_samples(self, prepared, folder):
         """Samples of the prior scored by a judge classifier trained here (``sample_quality.json``,
-        ``plots/class_fractions.png``), and with ``autoencode.mixture_components`` samples of a
-        mixture fitted to the training codes (``mixture_sample_quality.json``,
+        ``plots/class_fractions.png``); beside them, as many reconstructions of training images
+        (``reconstruction_sample_quality.json``) and, with ``autoencode.mixture_components``,
+        samples of a mixture fitted to the training codes (``mixture_sample_quality.json``,
         ``plots/mixture_class_fractions.png``, ``plots/mixture_samples.png``).
 
         Returns:
-            ``(scores of the prior's samples, scores of the mixture's samples or None)``.
+            ``{"prior": scores, "reconstruction": scores[, "mixture": scores]}``.
         """
         from dlzoo.tasks.generate import draw_class_fractions
 
@@ -523,21 +526,27 @@ class AutoencodeTask(Task):
         # Pixels are stored in the training range: a sample is judged as the image it would be saved as.
         low, high = float(np.min(splits.x_train)), float(np.max(splits.x_train))
         samples = np.clip(prior_samples(prepared.decoder, count, seed=1), low, high)
-        scores = sample_quality.score_samples(scorer, samples, splits)
-        folders.atomic_write_json(folder / "sample_quality.json", scores)
-        draw_class_fractions(scores, folder)
+        judged = {"prior": sample_quality.score_samples(scorer, samples, splits)}
+        folders.atomic_write_json(folder / "sample_quality.json", judged["prior"])
+        draw_class_fractions(judged["prior"], folder)
+        # The decoder's ceiling: codes of real images decoded. Samples, from any density of codes,
+        # are at best as sharp and as evenly spread over the classes as these.
+        chosen = np.random.default_rng(seed).permutation(len(splits.x_train))[:count]
+        reconstructions = np.clip(predict(prepared.autoencoder, splits.x_train[chosen]), low, high)
+        judged["reconstruction"] = sample_quality.score_samples(scorer, reconstructions, splits)
+        folders.atomic_write_json(folder / "reconstruction_sample_quality.json", judged["reconstruction"])
         if not settings["mixture_components"]:
-            return scores, None
+            return judged
         codes = latents(prepared.encoder, splits.x_train)
         mixture = fit_code_mixture(codes, settings["mixture_components"], seed)
         samples = np.clip(mixture_samples(prepared.decoder, mixture, count, seed=1), low, high)
-        mixture_scores = {**sample_quality.score_samples(scorer, samples, splits),
-                          "mixture": mixture_description(mixture, len(codes))}
-        folders.atomic_write_json(folder / "mixture_sample_quality.json", mixture_scores)
-        draw_class_fractions(mixture_scores, folder, "mixture_class_fractions.png")
+        judged["mixture"] = {**sample_quality.score_samples(scorer, samples, splits),
+                             "mixture": mixture_description(mixture, len(codes))}
+        folders.atomic_write_json(folder / "mixture_sample_quality.json", judged["mixture"])
+        draw_class_fractions(judged["mixture"], folder, "mixture_class_fractions.png")
         image_rows(folder / "plots" / "mixture_samples.png", [samples[:16], samples[16:32]], ["z ~ mixture", ""],
                    prepared.scale, "Decoded samples of the mixture fitted to the training codes")
-        return scores, mixture_scores
+        return judged
 
     def check_fits(self, model, splits):
         """An autoencoder reads inputs only: their shape must be the model's (the labels are unused)."""
@@ -777,10 +786,13 @@ def fit_code_mixture(codes, components, seed):
     prior's samples land in the holes (decoded as blends of classes) and miss some classes.
     Sampling a density fitted to the codes after training fixes that (ex-post density
     estimation: Ghosh et al. 2020, From variational to deterministic autoencoders; Dai & Wipf
-    2019 fit a second VAE instead). The decoder is unchanged.
+    2019 fit a second VAE instead). The decoder is unchanged. A dataset of fewer than
+    10 codes a component gets ``len(codes) // 10`` components.
     """
     from sklearn.mixture import GaussianMixture
 
+    # At least 10 codes a component: a small dataset (a quick run) gets fewer components, not an error.
+    components = max(1, min(int(components), len(codes) // 10))
     mixture = GaussianMixture(n_components=components, covariance_type="full", random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a ConvergenceWarning is reported as "converged: false" instead
@@ -844,14 +856,15 @@ def coverage_line(scores, whose):
     return f"Classes {', '.join(map(str, missing))} get under 5% of {whose} samples: they miss part of the data."
 
 
-def judged_samples_section(scores, mixture_scores=None):
+def judged_samples_section(judged):
     """Report: how a judge classifier sees the samples of the prior (coverage, Fréchet distances),
-    beside the samples of the mixture fitted to the codes when there are some."""
-    header = ["measure", "prior N(0, I)"]
-    rows = sample_quality.score_rows(scores)
-    if mixture_scores:
-        header.append("mixture fitted to the codes")
-        rows = [row + [mixture_row[1]] for row, mixture_row in zip(rows, sample_quality.score_rows(mixture_scores))]
+    beside reconstructions of training images and the samples of the mixture fitted to the codes."""
+    scores, mixture_scores = judged["prior"], judged.get("mixture")
+    columns = [("prior N(0, I)", scores)]
+    columns += [("mixture fitted to the codes", mixture_scores)] if mixture_scores else []
+    columns += [("reconstructions of training images", judged["reconstruction"])]
+    table = [sample_quality.score_rows(column) for _, column in columns]
+    rows = [[first[0]] + [rows[index][1] for rows in table] for index, first in enumerate(table[0])]
     text = ("## Samples of the prior, judged\n\n"
             "The decoder on z ~ N(0, I), clipped to the pixels' range, scored "
             "by a classifier trained in this run on the same training split (dlzoo.metrics.samples); Fréchet distances "
@@ -865,7 +878,10 @@ def judged_samples_section(scores, mixture_scores=None):
                  "(ex-post density estimation, Ghosh et al. 2020). Smallest component weight "
                  f"{mixture['smallest_weight']:.3f}; EM {'converged' if mixture['converged'] else 'did not converge'} "
                  f"in {mixture['iterations']} iterations.\n\n")
-    text += report.markdown_table(header, rows) + "\n\n" + coverage_line(scores, "the prior's")
+    text += ("The last column decodes the codes of as many real training images: samples drawn from any density of "
+             "codes are at best as sharp, and as evenly spread over the classes, as these reconstructions.\n\n")
+    text += report.markdown_table(["measure"] + [name for name, _ in columns], rows) + "\n\n"
+    text += coverage_line(scores, "the prior's")
     if mixture_scores:
         text += " " + coverage_line(mixture_scores, "the mixture's")
     text += "\n\n" + report.picture("class_fractions.png", "Share of the prior's samples per class (judge classifier)") + "\n"
