@@ -67,9 +67,12 @@ def test_the_reference_solution_passes(name):
 def test_correct_forms_that_differ_from_keras_pass(name, candidate):
     verdict = exercises.check_object(name, candidate)
     assert verdict.passed, verdict.lines()
-    # With a margin: the largest relative error is far below the tolerance.
+    # With a margin: the largest relative error is well below the tolerance. The forms differ by
+    # float32 rounding only, which 100 steps of training amplify by an amount that depends on the
+    # CPU's kernels: textbook momentum measured 3e-4 (tolerance 1e-3) on an AVX-512 BF16 machine,
+    # where an earlier machine gave under 2e-4.
     largest = float(verdict.summary.split("largest relative error ")[1].split(",")[0])
-    assert largest < exercises.get(name).tolerance / 5
+    assert largest < exercises.get(name).tolerance / 2
 
 
 # ---------------------------------------------------------------------------------------------
